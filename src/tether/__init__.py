@@ -1,0 +1,61 @@
+"""tether: did RL expand what a model can solve, or only sharpen what its base could sample?
+
+The public API; every CLI command is a few lines over one of these names.
+Heavy optional libraries (torch, vllm, ray) are never imported here.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("tether")
+except PackageNotFoundError:  # running from a source tree without an install
+    __version__ = "0.0.0+unknown"
+
+from tether.compare import Comparison, CompareOptions, Rate, compare, compare_counts, save_comparison
+from tether.counts import TaskCounts, load_counts, task_counts
+from tether.errors import InputError, StoreError, TetherError
+from tether.importer import ImportSummary, import_samples, read_graded_rows
+from tether.metrics import (
+    bootstrap_rates,
+    crossover_k,
+    detectability_epsilon,
+    pass_at_k,
+    samples_needed,
+    shift_tests,
+    support_rates,
+    support_regions,
+)
+from tether.records import SAMPLE_SCHEMA, VERDICT_SCHEMA, Sample, Verdict
+from tether.store import Store
+
+__all__ = [
+    "SAMPLE_SCHEMA",
+    "VERDICT_SCHEMA",
+    "CompareOptions",
+    "Comparison",
+    "ImportSummary",
+    "InputError",
+    "Rate",
+    "Sample",
+    "Store",
+    "StoreError",
+    "TaskCounts",
+    "TetherError",
+    "Verdict",
+    "__version__",
+    "bootstrap_rates",
+    "compare",
+    "compare_counts",
+    "crossover_k",
+    "detectability_epsilon",
+    "import_samples",
+    "load_counts",
+    "pass_at_k",
+    "read_graded_rows",
+    "samples_needed",
+    "save_comparison",
+    "shift_tests",
+    "support_rates",
+    "support_regions",
+    "task_counts",
+]

@@ -1,0 +1,84 @@
+"""Terminal rendering (rich) of what the library computes; no computation here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from tether.compare import Comparison
+from tether.metrics import REGIONS
+
+_REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
+_RATE_NAMES = {
+    "srr": "SRR  support retention  P/(P+S)",
+    "ndr": "NDR  net discovery  E/(P+E)",
+    "sds": "SDS  support dynamic score",
+    "nscr": "NSCR net support change  (E-S)/(P+E+S)",
+}
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def render_comparison(result: Comparison, console: Console, max_k_columns: int = 10) -> None:
+    """Regions, rates with CIs, pass@k at a few k, crossover and significance."""
+    n_tasks = len(result.task_ids)
+    console.print(
+        f"[bold]{result.base.label}[/] ({result.base.source})  vs  [bold]{result.rl.label}[/] ({result.rl.source}): "
+        f"{n_tasks} tasks"
+    )
+    console.print(_regions_table(result, n_tasks))
+    console.print(_rates_table(result))
+    console.print(_pass_at_k_table(result, max_k_columns))
+    cross = result.crossover_k
+    if cross is None:
+        console.print("crossover: none (the base never overtakes the RL model on this k grid)")
+    else:
+        console.print(f"crossover: the base overtakes the RL model at k ≈ {cross:.1f}")
+    sig, alpha = result.significant, result.options.alpha
+    console.print(
+        f"significant at q <= {alpha} (Fisher exact, Benjamini-Hochberg): "
+        f"S {sig['S']} of {result.counts.S}, E {sig['E']} of {result.counts.E}"
+    )
+
+
+def _regions_table(result: Comparison, n_tasks: int) -> Table:
+    table = Table(title="Support regions", title_justify="left")
+    table.add_column("region")
+    table.add_column("tasks", justify="right")
+    table.add_column("share", justify="right")
+    counts = result.counts.as_dict()
+    for region in REGIONS:
+        share = counts[region] / n_tasks if n_tasks else float("nan")
+        table.add_row(f"{region}  {_REGION_NAMES[region]}", str(counts[region]), f"{share:.1%}")
+    return table
+
+
+def _rates_table(result: Comparison) -> Table:
+    level = f"{result.options.confidence:.0%} CI"
+    table = Table(title="Support rates (bootstrap over tasks)", title_justify="left")
+    table.add_column("rate")
+    table.add_column("value", justify="right")
+    table.add_column(level, justify="right")
+    for name, rate in result.rates.items():
+        ci = f"[{_fmt(rate.ci.lo)}, {_fmt(rate.ci.hi)}]" if rate.note is None else rate.note
+        table.add_row(_RATE_NAMES[name], _fmt(rate.value), ci)
+    return table
+
+
+def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
+    grid = result.k_grid
+    picks = np.unique(np.round(np.linspace(0, len(grid) - 1, min(max_columns, len(grid)))).astype(int))
+    table = Table(title="Mean pass@k over tasks", title_justify="left")
+    table.add_column("model")
+    for i in picks:
+        table.add_column(f"k={int(grid[i])}", justify="right")
+    for label, model in (("base", result.base), ("rl", result.rl)):
+        table.add_row(model.label, *(_fmt(result.pass_at_k[label][i]) for i in picks))
+    return table

@@ -1,0 +1,40 @@
+"""Pure metric functions over per-task count arrays: no I/O, no DataFrames.
+
+pass@k and its k grids (`passk`), support regions and rates (`support`),
+bootstrap intervals and per-task tests (`uncertainty`), the detectability
+bound (`bound`).
+"""
+
+from tether.metrics.bound import detectability_epsilon, format_probability, samples_needed
+from tether.metrics.passk import crossover_k, log_k_grid, pass_at_k
+from tether.metrics.support import (
+    RATES,
+    REGIONS,
+    RegionCounts,
+    rate_notes,
+    region_counts,
+    support_rates,
+    support_regions,
+)
+from tether.metrics.uncertainty import Interval, ShiftTests, bootstrap_means, bootstrap_rates, shift_tests
+
+__all__ = [
+    "RATES",
+    "REGIONS",
+    "Interval",
+    "RegionCounts",
+    "ShiftTests",
+    "bootstrap_means",
+    "bootstrap_rates",
+    "crossover_k",
+    "detectability_epsilon",
+    "format_probability",
+    "log_k_grid",
+    "pass_at_k",
+    "rate_notes",
+    "region_counts",
+    "samples_needed",
+    "shift_tests",
+    "support_rates",
+    "support_regions",
+]

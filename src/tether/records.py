@@ -1,0 +1,100 @@
+"""Typed records of a run and their Arrow schemas, declared once.
+
+Each record is a frozen dataclass; its Arrow schema is derived from the field
+annotations (`schema_of`), so the Python type and the Parquet columns cannot
+drift apart. Tables:
+
+- `Sample`: one completion of one model for one task (the engine's output).
+- `Verdict`: the grade of one sample (the verifier's output).
+
+A "graded sample" as users import it (task_id, correct, completion, ...) is the
+two joined on (model, task_id, sample_idx); see `tether.importer`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from tether.errors import InputError
+
+SCHEMA_VERSION = 1
+
+VERDICT_STATUSES = ("ok", "no_answer", "timeout", "error")
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+_ARROW_TYPES: dict[type, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One completion; `completion` is None when only its grade was imported."""
+
+    model: str
+    task_id: str
+    sample_idx: int
+    completion: str | None = None
+    n_tokens: int | None = None
+    finish_reason: str | None = None
+    seed: int | None = None
+    block_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The grade of one sample by one verifier version."""
+
+    model: str
+    task_id: str
+    sample_idx: int
+    correct: bool
+    score: float
+    status: str
+    verifier: str
+    verifier_version: str
+    answer: str | None = None
+
+
+def schema_of(record_type: type) -> pa.Schema:
+    """Arrow schema of a record dataclass: `X | None` fields are nullable, others not."""
+    hints = typing.get_type_hints(record_type)
+    fields = []
+    for field in dataclasses.fields(record_type):
+        hint = hints[field.name]
+        args = typing.get_args(hint)
+        nullable = isinstance(hint, types.UnionType) and type(None) in args
+        base = next(a for a in args if a is not type(None)) if nullable else hint
+        fields.append(pa.field(field.name, _ARROW_TYPES[base], nullable=nullable))
+    return pa.schema(fields)
+
+
+SAMPLE_SCHEMA = schema_of(Sample)
+VERDICT_SCHEMA = schema_of(Verdict)
+
+
+def to_table(records: typing.Sequence, record_type: type) -> pa.Table:
+    """Arrow table of records of one type, in that type's schema."""
+    schema = schema_of(record_type)
+    columns = {name: [getattr(r, name) for r in records] for name in schema.names}
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def check_label(label: str) -> str:
+    """A model label names a folder of the store: letters, digits, '.', '_', '-'."""
+    if not isinstance(label, str) or not _LABEL.match(label):
+        raise InputError(
+            f"model label {label!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return label

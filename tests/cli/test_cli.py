@@ -1,0 +1,101 @@
+"""The `tether` command end to end, in a subprocess, on generated files with known regions."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import write_jsonl
+
+
+def tether(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tether", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_version_and_help():
+    out = tether("--version")
+    assert out.returncode == 0 and out.stdout.startswith("tether ")
+    help_text = tether("--help").stdout
+    for command in ("compare", "import", "bound"):
+        assert command in help_text
+
+
+def test_bound_both_ways():
+    out = tether("bound", "--k", 8192, "--delta", 0.05)
+    assert out.returncode == 0 and "3.66e-4" in out.stdout
+    out = tether("bound", "--epsilon", "3.66e-4", "--delta", 0.05)
+    assert out.returncode == 0 and out.stdout.startswith("k = 8186")
+    out = tether("bound")
+    assert out.returncode == 2 and out.stderr.strip() == "error: give exactly one of --k or --epsilon"
+
+
+def test_compare_json_end_to_end(known_pair, tmp_path):
+    base, rl, base_counts, rl_counts, regions = known_pair
+    out = tether("compare", "--base", base, "--rl", rl, "--json", "--k-grid", "1,2,16", "--out", tmp_path / "out")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)  # exactly one JSON object
+    assert payload["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
+    assert set(payload["metrics"]) == {"srr", "ndr", "sds", "nscr"}
+    for metric in payload["metrics"].values():
+        lo, hi = metric["ci"]
+        assert lo <= metric["value"] <= hi
+    assert list(payload["pass_at_k"]["base"]) == ["1", "2", "16"]
+    assert set(payload["significant"]) == {"S", "E"}
+    assert payload["crossover_k"] is None or isinstance(payload["crossover_k"], float)
+    by_id = {t["task_id"]: t for t in payload["tasks"]}
+    assert {t: by_id[t]["region"] for t in by_id} == regions
+    assert by_id["s1"]["base"] == {"n": 16, "c": 9} and by_id["s1"]["rl"] == {"n": 32, "c": 0}
+    assert by_id["p1"]["p_value"] is None and 0 <= by_id["s1"]["p_value"] <= 1
+    assert json.loads((tmp_path / "out" / "compare.json").read_text())["counts"] == payload["counts"]
+    assert (tmp_path / "out" / "tasks.csv").read_text().count("\n") == 9
+
+
+def test_compare_table_output(known_pair):
+    base, rl, *_ = known_pair
+    out = tether("compare", "--base", base, "--rl", rl)
+    assert out.returncode == 0, out.stderr
+    for text in ("P  preservation", "SRR", "NSCR", "Mean pass@k", "crossover", "significant"):
+        assert text in out.stdout
+
+
+def test_import_then_compare_store(known_pair, tmp_path):
+    base, rl, *_ = known_pair
+    store = tmp_path / "run"
+    assert tether("import", base, "--model", "base", "--store", store).returncode == 0
+    out = tether("import", rl, "--model", "rl", "--store", store)
+    assert out.returncode == 0 and "imported 256 graded samples of 8 tasks (rl)" in out.stdout
+    payload = json.loads(tether("compare", store, "--json").stdout)
+    assert payload["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
+    again = tether("import", rl, "--model", "rl", "--store", store)
+    assert again.returncode == 2 and "already in" in again.stderr
+
+
+@pytest.mark.parametrize(
+    "rows,needle",
+    [
+        ([{"task_id": "p1", "correct": "x"}], "'correct' must be true/false"),
+        ([{"task_id": "zz", "correct": True}], "missing from"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(known_pair, tmp_path, rows, needle):
+    base, *_ = known_pair
+    bad = write_jsonl(tmp_path / "bad.jsonl", rows)
+    out = tether("compare", "--base", base, "--rl", bad, "--json")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and needle in out.stderr
+    assert "Traceback" not in out.stderr
+    debug = tether("--debug", "compare", "--base", base, "--rl", bad)
+    assert "Traceback" in debug.stderr
+
+
+def test_missing_file_and_allow_missing(known_pair, tmp_path):
+    base, *_ = known_pair
+    out = tether("compare", "--base", base, "--rl", tmp_path / "nope.jsonl")
+    assert out.returncode == 2 and "no such file" in out.stderr
+    partial = write_jsonl(tmp_path / "partial.jsonl", [{"task_id": "p1", "correct": True}, {"task_id": "s1", "correct": False}])
+    out = tether("compare", "--base", base, "--rl", partial, "--allow-missing", "--json")
+    assert out.returncode == 0
+    assert "warning" in out.stderr and "dropped" in out.stderr
+    assert json.loads(out.stdout)["counts"] == {"P": 1, "S": 1, "E": 0, "O": 0}

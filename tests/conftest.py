@@ -1,0 +1,38 @@
+"""Shared fixtures: isolated temp dirs and generators of graded sample files with known regions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def graded_rows(counts: dict[str, tuple[int, int]], seed: int = 0, shuffle: bool = True) -> list[dict]:
+    """Rows with exactly c correct of n samples per task, in a shuffled order."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task, (n, c) in counts.items():
+        flags = np.zeros(n, dtype=bool)
+        flags[rng.choice(n, size=c, replace=False)] = True
+        rows += [{"task_id": task, "sample_idx": i, "correct": bool(flags[i])} for i in range(n)]
+    if shuffle:
+        rows = [rows[i] for i in rng.permutation(len(rows))]
+    return rows
+
+
+@pytest.fixture
+def known_pair(tmp_path: Path):
+    """Base and RL files whose regions are known: 3 P, 2 S, 1 E, 2 O, with unequal n."""
+    base = {"p1": (16, 5), "p2": (16, 1), "p3": (16, 16), "s1": (16, 9), "s2": (16, 2), "e1": (16, 0), "o1": (16, 0), "o2": (16, 0)}
+    rl = {"p1": (32, 20), "p2": (32, 30), "p3": (32, 1), "s1": (32, 0), "s2": (32, 0), "e1": (32, 12), "o1": (32, 0), "o2": (32, 0)}
+    regions = {"p1": "P", "p2": "P", "p3": "P", "s1": "S", "s2": "S", "e1": "E", "o1": "O", "o2": "O"}
+    base_path = write_jsonl(tmp_path / "base.jsonl", graded_rows(base, seed=1))
+    rl_path = write_jsonl(tmp_path / "rl.jsonl", graded_rows(rl, seed=2))
+    return base_path, rl_path, base, rl, regions

@@ -1,0 +1,70 @@
+"""Bootstrap intervals and per-task tests."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import false_discovery_control, fisher_exact
+
+from tether.metrics import RegionCounts, bootstrap_means, bootstrap_rates, shift_tests, support_rates
+
+
+def explicit_task_bootstrap(regions: np.ndarray, reps: int, seed: int) -> np.ndarray:
+    """SRR by resampling task indices: the textbook bootstrap the multinomial form replaces."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(regions), size=(reps, len(regions)))
+    drawn = regions[idx]
+    P, S, E = ((drawn == r).sum(axis=1) for r in "PSE")
+    return support_rates(P, S, E)["srr"]
+
+
+def test_rate_intervals_match_explicit_task_resampling():
+    counts = RegionCounts(P=60, S=25, E=5, O=10)
+    regions = np.array(["P"] * 60 + ["S"] * 25 + ["E"] * 5 + ["O"] * 10)
+    ours = bootstrap_rates(counts, reps=4000, seed=1)["srr"]
+    lo, hi = np.percentile(explicit_task_bootstrap(regions, 4000, seed=2), [2.5, 97.5])
+    assert ours.lo == pytest.approx(lo, abs=0.02)
+    assert ours.hi == pytest.approx(hi, abs=0.02)
+    assert ours.lo < 60 / 85 < ours.hi
+
+
+def test_bootstrap_is_seeded():
+    counts = RegionCounts(P=10, S=3, E=2, O=1)
+    assert bootstrap_rates(counts, seed=3) == bootstrap_rates(counts, seed=3)
+    assert bootstrap_rates(counts, seed=3) != bootstrap_rates(counts, seed=4)
+
+
+def test_undefined_rate_has_nan_interval():
+    cis = bootstrap_rates(RegionCounts(P=0, S=0, E=2, O=3))
+    assert math.isnan(cis["srr"].lo) and math.isnan(cis["srr"].hi)
+    assert not math.isnan(cis["ndr"].lo)
+
+
+def test_bootstrap_means_cover_the_mean():
+    rng = np.random.default_rng(0)
+    values = rng.random((200, 3))
+    lo, hi = bootstrap_means(values, reps=1000, seed=0)
+    means = values.mean(axis=0)
+    assert np.all(lo < means) and np.all(means < hi)
+    # a standard error of ~0.02 gives a 95% half-width of about 0.04
+    assert np.all((hi - lo) > 0.05) and np.all((hi - lo) < 0.12)
+
+
+def test_shift_tests_match_scipy_and_bh():
+    regions = np.array(["S", "E", "P", "S", "O"])
+    base_n, base_c = np.array([100, 50, 10, 64, 10]), np.array([30, 0, 4, 1, 0])
+    rl_n, rl_c = np.array([200, 60, 10, 64, 10]), np.array([0, 20, 5, 0, 0])
+    tests = shift_tests(regions, base_n, base_c, rl_n, rl_c)
+    expected = [
+        fisher_exact([[30, 70], [0, 200]]).pvalue,
+        fisher_exact([[0, 50], [20, 40]]).pvalue,
+        fisher_exact([[1, 63], [0, 64]]).pvalue,
+    ]
+    tested = [0, 1, 3]
+    assert tests.p_values[tested] == pytest.approx(expected)
+    assert tests.q_values[tested] == pytest.approx(false_discovery_control(expected, method="bh"))
+    assert np.isnan(tests.p_values[[2, 4]]).all()
+    # one correct in 64 is well within noise; 30 of 100 against 0 of 200 is not
+    assert tests.significant(regions, 0.05) == {"S": 1, "E": 1}
+    assert tests.miss_probability[0] == pytest.approx(0.7**200)
+    assert tests.miss_probability[3] == pytest.approx((63 / 64) ** 64)
