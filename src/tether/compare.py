@@ -26,10 +26,7 @@ from tether.metrics import (
     crossover_k,
     log_k_grid,
     pass_at_k,
-    rate_notes,
-    region_counts,
     shift_tests,
-    support_rates,
     support_regions,
 )
 
@@ -157,9 +154,10 @@ def compare(
 def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) -> Comparison:
     """The comparison of two already-counted models."""
     base, rl, warnings = align(base, rl, options.allow_missing)
-    regions = support_regions(base.n, base.c, rl.n, rl.c)
-    counts = region_counts(regions)
-    rates = _rates(counts, options)
+    support = support_regions(base, rl)
+    regions, counts = support.regions, support.counts
+    cis = bootstrap_rates(counts, options.bootstrap_reps, options.confidence, options.seed)
+    rates = {name: Rate(support.rates[name], cis[name], support.notes.get(name)) for name in RATES}
     grid = _k_grid(base, rl, options.k_grid)
     # the crossover is located on the shown grid plus every power of two up to min n
     dense = np.union1d(grid, log_k_grid(int(min(base.n.min(), rl.n.min()))))
@@ -212,13 +210,6 @@ def _subset(counts: TaskCounts, ids: np.ndarray) -> TaskCounts:
     index = {task: i for i, task in enumerate(counts.task_ids.astype(str))}
     rows = np.array([index[task] for task in ids], dtype=np.int64)
     return TaskCounts(counts.label, counts.source, ids.astype(object), counts.n[rows], counts.c[rows])
-
-
-def _rates(counts: RegionCounts, options: CompareOptions) -> dict[str, Rate]:
-    values = support_rates(counts.P, counts.S, counts.E)
-    cis = bootstrap_rates(counts, options.bootstrap_reps, options.confidence, options.seed)
-    notes = rate_notes(counts)
-    return {name: Rate(float(values[name]), cis[name], notes.get(name)) for name in RATES}
 
 
 def _k_grid(base: TaskCounts, rl: TaskCounts, requested: tuple[int, ...] | None) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tether.errors import InputError
-from tether.metrics import RegionCounts, rate_notes, region_counts, support_rates, support_regions
+from tether.metrics import RegionCounts, classify_tasks, rate_notes, region_counts, support_rates, support_regions
 
 
 def test_paper_prorl_v2_counts_give_published_rates():
@@ -28,9 +28,21 @@ def test_rates_follow_their_definitions():
 
 
 def test_regions_from_counts():
-    regions = support_regions([4, 4, 4, 4], [1, 2, 0, 0], [8, 8, 8, 8], [3, 0, 1, 0])
+    regions = classify_tasks([4, 4, 4, 4], [1, 2, 0, 0], [8, 8, 8, 8], [3, 0, 1, 0])
     assert regions.tolist() == ["P", "S", "E", "O"]
     assert region_counts(regions) == RegionCounts(P=1, S=1, E=1, O=1)
+
+
+def test_support_regions_summary_from_per_task_counts():
+    base = ([4] * 6, [1, 2, 3, 0, 0, 0])
+    rl = ([8] * 6, [3, 0, 0, 0, 0, 5])
+    summary = support_regions(base, rl)
+    assert summary.regions.tolist() == ["P", "S", "S", "O", "O", "E"]
+    assert summary.counts == RegionCounts(P=1, S=2, E=1, O=2)
+    assert summary.rates == pytest.approx({"srr": 1 / 3, "ndr": 1 / 2, "sds": 0.4, "nscr": -1 / 4})
+    assert summary.notes == {}
+    empty = support_regions(([4], [0]), ([4], [0]))
+    assert math.isnan(empty.rates["srr"]) and "P + S = 0" in empty.notes["srr"]
 
 
 def test_zero_denominators_give_nan_with_notes():
@@ -62,4 +74,4 @@ def test_rates_vectorise_over_replicates():
 )
 def test_bad_counts_are_errors(args):
     with pytest.raises(InputError):
-        support_regions(*args)
+        classify_tasks(*args)

@@ -36,7 +36,34 @@ class RegionCounts:
         return {r: int(getattr(self, r)) for r in REGIONS}
 
 
-def support_regions(base_n, base_c, rl_n, rl_c) -> np.ndarray:
+@dataclass(frozen=True)
+class SupportRegions:
+    """Each task's region, the counts, and the four rates (NaN, with a note, when undefined)."""
+
+    regions: np.ndarray
+    counts: RegionCounts
+    rates: dict[str, float]
+    notes: dict[str, str]
+
+
+def support_regions(base, rl) -> SupportRegions:
+    """Regions and support rates from per-task ``(n, c)`` of each model.
+
+    `base` and `rl` are ``(n, c)`` pairs of equal-length arrays aligned on tasks
+    (or objects with ``n`` and ``c`` attributes, such as `tether.TaskCounts`).
+    """
+    (base_n, base_c), (rl_n, rl_c) = (_pair(base), _pair(rl))
+    regions = classify_tasks(base_n, base_c, rl_n, rl_c)
+    counts = region_counts(regions)
+    rates = {name: float(value) for name, value in support_rates(counts.P, counts.S, counts.E).items()}
+    return SupportRegions(regions, counts, rates, rate_notes(counts))
+
+
+def _pair(model) -> tuple:
+    return (model.n, model.c) if hasattr(model, "n") else tuple(model)
+
+
+def classify_tasks(base_n, base_c, rl_n, rl_c) -> np.ndarray:
     """Region letter of each task from per-task (n, c) of both models."""
     base_c, rl_c = _checked_counts("base", base_n, base_c), _checked_counts("rl", rl_n, rl_c)
     if base_c.shape != rl_c.shape:
