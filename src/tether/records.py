@@ -6,6 +6,7 @@ drift apart. Tables:
 
 - `Sample`: one completion of one model for one task (the engine's output).
 - `Verdict`: the grade of one sample (the verifier's output).
+- `TaskRecord`: a task with the exact prompt one model was given.
 
 A "graded sample" as users import it (task_id, correct, completion, ...) is the
 two joined on (model, task_id, sample_idx); see `tether.importer`.
@@ -66,6 +67,19 @@ class Verdict:
     answer: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task as one model saw it: the exact rendered prompt is stored once per task and model."""
+
+    model: str
+    task_id: str
+    benchmark: str
+    prompt: str  # JSON: the task's text or chat messages
+    rendered_prompt: str
+    reference: str  # JSON: what the verifier needs
+    verifier: str
+
+
 def schema_of(record_type: type) -> pa.Schema:
     """Arrow schema of a record dataclass: `X | None` fields are nullable, others not."""
     hints = typing.get_type_hints(record_type)
@@ -81,6 +95,7 @@ def schema_of(record_type: type) -> pa.Schema:
 
 SAMPLE_SCHEMA = schema_of(Sample)
 VERDICT_SCHEMA = schema_of(Verdict)
+TASK_SCHEMA = schema_of(TaskRecord)
 
 
 def to_table(records: typing.Sequence, record_type: type) -> pa.Table:

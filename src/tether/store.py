@@ -4,6 +4,7 @@ Layout (see docs/store.md)::
 
     run/
       manifest.json                     schema version, config, package versions, history
+      tasks/<model>/part-<name>.parquet    the tasks with the exact prompt each model saw
       samples/<model>/part-<name>.parquet
       verdicts/<model>/part-<name>.parquet
 
@@ -38,10 +39,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.records import SAMPLE_SCHEMA, SCHEMA_VERSION, VERDICT_SCHEMA, check_label
+from tether.records import SAMPLE_SCHEMA, SCHEMA_VERSION, TASK_SCHEMA, VERDICT_SCHEMA, check_label
 
 MANIFEST = "manifest.json"
-TABLE_SCHEMAS: dict[str, pa.Schema] = {"samples": SAMPLE_SCHEMA, "verdicts": VERDICT_SCHEMA}
+TABLE_SCHEMAS: dict[str, pa.Schema] = {"samples": SAMPLE_SCHEMA, "verdicts": VERDICT_SCHEMA, "tasks": TASK_SCHEMA}
 _PACKAGES = ("tether", "numpy", "scipy", "pyarrow", "duckdb")
 
 
@@ -103,6 +104,13 @@ class Store:
             return json.loads((self.root / MANIFEST).read_text())
         except json.JSONDecodeError as exc:
             raise StoreError(f"{self.root / MANIFEST} is not valid JSON: {exc}") from None
+
+    def update_manifest(self, key: str, value) -> None:
+        """Set one top-level manifest entry (under a lock, atomically)."""
+        with self._manifest_lock():
+            manifest = self.manifest()
+            manifest[key] = value
+            _write_json_atomic(self.root / MANIFEST, manifest)
 
     def record_event(self, kind: str, **details) -> None:
         """Append an entry to the manifest's history (under a lock, atomically)."""

@@ -28,8 +28,8 @@ app = typer.Typer(
     add_completion=False,
 )
 _state = {"debug": False}
-stdout = Console()
-stderr = Console(stderr=True)
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -148,6 +148,77 @@ def bound_cmd(
             needed = samples_needed(epsilon, delta)
             print(f"k = {needed}  (epsilon = {format_probability(epsilon)}, delta = {delta}): "
                   f"samples needed to see an outcome of probability epsilon with probability >= {1 - delta:g}")
+
+
+@app.command("sample")
+def sample_cmd(
+    model: Annotated[str, typer.Option(help="Model path or id (or the server's model name with --engine openai).")],
+    tasks: Annotated[str, typer.Option(help="Task spec: a preset (math500 ...), reasoning-gym:NAME?size=&seed=, hf:ID?split=, or a file.")],
+    store: Annotated[Path, typer.Option(help="Store directory (created if absent).")],
+    label: Annotated[str, typer.Option(help="Label of this model in the store, e.g. base or rl.")],
+    engine: Annotated[str, typer.Option(help="hf (transformers), vllm (offline) or openai (a server).")] = "hf",
+    k: Annotated[int, typer.Option(help="Samples per task.", min=1)] = 64,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 0.6,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.95,
+    max_tokens: Annotated[int, typer.Option(min=1)] = 1024,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
+    seed: Annotated[int, typer.Option(help="Run seed; sample j of task t gets a seed derived from (seed, t, j).")] = 0,
+    template: Annotated[str, typer.Option(help="Prompt rendering: auto, chat or plain.")] = "auto",
+    data_dir: Annotated[Path | None, typer.Option(help="Local copies of preset datasets.")] = None,
+    columns: Annotated[str | None, typer.Option(help="Column mapping for files/datasets, e.g. question=problem,answer=answer,id=uid.")] = None,
+    verifier: Annotated[str | None, typer.Option(help="Verifier for tasks from files/datasets [default: math].")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.", min=1)] = None,
+    base_url: Annotated[str | None, typer.Option(help="Server URL for --engine openai, e.g. http://127.0.0.1:8000/v1.")] = None,
+    api: Annotated[str, typer.Option(help="openai engine: auto, completions or chat.")] = "auto",
+    api_key: Annotated[str | None, typer.Option(envvar="OPENAI_API_KEY", help="openai engine: API key.")] = None,
+    concurrency: Annotated[int, typer.Option(help="openai engine: requests in flight.", min=1)] = 16,
+    n_per_request: Annotated[int, typer.Option(help="openai engine: samples per request (checked against the server).", min=1)] = 1,
+    tokenizer: Annotated[str | None, typer.Option(help="openai engine: tokenizer whose chat template renders prompts locally.")] = None,
+    batch_size: Annotated[int, typer.Option(help="hf engine: rows per generate batch.", min=1)] = 32,
+    device: Annotated[str, typer.Option(help="hf engine: auto, cpu, cuda ...")] = "auto",
+    dtype: Annotated[str, typer.Option(help="hf/vllm engine: auto, float32, bfloat16, float16.")] = "auto",
+    task_block: Annotated[int, typer.Option(help="Tasks per unit of work (one shard).", min=1)] = 8,
+    sample_block: Annotated[int, typer.Option(help="Samples per task per unit of work.", min=1)] = 64,
+) -> None:
+    """Sample k completions per task from one model into a store; re-run the same command to resume."""
+    from tether.cli.progress import SamplingMeter
+    from tether.engines import Decoding, make_engine
+    from tether.sampling import SamplingConfig, sample
+    from tether.tasks import ColumnMap, load_tasks
+
+    with friendly_errors():
+        task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
+                               limit=limit)
+        config = SamplingConfig(k, Decoding(temperature, top_p, max_tokens, tuple(stop or ())), seed, task_block,
+                                sample_block)
+        options = _engine_options(engine, template=template, base_url=base_url, api=api, api_key=api_key,
+                                  concurrency=concurrency, n_per_request=n_per_request, tokenizer=tokenizer,
+                                  batch_size=batch_size, device=device, dtype=dtype)
+        backend = make_engine(engine, model, **options)
+        with SamplingMeter(stderr, f"{label}: {len(task_list)} tasks x {k}") as meter:
+            summary = sample(task_list, backend, store, label, config, meter.on_progress, meter.on_start)
+    for warning in summary.warnings:
+        stderr.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    stdout.print(
+        f"{label}: wrote {summary.samples_written} samples ({summary.tokens_written} tokens) in "
+        f"{summary.seconds:.1f} s; {summary.units_skipped} of {summary.units_total} units were already done",
+        highlight=False,
+    )
+    if summary.failed:
+        stderr.print(f"[red]{len(summary.failed)} units failed[/] (re-run the same command to retry them):")
+        for name, error in summary.failed[:10]:
+            stderr.print(f"  {name}: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _engine_options(engine: str, **given) -> dict:
+    """The options each engine takes, from the flags."""
+    keys = {
+        "hf": ("template", "batch_size", "device", "dtype"),
+        "vllm": ("template", "dtype"),
+        "openai": ("template", "base_url", "api", "api_key", "concurrency", "n_per_request", "tokenizer"),
+    }.get(engine, ())
+    return {key: given[key] for key in keys}
 
 
 def main() -> None:

@@ -1,0 +1,118 @@
+"""The engine protocol: requests in, completions out, and teacher-forced scoring.
+
+An engine turns `Request`s (a prompt, how many samples, their seeds, decoding
+parameters) into `Result`s, one per request, in any order, as they finish.
+Sample ``i`` of a request uses seed ``request.seeds[i]``: the caller derives
+seeds so that a sample's randomness does not depend on how requests are
+batched. `score` teacher-forces a completion and returns per-token log-probs
+and entropies (used by diagnostics).
+
+Engines know nothing of grading or of the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from tether.errors import InputError
+from tether.tasks.task import Messages
+
+SEED_BITS = 31  # llama.cpp takes uint32 seeds, others int64: 31 bits suit every server
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Sampling parameters shared by every request of a run."""
+
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 1024
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise InputError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_tokens < 1:
+            raise InputError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "stop": list(self.stop)}
+
+
+@dataclass(frozen=True)
+class Request:
+    """`len(seeds)` samples of one prompt."""
+
+    key: str
+    prompt: str | Messages
+    seeds: tuple[int, ...]
+    decoding: Decoding
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    n_tokens: int | None
+    finish_reason: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """The completions of one request, or why there are none."""
+
+    request: Request
+    completions: list[Completion] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """Teacher-forced scores of one completion's tokens."""
+
+    logprobs: np.ndarray
+    entropies: np.ndarray
+    exact_entropy: bool = True  # False when computed from a top-k approximation
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What every sampling backend provides."""
+
+    name: str
+
+    def render(self, prompt: str | Messages) -> str:
+        """The exact text (or JSON of messages) the model is given for `prompt`."""
+
+    def describe(self) -> dict:
+        """What identifies this engine's output: backend, model, template; stored with a run."""
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
+        """One result per request, yielded as each finishes."""
+
+    def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
+        """Per-token log-probs and entropies of each completion after its prompt."""
+
+    def close(self) -> None:
+        """Release the model or connections."""
+
+
+def derive_seed(*parts: object) -> int:
+    """A 31-bit seed from any parts (run seed, task id, sample index ...), stable across platforms."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> (64 - SEED_BITS)

@@ -1,0 +1,336 @@
+"""`OpenAICompatibleEngine`: sampling and scoring through any OpenAI-compatible server.
+
+Works with vLLM serve, SGLang, llama.cpp, TGI and `transformers serve` over
+``/v1/completions`` (text prompts) or ``/v1/chat/completions`` (messages).
+
+Servers differ, so the engine checks what comes back instead of trusting it:
+
+- By default every sample is its own request with its own seed (``n=1``), the
+  only layout that gives each sample a reproducible seed on every server.
+  With ``n_per_request > 1`` a probe first checks that the server returns n
+  distinct choices (llama.cpp and `transformers serve` return one choice
+  whatever n is asked); if not, it falls back to one request per sample and
+  says so. Every response's choice count is checked again.
+- A probe sends the same seeded request twice; a server that ignores seeds is
+  reported (``seed_reproducible: false`` in `describe`), not silently trusted.
+- 429, 5xx, timeouts and dropped connections are retried with exponential
+  backoff; a request that still fails becomes a `Result` with an error. 401,
+  404 and an unknown model stop the run with one clear line.
+- `score` uses ``echo`` + ``logprobs``: per-token log-probs are exact, entropies
+  are over the returned top-k only (a lower bound, flagged as approximate).
+  Echoed log-probs that are shifted by one token (llama.cpp) are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import random
+import threading
+from collections.abc import Iterator, Sequence
+
+import httpx
+import numpy as np
+
+from tether.engines.base import Completion, Decoding, Request, Result, TokenScores
+from tether.errors import InputError, TetherError
+from tether.tasks.prompts import render_prompt
+from tether.tasks.task import Messages
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+_DONE = object()
+
+
+class ServerError(TetherError):
+    """A server answer that no retry will fix (bad key, unknown model, wrong URL)."""
+
+
+class _Retryable(Exception):
+    pass
+
+
+class OpenAICompatibleEngine:
+    """An OpenAI-compatible HTTP server."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        api: str = "auto",
+        api_key: str | None = None,
+        concurrency: int = 16,
+        max_retries: int = 5,
+        timeout: float = 600.0,
+        n_per_request: int = 1,
+        tokenizer: str | None = None,
+        template: str = "auto",
+        backoff: float = 0.5,
+    ):
+        if api not in ("auto", "completions", "chat"):
+            raise InputError(f"api must be auto, completions or chat, got {api!r}")
+        self.model, self.base_url, self.api = model, base_url.rstrip("/"), api
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
+        self.n_per_request, self.template = max(1, n_per_request), template
+        self.tokenizer = _load_tokenizer(tokenizer) if tokenizer else None
+        self.warnings: list[str] = []
+        self.seed_reproducible: bool | None = None
+        self._checked = False
+
+    # -- protocol ------------------------------------------------------------------
+
+    def render(self, prompt: str | Messages) -> str:
+        if self._endpoint(prompt) == "chat":
+            return json.dumps(_messages(prompt), ensure_ascii=False)
+        return render_prompt(prompt, self.tokenizer, self.template)
+
+    def describe(self) -> dict:
+        return {
+            "engine": self.name,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api": self.api,
+            "template": self.template,
+            "n_per_request": self.n_per_request,
+            "seed_reproducible": self.seed_reproducible,
+        }
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
+        if not self._checked:
+            self._run(self._check_server(requests[0] if requests else None))
+            self._checked = True
+        yield from self._stream(self._generate_all(list(requests)))
+
+    def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
+        return self._run(self._score_all(list(prompts), list(completions)))
+
+    def close(self) -> None:
+        return None
+
+    # -- async plumbing --------------------------------------------------------------
+
+    def _run(self, coroutine):
+        return asyncio.run(coroutine)
+
+    def _stream(self, agen) -> Iterator[Result]:
+        """Run an async generator in a thread; yield its items here as they come."""
+        items: queue.Queue = queue.Queue()
+
+        async def pump():
+            try:
+                async for item in agen:
+                    items.put(item)
+            except BaseException as exc:  # handed to the consumer below
+                items.put(exc)
+            finally:
+                items.put(_DONE)
+
+        thread = threading.Thread(target=lambda: asyncio.run(pump()), daemon=True)
+        thread.start()
+        while (item := items.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        thread.join()
+
+    def _client(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=self.timeout, limits=limits)
+
+    async def _post(self, client: httpx.AsyncClient, path: str, body: dict) -> dict:
+        """POST with retries on transient failures; ServerError on permanent ones."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await client.post(path, json=body)
+                if response.status_code in RETRY_STATUS:
+                    raise _Retryable(f"HTTP {response.status_code}: {_reason(response)}")
+                if response.status_code >= 400:
+                    raise ServerError(_permanent_error(response, self.base_url + path, self.model))
+                return response.json()
+            except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                if attempt == self.max_retries:
+                    raise _Retryable(f"{exc or type(exc).__name__} (after {self.max_retries + 1} attempts)") from None
+                delay = min(30.0, self.backoff * 2**attempt) * (0.5 + random.random())
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    # -- checks ------------------------------------------------------------------------
+
+    async def _check_server(self, example: Request | None) -> None:
+        async with self._client() as client:
+            try:
+                response = await client.get("/models")
+            except httpx.TransportError as exc:
+                raise ServerError(f"cannot reach {self.base_url}: {exc or type(exc).__name__}") from None
+            if response.status_code in (401, 403, 404):
+                raise ServerError(_permanent_error(response, self.base_url + "/models", self.model))
+            offered = []
+            if response.status_code < 400:
+                offered = [m.get("id") for m in response.json().get("data", [])]
+            else:  # e.g. `transformers serve` offline answers 500 here; the first request will tell
+                self.warnings.append(f"{self.base_url}/models answered HTTP {response.status_code}; model not checked")
+            if offered and self.model not in offered:
+                raise ServerError(f"{self.base_url} does not serve model {self.model!r}; it offers: {', '.join(offered)}")
+            if example is None:
+                return
+            # a short prompt of the same kind (text or chat): the run's own prompts may be the ones that fail
+            probe = "Once upon a time" if isinstance(example.prompt, str) else [{"role": "user", "content": "Tell a story."}]
+            await self._probe(client, probe, example.decoding)
+
+    async def _probe(self, client: httpx.AsyncClient, prompt, decoding: Decoding) -> None:
+        probe = Decoding(temperature=max(decoding.temperature, 1.0), top_p=1.0, max_tokens=16)
+        twice = [await self._call(client, prompt, probe, 1, 12345) for _ in range(2)]
+        self.seed_reproducible = twice[0][0].text == twice[1][0].text
+        if not self.seed_reproducible:
+            self.warnings.append(f"{self.base_url} ignores the seed: samples will not be reproducible")
+        if self.n_per_request > 1:
+            choices = await self._call(client, prompt, probe, 2, 54321, check_count=False)
+            if len(choices) != 2 or choices[0].text == choices[1].text:
+                what = f"{len(choices)} choice(s)" if len(choices) != 2 else "two identical choices"
+                self.warnings.append(
+                    f"{self.base_url} returned {what} for n=2 under one seed; sending one request per sample instead"
+                )
+                self.n_per_request = 1
+
+    # -- generation --------------------------------------------------------------------
+
+    async def _generate_all(self, requests: list[Request]):
+        limit = asyncio.Semaphore(self.concurrency)
+        async with self._client() as client:
+            tasks = [asyncio.create_task(self._one_request(client, limit, r)) for r in requests]
+            try:
+                for finished in asyncio.as_completed(tasks):
+                    yield await finished
+            finally:
+                for task in tasks:
+                    task.cancel()
+
+    async def _one_request(self, client, limit: asyncio.Semaphore, request: Request) -> Result:
+        size = self.n_per_request
+        chunks = [request.seeds[i : i + size] for i in range(0, request.n, size)]
+
+        async def run(seeds: tuple[int, ...]) -> list[Completion]:
+            async with limit:
+                return await self._call(client, request.prompt, request.decoding, len(seeds), seeds[0])
+
+        try:
+            parts = await asyncio.gather(*(run(chunk) for chunk in chunks))
+        except _Retryable as exc:
+            return Result(request, error=str(exc))
+        except ServerError as exc:
+            return Result(request, error=str(exc))
+        return Result(request, [c for part in parts for c in part])
+
+    async def _call(self, client, prompt, decoding: Decoding, n: int, seed: int, check_count: bool = True):
+        endpoint = self._endpoint(prompt)
+        body = {"model": self.model, "n": n, "seed": seed, "temperature": decoding.temperature,
+                "top_p": decoding.top_p, "max_tokens": decoding.max_tokens}
+        if decoding.stop:
+            body["stop"] = list(decoding.stop)
+        if endpoint == "chat":
+            body["messages"] = _messages(prompt)
+            data = await self._post(client, "/chat/completions", body)
+            texts = [(c.get("message") or {}).get("content") or "" for c in data.get("choices", [])]
+        else:
+            body["prompt"] = self.render(prompt)
+            data = await self._post(client, "/completions", body)
+            texts = [c.get("text", "") for c in data.get("choices", [])]
+        choices = data.get("choices", [])
+        if check_count and len(choices) != n:
+            raise _Retryable(f"asked for {n} choices, server returned {len(choices)}")
+        tokens = (data.get("usage") or {}).get("completion_tokens") if n == 1 else None
+        return [
+            Completion(text, tokens, choice.get("finish_reason") or "stop", seed)  # n > 1: the request's seed
+            for text, choice in zip(texts, choices)
+        ]
+
+    def _endpoint(self, prompt) -> str:
+        if self.api != "auto":
+            if self.api == "completions" and not isinstance(prompt, str) and self.tokenizer is None:
+                if self.template != "plain":
+                    raise InputError("chat prompts on /v1/completions need --tokenizer (for its chat template), "
+                                     "--template plain, or --api chat")
+            return self.api
+        return "chat" if not isinstance(prompt, str) and self.tokenizer is None and self.template != "plain" else "completions"
+
+    # -- scoring -----------------------------------------------------------------------
+
+    async def _score_all(self, prompts: list, completions: list[str]) -> list[TokenScores]:
+        limit = asyncio.Semaphore(self.concurrency)
+        async with self._client() as client:
+
+            async def one(prompt, completion):
+                async with limit:
+                    return await self._score_one(client, self.render(prompt), completion)
+
+            return list(await asyncio.gather(*(one(p, c) for p, c in zip(prompts, completions))))
+
+    async def _score_one(self, client, prompt_text: str, completion: str, top_k: int = 20) -> TokenScores:
+        if self._endpoint(prompt_text) == "chat":
+            raise InputError("scoring needs /v1/completions: pass --tokenizer or --template plain")
+        body = {"model": self.model, "prompt": prompt_text + completion, "max_tokens": 1, "echo": True,
+                "logprobs": top_k, "temperature": 0.0}
+        try:
+            data = await self._post(client, "/completions", body)
+        except _Retryable as exc:
+            raise ServerError(f"scoring failed: {exc}") from None
+        logprobs = (data.get("choices") or [{}])[0].get("logprobs")
+        if not logprobs or not logprobs.get("token_logprobs"):
+            raise ServerError(f"{self.base_url} returned no logprobs for echo=true; scoring needs a server that does (e.g. vLLM)")
+        return _echo_scores(logprobs, len(prompt_text), len(prompt_text) + len(completion))
+
+
+def _echo_scores(logprobs: dict, start: int, end: int) -> TokenScores:
+    """Scores of the tokens whose text starts in [start, end), from echoed log-probs."""
+    token_lp, offsets, tops = logprobs["token_logprobs"], logprobs.get("text_offset"), logprobs.get("top_logprobs")
+    if token_lp[0] is not None:
+        raise ServerError("the server's echoed log-probs are shifted by one token (llama.cpp does this); "
+                          "refusing to score with them")
+    if offsets is None:
+        raise ServerError("the server returned no text offsets with its log-probs; cannot locate the completion")
+    picked = [i for i, offset in enumerate(offsets) if start <= offset < end and token_lp[i] is not None]
+    values = np.array([token_lp[i] for i in picked], dtype=float)
+    entropies = []
+    for i in picked:
+        top = np.array(list((tops[i] or {}).values()) if tops else [], dtype=float)
+        entropies.append(float(-(np.exp(top) * top).sum()) if top.size else float("nan"))
+    return TokenScores(values, np.array(entropies), exact_entropy=False)
+
+
+def _messages(prompt) -> Messages:
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        payload = response.json()
+        error = payload.get("error", payload)
+        message = (error.get("message") or error.get("detail")) if isinstance(error, dict) else str(error)
+        return str(message or payload)[:300]
+    except (ValueError, AttributeError):
+        return response.text[:300] or response.reason_phrase
+
+
+def _permanent_error(response: httpx.Response, url: str, model: str) -> str:
+    status = response.status_code
+    if status == 401 or status == 403:
+        return f"{url}: HTTP {status} unauthorized; check the API key (--api-key or OPENAI_API_KEY)"
+    reason = _reason(response)
+    if status in (400, 404) and "model" in reason.lower():
+        return f"{url}: unknown model {model!r}: {reason}"
+    if status == 404:
+        return f"{url}: HTTP 404 not found; is the base URL right (it usually ends in /v1)?"
+    return f"{url}: HTTP {status}: {reason}"
+
+
+def _load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load tokenizer {name!r}: {str(exc).splitlines()[0]}") from None

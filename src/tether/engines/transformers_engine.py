@@ -1,0 +1,226 @@
+"""`TransformersEngine`: batched sampling and scoring with a Hugging Face causal LM, CPU or GPU.
+
+Rows (one per sample) of several requests are packed into batches of up to
+``batch_size``, left-padded. Sampling is seeded per sample, not per batch: a
+logits processor draws each row's next token by inverse-CDF from that sample's
+own stream of uniforms (generated from its seed), after temperature and top-p.
+So a sample is the same whichever batch it lands in (up to floating-point
+differences between batch shapes), and `generate` runs greedy decoding over the
+processed scores. Stops at EOS or at any stop string (which is cut from the
+text, as OpenAI servers do). bf16 on GPUs that support it, fp16 on other GPUs,
+float32 on CPU.
+
+Heavy imports (torch, transformers) happen when an engine is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tether.engines.base import Completion, Decoding, Request, Result, TokenScores
+from tether.errors import InputError
+from tether.tasks.prompts import render_prompt
+from tether.tasks.task import Messages
+
+
+class TransformersEngine:
+    """A local Hugging Face model (a folder, a hub id, or a GGUF file inside a folder)."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 32,
+        template: str = "auto",
+        gguf_file: str | None = None,
+    ):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.model_id, self.template, self.batch_size = str(model), template, batch_size
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.torch_dtype = _dtype(dtype, self.device)
+        extra = {"gguf_file": gguf_file} if gguf_file else {}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_id, padding_side="left", **extra)
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.torch_dtype, **extra)
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"cannot load model {self.model_id!r}: {first}") from None
+        self.model.to(self.device).eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    # -- protocol ------------------------------------------------------------------
+
+    def render(self, prompt: str | Messages) -> str:
+        return render_prompt(prompt, self.tokenizer, self.template)
+
+    def describe(self) -> dict:
+        return {
+            "engine": self.name,
+            "model": self.model_id,
+            "weights": _weights_digest(self.model_id),
+            "template": self.template,
+            "chat_template": hashlib.sha256((self.tokenizer.chat_template or "").encode()).hexdigest()[:16],
+            "dtype": str(self.torch_dtype).removeprefix("torch."),
+        }
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
+        rows = [(r, i) for r in requests for i in range(r.n)]
+        done: dict[str, list[Completion | None]] = {r.key: [None] * r.n for r in requests}
+        remaining = {r.key: r.n for r in requests}
+        for start in range(0, len(rows), self.batch_size):
+            batch = rows[start : start + self.batch_size]
+            for (request, index), completion in zip(batch, self._generate_batch(batch)):
+                done[request.key][index] = completion
+                remaining[request.key] -= 1
+                if remaining[request.key] == 0:
+                    yield Result(request, list(done.pop(request.key)))
+
+    def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
+        results = []
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])
+            results += self._score_batch(list(chunk))
+        return results
+
+    def close(self) -> None:
+        self.model = None
+
+    # -- internals -----------------------------------------------------------------
+
+    def _generate_batch(self, batch: list[tuple[Request, int]]) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        decoding = batch[0][0].decoding
+        if any(r.decoding != decoding for r, _ in batch):
+            raise InputError("one batch mixes decoding settings; give every request of a run the same Decoding")
+        texts = [self.render(r.prompt) for r, _ in batch]
+        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        prompt_len = encoded["input_ids"].shape[1]
+        seeds = [r.seeds[i] for r, i in batch]
+        sampler = SeededSampler(seeds, decoding, prompt_len, self.device)
+        config = GenerationConfig(
+            max_new_tokens=decoding.max_tokens,
+            do_sample=False,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id,
+            stop_strings=list(decoding.stop) or None,
+        )
+        with torch.inference_mode():
+            output = self.model.generate(
+                **encoded,
+                generation_config=config,
+                logits_processor=LogitsProcessorList([sampler]),
+                tokenizer=self.tokenizer if decoding.stop else None,
+            )
+        return [self._completion(row, decoding, seed) for row, seed in zip(output[:, prompt_len:], seeds)]
+
+    def _completion(self, new_tokens, decoding: Decoding, seed: int) -> Completion:
+        ids = new_tokens.tolist()
+        eos = _eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id)
+        length, finish = len(ids), "length"  # rows are padded only after their EOS
+        for position, token in enumerate(ids):
+            if token in eos:
+                length, finish = position + 1, "stop"
+                break
+        text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
+        for stop in decoding.stop:
+            cut = text.find(stop)
+            if cut >= 0:
+                text, finish = text[:cut], "stop"
+        return Completion(text=text, n_tokens=length, finish_reason=finish, seed=seed)
+
+    def _score_batch(self, items: list[tuple[str | Messages, str]]) -> list[TokenScores]:
+        import torch
+
+        sequences, spans = [], []
+        for prompt, completion in items:
+            prompt_ids = self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
+            completion_ids = self.tokenizer(completion, add_special_tokens=False)["input_ids"]
+            sequences.append(prompt_ids + completion_ids)
+            spans.append((len(prompt_ids), len(completion_ids)))
+        width = max(len(s) for s in sequences)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=self.device)
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)
+        entropy = -(logp.exp() * logp).sum(-1)
+        results = []
+        for row, (prompt_len, completion_len) in enumerate(spans):
+            end = width
+            positions = torch.arange(end - completion_len - 1, end - 1, device=self.device)
+            targets = ids[row, end - completion_len : end]
+            token_logp = logp[row, positions].gather(-1, targets[:, None])[:, 0]
+            results.append(TokenScores(token_logp.cpu().numpy(), entropy[row, positions].cpu().numpy()))
+        return results
+
+
+class SeededSampler:
+    """A logits processor that samples each row from its own seeded uniforms (temperature, top-p)."""
+
+    def __init__(self, seeds: list[int], decoding: Decoding, prompt_len: int, device: str):
+        import torch
+
+        self.decoding, self.prompt_len = decoding, prompt_len
+        streams = [torch.rand(decoding.max_tokens, generator=torch.Generator().manual_seed(s)) for s in seeds]
+        self.uniforms = torch.stack(streams).to(device)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        if self.decoding.temperature == 0:
+            return scores
+        step = input_ids.shape[1] - self.prompt_len
+        probs = torch.softmax(scores.float() / self.decoding.temperature, dim=-1)
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        cumulative = sorted_probs.cumsum(dim=-1)
+        kept = torch.where(cumulative - sorted_probs < self.decoding.top_p, sorted_probs, 0.0)
+        kept_cumulative = kept.cumsum(dim=-1)
+        targets = self.uniforms[:, step : step + 1] * kept_cumulative[:, -1:]
+        choice = torch.searchsorted(kept_cumulative, targets).clamp_(max=scores.shape[-1] - 1)
+        tokens = order.gather(-1, choice)
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(-1, tokens, 0.0)
+
+
+def _dtype(name: str, device: str):
+    import torch
+
+    if name != "auto":
+        return getattr(torch, name)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _eos_ids(value) -> set[int]:
+    if value is None:
+        return set()
+    return set(value) if isinstance(value, (list, tuple)) else {int(value)}
+
+
+def _weights_digest(model_id: str) -> str | None:
+    """A digest of a local model folder's config and weight file sizes (None for hub ids)."""
+    folder = Path(model_id)
+    if not folder.is_dir():
+        return None
+    parts = [(p.name, p.stat().st_size) for p in sorted(folder.iterdir()) if p.suffix in {".safetensors", ".bin", ".gguf"}]
+    config = folder / "config.json"
+    payload = json.dumps([parts, config.read_text() if config.exists() else ""])
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

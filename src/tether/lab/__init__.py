@@ -1,0 +1,1 @@
+"""The laboratory: tiny models built from scratch, so probabilities can be known exactly."""

@@ -1,0 +1,262 @@
+"""`sample`: k completions per task from one engine into a store, resumable and deterministic.
+
+The work is cut into units of (task block x sample range): ``task_block``
+consecutive tasks and up to ``sample_block`` consecutive sample indices. A unit
+is generated in one go and written as one shard named after it
+(``b<task block>-s<first>-<end>``), atomically, or not at all. Resuming lists
+the shard names, so it costs nothing however large the store, and generates
+only the missing ranges; `kill -9` loses at most the units in flight, and no
+sample can be written twice (a shard name is never reused).
+
+Sample ``j`` of task ``t`` always gets seed ``derive_seed(run seed, t, j)``,
+whichever unit, batch or run it lands in, so an interrupted and resumed run
+yields the same samples as an uninterrupted one on the same engine.
+
+Each label's run settings (engine, model, decoding, seed, block sizes, and a
+digest of the rendered prompts) are kept in the manifest; resuming with any of
+them changed is refused with the differences named. Only ``k`` may change
+(growing it samples more).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tether.engines.base import Decoding, Engine, Request, Result, derive_seed
+from tether.errors import InputError, StoreError
+from tether.records import Sample, TaskRecord, check_label, to_table
+from tether.store import Shard, Store
+from tether.tasks.task import Task
+
+_UNIT = re.compile(r"^part-b(\d{6})-s(\d{7})-(\d{7})\.parquet$")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How many samples, how decoded, how seeded and how the work is cut."""
+
+    k: int
+    decoding: Decoding = field(default_factory=Decoding)
+    seed: int = 0
+    task_block: int = 8
+    sample_block: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("k", "task_block", "sample_block"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One shard's worth of work: tasks [first_task, first_task + task_block) x samples [start, stop)."""
+
+    block: int
+    start: int
+    stop: int
+
+    @property
+    def name(self) -> str:
+        return f"b{self.block:06d}-s{self.start:07d}-{self.stop:07d}"
+
+
+@dataclass
+class SampleSummary:
+    """What a `sample` call did."""
+
+    label: str
+    units_total: int
+    units_skipped: int
+    samples_written: int = 0
+    tokens_written: int = 0
+    seconds: float = 0.0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+Progress = Callable[[int, int], None]  # (samples, tokens) just written
+
+
+def sample(
+    tasks: Sequence[Task],
+    engine: Engine,
+    store: str | Store,
+    label: str,
+    config: SamplingConfig,
+    on_progress: Progress | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> SampleSummary:
+    """Generate the missing samples of `label` for `tasks`; returns what was done.
+
+    `on_start(total_samples, samples_already_done)` is called once before work
+    starts, `on_progress(samples, tokens)` after every unit written.
+    """
+    check_label(label)
+    target = store if isinstance(store, Store) else Store.open_or_create(store)
+    rendered = [engine.render(task.prompt) for task in tasks]
+    _claim_run(target, label, tasks, rendered, engine, config)
+    _write_tasks(target, label, tasks, rendered)
+    done = _done_units(target, label)
+    todo = missing_units(len(tasks), config, done)
+    summary = SampleSummary(label, len(done) + len(todo), len(done))
+    if on_start:
+        remaining = sum(_unit_samples(u, len(tasks), config) for u in todo)
+        on_start(len(tasks) * config.k, len(tasks) * config.k - remaining)
+    started = time.perf_counter()
+    window = max(1, int(getattr(engine, "units_in_flight", 1)))
+    for first in range(0, len(todo), window):
+        _run_units(todo[first : first + window], tasks, engine, target, label, config, summary, on_progress)
+    summary.seconds = time.perf_counter() - started
+    summary.warnings += list(getattr(engine, "warnings", []))
+    return summary
+
+
+def missing_units(n_tasks: int, config: SamplingConfig, done: Sequence[Unit]) -> list[Unit]:
+    """The units still to generate, in order: per task block, [0, k) minus what `done` covers."""
+    covered: dict[int, list[tuple[int, int]]] = {}
+    for unit in done:
+        covered.setdefault(unit.block, []).append((unit.start, unit.stop))
+    units = []
+    for block in range((n_tasks + config.task_block - 1) // config.task_block):
+        for start, stop in _gaps(sorted(covered.get(block, [])), config.k):
+            cut = start
+            while cut < stop:
+                end = min(stop, (cut // config.sample_block + 1) * config.sample_block)
+                units.append(Unit(block, cut, end))
+                cut = end
+    return units
+
+
+def _gaps(ranges: list[tuple[int, int]], k: int) -> list[tuple[int, int]]:
+    gaps, position = [], 0
+    for start, stop in ranges:
+        if start > position:
+            gaps.append((position, min(start, k)))
+        position = max(position, stop)
+        if position >= k:
+            break
+    if position < k:
+        gaps.append((position, k))
+    return [(a, b) for a, b in gaps if a < b]
+
+
+def _unit_samples(unit: Unit, n_tasks: int, config: SamplingConfig) -> int:
+    first = unit.block * config.task_block
+    return (min(n_tasks, first + config.task_block) - first) * (unit.stop - unit.start)
+
+
+def _unit_requests(unit: Unit, tasks: Sequence[Task], config: SamplingConfig) -> list[Request]:
+    first = unit.block * config.task_block
+    return [
+        Request(
+            key=f"{unit.name}|{task.task_id}",
+            prompt=task.prompt,
+            seeds=tuple(derive_seed(config.seed, task.task_id, j) for j in range(unit.start, unit.stop)),
+            decoding=config.decoding,
+        )
+        for task in tasks[first : first + config.task_block]
+    ]
+
+
+def _run_units(units, tasks, engine, store, label, config, summary, on_progress) -> None:
+    """Generate a window of units together; write each unit's shard when all its requests are done."""
+    requests = {u: _unit_requests(u, tasks, config) for u in units}
+    pending = {u: len(reqs) for u, reqs in requests.items()}
+    results: dict[Unit, list[Result]] = {u: [] for u in units}
+    owner = {r.key: u for u, reqs in requests.items() for r in reqs}
+    for result in engine.generate([r for reqs in requests.values() for r in reqs]):
+        unit = owner[result.request.key]
+        results[unit].append(result)
+        pending[unit] -= 1
+        if pending[unit] == 0:
+            _finish_unit(unit, results.pop(unit), store, label, summary, on_progress)
+
+
+def _finish_unit(unit: Unit, results: list[Result], store: Store, label: str, summary, on_progress) -> None:
+    errors = [r.error for r in results if not r.ok]
+    if errors:
+        summary.failed.append((unit.name, errors[0]))
+        return
+    rows = []
+    for result in results:
+        task_id = result.request.key.split("|", 1)[1]
+        for offset, completion in enumerate(result.completions):
+            rows.append(Sample(label, task_id, unit.start + offset, completion.text, completion.n_tokens,
+                               completion.finish_reason, completion.seed, unit.name))
+    store.write([Shard("samples", label, to_table(rows, Sample), unit.name)])
+    tokens = sum(row.n_tokens or 0 for row in rows)
+    summary.samples_written += len(rows)
+    summary.tokens_written += tokens
+    if on_progress:
+        on_progress(len(rows), tokens)
+
+
+def _done_units(store: Store, label: str) -> list[Unit]:
+    units = []
+    for path in store.shard_paths("samples", label):
+        match = _UNIT.match(path.name)
+        if match is None:
+            raise StoreError(
+                f"{store.root}: samples of {label!r} include {path.name}, which `tether sample` did not write "
+                "(imported?); sample into another label"
+            )
+        units.append(Unit(*(int(g) for g in match.groups())))
+    return units
+
+
+def _claim_run(store: Store, label: str, tasks, rendered, engine: Engine, config: SamplingConfig) -> None:
+    """Record this label's settings, or refuse if they differ from the run being resumed."""
+    digest = hashlib.sha256()
+    for task, text in zip(tasks, rendered):
+        digest.update(f"{task.task_id}\x1f{text}\x1e".encode())
+    settings = {
+        "engine": engine.describe(),
+        "decoding": config.decoding.as_dict(),
+        "seed": config.seed,
+        "task_block": config.task_block,
+        "sample_block": config.sample_block,
+        "n_tasks": len(tasks),
+        "prompts_digest": digest.hexdigest()[:16],
+    }
+    runs = store.manifest().get("runs", {})
+    previous = runs.get(label)
+    if previous is not None:
+        differences = _differences(previous["settings"], settings)
+        if differences:
+            raise StoreError(
+                f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
+                + "; ".join(differences)
+            )
+    runs[label] = {"settings": settings, "k": max(config.k, (previous or {}).get("k", 0))}
+    store.update_manifest("runs", runs)
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            what = "the prompts (task set, order, or rendered text)" if key == "prompts_digest" else f"{prefix}{key}"
+            found.append(f"{what}: {a!r} -> {b!r}")
+    return found
+
+
+def _write_tasks(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str]) -> None:
+    if store.shard_paths("tasks", label):
+        return  # the prompts digest in the manifest guarantees they are the same
+    records = [
+        TaskRecord(label, t.task_id, t.benchmark, t.prompt_json(), text, t.reference_json(), t.verifier)
+        for t, text in zip(tasks, rendered)
+    ]
+    store.write([Shard("tasks", label, to_table(records, TaskRecord), "prompts")])
+

@@ -1,0 +1,183 @@
+"""Loading tasks: local files, Hugging Face datasets, Reasoning Gym, and the presets.
+
+`load_tasks(spec)` accepts:
+
+- a preset name (``math500``, ``aime24`` …; see `tether.tasks.presets`);
+- ``reasoning-gym:<dataset>?size=50&seed=1``, generated offline;
+- ``hf:<dataset id or local folder>?config=…&split=…``;
+- a path to a ``.jsonl``/``.jsonl.gz``/``.parquet`` file or a dataset folder.
+
+Files and datasets take a `ColumnMap`; the template has a ``{question}`` slot.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from tether.errors import InputError
+from tether.tasks.presets import MATH_TEMPLATE, PRESETS, Preset
+from tether.tasks.task import ColumnMap, Task, task_from_row
+
+RG_PREFIX = "reasoning-gym:"
+HF_PREFIX = "hf:"
+
+
+def load_tasks(
+    spec: str,
+    *,
+    data_dir: str | Path | None = None,
+    columns: ColumnMap | None = None,
+    template: str | None = None,
+    verifier: str | None = None,
+    benchmark: str | None = None,
+    limit: int | None = None,
+) -> list[Task]:
+    """Tasks from a preset, a Reasoning Gym spec, a hub/local dataset, or a file."""
+    if spec.startswith(RG_PREFIX):
+        tasks = reasoning_gym_tasks(spec)
+    elif spec in PRESETS:
+        tasks = preset_tasks(PRESETS[spec], data_dir)
+    else:
+        options = _Options(columns, template, verifier)
+        if spec.startswith(HF_PREFIX):
+            tasks = hf_tasks(spec, options, benchmark)
+        else:
+            tasks = file_tasks(Path(spec), options, benchmark)
+    tasks = tasks[:limit] if limit is not None else tasks
+    _check_unique(tasks, spec)
+    return tasks
+
+
+class _Options:
+    def __init__(self, columns: ColumnMap | None, template: str | None, verifier: str | None):
+        self.columns = columns or ColumnMap()
+        self.template = template or MATH_TEMPLATE
+        self.verifier = verifier or "math"
+
+
+def file_tasks(path: Path, options: _Options, benchmark: str | None = None) -> list[Task]:
+    """Tasks from a local JSONL/Parquet file or a dataset folder."""
+    rows = _read_rows(path)
+    name = benchmark or path.name.split(".")[0]
+    return [task_from_row(r, i, options.columns, name, options.verifier, options.template) for i, r in enumerate(rows)]
+
+
+def hf_tasks(spec: str, options: _Options, benchmark: str | None = None) -> list[Task]:
+    """Tasks from `datasets.load_dataset` (a hub id, or a local dataset folder)."""
+    parts = urlsplit(spec[len(HF_PREFIX):])
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    dataset_id = parts.netloc + parts.path if parts.netloc else parts.path
+    rows = hf_rows(dataset_id, query.get("config"), query.get("split", "test"))
+    name = benchmark or dataset_id.rstrip("/").split("/")[-1]
+    return [task_from_row(r, i, options.columns, name, options.verifier, options.template) for i, r in enumerate(rows)]
+
+
+def hf_rows(dataset_id: str, config: str | None, split: str) -> list[dict]:
+    """Rows of one split via `datasets.load_dataset`; a clear error when it cannot be had."""
+    try:
+        import datasets
+    except ImportError:
+        raise InputError("loading from Hugging Face needs the `datasets` package: pip install 'tether[tasks]'") from None
+    try:
+        if Path(dataset_id).is_dir() and (Path(dataset_id) / "dataset_dict.json").exists():
+            loaded = datasets.load_from_disk(dataset_id)[split]
+        else:
+            loaded = datasets.load_dataset(dataset_id, config, split=split)
+    except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot load dataset {dataset_id!r} (config {config}, split {split}): {first}") from None
+    return [dict(row) for row in loaded]
+
+
+def preset_tasks(preset: Preset, data_dir: str | Path | None) -> list[Task]:
+    """A preset's tasks from a local copy in `data_dir`, else from the hub."""
+    rows = None
+    if data_dir is not None:
+        local = _local_copy(Path(data_dir), preset.name)
+        if local is None:
+            raise InputError(
+                f"no local copy of {preset.name} in {data_dir}: expected {preset.name}.jsonl, "
+                f"{preset.name}.parquet or a dataset folder {preset.name}/"
+            )
+        rows = _read_rows(local)
+    elif os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        raise InputError(
+            f"{preset.name} comes from the hub ({preset.dataset}), which is offline here; "
+            "pass --data-dir with a local copy (see docs/tasks.md)"
+        )
+    else:
+        rows = hf_rows(preset.dataset, preset.config, preset.split)
+    return [
+        task_from_row(r, i, preset.columns, preset.name, preset.verifier, preset.template) for i, r in enumerate(rows)
+    ]
+
+
+def _local_copy(data_dir: Path, name: str) -> Path | None:
+    for candidate in (data_dir / f"{name}.jsonl", data_dir / f"{name}.jsonl.gz", data_dir / f"{name}.parquet",
+                      data_dir / name):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if path.is_dir():
+        return hf_rows(str(path), None, "test" if (path / "dataset_dict.json").exists() else "train")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file, preset or task spec; presets: {', '.join(PRESETS)}")
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json")):
+        return _jsonl_rows(path)
+    raise InputError(f"{path}: unknown task file type; expected .jsonl, .jsonl.gz or .parquet")
+
+
+def _jsonl_rows(path: Path) -> list[dict]:
+    import gzip
+    import json
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path}:{number}: expected a JSON object")
+            rows.append(row)
+    return rows
+
+
+def reasoning_gym_tasks(spec: str) -> list[Task]:
+    """Tasks generated offline by Reasoning Gym: ``reasoning-gym:<dataset>?size=&seed=``."""
+    from tether.tasks.reasoning_gym import generate
+
+    parts = urlsplit(spec[len(RG_PREFIX):])
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"size", "seed"}
+    if unknown:
+        raise InputError(f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; use size= and seed=")
+    try:
+        size, seed = int(query.get("size", 100)), int(query.get("seed", 42))
+    except ValueError:
+        raise InputError(f"{spec}: size and seed must be integers") from None
+    return generate(parts.path, size, seed)
+
+
+def _check_unique(tasks: list[Task], spec: str) -> None:
+    seen: set[str] = set()
+    for task in tasks:
+        if task.task_id in seen:
+            raise InputError(f"{spec}: task id {task.task_id!r} appears twice; map a unique id column")
+        seen.add(task.task_id)
+    if not tasks:
+        raise InputError(f"{spec}: no tasks")

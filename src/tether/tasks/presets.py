@@ -1,0 +1,67 @@
+"""Presets for the paper's benchmarks: a dataset id, its columns, a prompt template, a verifier.
+
+Every preset loads from the Hugging Face hub when it is reachable, or from a
+local copy under ``--data-dir`` (``<data-dir>/<name>.jsonl``, ``.parquet``, or a
+folder saved by ``datasets``). The table is rendered in docs/tasks.md; a test
+checks the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tether.tasks.task import ColumnMap
+
+MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+MATH_TEMPLATE = "{question}\n\n" + MATH_INSTRUCTION.replace("{}", "{{}}")
+PLAIN_TEMPLATE = "{question}"
+QA_TEMPLATE = "{question}\n\nAnswer the question directly and concisely."
+SCIENCE_TEMPLATE = (
+    "{question}\n\nReason step by step. Give the final numerical answer within \\boxed{{}}, without units."
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to turn one public benchmark into tasks."""
+
+    name: str
+    dataset: str
+    config: str | None
+    split: str
+    columns: ColumnMap
+    template: str
+    verifier: str
+    note: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset("math500", "HuggingFaceH4/MATH-500", None, "test",
+               ColumnMap("problem", "answer", "unique_id"), MATH_TEMPLATE, "math"),
+        Preset("minerva", "math-ai/minervamath", None, "test",
+               ColumnMap("question", "answer"), MATH_TEMPLATE, "math"),
+        Preset("olympiadbench", "Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train",
+               ColumnMap("question", "final_answer", "id"), MATH_TEMPLATE, "math",
+               "final_answer is a list; any element counts"),
+        Preset("aime24", "HuggingFaceH4/aime_2024", None, "train",
+               ColumnMap("problem", "answer", "id"), MATH_TEMPLATE, "math"),
+        Preset("aime25", "math-ai/aime25", None, "test",
+               ColumnMap("problem", "answer", "id"), MATH_TEMPLATE, "math"),
+        Preset("amc23", "math-ai/amc23", None, "test",
+               ColumnMap("question", "answer", "id"), MATH_TEMPLATE, "math"),
+        Preset("simpleqa", "basicv8vc/SimpleQA", None, "test",
+               ColumnMap("problem", "answer"), QA_TEMPLATE, "judge",
+               "graded by an LLM judge with the SimpleQA template"),
+        Preset("scibench", "xw27/scibench", None, "train",
+               ColumnMap("problem_text", "answer_number", extra=("unit",)), SCIENCE_TEMPLATE, "numeric",
+               "relative tolerance, units stripped"),
+        Preset("livebench-reasoning", "livebench/reasoning", None, "test",
+               ColumnMap("turns", "ground_truth", "question_id", extra=("task",)), PLAIN_TEMPLATE, "exact",
+               "exact match of the final answer; LiveBench's own per-task scorers are finer"),
+        Preset("livebench-language", "livebench/language", None, "test",
+               ColumnMap("turns", "ground_truth", "question_id", extra=("task",)), PLAIN_TEMPLATE, "exact",
+               "exact match of the final answer; LiveBench's own per-task scorers are finer"),
+    )
+}

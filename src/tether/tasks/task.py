@@ -1,0 +1,96 @@
+"""The one `Task` type every loader produces, and how its fields come from a row.
+
+A task is a prompt plus what its verifier needs: ``reference`` is a JSON-able
+dict (``answer`` for most verifiers, the full Reasoning Gym ``entry`` for that
+verifier, ``unit`` for numeric ones). ``prompt`` is the user-facing text, or
+chat messages; how it is rendered for a given model is `tether.tasks.prompts`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether.errors import InputError
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One verifiable task."""
+
+    task_id: str
+    benchmark: str
+    prompt: str | Messages
+    reference: dict[str, Any]
+    verifier: str
+
+    def reference_json(self) -> str:
+        return json.dumps(self.reference, sort_keys=True, ensure_ascii=False)
+
+    def prompt_json(self) -> str:
+        return json.dumps(self.prompt, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which columns of a table hold a task's id, question and answer.
+
+    ``id`` may be None (rows are numbered); a list-valued question (e.g. LiveBench
+    ``turns``) uses its first element; ``extra`` columns are copied into the
+    reference under their own names.
+    """
+
+    question: str = "question"
+    answer: str | None = "answer"
+    id: str | None = None
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def parse(cls, text: str | None) -> ColumnMap:
+        """From 'question=problem,answer=solution,id=uid,extra=unit+level'."""
+        if not text:
+            return cls()
+        values: dict[str, Any] = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or key not in {"question", "answer", "id", "extra"}:
+                raise InputError(f"column mapping {part!r}: expected question=, answer=, id= or extra=")
+            values[key] = tuple(v for v in value.split("+") if v) if key == "extra" else (value or None)
+        return cls(**values)
+
+
+def task_from_row(
+    row: dict[str, Any], index: int, columns: ColumnMap, benchmark: str, verifier: str, template: str
+) -> Task:
+    """A task from one row of a table; `template` has a ``{question}`` slot."""
+    where = f"{benchmark} row {index}"
+    question = _field(row, columns.question, where)
+    if isinstance(question, list):
+        question = question[0] if question else ""
+    if not isinstance(question, str) or not question.strip():
+        raise InputError(f"{where}: question column {columns.question!r} is empty or not text")
+    reference: dict[str, Any] = {}
+    if columns.answer is not None:
+        reference["answer"] = _jsonable(_field(row, columns.answer, where))
+    for name in columns.extra:
+        reference[name] = _jsonable(_field(row, name, where))
+    task_id = str(_field(row, columns.id, where)) if columns.id else f"{benchmark}/{index}"
+    return Task(task_id, benchmark, template.format(question=question), reference, verifier)
+
+
+def _field(row: dict[str, Any], name: str, where: str) -> Any:
+    if name not in row:
+        raise InputError(f"{where}: no column {name!r}; columns are {', '.join(sorted(row))}")
+    return row[name]
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return str(value)

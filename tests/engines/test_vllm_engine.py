@@ -1,0 +1,41 @@
+"""VLLMEngine (offline `vllm.LLM`) on CPU with vLLM's CPU build, in a subprocess of its own."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    from tether.engines import Decoding, Request, derive_seed
+    from tether.engines.vllm_engine import VLLMEngine
+    engine = VLLMEngine(sys.argv[1], dtype="float32", enforce_eager=True, max_model_len=1024, seed=0)
+    decoding = Decoding(temperature=0.8, top_p=0.95, max_tokens=24)
+    requests = [Request(f"r{j}", f"Count from {j} to {j + 5}:", tuple(derive_seed(7, j, i) for i in range(3)), decoding)
+                for j in range(2)]
+    first = {r.request.key: [[c.text, c.n_tokens, c.finish_reason, c.seed] for c in r.completions]
+             for r in engine.generate(requests)}
+    second = {r.request.key: [[c.text, c.n_tokens, c.finish_reason, c.seed] for c in r.completions]
+              for r in engine.generate(list(reversed(requests)))}
+    scores = engine.score(["The capital of France is"], [" Paris."])[0]
+    print("RESULT " + json.dumps({"first": first, "second": second, "rendered": engine.render("Hi"),
+                                  "logprobs": scores.logprobs.tolist(), "describe": engine.describe()}))
+""")
+
+
+def test_offline_vllm_engine(smollm2):
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"}
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(smollm2)], capture_output=True, text=True, env=env,
+                         timeout=600)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert out.returncode == 0 and lines, out.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["first"] == result["second"]  # seeded per sample: order and batching do not matter
+    for samples in result["first"].values():
+        assert len(samples) == 3 and len({s[0] for s in samples}) > 1
+        for text, n_tokens, finish, seed in samples:
+            assert text and 1 <= n_tokens <= 24 and finish in ("stop", "length")
+    assert result["rendered"].endswith("<|im_start|>assistant\n")
+    assert len(result["logprobs"]) >= 2 and all(lp <= 0 for lp in result["logprobs"])
+    assert result["describe"]["engine"] == "vllm"

@@ -1,0 +1,111 @@
+"""Task loaders on real local files, a real `datasets` dataset written here, and Reasoning Gym."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tether.errors import InputError
+from tether.tasks import MATH_INSTRUCTION, PRESETS, ColumnMap, load_tasks, render_prompt
+from tether.tasks.task import Task
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_jsonl_with_column_mapping_and_math_template(tmp_path):
+    path = write_jsonl(tmp_path / "probs.jsonl", [
+        {"uid": "p1", "problem": "What is 1+1?", "solution": "2", "level": 1},
+        {"uid": "p2", "problem": "What is 2+2?", "solution": "4", "level": 2},
+    ])
+    tasks = load_tasks(str(path), columns=ColumnMap.parse("question=problem,answer=solution,id=uid,extra=level"))
+    assert [t.task_id for t in tasks] == ["p1", "p2"]
+    assert tasks[0].benchmark == "probs"
+    assert tasks[0].prompt.startswith("What is 1+1?") and tasks[0].prompt.endswith(MATH_INSTRUCTION)
+    assert tasks[0].reference == {"answer": "2", "level": 1}
+    assert tasks[0].verifier == "math"
+
+
+def test_parquet_rows_are_numbered_without_an_id_column(tmp_path):
+    pq.write_table(pa.table({"question": ["a?", "b?"], "answer": ["1", "2"]}), tmp_path / "qa.parquet")
+    tasks = load_tasks(str(tmp_path / "qa.parquet"), template="{question}", verifier="exact", limit=1)
+    assert [(t.task_id, t.prompt, t.verifier) for t in tasks] == [("qa/0", "a?", "exact")]
+
+
+def test_missing_column_and_duplicate_ids_are_clear_errors(tmp_path):
+    path = write_jsonl(tmp_path / "x.jsonl", [{"q": "a"}])
+    with pytest.raises(InputError, match="no column 'question'; columns are q"):
+        load_tasks(str(path))
+    dup = write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "question": "x", "answer": 1}] * 2)
+    with pytest.raises(InputError, match="task id 'a' appears twice"):
+        load_tasks(str(dup), columns=ColumnMap(id="id"))
+    with pytest.raises(InputError, match="column mapping"):
+        ColumnMap.parse("questoin=x")
+
+
+def test_hf_dataset_loading_code_on_a_local_dataset(tmp_path):
+    """The same `datasets.load_dataset` call the hub presets use, on a dataset repo written here."""
+    import datasets
+
+    repo = tmp_path / "MATH-mini"
+    (repo / "data").mkdir(parents=True)
+    pq.write_table(pa.table({"problem": ["p?", "q?", "r?"], "answer": ["1", "2", "3"], "unique_id": ["u1", "u2", "u3"]}),
+                   repo / "data" / "test-00000-of-00001.parquet")
+    tasks = load_tasks(f"hf:{repo}?split=test", columns=PRESETS["math500"].columns)
+    assert [t.task_id for t in tasks] == ["u1", "u2", "u3"] and tasks[2].reference == {"answer": "3"}
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({"test": datasets.Dataset.from_dict({"question": ["z?"], "answer": ["9"]})}).save_to_disk(saved)
+    assert load_tasks(f"hf:{saved}?split=test")[0].reference == {"answer": "9"}
+    with pytest.raises(InputError, match="cannot load dataset"):
+        load_tasks(f"hf:{repo}?split=validation")
+
+
+def test_presets_load_from_a_local_copy_or_say_why_not(tmp_path):
+    write_jsonl(tmp_path / "aime24.jsonl", [{"id": 60, "problem": "Find x.", "answer": "204"}])
+    tasks = load_tasks("aime24", data_dir=tmp_path)
+    assert tasks[0].task_id == "60" and tasks[0].benchmark == "aime24" and tasks[0].reference == {"answer": "204"}
+    with pytest.raises(InputError, match="no local copy of math500"):
+        load_tasks("math500", data_dir=tmp_path)
+    with pytest.raises(InputError, match="offline here; pass --data-dir"):
+        load_tasks("math500")
+
+
+def test_every_preset_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "tasks.md").read_text()
+    for name, preset in PRESETS.items():
+        assert f"`{name}`" in doc and preset.dataset in doc, name
+
+
+def test_reasoning_gym_generates_offline_with_full_entries():
+    tasks = load_tasks("reasoning-gym:gcd?size=5&seed=3")
+    assert len(tasks) == 5 and tasks[0].task_id == "gcd/3/0"
+    assert tasks[0].verifier == "reasoning_gym" and tasks[0].prompt[0]["role"] == "system"
+    entry = tasks[0].reference["entry"]
+    assert set(entry) >= {"question", "answer", "metadata"} and tasks[0].reference["answer"] == entry["answer"]
+    assert load_tasks("reasoning-gym:gcd?size=5&seed=3") == tasks
+    with pytest.raises(InputError, match="cannot create 'no_such_dataset'"):
+        load_tasks("reasoning-gym:no_such_dataset?size=2")
+    with pytest.raises(InputError, match="unknown option"):
+        load_tasks("reasoning-gym:gcd?n=2")
+
+
+def test_render_prompt_modes(tiny_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    assert render_prompt("2+2", tokenizer) == "user: 2+2\nassistant: "
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2"}]
+    assert render_prompt(messages, tokenizer, "plain") == "be brief\n\n2+2"
+    assert render_prompt("2+2", None) == "2+2"
+    with pytest.raises(InputError, match="no chat template"):
+        render_prompt("x", None, "chat")
+
+
+def test_task_json_forms():
+    task = Task("t", "b", [{"role": "user", "content": "é"}], {"answer": ["1", "2"]}, "math")
+    assert json.loads(task.prompt_json()) == task.prompt and json.loads(task.reference_json()) == task.reference
