@@ -109,14 +109,15 @@ def bench_openai(model: Path, rows: int, max_tokens: int, concurrency: int, repe
     import httpx
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.servers import vllm_server
+    from tests.servers import VLLM_API_KEY, vllm_server
     from tether.engines import Decoding, Request, derive_seed
     from tether.engines.openai_engine import OpenAICompatibleEngine
 
     log = Path(tempfile.mkdtemp()) / "vllm.log"
     server = vllm_server(model, log)
     try:
-        engine = OpenAICompatibleEngine(str(model), server.base_url, concurrency=concurrency, template="plain")
+        engine = OpenAICompatibleEngine(str(model), server.base_url, concurrency=concurrency, template="plain",
+                                        api_key=VLLM_API_KEY)
         decoding = Decoding(temperature=0.6, top_p=0.95, max_tokens=max_tokens)
         per_prompt = max(1, rows // len(PROMPTS))
         requests = [Request(f"p{i}", p, tuple(derive_seed(0, i, j) for j in range(per_prompt)), decoding)
@@ -126,7 +127,8 @@ def bench_openai(model: Path, rows: int, max_tokens: int, concurrency: int, repe
 
         async def bare() -> int:
             limit = asyncio.Semaphore(concurrency)
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=600) as client:
+            headers = {"Authorization": f"Bearer {VLLM_API_KEY}"}
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=600, headers=headers) as client:
                 async def one(body):
                     async with limit:
                         return (await client.post("/completions", json=body)).json()["usage"]["completion_tokens"]

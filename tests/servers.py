@@ -37,7 +37,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log:\n{self.tail()}")
             try:
-                httpx.get(self.base_url + "/models", timeout=2)  # any HTTP answer means it is up
+                httpx.get(self.base_url.removesuffix("/v1") + "/health", timeout=2)  # any HTTP answer: it is up
                 return self
             except httpx.HTTPError:
                 time.sleep(0.5)
@@ -58,11 +58,15 @@ class Server:
         self.handle.close()
 
 
+VLLM_API_KEY = "tether-test-key"
+
+
 def vllm_server(model: Path, log: Path) -> Server:
+    """vLLM's OpenAI server (CPU build) guarded by an API key, so a missing key is a real 401."""
     port = free_port()
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", "float32",
-               "--max-model-len", "2048"]
+               "--max-model-len", "2048", "--api-key", VLLM_API_KEY]
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
     return Server("vllm", command, port, log, env).wait(240)
 

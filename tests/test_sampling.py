@@ -17,6 +17,8 @@ from tether.sampling import SamplingConfig, Unit, missing_units, sample
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
 
+from .servers import VLLM_API_KEY
+
 
 def write_tasks(path, n):
     path.write_text("".join(json.dumps({"id": f"t{i}", "question": f"{i}+{i}=", "answer": str(2 * i)}) + "\n"
@@ -119,7 +121,7 @@ def test_failed_requests_fail_their_unit_only_and_the_exit_code(tmp_path, vllm_s
     command = [sys.executable, "-m", "tether", "sample", "--engine", "openai", "--base-url", vllm_server.base_url,
                "--model", str(smollm2), "--tasks", str(tmp_path / "t.jsonl"), "--columns", "id=id",
                "--store", str(tmp_path / "s"), "--label", "base", "--k", "2", "--max-tokens", "8",
-               "--task-block", "1", "--template", "plain"]
+               "--task-block", "1", "--template", "plain", "--api-key", VLLM_API_KEY]
     out = subprocess.run(command, capture_output=True, text=True)
     assert out.returncode == 1, out.stderr
     assert "1 units failed" in out.stderr and "b000001-s0000000-0000002" in out.stderr

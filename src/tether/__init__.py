@@ -27,8 +27,20 @@ from tether.metrics import (
 )
 from tether.records import SAMPLE_SCHEMA, VERDICT_SCHEMA, Sample, Verdict
 from tether.store import Store
+from tether.engines import Decoding, make_engine
+from tether.grading import GradeOptions, grade
+from tether.sampling import SamplingConfig, sample
+from tether.tasks import Task, load_tasks
 
 __all__ = [
+    "Decoding",
+    "GradeOptions",
+    "SamplingConfig",
+    "Task",
+    "grade",
+    "load_tasks",
+    "make_engine",
+    "sample",
     "SAMPLE_SCHEMA",
     "VERDICT_SCHEMA",
     "CompareOptions",

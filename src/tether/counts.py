@@ -41,7 +41,8 @@ class TaskCounts:
         return len(self.task_ids)
 
 
-def _connect():
+def connect():
+    """A DuckDB connection limited to two threads (the machines this runs on)."""
     import duckdb
 
     connection = duckdb.connect()
@@ -50,18 +51,25 @@ def _connect():
 
 
 def task_counts(store: Store, model: str) -> TaskCounts:
-    """(n, c) per task of one model's verdicts in a store."""
+    """(n, c) per task of one model's verdicts in a store.
+
+    When `tether grade` graded the model, only verdicts of the verifier versions it
+    recorded as current count (older versions' verdicts stay in the store, unused).
+    """
     if not store.shard_paths("verdicts", model):
         samples = len(store.shard_paths("samples", model))
         hint = "its samples are not graded yet (run `tether grade`)" if samples else "it has no samples"
         models = ", ".join(store.models("verdicts")) or "none"
         raise InputError(f"{store.root}: no verdicts for model {model!r}: {hint}; graded models: {models}")
+    versions = store.manifest().get("grading", {}).get(model, {}).get("versions")
+    listed = ", ".join(f"'{quoted(v)}'" for v in (versions or {}).values())
+    current = f"WHERE verifier_version IN ({listed})" if versions else ""
     query = f"""
         SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c
-        FROM read_parquet('{_quoted(store.glob("verdicts", model))}')
+        FROM read_parquet('{quoted(store.glob("verdicts", model))}') {current}
         GROUP BY task_id
     """
-    with _connect() as connection:
+    with connect() as connection:
         columns = connection.sql(query).fetchnumpy()
     graded, total = int(columns["n"].sum()), _row_count(store, "samples", model)
     if graded < total:
@@ -75,8 +83,8 @@ def sample_counts(store: Store, model: str) -> dict[str, int]:
     """Number of stored samples per task of one model (empty when there are none)."""
     if not store.shard_paths("samples", model):
         return {}
-    query = f"SELECT task_id, count(*) FROM read_parquet('{_quoted(store.glob('samples', model))}') GROUP BY 1"
-    with _connect() as connection:
+    query = f"SELECT task_id, count(*) FROM read_parquet('{quoted(store.glob('samples', model))}') GROUP BY 1"
+    with connect() as connection:
         return dict(connection.sql(query).fetchall())
 
 
@@ -86,10 +94,10 @@ def existing_sample_keys(store: Store, model: str, keys: pa.Table) -> list[tuple
         return []
     query = f"""
         SELECT k.task_id, k.sample_idx FROM keys AS k
-        JOIN read_parquet('{_quoted(store.glob("samples", model))}') AS s USING (task_id, sample_idx)
+        JOIN read_parquet('{quoted(store.glob("samples", model))}') AS s USING (task_id, sample_idx)
         ORDER BY 1, 2
     """
-    with _connect() as connection:
+    with connect() as connection:
         connection.register("keys", keys)
         return [(str(t), int(i)) for t, i in connection.sql(query).fetchall()]
 
@@ -97,12 +105,13 @@ def existing_sample_keys(store: Store, model: str, keys: pa.Table) -> list[tuple
 def _row_count(store: Store, table: str, model: str) -> int:
     if not store.shard_paths(table, model):
         return 0
-    with _connect() as connection:
-        query = f"SELECT count(*) FROM read_parquet('{_quoted(store.glob(table, model))}')"
+    with connect() as connection:
+        query = f"SELECT count(*) FROM read_parquet('{quoted(store.glob(table, model))}')"
         return int(connection.sql(query).fetchall()[0][0])
 
 
-def _quoted(path: str) -> str:
+def quoted(path: str) -> str:
+    """`path` made safe inside a single-quoted SQL string."""
     return path.replace("'", "''")
 
 

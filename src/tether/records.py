@@ -7,6 +7,7 @@ drift apart. Tables:
 - `Sample`: one completion of one model for one task (the engine's output).
 - `Verdict`: the grade of one sample (the verifier's output).
 - `TaskRecord`: a task with the exact prompt one model was given.
+- `CachedGrade`: the verdict cache, one row per distinct (task, answer, verifier version).
 
 A "graded sample" as users import it (task_id, correct, completion, ...) is the
 two joined on (model, task_id, sample_idx); see `tether.importer`.
@@ -80,6 +81,20 @@ class TaskRecord:
     verifier: str
 
 
+@dataclass(frozen=True, slots=True)
+class CachedGrade:
+    """The verdict on one distinct (task, extracted answer) under one verifier version."""
+
+    verifier: str
+    verifier_version: str
+    task_id: str
+    answer: str
+    correct: bool
+    score: float
+    status: str
+    detail: str | None = None
+
+
 def schema_of(record_type: type) -> pa.Schema:
     """Arrow schema of a record dataclass: `X | None` fields are nullable, others not."""
     hints = typing.get_type_hints(record_type)
@@ -96,6 +111,7 @@ def schema_of(record_type: type) -> pa.Schema:
 SAMPLE_SCHEMA = schema_of(Sample)
 VERDICT_SCHEMA = schema_of(Verdict)
 TASK_SCHEMA = schema_of(TaskRecord)
+GRADE_SCHEMA = schema_of(CachedGrade)
 
 
 def to_table(records: typing.Sequence, record_type: type) -> pa.Table:

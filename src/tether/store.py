@@ -7,6 +7,7 @@ Layout (see docs/store.md)::
       tasks/<model>/part-<name>.parquet    the tasks with the exact prompt each model saw
       samples/<model>/part-<name>.parquet
       verdicts/<model>/part-<name>.parquet
+      grades/<verifier>/part-<name>.parquet   verdict cache: one row per distinct (task, answer)
 
 Append-only: a shard, once written, is never rewritten, and a shard name is
 never reused. Each shard is written to a hidden temp file in its final folder
@@ -39,19 +40,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.records import SAMPLE_SCHEMA, SCHEMA_VERSION, TASK_SCHEMA, VERDICT_SCHEMA, check_label
+from tether.records import GRADE_SCHEMA, SAMPLE_SCHEMA, SCHEMA_VERSION, TASK_SCHEMA, VERDICT_SCHEMA, check_label
 
 MANIFEST = "manifest.json"
-TABLE_SCHEMAS: dict[str, pa.Schema] = {"samples": SAMPLE_SCHEMA, "verdicts": VERDICT_SCHEMA, "tasks": TASK_SCHEMA}
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "samples": SAMPLE_SCHEMA,
+    "verdicts": VERDICT_SCHEMA,
+    "tasks": TASK_SCHEMA,
+    "grades": GRADE_SCHEMA,
+}
 _PACKAGES = ("tether", "numpy", "scipy", "pyarrow", "duckdb")
 
 
 @dataclass(frozen=True)
 class Shard:
-    """One table to be written as one Parquet file of a store."""
+    """One table to be written as one Parquet file of a store.
+
+    `partition` is the folder under the table: the model label, or for the
+    grade cache the verifier name.
+    """
 
     table: str
-    model: str
+    partition: str
     data: pa.Table
     name: str
 
@@ -168,8 +178,8 @@ class Store:
         schema = TABLE_SCHEMAS.get(shard.table)
         if schema is None:
             raise StoreError(f"unknown table {shard.table!r}; known: {', '.join(TABLE_SCHEMAS)}")
-        check_label(shard.model)
-        folder = self.root / shard.table / shard.model
+        check_label(shard.partition)
+        folder = self.root / shard.table / shard.partition
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{shard.name}.parquet"
         if final.exists():

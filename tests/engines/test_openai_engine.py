@@ -11,6 +11,8 @@ from tether.engines import Decoding, Request, derive_seed
 from tether.engines.openai_engine import OpenAICompatibleEngine, ServerError
 from tether.engines.transformers_engine import TransformersEngine
 
+from ..servers import VLLM_API_KEY
+
 DECODING = Decoding(temperature=0.8, top_p=0.95, max_tokens=24)
 
 
@@ -20,6 +22,8 @@ def requests(n=3):
 
 
 def engine_for(server, model, **options):
+    if server.name == "vllm":
+        options.setdefault("api_key", VLLM_API_KEY)
     return OpenAICompatibleEngine(str(model), server.base_url, **options)
 
 
@@ -76,12 +80,14 @@ def test_servers_without_logprobs_are_refused_for_scoring(transformers_server, s
         engine.score(["Hello"], [" world"])
 
 
-def test_unknown_model_and_wrong_url_are_one_clear_line(vllm_server, transformers_server):
+def test_unknown_model_wrong_key_and_wrong_url_are_one_clear_line(vllm_server, transformers_server, smollm2):
     with pytest.raises(ServerError, match="does not serve model 'nope'; it offers"):
         list(engine_for(vllm_server, "nope").generate(requests()))
     with pytest.raises(ServerError, match="unknown model 'nope'"):
         list(engine_for(transformers_server, "nope").generate(requests()))
-    wrong = OpenAICompatibleEngine("m", vllm_server.base_url.removesuffix("/v1") + "/api")
+    with pytest.raises(ServerError, match="HTTP 401 unauthorized; check the API key"):
+        list(OpenAICompatibleEngine(str(smollm2), vllm_server.base_url).generate(requests()))
+    wrong = OpenAICompatibleEngine("m", vllm_server.base_url.removesuffix("/v1") + "/api", api_key=VLLM_API_KEY)
     with pytest.raises(ServerError, match="404 not found; is the base URL right"):
         list(wrong.generate(requests()))
     with pytest.raises(ServerError, match="cannot reach"):
@@ -100,7 +106,8 @@ class FlakyProxy:
                 pass
 
             def do_GET(self):
-                self._forward(httpx.get(proxy.target + self.path, timeout=60))
+                headers = {"authorization": self.headers.get("authorization", "")}
+                self._forward(httpx.get(proxy.target + self.path, headers=headers, timeout=60))
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -110,8 +117,8 @@ class FlakyProxy:
                     self.end_headers()
                     self.wfile.write(b'{"error": {"message": "overloaded"}}')
                     return
-                self._forward(httpx.post(proxy.target + self.path, content=body,
-                                         headers={"content-type": "application/json"}, timeout=120))
+                headers = {"content-type": "application/json", "authorization": self.headers["authorization"]}
+                self._forward(httpx.post(proxy.target + self.path, content=body, headers=headers, timeout=120))
 
             def _forward(self, response):
                 self.send_response(response.status_code)
@@ -131,12 +138,12 @@ def test_retries_with_backoff_then_gives_up(vllm_server, smollm2):
     root = vllm_server.base_url.removesuffix("/v1")
     proxy = FlakyProxy(root, failures=3)
     try:
-        engine = OpenAICompatibleEngine(str(smollm2), proxy.base_url, max_retries=4, backoff=0.01)
+        engine = OpenAICompatibleEngine(str(smollm2), proxy.base_url, max_retries=4, backoff=0.01, api_key=VLLM_API_KEY)
         results = list(engine.generate(requests(n=1)))
         assert all(r.ok for r in results)
         assert proxy.posts >= 3 + 2 + 2  # three refused, the two seed probes, the two requests
         proxy.failures = proxy.posts + 100
-        engine = OpenAICompatibleEngine(str(smollm2), proxy.base_url, max_retries=2, backoff=0.01)
+        engine = OpenAICompatibleEngine(str(smollm2), proxy.base_url, max_retries=2, backoff=0.01, api_key=VLLM_API_KEY)
         engine._checked = True  # the probes would fail too; test the request path
         failed = list(engine.generate(requests(n=1)))
         assert all(not r.ok and "HTTP 503" in r.error and "after 3 attempts" in r.error for r in failed)

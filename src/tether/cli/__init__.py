@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from tether import __version__
+from tether.cli.progress import SimpleMeter
 from tether.errors import TetherError
 
 app = typer.Typer(
@@ -28,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 _state = {"debug": False}
-stdout = Console(soft_wrap=True)
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -182,6 +183,7 @@ def sample_cmd(
 ) -> None:
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
     from tether.cli.progress import SamplingMeter
+    from tether.cli.render import render_sample_summary
     from tether.engines import Decoding, make_engine
     from tether.sampling import SamplingConfig, sample
     from tether.tasks import ColumnMap, load_tasks
@@ -197,18 +199,38 @@ def sample_cmd(
         backend = make_engine(engine, model, **options)
         with SamplingMeter(stderr, f"{label}: {len(task_list)} tasks x {k}") as meter:
             summary = sample(task_list, backend, store, label, config, meter.on_progress, meter.on_start)
-    for warning in summary.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    stdout.print(
-        f"{label}: wrote {summary.samples_written} samples ({summary.tokens_written} tokens) in "
-        f"{summary.seconds:.1f} s; {summary.units_skipped} of {summary.units_total} units were already done",
-        highlight=False,
-    )
-    if summary.failed:
-        stderr.print(f"[red]{len(summary.failed)} units failed[/] (re-run the same command to retry them):")
-        for name, error in summary.failed[:10]:
-            stderr.print(f"  {name}: {error}", highlight=False, soft_wrap=True)
+    if not render_sample_summary(summary, stdout, stderr):
         raise typer.Exit(1)
+
+
+@app.command("grade")
+def grade_cmd(
+    store: Annotated[Path, typer.Option(help="Store directory.")],
+    verifier: Annotated[str, typer.Option(help="auto (each task's own), math, reasoning_gym, exact, choice, numeric or judge.")] = "auto",
+    workers: Annotated[int, typer.Option(help="Verification worker processes.", min=1)] = 2,
+    label: Annotated[list[str] | None, typer.Option(help="Grade only this model label (repeatable).")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Task spec giving the reference answers of imported samples.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Local copies of preset datasets (with --tasks).")] = None,
+    columns: Annotated[str | None, typer.Option(help="Column mapping for --tasks files.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="judge: the grader model's name on the server.")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(help="judge: OpenAI-compatible base URL.")] = None,
+    judge_api_key: Annotated[str | None, typer.Option(envvar="TETHER_JUDGE_API_KEY", help="judge: API key.")] = None,
+    timeout: Annotated[int, typer.Option(help="math: Math-Verify timeout in whole seconds.", min=1)] = 5,
+) -> None:
+    """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
+    from tether.cli.render import render_grade_summary
+    from tether.grading import GradeOptions, grade
+    from tether.tasks import ColumnMap, load_tasks
+
+    verifier_options = {"math": {"timeout_seconds": timeout}}
+    if judge_model or judge_base_url:
+        verifier_options["judge"] = {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key}
+    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout))
+    with friendly_errors():
+        given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
+        with SimpleMeter(stderr, "grading") as meter:
+            summary = grade(store, options, label, given, meter.on_progress, meter.on_start)
+    render_grade_summary(summary, stdout)
 
 
 def _engine_options(engine: str, **given) -> dict:

@@ -82,3 +82,44 @@ def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
     for label, model in (("base", result.base), ("rl", result.rl)):
         table.add_row(model.label, *(_fmt(result.pass_at_k[label][i]) for i in picks))
     return table
+
+
+def render_grade_summary(summary, console: Console) -> None:
+    """Per label and benchmark: correct, incorrect, no answer, timeout, error, mean score; then examples."""
+    table = Table(title="Grading", title_justify="left")
+    for name in ("label", "benchmark", "samples", "correct", "incorrect", "no answer", "timeout", "error", "mean score"):
+        table.add_column(name, justify="left" if name in ("label", "benchmark") else "right")
+    for (label, benchmark), tally in sorted(summary.tallies.items()):
+        table.add_row(label, benchmark, str(tally.samples), str(tally.correct), str(tally.incorrect),
+                      str(tally.statuses["no_answer"]), str(tally.statuses["timeout"]), str(tally.statuses["error"]),
+                      _fmt(tally.mean_score))
+    console.print(table)
+    console.print(
+        f"{summary.distinct_answers} distinct (task, answer) pairs: {summary.verified} verified, "
+        f"{summary.cache_hits} from the cache; {summary.workers_replaced} hung or crashed workers replaced",
+        highlight=False,
+    )
+    if summary.no_gold:
+        console.print(f"graded by their scorer alone (no stored gold answer): {', '.join(sorted(summary.no_gold))}")
+    for title, examples in (("no answer extracted", summary.no_answer_examples),
+                            ("timed out (counted incorrect)", summary.timeout_examples)):
+        if examples:
+            console.print(f"[bold]{title}[/], e.g.:")
+            for task_id, text in examples[:3]:
+                console.print(f"  {task_id}: ...{text!r}", highlight=False)
+
+
+def render_sample_summary(summary, out: Console, err: Console) -> bool:
+    """What `tether sample` did; False when some units failed (listed on `err`)."""
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    out.print(
+        f"{summary.label}: wrote {summary.samples_written} samples ({summary.tokens_written} tokens) in "
+        f"{summary.seconds:.1f} s; {summary.units_skipped} of {summary.units_total} units were already done",
+        highlight=False,
+    )
+    if summary.failed:
+        err.print(f"[red]{len(summary.failed)} units failed[/] (re-run the same command to retry them):")
+        for name, error in summary.failed[:10]:
+            err.print(f"  {name}: {error}", highlight=False)
+    return summary.ok

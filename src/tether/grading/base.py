@@ -1,0 +1,73 @@
+"""The verifier protocol: extraction (completion -> answer) kept apart from comparison (answer -> grade).
+
+A verifier has a ``name``, a ``version()`` that changes whenever its verdicts
+could (package versions and its config), ``extract(completion, reference)``
+(cheap, text only; may return None) and ``compare(answer, reference)`` (may be
+slow: it runs in a worker process with a deadline). A verdict is boolean
+``correct`` plus a float ``score`` (partial credit where a scorer gives it) and
+a ``status``: ok, no_answer, timeout or error.
+
+Verifiers that grade by calling a service (the LLM judge) set ``in_process =
+True`` and implement ``compare_many`` instead; they run in the parent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Protocol
+
+MAX_ANSWER_CHARS = 1000  # longer extracted answers are rejected before any sympy work
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One verdict on one (task, answer)."""
+
+    correct: bool
+    score: float
+    status: str = "ok"
+    detail: str | None = None
+
+    @classmethod
+    def no_answer(cls) -> Grade:
+        return cls(False, 0.0, "no_answer")
+
+    @classmethod
+    def error(cls, detail: str) -> Grade:
+        return cls(False, 0.0, "error", detail[:300])
+
+    @classmethod
+    def timeout(cls, detail: str) -> Grade:
+        return cls(False, 0.0, "timeout", detail[:300])
+
+
+class Verifier(Protocol):
+    name: str
+    in_process: bool
+
+    def version(self) -> str: ...
+
+    def extract(self, completion: str, reference: dict[str, Any]) -> str | None: ...
+
+    def compare(self, answer: str, reference: dict[str, Any]) -> Grade: ...
+
+
+def version_string(name: str, packages: tuple[str, ...], config: dict) -> str:
+    """'<name>/<pkg>=<version>,.../<hash of config>'; changes when any of them does."""
+    parts = []
+    for package in packages:
+        try:
+            parts.append(f"{package}={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package}=missing")
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{name}/{','.join(parts)}/{digest}"
+
+
+def too_long(answer: str) -> Grade | None:
+    if len(answer) > MAX_ANSWER_CHARS:
+        return Grade.error(f"answer longer than {MAX_ANSWER_CHARS} characters; not parsed")
+    return None

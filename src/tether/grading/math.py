@@ -1,0 +1,133 @@
+"""The `math` verifier: Math-Verify behind tether's extraction, fast paths and timeouts.
+
+Extraction (parent, text only): the last ``\\boxed{}``/``\\fbox{}``, else the
+last short markdown bold (``**73**``), else a final-answer line; when none is
+found, the completion's tail goes to Math-Verify's own full-text parse.
+
+Comparison (worker process): exact fast paths first (identical normalised
+strings; two plain integers), then Math-Verify ``parse`` + ``verify`` against
+every gold answer (any may match; gold answers are parsed once per worker).
+Math-Verify's timeouts are ``signal.alarm`` based, so they are whole seconds
+and only work in a process's main thread: hence worker processes, which the
+pool also kills when a computation ignores the alarm (huge integers in C).
+A timeout is its own status.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tether.errors import InputError
+from tether.grading.base import Grade, too_long, version_string
+from tether.grading.extract import cascade, final_answer_line, last_bold, last_boxed
+
+FULL_TEXT = "\x00fulltext\x00"  # marks an "answer" that is the completion's tail, for Math-Verify to parse
+_TAIL_CHARS = 2000
+_SPACES = re.compile(r"\s+|\\[,!;: ]|\\left|\\right|\$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:(?:,|\{,\})\d{3})+$")
+
+
+class MathVerifier:
+    name = "math"
+    in_process = False
+
+    def __init__(self, timeout_seconds: int = 5, float_rounding: int = 6):
+        if int(timeout_seconds) != timeout_seconds or timeout_seconds < 1:
+            raise InputError("math-verify timeouts are whole seconds >= 1 (a fractional one silently returns False)")
+        self.timeout_seconds, self.float_rounding = int(timeout_seconds), float_rounding
+        self._gold_cache: dict[str, list] = {}
+
+    def version(self) -> str:
+        config = {"timeout": self.timeout_seconds, "float_rounding": self.float_rounding, "extract": 1}
+        return version_string(self.name, ("math-verify", "latex2sympy2_extended", "sympy"), config)
+
+    def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
+        answer = cascade(completion, (last_boxed, last_bold, final_answer_line))
+        if answer is not None:
+            return answer
+        tail = completion[-_TAIL_CHARS:].strip()
+        return FULL_TEXT + tail if tail else None
+
+    def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
+        golds = _golds(reference)
+        full_text = answer.startswith(FULL_TEXT)
+        text = answer[len(FULL_TEXT) :] if full_text else answer
+        if not full_text:
+            rejected = too_long(text)
+            if rejected:
+                return rejected
+            fast = _fast_path(text, golds)
+            if fast is not None:
+                return Grade(fast, float(fast))
+        return self._math_verify(text, golds, full_text)
+
+    def _math_verify(self, text: str, golds: list[str], full_text: bool) -> Grade:
+        from math_verify import parse, verify
+        from math_verify.errors import TimeoutException
+
+        try:
+            predicted = parse(text if full_text else f"\\boxed{{{text}}}", parsing_timeout=self.timeout_seconds,
+                              raise_on_error=True)
+        except TimeoutException:
+            return Grade.timeout("parsing the answer timed out")
+        except Exception as exc:  # noqa: BLE001 - any parser failure is this answer's error
+            return Grade.error(f"parse: {type(exc).__name__}: {exc}")
+        if not predicted:
+            return Grade.no_answer() if full_text else Grade(False, 0.0, "ok", "answer did not parse")
+        timed_out = False
+        for gold in golds:
+            for g in self._parsed_gold(gold):
+                for p in predicted:
+                    try:
+                        if verify(g, p, float_rounding=self.float_rounding, timeout_seconds=self.timeout_seconds,
+                                  raise_on_error=True):
+                            return Grade(True, 1.0)
+                    except TimeoutException:
+                        timed_out = True
+                    except Exception:  # noqa: BLE001 - a failed comparison is not a match
+                        continue
+        return Grade.timeout("comparison timed out") if timed_out else Grade(False, 0.0)
+
+    def _parsed_gold(self, gold: str) -> list:
+        if gold not in self._gold_cache:
+            from math_verify import parse
+
+            self._gold_cache[gold] = parse(f"\\boxed{{{gold}}}", parsing_timeout=self.timeout_seconds)
+            if len(self._gold_cache) > 10_000:
+                self._gold_cache.pop(next(iter(self._gold_cache)))
+        return self._gold_cache[gold]
+
+
+def _golds(reference: dict[str, Any]) -> list[str]:
+    gold = reference.get("answer")
+    if gold is None:
+        raise InputError("math verifier: the task's reference has no 'answer'")
+    values = gold if isinstance(gold, list) else [gold]
+    return [str(v).strip().removeprefix("$").removesuffix("$") for v in values]
+
+
+def normalise(text: str) -> str:
+    return _SPACES.sub("", text).rstrip(".")
+
+
+def _fast_path(answer: str, golds: list[str]) -> bool | None:
+    """True/False when cheap exact rules decide; None to go to sympy."""
+    norm = normalise(answer)
+    gold_norms = [normalise(g) for g in golds]
+    if norm in gold_norms:
+        return True
+    as_int = _as_integer(norm)
+    gold_ints = [_as_integer(g) for g in gold_norms]
+    if as_int is not None and all(g is not None for g in gold_ints):
+        return as_int in gold_ints
+    return None
+
+
+def _as_integer(text: str) -> int | None:
+    if _THOUSANDS.match(text):
+        text = text.replace("{,}", "").replace(",", "")
+    if _INTEGER.match(text) and len(text) < 400:
+        return int(text)
+    return None

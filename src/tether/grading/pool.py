@@ -1,0 +1,122 @@
+"""A pool of worker processes that grade with deadlines and replace hung or crashed workers.
+
+Never threads: Math-Verify's timeout is ``signal.alarm``, which only works in a
+process's main thread (and raises off it). Each worker grades one job at a
+time; the parent waits on all of them with `multiprocessing.connection.wait`
+and a deadline per job. A worker that overruns its deadline (a computation
+that ignores the alarm, such as a C-level power of a huge integer) is killed
+and replaced, and its job gets status ``timeout``; a worker that dies gets its
+job status ``error`` and is replaced too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from tether.grading.base import Grade
+
+
+@dataclass(frozen=True)
+class Job:
+    key: Any
+    verifier: str
+    options: dict
+    answer: str
+    reference: dict
+
+
+def _worker(connection: Connection) -> None:
+    from tether.grading.registry import make_verifier
+
+    verifiers: dict = {}
+    while True:
+        try:
+            job = connection.recv()
+        except EOFError:
+            return
+        name_key = (job.verifier, tuple(sorted(job.options.items())))
+        if name_key not in verifiers:
+            verifiers[name_key] = make_verifier(job.verifier, **job.options)
+        try:
+            grade = verifiers[name_key].compare(job.answer, job.reference)
+        except Exception as exc:  # noqa: BLE001 - reported as this job's error
+            grade = Grade.error(f"{type(exc).__name__}: {exc}")
+        connection.send((job.key, grade))
+
+
+class _Slot:
+    def __init__(self, context):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: Job | None = None
+        self.started = 0.0
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
+
+
+class GradingPool:
+    """`workers` processes; `deadline` seconds per job before its worker is killed."""
+
+    def __init__(self, workers: int = 2, deadline: float = 20.0):
+        self.context = multiprocessing.get_context("forkserver")
+        self.deadline = deadline
+        self.slots = [_Slot(self.context) for _ in range(max(1, workers))]
+        self.replaced = 0
+
+    def __enter__(self) -> GradingPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for slot in self.slots:
+            slot.stop()
+
+    def grade(self, jobs: Iterable[Job]) -> Iterator[tuple[Any, Grade]]:
+        """(job key, grade) for every job, in completion order."""
+        queue = deque(jobs)
+        while queue or any(slot.job for slot in self.slots):
+            for slot in self.slots:
+                if slot.job is None and queue:
+                    slot.job, slot.started = queue.popleft(), time.monotonic()
+                    slot.connection.send(slot.job)
+            busy = [slot for slot in self.slots if slot.job]
+            ready = wait([slot.connection for slot in busy], timeout=self._next_timeout(busy))
+            for slot in busy:
+                if slot.connection in ready:
+                    yield self._receive(slot)
+                elif time.monotonic() - slot.started > self.deadline:
+                    yield self._replace(slot, Grade.timeout(f"worker killed after {self.deadline:.0f} s"))
+
+    def _next_timeout(self, busy: list[_Slot]) -> float:
+        now = time.monotonic()
+        return max(0.01, min(self.deadline - (now - slot.started) for slot in busy) + 0.01)
+
+    def _receive(self, slot: _Slot) -> tuple[Any, Grade]:
+        try:
+            key, grade = slot.connection.recv()
+        except (EOFError, OSError):
+            return self._replace(slot, Grade.error("worker process died"))
+        slot.job = None
+        return key, grade
+
+    def _replace(self, slot: _Slot, grade: Grade) -> tuple[Any, Grade]:
+        key = slot.job.key
+        slot.stop()
+        index = self.slots.index(slot)
+        self.slots[index] = _Slot(self.context)
+        self.replaced += 1
+        return key, grade

@@ -1,0 +1,62 @@
+"""The `reasoning_gym` verifier: the dataset's own `score_answer`, after the paper's fair extraction.
+
+Extraction cascade (whitespace stripped): the ``<answer>`` tag, then the last
+``\\boxed{}``, then the text after ``</think>``, then the final line. So a base
+model that answers correctly in another format is not marked wrong on format alone.
+
+Comparison regenerates the exact entry from (dataset, size, seed, index) kept in
+the task's reference and calls the dataset's ``score_answer(answer, entry)``.
+Scores are partial credit (gold padded with junk can score 0.67; wrong answers
+often 0.01), so ``correct`` means a score of exactly 1.0 and the score is kept
+beside it. Datasets without a stored gold answer (in reasoning-gym 0.1.25:
+boxnet, graph_color, propositional_logic, rubiks_cube, rush_hour) are graded by
+their scorer alone; `NO_GOLD` lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.grading.base import Grade, too_long, version_string
+from tether.grading.extract import after_think, answer_tag, cascade, last_boxed, last_line
+
+NO_GOLD = ("boxnet", "graph_color", "propositional_logic", "rubiks_cube", "rush_hour")
+
+
+class ReasoningGymVerifier:
+    name = "reasoning_gym"
+    in_process = False
+
+    def __init__(self):
+        self._datasets: dict[tuple, Any] = {}
+
+    def version(self) -> str:
+        return version_string(self.name, ("reasoning-gym",), {"extract": ["answer_tag", "boxed", "think", "line"]})
+
+    def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
+        answer = cascade(completion, (answer_tag, last_boxed, after_think, last_line))
+        return answer.strip() if answer else None
+
+    def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
+        rejected = too_long(answer) if len(answer) > 20_000 else None  # some answers (grids, proofs) are long
+        if rejected:
+            return rejected
+        dataset, entry = self._entry(reference)
+        try:
+            score = float(dataset.score_answer(answer, entry))
+        except Exception as exc:  # noqa: BLE001 - a scorer crash on one answer is that answer's error
+            return Grade.error(f"score_answer: {type(exc).__name__}: {exc}")
+        return Grade(score == 1.0, score)
+
+    def _entry(self, reference: dict[str, Any]):
+        import reasoning_gym
+
+        key = (reference["dataset"], reference["size"], reference["seed"])
+        if key not in self._datasets:
+            self._datasets[key] = reasoning_gym.create_dataset(key[0], size=key[1], seed=key[2])
+        dataset = self._datasets[key]
+        entry = dataset[reference["index"]]
+        stored = reference.get("entry") or {}
+        if stored and stored.get("question") != entry.get("question"):
+            entry = stored  # another reasoning-gym version generated different data; trust what was asked
+        return dataset, entry

@@ -1,0 +1,28 @@
+"""The verifier registry: a plain dict, filled here and only here."""
+
+from __future__ import annotations
+
+from tether.errors import InputError
+from tether.grading.judge import JudgeVerifier
+from tether.grading.math import MathVerifier
+from tether.grading.reasoning_gym import ReasoningGymVerifier
+from tether.grading.simple import ChoiceVerifier, ExactVerifier, NumericVerifier
+
+VERIFIERS: dict[str, type] = {
+    "math": MathVerifier,
+    "reasoning_gym": ReasoningGymVerifier,
+    "exact": ExactVerifier,
+    "choice": ChoiceVerifier,
+    "numeric": NumericVerifier,
+    "judge": JudgeVerifier,
+}
+
+
+def make_verifier(name: str, **options):
+    """A verifier by name, with its options (e.g. the judge's model and base_url)."""
+    if name not in VERIFIERS:
+        raise InputError(f"unknown verifier {name!r}; known: {', '.join(VERIFIERS)}")
+    try:
+        return VERIFIERS[name](**options)
+    except TypeError as exc:
+        raise InputError(f"verifier {name!r}: {exc}") from None
