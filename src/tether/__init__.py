@@ -28,6 +28,7 @@ from tether.metrics import (
 from tether.records import SAMPLE_SCHEMA, VERDICT_SCHEMA, Sample, Verdict
 from tether.store import Store
 from tether.engines import Decoding, make_engine
+from tether.experiment import load_experiment, run_experiment
 from tether.grading import GradeOptions, grade
 from tether.sampling import SamplingConfig, sample
 from tether.tasks import Task, load_tasks
@@ -38,6 +39,8 @@ __all__ = [
     "SamplingConfig",
     "Task",
     "grade",
+    "load_experiment",
+    "run_experiment",
     "load_tasks",
     "make_engine",
     "sample",

@@ -233,6 +233,27 @@ def grade_cmd(
     render_grade_summary(summary, stdout)
 
 
+@app.command("run")
+def run_cmd(
+    experiment: Annotated[Path, typer.Argument(help="The experiment's TOML file (see docs/experiment.md).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as one JSON object.")] = False,
+) -> None:
+    """Run an experiment file: sample both models, grade, compare; each stage resumes or is skipped when done."""
+    from tether.cli.render import render_comparison
+    from tether.experiment import run_experiment
+
+    def stage(name: str, status: str, detail: str) -> None:
+        stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)
+
+    with friendly_errors():
+        result, store, _ = run_experiment(experiment, on_stage=stage)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+    else:
+        render_comparison(result, stdout)
+        stdout.print(f"store: {store}", highlight=False)
+
+
 def _engine_options(engine: str, **given) -> dict:
     """The options each engine takes, from the flags."""
     keys = {
