@@ -1,8 +1,9 @@
 """Exact enumeration of a causal LM's short completions: every one with probability >= a threshold.
 
 A breadth-first search over the model's next-token distributions, one depth at
-a time, batching all frontier prefixes of a depth into forward passes (they
-share one length, so no padding). A child whose probability falls below the
+a time: every open prefix of a depth is fed its newest token in batched forward
+passes that reuse the parent's key/value cache (all prefixes of a depth share
+one length, so no padding). A child whose probability falls below the
 threshold is pruned and its mass counted; a prefix still open after
 `max_tokens` tokens is counted as truncated. So
 
@@ -63,8 +64,13 @@ def step_logprobs(logits, temperature: float = 1.0, top_p: float = 1.0):
 
 
 def enumerate_completions(model, tokenizer, prompt: str, *, max_tokens: int, threshold: float = 1e-12,
-                          temperature: float = 1.0, top_p: float = 1.0, chunk: int = 4096) -> Enumeration:
-    """All completions of `prompt` (its exact text) with probability >= `threshold`."""
+                          temperature: float = 1.0, top_p: float = 1.0, chunk: int = 8192) -> Enumeration:
+    """All completions of `prompt` (its exact text) with probability >= `threshold`.
+
+    Each depth feeds only the newest token of every open prefix, reusing its
+    parent's key/value cache (rows gathered by parent index), so a node costs one
+    token of compute.
+    """
     import torch
 
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -72,30 +78,57 @@ def enumerate_completions(model, tokenizer, prompt: str, *, max_tokens: int, thr
     eos = set(eos) if isinstance(eos, (list, tuple)) else {int(eos)}
     log_threshold = math.log(threshold)
     device = next(model.parameters()).device
-    frontier: list[tuple[tuple[int, ...], float]] = [((), 0.0)]
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+    logits, cache = out.logits[:, -1, :], _cache_tensors(out.past_key_values)
+    prefixes: list[tuple[int, ...]] = [()]
+    logps = np.zeros(1)
     finished: list[tuple[tuple[int, ...], float]] = []
-    pruned, expanded = 0.0, 0
-    for _ in range(max_tokens):
-        next_frontier = []
-        for start in range(0, len(frontier), chunk):
-            block = frontier[start : start + chunk]
-            ids = torch.tensor([prompt_ids + list(prefix) for prefix, _ in block], device=device)
-            with torch.inference_mode():
-                logits = model(input_ids=ids).logits[:, -1, :]
-            totals = (torch.tensor([lp for _, lp in block], dtype=torch.float64, device=device)[:, None]
-                      + step_logprobs(logits, temperature, top_p)).cpu().numpy()
-            expanded += len(block)
-            keep = totals >= log_threshold
-            parents = np.exp([lp for _, lp in block])
-            kept_mass = np.where(keep, np.exp(np.where(keep, totals, -np.inf)), 0.0).sum(axis=1)
-            pruned += float(np.clip(parents - kept_mass, 0.0, None).sum())
-            for row, token in zip(*np.nonzero(keep)):
-                child = (block[row][0] + (int(token),), float(totals[row, token]))
-                (finished if int(token) in eos else next_frontier).append(child)
-        frontier = next_frontier
-        if not frontier:
+    pruned, expanded = 0.0, 1
+    for depth in range(max_tokens):
+        totals = (torch.from_numpy(logps)[:, None] + step_logprobs(logits.cpu(), temperature, top_p)).numpy()
+        keep = totals >= log_threshold
+        kept_mass = np.where(keep, np.exp(np.where(keep, totals, -np.inf)), 0.0).sum(axis=1)
+        pruned += float(np.clip(np.exp(logps) - kept_mass, 0.0, None).sum())
+        rows, tokens = np.nonzero(keep)
+        ends = np.isin(tokens, list(eos))
+        finished += [(prefixes[r] + (int(t),), float(totals[r, t])) for r, t in zip(rows[ends], tokens[ends])]
+        rows, tokens = rows[~ends], tokens[~ends]
+        prefixes = [prefixes[r] + (int(t),) for r, t in zip(rows, tokens)]
+        logps = totals[rows, tokens]
+        if not prefixes or depth == max_tokens - 1:
             break
-    truncated = float(sum(math.exp(lp) for _, lp in frontier))
+        logits, cache = _advance(model, cache, rows, tokens, chunk, device)
+        expanded += len(prefixes)
+    truncated = float(np.exp(logps).sum()) if prefixes else 0.0
     texts = [tokenizer.decode(list(ids), skip_special_tokens=True) for ids, _ in finished]
     return Enumeration([ids for ids, _ in finished], texts, np.array([lp for _, lp in finished]), pruned,
                        truncated, expanded)
+
+
+def _advance(model, cache: list[tuple], rows: np.ndarray, tokens: np.ndarray, chunk: int, device):
+    """Feed each child's last token after its parent's cache; the children's next logits and caches."""
+    import torch
+    from transformers import DynamicCache
+
+    all_logits, parts = [], []
+    for start in range(0, len(rows), chunk):
+        index = torch.from_numpy(rows[start : start + chunk]).to(device)
+        past = DynamicCache()
+        for layer, (keys, values) in enumerate(cache):
+            past.update(keys.index_select(0, index), values.index_select(0, index), layer)
+        step = torch.from_numpy(tokens[start : start + chunk]).to(device)[:, None]
+        with torch.inference_mode():
+            out = model(input_ids=step, past_key_values=past, use_cache=True)
+        all_logits.append(out.logits[:, -1, :])
+        parts.append(_cache_tensors(out.past_key_values))
+    merged = [(torch.cat([p[layer][0] for p in parts]), torch.cat([p[layer][1] for p in parts]))
+              for layer in range(len(parts[0]))]
+    return torch.cat(all_logits), merged
+
+
+def _cache_tensors(cache) -> list[tuple]:
+    """(keys, values) per layer of a transformers cache, across the 4.x and 5.x layouts."""
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))
