@@ -155,7 +155,8 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
                             s.task_block, s.sample_block)
     for label in ("base", "rl"):
         section = experiment.models[label]
-        engine = make_engine(section.engine, _maybe_path(root, section.model), **section.engine_options())
+        model = _model_path(root, section.model, lambda text: note(f"model {label}", "ran", text))
+        engine = make_engine(section.engine, model, **section.engine_options())
         summary = sample(tasks, engine, store, label, config)
         engine.close()
         if summary.failed:
@@ -176,6 +177,13 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     note("compare", "ran", f"written to {store / 'compare'}")
     note("report", "skipped", "the HTML report is not built yet")
     return result, store, log
+
+
+def _model_path(root: Path, spec: str, on_stage) -> str:
+    """A lab model (``lab:base``, trained or reused), a path next to the file, or the spec as given."""
+    from tether.lab.models import is_lab_model, resolve_lab_model
+
+    return resolve_lab_model(spec, on_stage) if is_lab_model(spec) else _maybe_path(root, spec)
 
 
 def _resolve(root: Path, value: str) -> Path:

@@ -254,6 +254,25 @@ def run_cmd(
         stdout.print(f"store: {store}", highlight=False)
 
 
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("tether-demo"),
+    quick: Annotated[bool, typer.Option(help="A smaller pair and setting (about a minute).")] = False,
+) -> None:
+    """The lab's whole story offline on CPU: train (or reuse) a tiny base and RL pair, sample, grade, compare, and compute every probability exactly."""
+    from tether.cli.render import render_comparison, render_lab_analysis
+    from tether.lab.demo import run_demo
+
+    def stage(name: str, status: str, detail: str) -> None:
+        stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)
+
+    with friendly_errors():
+        result = run_demo(out, quick=quick, on_stage=stage)
+    render_comparison(result.comparison, stdout)
+    render_lab_analysis(result.analysis, result.comparison, stdout)
+    stdout.print(f"done in {result.seconds:.0f} s; outputs in {result.folder.resolve()}", highlight=False)
+
+
 def _engine_options(engine: str, **given) -> dict:
     """The options each engine takes, from the flags."""
     keys = {

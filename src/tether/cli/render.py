@@ -123,3 +123,40 @@ def render_sample_summary(summary, out: Console, err: Console) -> bool:
         for name, error in summary.failed[:10]:
             err.print(f"  {name}: {error}", highlight=False)
     return summary.ok
+
+
+def render_lab_analysis(analysis, comparison: Comparison, console: Console) -> None:
+    """Exact values of the lab pair next to the sampled estimates."""
+    table = Table(title=f"Regions at k = {analysis.k}: sampled vs exact expectation", title_justify="left")
+    for name in ("region", "sampled", "exact (expected)"):
+        table.add_column(name, justify="left" if name == "region" else "right")
+    sampled = comparison.counts.as_dict()
+    for region in REGIONS:
+        table.add_row(f"{region}  {_REGION_NAMES[region]}", str(sampled[region]), f"{analysis.expected_regions[region]:.2f}")
+    console.print(table)
+    curve = Table(title="Mean pass@k: sampled [95% CI] vs exact", title_justify="left")
+    curve.add_column("k", justify="right")
+    for label in ("base", "rl"):
+        curve.add_column(f"{label} sampled", justify="right")
+        curve.add_column(f"{label} exact", justify="right")
+    for i, k in enumerate(analysis.k_grid):
+        cells = []
+        for label in ("base", "rl"):
+            lo, hi = (comparison.pass_at_k_ci[label][0][i], comparison.pass_at_k_ci[label][1][i])
+            cells += [f"{comparison.pass_at_k[label][i]:.3f} [{lo:.3f}, {hi:.3f}]", f"{analysis.pass_at_k[label][i]:.3f}"]
+        curve.add_row(str(int(k)), *cells)
+    console.print(curve)
+    modes = analysis.mode_regions
+    console.print(
+        f"solution modes by epsilon-support (epsilon = {analysis.epsilon:.2e}): "
+        f"P {modes['P']}, S {modes['S']}, E {modes['E']}, O {modes['O']}", highlight=False)
+    console.print(
+        f"support preservation: {len(analysis.support_violations)} correct RL modes above epsilon with base "
+        f"probability <= {analysis.lower:g}", highlight=False)
+    for task_id, text, p_rl, p_base in analysis.support_violations[:5]:
+        console.print(f"  {task_id} {text!r}: RL {p_rl:.2e}, base {p_base:.2e}", highlight=False)
+    console.print(
+        f"KL-regularised optimum (tilt {analysis.tilt:g}): TV(tabular optimiser, closed form) max "
+        f"{analysis.tv_tabular:.1e}; TV(GRPO network, closed form) mean {sum(analysis.tv_grpo) / len(analysis.tv_grpo):.3f}",
+        highlight=False)
+    console.print(f"enumerated probability mass: at least {analysis.min_mass:.7f} per prompt and model", highlight=False)

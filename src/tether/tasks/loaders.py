@@ -4,6 +4,7 @@
 
 - a preset name (``math500``, ``aime24`` …; see `tether.tasks.presets`);
 - ``reasoning-gym:<dataset>?size=50&seed=1``, generated offline;
+- ``lab-sums:2-30``, the lab's "a+b=N" tasks (`tether.lab.sums`);
 - ``hf:<dataset id or local folder>?config=…&split=…``;
 - a path to a ``.jsonl``/``.jsonl.gz``/``.parquet`` file or a dataset folder.
 
@@ -21,6 +22,7 @@ from tether.tasks.presets import MATH_TEMPLATE, PRESETS, Preset
 from tether.tasks.task import ColumnMap, Task, task_from_row
 
 RG_PREFIX = "reasoning-gym:"
+LAB_PREFIX = "lab-sums:"
 HF_PREFIX = "hf:"
 
 
@@ -37,6 +39,8 @@ def load_tasks(
     """Tasks from a preset, a Reasoning Gym spec, a hub/local dataset, or a file."""
     if spec.startswith(RG_PREFIX):
         tasks = reasoning_gym_tasks(spec)
+    elif spec.startswith(LAB_PREFIX):
+        tasks = lab_tasks(spec)
     elif spec in PRESETS:
         tasks = preset_tasks(PRESETS[spec], data_dir)
     else:
@@ -171,6 +175,20 @@ def reasoning_gym_tasks(spec: str) -> list[Task]:
     except ValueError:
         raise InputError(f"{spec}: size and seed must be integers") from None
     return generate(parts.path, size, seed)
+
+
+def lab_tasks(spec: str) -> list[Task]:
+    """The lab's sum tasks: ``lab-sums:2-30`` or ``lab-sums:2,5,23``."""
+    from tether.lab import sums
+
+    targets: list[int] = []
+    try:
+        for part in spec[len(LAB_PREFIX):].split(","):
+            low, _, high = part.partition("-")
+            targets += list(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise InputError(f"{spec}: expected targets like lab-sums:2-30 or lab-sums:2,5,23") from None
+    return sums.tasks(targets)
 
 
 def _check_unique(tasks: list[Task], spec: str) -> None:

@@ -1,0 +1,86 @@
+"""`tether demo`: the lab's whole story, sampled through the normal pipeline and computed exactly.
+
+Copies the bundled experiment (`tether/lab/experiments/demo.toml`, or
+`quick.toml`) into the output folder, runs it with `tether.experiment` (the lab
+models are trained or reused from the cache; sampling uses TransformersEngine,
+grading the `lab_sum` verifier, then the usual comparison), and then
+enumerates every prompt's completions under both models to put the exact
+values next to the sampled ones.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from tether.compare import Comparison
+from tether.lab.analysis import ExactPrompt, LabAnalysis, analyse, exact_model
+from tether.lab.models import CONFIGS, resolve_lab_model
+from tether.metrics import detectability_epsilon
+
+SUPPORT_LOWER = 1e-8  # correct RL modes above epsilon must be above this under the base
+
+
+@dataclass
+class DemoResult:
+    comparison: Comparison
+    analysis: LabAnalysis
+    folder: Path
+    seconds: float
+
+
+def run_demo(out: str | Path, *, quick: bool = False, on_stage: Callable[[str, str, str], None] | None = None,
+             threshold: float | None = None) -> DemoResult:
+    """Run the bundled experiment and the exact analysis; enumeration keeps completions with
+    probability >= `threshold` (default 1e-12; 1e-8 for the quick setting)."""
+    from tether.experiment import load_experiment, run_experiment
+    from tether.tasks import load_tasks
+
+    started = time.perf_counter()
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "quick.toml" if quick else "demo.toml"
+    source = resources.files("tether.lab").joinpath("experiments", name)
+    path = folder / "experiment.toml"
+    with resources.as_file(source) as file:
+        shutil.copyfile(file, path)
+    comparison, _, _ = run_experiment(path, on_stage=on_stage)
+    experiment, _ = load_experiment(path)
+    if on_stage:
+        on_stage("exact analysis", "ran", "enumerating every completion of every prompt under both models")
+    tasks = load_tasks(experiment.tasks.spec)
+    base = resolve_lab_model(experiment.models["base"].model)
+    rl = resolve_lab_model(experiment.models["rl"].model)
+    k = experiment.sampling.k
+    config = CONFIGS[experiment.models["rl"].model.split(":")[0]]
+    threshold = threshold if threshold is not None else (1e-8 if quick else 1e-12)
+    analysis = analyse(
+        exact_prompts(tasks, base, rl, max_tokens=experiment.sampling.max_tokens, threshold=threshold),
+        k=k, epsilon=detectability_epsilon(k), lower=SUPPORT_LOWER, tilt=1.0 / config.grpo.kl_coef,
+        k_grid=list(comparison.k_grid),
+    )
+    return DemoResult(comparison, analysis, folder, time.perf_counter() - started)
+
+
+def exact_prompts(tasks, base_dir, rl_dir, *, max_tokens: int, threshold: float) -> list[ExactPrompt]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tether.lab import sums
+
+    models = [(AutoModelForCausalLM.from_pretrained(d).eval(), AutoTokenizer.from_pretrained(d))
+              for d in (base_dir, rl_dir)]
+    prompts = []
+    for task in tasks:
+        target = int(task.reference["answer"])
+
+        def correct(text: str, n: int = target) -> bool:
+            return sums.is_correct(text, n)
+
+        exact = [exact_model(m, t, task.prompt, correct, max_tokens=max_tokens, threshold=threshold)
+                 for m, t in models]
+        prompts.append(ExactPrompt(task.task_id, target, *exact))
+    return prompts
