@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tether.errors import InputError
+from tether.progress import ProgressFactory, silent
 
 
 class _Strict(BaseModel):
@@ -66,9 +67,9 @@ class ModelSection(_Strict):
         return self
 
     def engine_options(self) -> dict:
-        keys = {"hf": ("template", "batch_size", "device", "dtype"), "vllm": ("template", "dtype"),
-                "openai": ("template", "base_url", "api", "api_key", "concurrency", "n_per_request", "tokenizer")}
-        return {k: getattr(self, k) for k in keys[self.engine] if getattr(self, k) is not None}
+        from tether.engines import engine_options
+
+        return engine_options(self.engine, self.model_dump())
 
 
 class GradingSection(_Strict):
@@ -129,7 +130,8 @@ class StageLog:
         self.entries.append((stage, status, detail))
 
 
-def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] | None = None):
+def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] | None = None,
+                   progress: ProgressFactory = silent):
     """Run (or resume) every stage of an experiment; returns (comparison, store path, stage log)."""
     from tether.compare import CompareOptions, compare, save_comparison
     from tether.engines import Decoding, make_engine
@@ -155,9 +157,10 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
                             s.task_block, s.sample_block)
     for label in ("base", "rl"):
         section = experiment.models[label]
-        model = _model_path(root, section.model, lambda text: note(f"model {label}", "ran", text))
+        model = _model_path(root, section.model, lambda text: note(f"model {label}", "ran", text), progress)
         engine = make_engine(section.engine, model, **section.engine_options())
-        summary = sample(tasks, engine, store, label, config)
+        with progress(f"sample {label}") as bar:
+            summary = sample(tasks, engine, store, label, config, lambda n, _: bar.advance(n), bar.start)
         engine.close()
         if summary.failed:
             raise InputError(f"sampling {label}: {len(summary.failed)} units failed, e.g. {summary.failed[0][1]}; "
@@ -166,7 +169,9 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
         note(f"sample {label}", status, f"{summary.samples_written} samples written, "
              f"{summary.units_skipped} of {summary.units_total} units already done")
     g = experiment.grading
-    graded = grade(store, GradeOptions(g.verifier, g.workers, verifier_options={"math": {"timeout_seconds": g.timeout}}))
+    with progress("grade") as bar:
+        graded = grade(store, GradeOptions(g.verifier, g.workers, verifier_options={"math": {"timeout_seconds": g.timeout}}),
+                       on_progress=bar.advance, on_start=bar.start)
     done = sum(t.samples for t in graded.tallies.values())
     note("grade", "ran" if done else "skipped", f"{done} samples graded, {graded.verified} answers verified")
     c = experiment.compare
@@ -179,11 +184,11 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     return result, store, log
 
 
-def _model_path(root: Path, spec: str, on_stage) -> str:
+def _model_path(root: Path, spec: str, on_stage, progress: ProgressFactory) -> str:
     """A lab model (``lab:base``, trained or reused), a path next to the file, or the spec as given."""
     from tether.lab.models import is_lab_model, resolve_lab_model
 
-    return resolve_lab_model(spec, on_stage) if is_lab_model(spec) else _maybe_path(root, spec)
+    return resolve_lab_model(spec, on_stage, progress) if is_lab_model(spec) else _maybe_path(root, spec)
 
 
 def _resolve(root: Path, value: str) -> Path:

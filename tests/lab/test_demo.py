@@ -29,6 +29,10 @@ def test_sampled_estimates_agree_with_exact_values(demo):
         exact = analysis.pass_at_k[label]
         assert np.all((lo - 1e-9 <= exact) & (exact <= hi + 1e-9)), (label, lo, exact, hi)
     assert sum(analysis.expected_regions.values()) == pytest.approx(len(comparison.task_ids))
+    for label in ("base", "rl"):
+        stats = result.answers[label]
+        assert stats.k == 32 and stats.tasks == len(comparison.task_ids)
+        assert abs(stats.avg_at_k - analysis.mean(label, "p_correct")) < 0.15
 
 
 def test_exact_checks_on_the_trained_pair(demo):
@@ -46,7 +50,7 @@ def test_cli_demo_reuses_models_and_stages(demo):
                          capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert "sample base: skipped" in out.stderr and "pretraining" not in out.stderr
-    for text in ("Support regions", "exact (expected)", "Mean pass@k: sampled [95% CI] vs exact",
+    for text in ("Support regions", "exact (expected)", "Mean pass@k: sampled [95% CI] vs exact", "avg@32",
                  "support preservation: 0 correct RL modes"):
         assert text in out.stdout
     tv = float(re.search(r"TV\(tabular optimiser, closed form\) max ([0-9.e+-]+)", out.stdout).group(1))

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from tether import __version__
-from tether.cli.progress import SimpleMeter
+from tether.cli.progress import RichBars, SimpleMeter
 from tether.errors import TetherError
 
 app = typer.Typer(
@@ -184,7 +184,7 @@ def sample_cmd(
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
     from tether.cli.progress import SamplingMeter
     from tether.cli.render import render_sample_summary
-    from tether.engines import Decoding, make_engine
+    from tether.engines import Decoding, engine_options, make_engine
     from tether.sampling import SamplingConfig, sample
     from tether.tasks import ColumnMap, load_tasks
 
@@ -193,9 +193,10 @@ def sample_cmd(
                                limit=limit)
         config = SamplingConfig(k, Decoding(temperature, top_p, max_tokens, tuple(stop or ())), seed, task_block,
                                 sample_block)
-        options = _engine_options(engine, template=template, base_url=base_url, api=api, api_key=api_key,
-                                  concurrency=concurrency, n_per_request=n_per_request, tokenizer=tokenizer,
-                                  batch_size=batch_size, device=device, dtype=dtype)
+        options = engine_options(engine, dict(template=template, base_url=base_url, api=api, api_key=api_key,
+                                              concurrency=concurrency, n_per_request=n_per_request,
+                                              tokenizer=tokenizer, batch_size=batch_size, device=device,
+                                              dtype=dtype))
         backend = make_engine(engine, model, **options)
         with SamplingMeter(stderr, f"{label}: {len(task_list)} tasks x {k}") as meter:
             summary = sample(task_list, backend, store, label, config, meter.on_progress, meter.on_start)
@@ -246,7 +247,7 @@ def run_cmd(
         stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)
 
     with friendly_errors():
-        result, store, _ = run_experiment(experiment, on_stage=stage)
+        result, store, _ = run_experiment(experiment, on_stage=stage, progress=RichBars(stderr))
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
     else:
@@ -260,27 +261,18 @@ def demo_cmd(
     quick: Annotated[bool, typer.Option(help="A smaller pair and setting (about a minute).")] = False,
 ) -> None:
     """The lab's whole story offline on CPU: train (or reuse) a tiny base and RL pair, sample, grade, compare, and compute every probability exactly."""
-    from tether.cli.render import render_comparison, render_lab_analysis
+    from tether.cli.render import render_answer_stats, render_comparison, render_lab_analysis
     from tether.lab.demo import run_demo
 
     def stage(name: str, status: str, detail: str) -> None:
         stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)
 
     with friendly_errors():
-        result = run_demo(out, quick=quick, on_stage=stage)
+        result = run_demo(out, quick=quick, on_stage=stage, progress=RichBars(stderr))
     render_comparison(result.comparison, stdout)
     render_lab_analysis(result.analysis, result.comparison, stdout)
+    render_answer_stats(result.answers, result.analysis, stdout)
     stdout.print(f"done in {result.seconds:.0f} s; outputs in {result.folder.resolve()}", highlight=False)
-
-
-def _engine_options(engine: str, **given) -> dict:
-    """The options each engine takes, from the flags."""
-    keys = {
-        "hf": ("template", "batch_size", "device", "dtype"),
-        "vllm": ("template", "dtype"),
-        "openai": ("template", "base_url", "api", "api_key", "concurrency", "n_per_request", "tokenizer"),
-    }.get(engine, ())
-    return {key: given[key] for key in keys}
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from rich.console import Console
@@ -75,3 +76,35 @@ class SimpleMeter:
 
     def on_progress(self, done: int) -> None:
         self.progress.advance(self.task, done)
+
+
+class RichBars:
+    """A `tether.progress.ProgressFactory` drawing one rich bar per stage on `console`."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    @contextlib.contextmanager
+    def __call__(self, description: str):
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=self.console, transient=True)
+        bar = _RichBar(progress, description)
+        try:
+            yield bar
+        finally:
+            if bar.task is not None:
+                progress.__exit__(None, None, None)
+
+
+class _RichBar:
+    def __init__(self, progress: Progress, description: str):
+        self.progress, self.description, self.task = progress, description, None
+
+    def start(self, total: int, completed: int = 0) -> None:
+        if self.task is None:
+            self.progress.__enter__()
+            self.task = self.progress.add_task(self.description, total=total, completed=completed)
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, n)

@@ -160,3 +160,15 @@ def render_lab_analysis(analysis, comparison: Comparison, console: Console) -> N
         f"{analysis.tv_tabular:.1e}; TV(GRPO network, closed form) mean {sum(analysis.tv_grpo) / len(analysis.tv_grpo):.3f}",
         highlight=False)
     console.print(f"enumerated probability mass: at least {analysis.min_mass:.7f} per prompt and model", highlight=False)
+
+
+def render_answer_stats(answers: dict, analysis, console: Console) -> None:
+    """avg@k and answer entropy (sampled), beside the exact mean P(correct) and distribution entropy."""
+    k = next(iter(answers.values())).k
+    table = Table(title=f"avg@{k} and answer entropy (nats)", title_justify="left")
+    for name in ("model", f"avg@{k}", "exact P(correct)", f"answer entropy ({k} samples)", "exact entropy"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for label, stats in answers.items():
+        table.add_row(label, f"{stats.avg_at_k:.3f}", f"{analysis.mean(label, 'p_correct'):.3f}",
+                      f"{stats.answer_entropy:.3f}", f"{analysis.mean(label, 'entropy'):.3f}")
+    console.print(table)

@@ -11,6 +11,18 @@ from tether.errors import InputError
 
 ENGINES = ("hf", "vllm", "openai")
 
+# The options each engine takes (beyond the model), as named on the CLI and in experiment files.
+ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "hf": ("template", "batch_size", "device", "dtype"),
+    "vllm": ("template", "dtype"),
+    "openai": ("template", "base_url", "api", "api_key", "concurrency", "n_per_request", "tokenizer"),
+}
+
+
+def engine_options(kind: str, given: dict) -> dict:
+    """The entries of `given` that engine `kind` takes, leaving out those that are None."""
+    return {key: given[key] for key in ENGINE_OPTIONS.get(kind, ()) if given.get(key) is not None}
+
 
 def make_engine(kind: str, model: str, **options) -> Engine:
     """An engine by its CLI name: ``hf`` (transformers), ``vllm`` (offline) or ``openai`` (a server)."""
@@ -31,5 +43,5 @@ def make_engine(kind: str, model: str, **options) -> Engine:
     raise InputError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
 
 
-__all__ = ["ENGINES", "Completion", "Decoding", "Engine", "Request", "Result", "TokenScores", "derive_seed",
+__all__ = ["ENGINES", "ENGINE_OPTIONS", "engine_options", "Completion", "Decoding", "Engine", "Request", "Result", "TokenScores", "derive_seed",
            "make_engine"]

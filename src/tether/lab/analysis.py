@@ -31,6 +31,12 @@ class ExactModel:
     completions: dict[str, float]
     mass: float
 
+    @property
+    def entropy(self) -> float:
+        """Shannon entropy (nats) of the distribution of completions (the enumerated part)."""
+        p = np.array([v for v in self.completions.values() if v > 0])
+        return float(-(p * np.log(p)).sum())
+
 
 @dataclass(frozen=True)
 class ExactPrompt:
@@ -54,6 +60,10 @@ class LabAnalysis:
     support_violations: list[tuple[str, str, float, float]] = field(default_factory=list)
     tv_tabular: float = 0.0
     tv_grpo: list[float] = field(default_factory=list)
+
+    def mean(self, label: str, what: str) -> float:
+        """Mean over prompts of `what` ('p_correct' or 'entropy') for model `label`."""
+        return float(np.mean([getattr(getattr(p, label), what) for p in self.prompts]))
 
     @property
     def min_mass(self) -> float:

@@ -21,6 +21,7 @@ from tether.compare import Comparison
 from tether.lab.analysis import ExactPrompt, LabAnalysis, analyse, exact_model
 from tether.lab.models import CONFIGS, resolve_lab_model
 from tether.metrics import detectability_epsilon
+from tether.progress import ProgressFactory, silent
 
 SUPPORT_LOWER = 1e-8  # correct RL modes above epsilon must be above this under the base
 
@@ -29,12 +30,13 @@ SUPPORT_LOWER = 1e-8  # correct RL modes above epsilon must be above this under 
 class DemoResult:
     comparison: Comparison
     analysis: LabAnalysis
+    answers: dict  # label -> tether.diagnostics.AnswerStats (first 32 samples)
     folder: Path
     seconds: float
 
 
 def run_demo(out: str | Path, *, quick: bool = False, on_stage: Callable[[str, str, str], None] | None = None,
-             threshold: float | None = None) -> DemoResult:
+             threshold: float | None = None, progress: ProgressFactory = silent) -> DemoResult:
     """Run the bundled experiment and the exact analysis; enumeration keeps completions with
     probability >= `threshold` (default 1e-12; 1e-8 for the quick setting)."""
     from tether.experiment import load_experiment, run_experiment
@@ -48,7 +50,11 @@ def run_demo(out: str | Path, *, quick: bool = False, on_stage: Callable[[str, s
     path = folder / "experiment.toml"
     with resources.as_file(source) as file:
         shutil.copyfile(file, path)
-    comparison, _, _ = run_experiment(path, on_stage=on_stage)
+    comparison, store, _ = run_experiment(path, on_stage=on_stage, progress=progress)
+    from tether.diagnostics import answer_stats
+    from tether.store import Store
+
+    answers = {label: answer_stats(Store(store), label, k=32) for label in ("base", "rl")}
     experiment, _ = load_experiment(path)
     if on_stage:
         on_stage("exact analysis", "ran", "enumerating every completion of every prompt under both models")
@@ -58,15 +64,19 @@ def run_demo(out: str | Path, *, quick: bool = False, on_stage: Callable[[str, s
     k = experiment.sampling.k
     config = CONFIGS[experiment.models["rl"].model.split(":")[0]]
     threshold = threshold if threshold is not None else (1e-8 if quick else 1e-12)
+    with progress("exact analysis") as bar:
+        bar.start(len(tasks))
+        prompts = exact_prompts(tasks, base, rl, max_tokens=experiment.sampling.max_tokens, threshold=threshold,
+                                on_prompt=bar.advance)
     analysis = analyse(
-        exact_prompts(tasks, base, rl, max_tokens=experiment.sampling.max_tokens, threshold=threshold),
+        prompts,
         k=k, epsilon=detectability_epsilon(k), lower=SUPPORT_LOWER, tilt=1.0 / config.grpo.kl_coef,
         k_grid=list(comparison.k_grid),
     )
-    return DemoResult(comparison, analysis, folder, time.perf_counter() - started)
+    return DemoResult(comparison, analysis, answers, folder, time.perf_counter() - started)
 
 
-def exact_prompts(tasks, base_dir, rl_dir, *, max_tokens: int, threshold: float) -> list[ExactPrompt]:
+def exact_prompts(tasks, base_dir, rl_dir, *, max_tokens: int, threshold: float, on_prompt=None) -> list[ExactPrompt]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tether.lab import sums
@@ -83,4 +93,6 @@ def exact_prompts(tasks, base_dir, rl_dir, *, max_tokens: int, threshold: float)
         exact = [exact_model(m, t, task.prompt, correct, max_tokens=max_tokens, threshold=threshold)
                  for m, t in models]
         prompts.append(ExactPrompt(task.task_id, target, *exact))
+        if on_prompt:
+            on_prompt(1)
     return prompts

@@ -95,7 +95,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, on_step=None) -> Path:
         optimiser.step()
         schedule.step()
         if on_step:
-            on_step(step, float(loss))
+            on_step(step, loss.item())
     return save_checkpoint(model.eval(), tokenizer, out_dir)
 
 
