@@ -61,12 +61,9 @@ def task_counts(store: Store, model: str) -> TaskCounts:
         hint = "its samples are not graded yet (run `tether grade`)" if samples else "it has no samples"
         models = ", ".join(store.models("verdicts")) or "none"
         raise InputError(f"{store.root}: no verdicts for model {model!r}: {hint}; graded models: {models}")
-    versions = store.manifest().get("grading", {}).get(model, {}).get("versions")
-    listed = ", ".join(f"'{quoted(v)}'" for v in (versions or {}).values())
-    current = f"WHERE verifier_version IN ({listed})" if versions else ""
     query = f"""
         SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c
-        FROM read_parquet('{quoted(store.glob("verdicts", model))}') {current}
+        FROM read_parquet('{quoted(store.glob("verdicts", model))}') WHERE {current_verdicts(store, model)}
         GROUP BY task_id
     """
     with connect() as connection:
@@ -77,6 +74,18 @@ def task_counts(store: Store, model: str) -> TaskCounts:
             f"{store.root}: {total - graded} of {total} samples of model {model!r} have no verdict (run `tether grade`)"
         )
     return TaskCounts.from_arrays(model, str(store.root), columns["task_id"], columns["n"], columns["c"])
+
+
+def versions_clause(versions: dict[str, str] | None) -> str:
+    """SQL condition keeping verdicts of these verifier versions (all verdicts when None)."""
+    if not versions:
+        return "TRUE"
+    return "verifier_version IN (" + ", ".join(f"'{quoted(v)}'" for v in versions.values()) + ")"
+
+
+def current_verdicts(store: Store, model: str) -> str:
+    """SQL condition keeping the verdicts of the versions `tether grade` recorded as current for `model`."""
+    return versions_clause(store.manifest().get("grading", {}).get(model, {}).get("versions"))
 
 
 def sample_counts(store: Store, model: str) -> dict[str, int]:

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from tether import __version__
-from tether.cli.progress import RichBars, SimpleMeter
+from tether.cli.progress import RichBars
 from tether.errors import TetherError
 
 app = typer.Typer(
@@ -229,8 +229,8 @@ def grade_cmd(
     options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout))
     with friendly_errors():
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
-        with SimpleMeter(stderr, "grading") as meter:
-            summary = grade(store, options, label, given, meter.on_progress, meter.on_start)
+        with RichBars(stderr)("grading") as bar:
+            summary = grade(store, options, label, given, bar.advance, bar.start)
     render_grade_summary(summary, stdout)
 
 

@@ -55,29 +55,6 @@ class SamplingMeter:
         return f"{self.samples / elapsed:,.1f} samples/s  {self.tokens / elapsed:,.0f} tok/s"
 
 
-class SimpleMeter:
-    """A progress bar of items done out of a total known at start (used by `tether grade`)."""
-
-    def __init__(self, console: Console, description: str):
-        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), console=console)
-        self.description, self.task = description, None
-
-    def __enter__(self) -> SimpleMeter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.task is not None:
-            self.progress.__exit__(*exc)
-
-    def on_start(self, total: int) -> None:
-        self.progress.__enter__()
-        self.task = self.progress.add_task(self.description, total=total)
-
-    def on_progress(self, done: int) -> None:
-        self.progress.advance(self.task, done)
-
-
 class RichBars:
     """A `tether.progress.ProgressFactory` drawing one rich bar per stage on `console`."""
 

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tether.counts import connect, quoted
+from tether.counts import connect, current_verdicts, quoted
 from tether.errors import InputError
 from tether.store import Store
 
@@ -42,14 +42,10 @@ class AnswerStats:
 
 def answer_stats(store: Store, label: str, k: int = 32) -> AnswerStats:
     """avg@k and mean answer entropy of one model's first k samples per task."""
-    versions = store.manifest().get("grading", {}).get(label, {}).get("versions")
     if not store.shard_paths("verdicts", label):
         raise InputError(f"{store.root}: no verdicts for {label!r}; run `tether grade` first")
-    current = ""
-    if versions:
-        current = "AND verifier_version IN (" + ", ".join(f"'{quoted(v)}'" for v in versions.values()) + ")"
     query = (f"SELECT task_id, correct, answer FROM read_parquet('{quoted(store.glob('verdicts', label))}') "
-             f"WHERE sample_idx < {int(k)} {current} ORDER BY task_id, sample_idx")
+             f"WHERE sample_idx < {int(k)} AND {current_verdicts(store, label)} ORDER BY task_id, sample_idx")
     with connect() as connection:
         rows = connection.sql(query).fetchall()
     by_task: dict[str, list[tuple[bool, str | None]]] = {}

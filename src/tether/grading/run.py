@@ -221,13 +221,12 @@ def _store_tasks(store: Store, label: str, tasks: Sequence[Task]) -> None:
 
 
 def _graded_filter(store: Store, label: str, versions: dict[str, str]) -> str:
-    from tether.counts import quoted
+    from tether.counts import quoted, versions_clause
 
     if not store.shard_paths("verdicts", label):
         return ""
-    listed = ", ".join(f"'{quoted(v)}'" for v in versions.values())
     return (f"ANTI JOIN (SELECT task_id, sample_idx FROM read_parquet('{quoted(store.glob('verdicts', label))}') "
-            f"WHERE verifier_version IN ({listed})) AS v USING (task_id, sample_idx)")
+            f"WHERE {versions_clause(versions)}) AS v USING (task_id, sample_idx)")
 
 
 def _ungraded_count(store: Store, label: str, versions: dict[str, str]) -> int:
