@@ -29,6 +29,8 @@ class CorpusConfig:
     rare_modes: int = 2
     rare_weight: float = 0.01  # relative to a common mode's weight of 1
     wrong_fraction: float = 0.05
+    faint: tuple[int, ...] = ()  # targets beyond the corpus range seen only `faint_examples` times each
+    faint_examples: int = 3
     seed: int = 0
 
 
@@ -48,7 +50,7 @@ class PretrainConfig:
 
 
 def make_corpus(config: CorpusConfig) -> list[tuple[int, str]]:
-    """(N, completion) pairs; the modes per target are chosen by the seed."""
+    """(N, completion) pairs; the modes per target are chosen by the seed; faint targets come last."""
     rng = np.random.default_rng(config.seed)
     present = [n for n in config.targets if n not in config.absent]
     modes: dict[int, tuple[list[str], np.ndarray]] = {}
@@ -69,6 +71,9 @@ def make_corpus(config: CorpusConfig) -> list[tuple[int, str]]:
             options, weights = modes[n]
             completion = options[int(rng.choice(len(options), p=weights))]
         corpus.append((n, completion))
+    for n in config.faint:
+        options = sums.solutions(n)
+        corpus += [(n, options[int(rng.integers(len(options)))]) for _ in range(config.faint_examples)]
     return corpus
 
 
