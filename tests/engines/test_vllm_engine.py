@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
     from tether.engines import Decoding, Request, derive_seed
     from tether.engines.vllm_engine import VLLMEngine
     engine = VLLMEngine(sys.argv[1], dtype="float32", enforce_eager=True, max_model_len=1024, seed=0)
@@ -20,7 +20,9 @@ SCRIPT = textwrap.dedent("""
               for r in engine.generate(list(reversed(requests)))}
     scores = engine.score(["The capital of France is"], [" Paris."])[0]
     print("RESULT " + json.dumps({"first": first, "second": second, "rendered": engine.render("Hi"),
-                                  "logprobs": scores.logprobs.tolist(), "describe": engine.describe()}))
+                                  "logprobs": scores.logprobs.tolist(), "describe": engine.describe()}), flush=True)
+    engine.close()
+    os._exit(0)  # vLLM's CPU build can abort in interpreter teardown ("terminate called ..."); the work is done
 """)
 
 

@@ -97,7 +97,11 @@ class VLLMEngine:
         return results
 
     def close(self) -> None:
-        self.llm = None
+        """Stop vLLM's engine-core process now rather than at interpreter exit (where it can abort)."""
+        llm, self.llm = self.llm, None
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
 
 
 def _top_entropy(row: dict) -> float:
