@@ -1,5 +1,5 @@
 # Two entry points, each doing its own install into .venv:
-#   make demo   the main job on the bundled default example (offline, CPU)
+#   make demo   the main job on the built-in default: `tether demo` (offline, CPU, a few minutes)
 #   make test   the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The demo needs the lab extra (torch, transformers); torch is pinned to the CPU build.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[lab]"
 	touch $@
 
 # The dev/test install pins torch to the CPU build on this machine's disk, and brings the real
@@ -28,7 +29,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run
-	$(BIN)/tether compare --base examples/toy/base.jsonl.gz --rl examples/toy/rl.jsonl.gz
+	$(BIN)/tether demo --out tether-demo
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

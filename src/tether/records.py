@@ -8,6 +8,7 @@ drift apart. Tables:
 - `Verdict`: the grade of one sample (the verifier's output).
 - `TaskRecord`: a task with the exact prompt one model was given.
 - `CachedGrade`: the verdict cache, one row per distinct (task, answer, verifier version).
+- `Diagnostic`: a diagnostic value (avg@k, an entropy, a perplexity) of one model.
 
 A "graded sample" as users import it (task_id, correct, completion, ...) is the
 two joined on (model, task_id, sample_idx); see `tether.importer`.
@@ -95,6 +96,22 @@ class CachedGrade:
     detail: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One diagnostic of one model (`tether diagnose`): a metric over a benchmark, or over the tasks
+    of one support region (`group`), from one diagnose run (`run_id`; readers keep the newest)."""
+
+    model: str
+    run_id: str
+    metric: str  # avg_at_k, answer_entropy, token_entropy, perplexity
+    benchmark: str  # a benchmark name, or "all"
+    group: str  # "all", or a support region P/S/E/O (perplexity on reference traces)
+    value: float
+    count: int  # what the value averages over: tasks, or tokens for token entropy and perplexity
+    k: int | None = None  # samples per task used, where that applies
+    detail: str | None = None  # e.g. "exact" or "top-20 approximation" for token entropy
+
+
 def schema_of(record_type: type) -> pa.Schema:
     """Arrow schema of a record dataclass: `X | None` fields are nullable, others not."""
     hints = typing.get_type_hints(record_type)
@@ -112,6 +129,7 @@ SAMPLE_SCHEMA = schema_of(Sample)
 VERDICT_SCHEMA = schema_of(Verdict)
 TASK_SCHEMA = schema_of(TaskRecord)
 GRADE_SCHEMA = schema_of(CachedGrade)
+DIAGNOSTIC_SCHEMA = schema_of(Diagnostic)
 
 
 def to_table(records: typing.Sequence, record_type: type) -> pa.Table:

@@ -40,7 +40,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.records import GRADE_SCHEMA, SAMPLE_SCHEMA, SCHEMA_VERSION, TASK_SCHEMA, VERDICT_SCHEMA, check_label
+from tether.records import (
+    DIAGNOSTIC_SCHEMA,
+    GRADE_SCHEMA,
+    SAMPLE_SCHEMA,
+    SCHEMA_VERSION,
+    TASK_SCHEMA,
+    VERDICT_SCHEMA,
+    check_label,
+)
 
 MANIFEST = "manifest.json"
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
@@ -48,6 +56,7 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "verdicts": VERDICT_SCHEMA,
     "tasks": TASK_SCHEMA,
     "grades": GRADE_SCHEMA,
+    "diagnostics": DIAGNOSTIC_SCHEMA,
 }
 _PACKAGES = ("tether", "numpy", "scipy", "pyarrow", "duckdb")
 

@@ -8,17 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from tether.lab.demo import run_demo
+from tether.lab.demo import run_demo, with_seed
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    os.environ["TETHER_CACHE"] = str(cache)
-    try:
-        yield run_demo(tmp_path_factory.mktemp("demo") / "out", quick=True), cache
-    finally:
-        os.environ.pop("TETHER_CACHE")
+@pytest.fixture
+def demo(quick_demo):
+    return quick_demo
 
 
 def test_sampled_estimates_agree_with_exact_values(demo):
@@ -40,7 +35,8 @@ def test_exact_checks_on_the_trained_pair(demo):
     assert analysis.tv_tabular < 1e-6
     assert analysis.support_violations == []
     assert len(analysis.tv_grpo) == len(analysis.prompts) and all(0 <= tv <= 1 for tv in analysis.tv_grpo)
-    assert analysis.min_mass > 0.9
+    assert analysis.min_mass > 0.999  # threshold 1e-8 in the quick setting; benchmarks/demo.py checks 1 - 1e-6
+    assert all(0 <= c <= 1 for c in analysis.region_chance.values())
 
 
 def test_cli_demo_reuses_models_and_stages(demo):
@@ -55,3 +51,27 @@ def test_cli_demo_reuses_models_and_stages(demo):
         assert text in out.stdout
     tv = float(re.search(r"TV\(tabular optimiser, closed form\) max ([0-9.e+-]+)", out.stdout).group(1))
     assert tv < 1e-6
+
+
+def _samples(folder):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "store" / "samples").select(["model", "task_id", "sample_idx", "completion"])
+    return sorted(zip(*(table.column(name).to_pylist() for name in table.column_names)))
+
+
+def test_demo_is_deterministic_given_its_seed(demo, tmp_path, monkeypatch):
+    result, cache = demo  # quick.toml samples with seed 0
+    monkeypatch.setenv("TETHER_CACHE", str(cache))
+    again = run_demo(tmp_path / "same", quick=True, seed=0)
+    other = run_demo(tmp_path / "other", quick=True, seed=7)
+    assert _samples(again.folder) == _samples(result.folder)
+    assert _samples(other.folder) != _samples(result.folder)
+    assert "seed = 7" in (other.folder / "experiment.toml").read_text()
+
+
+def test_with_seed_rewrites_the_one_seed_line():
+    text = 'out = "store"\n[sampling]\nk = 4\nseed = 1      # a comment\n'
+    assert with_seed(text, 42) == 'out = "store"\n[sampling]\nk = 4\nseed = 42      # a comment\n'
+    with pytest.raises(ValueError):
+        with_seed("k = 4\n", 1)

@@ -39,7 +39,9 @@ def engine(peaked_model):
 
 def test_mass_is_accounted_for(engine):
     found = enumerate_completions(engine.model, engine.tokenizer, "7+", max_tokens=MAX_TOKENS, threshold=1e-12)
-    assert found.mass + found.pruned_mass + found.truncated_mass == pytest.approx(1.0, abs=1e-9)
+    assert found.mass + found.pruned_mass == pytest.approx(1.0, abs=1e-9)
+    assert 0 < found.truncated_mass < found.mass  # completions cut at max_tokens are enumerated too
+    assert all(len(ids) == MAX_TOKENS for ids, stop in zip(found.token_ids, found.stopped) if not stop)
     assert found.expanded > 1 and len(found.texts) > 5
     tighter = enumerate_completions(engine.model, engine.tokenizer, "7+", max_tokens=MAX_TOKENS, threshold=1e-4)
     assert tighter.pruned_mass >= found.pruned_mass and len(tighter.texts) <= len(found.texts)
@@ -62,7 +64,7 @@ def test_sampled_frequencies_match_enumerated_probabilities(engine, decoding):
     n = 4000
     request = Request("r", "5+", tuple(derive_seed("enum", i) for i in range(n)), decoding)
     completions = next(engine.generate([request])).completions
-    counts = Counter(c.text for c in completions if c.finish_reason == "stop")
+    counts = Counter(c.text for c in completions)
     truncated = sum(c.finish_reason == "length" for c in completions)
     expected = found.probabilities()
     frequent = {text: p for text, p in expected.items() if p * n >= 20}

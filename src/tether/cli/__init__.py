@@ -234,6 +234,52 @@ def grade_cmd(
     render_grade_summary(summary, stdout)
 
 
+@app.command("diagnose")
+def diagnose_cmd(
+    store: Annotated[Path, typer.Argument(help="A store holding both models' samples and verdicts.")],
+    model: Annotated[list[str] | None, typer.Option(help="LABEL=PATH: the model to score LABEL's text with [default: the one it was sampled with] (repeatable).")] = None,
+    engine: Annotated[str | None, typer.Option(help="hf, vllm or openai [default: the sampling engine].")] = None,
+    traces: Annotated[Path | None, typer.Option(help="JSONL of {task_id, trace}: reference solutions to measure perplexity on.")] = None,
+    k: Annotated[int, typer.Option(help="Samples per task (avg@k, entropies).", min=1)] = 32,
+    token_entropy: Annotated[bool, typer.Option(help="Teacher-force the samples for token entropy.")] = True,
+    labels: Annotated[str, typer.Option(help="The base and RL labels, comma-separated.")] = "base,rl",
+    batch_size: Annotated[int, typer.Option(help="Completions per scoring call.", min=1)] = 16,
+    device: Annotated[str | None, typer.Option(help="hf engine: auto, cpu, cuda ...")] = None,
+    base_url: Annotated[str | None, typer.Option(help="openai engine: server URL [default: the sampling one].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diagnostics as one JSON object.")] = False,
+) -> None:
+    """avg@k, answer entropy, token entropy and perplexity on reference traces; stored and printed as the paper's Table 3."""
+    from tether.cli.render import render_diagnostics
+    from tether.diagnostics import diagnose, read_traces, sampling_engine
+    from tether.store import Store
+
+    with friendly_errors():
+        opened = Store(store)
+        models = _assignments(model or [])
+        names = tuple(part.strip() for part in labels.split(",") if part.strip())
+        options = {key: value for key, value in {"device": device, "base_url": base_url,
+                                                 "batch_size": batch_size}.items() if value is not None}
+        result = diagnose(opened, names, engines=lambda label: sampling_engine(opened, label, models.get(label), engine,
+                                                                                   **options),
+                          k=k, traces=read_traces(traces) if traces else None, token_entropy_on=token_entropy,
+                          batch=batch_size, progress=RichBars(stderr))
+    if as_json:
+        rows = [dataclasses.asdict(row) for row in result.rows]
+        sys.stdout.write(json.dumps({"run_id": result.run_id, "diagnostics": rows}) + "\n")
+    else:
+        render_diagnostics(result.rows, stdout)
+
+
+def _assignments(items: list[str]) -> dict[str, str]:
+    found = {}
+    for item in items:
+        label, sep, value = item.partition("=")
+        if not sep or not label or not value:
+            raise typer.BadParameter(f"expected LABEL=PATH, got {item!r}")
+        found[label] = value
+    return found
+
+
 @app.command("run")
 def run_cmd(
     experiment: Annotated[Path, typer.Argument(help="The experiment's TOML file (see docs/experiment.md).")],
@@ -259,6 +305,8 @@ def run_cmd(
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("tether-demo"),
     quick: Annotated[bool, typer.Option(help="A smaller pair and setting (about a minute).")] = False,
+    seed: Annotated[int | None, typer.Option(
+        help="Sampling seed [default: the bundled experiment's]; the run is deterministic given it.")] = None,
 ) -> None:
     """The lab's whole story offline on CPU: train (or reuse) a tiny base and RL pair, sample, grade, compare, and compute every probability exactly."""
     from tether.cli.render import render_answer_stats, render_comparison, render_lab_analysis
@@ -268,7 +316,7 @@ def demo_cmd(
         stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)
 
     with friendly_errors():
-        result = run_demo(out, quick=quick, on_stage=stage, progress=RichBars(stderr))
+        result = run_demo(out, quick=quick, seed=seed, on_stage=stage, progress=RichBars(stderr))
     render_comparison(result.comparison, stdout)
     render_lab_analysis(result.analysis, result.comparison, stdout)
     render_answer_stats(result.answers, result.analysis, stdout)

@@ -128,11 +128,12 @@ def render_sample_summary(summary, out: Console, err: Console) -> bool:
 def render_lab_analysis(analysis, comparison: Comparison, console: Console) -> None:
     """Exact values of the lab pair next to the sampled estimates."""
     table = Table(title=f"Regions at k = {analysis.k}: sampled vs exact expectation", title_justify="left")
-    for name in ("region", "sampled", "exact (expected)"):
+    for name in ("region", "sampled", "exact (expected)", "exact P(>= 1 task)"):
         table.add_column(name, justify="left" if name == "region" else "right")
     sampled = comparison.counts.as_dict()
     for region in REGIONS:
-        table.add_row(f"{region}  {_REGION_NAMES[region]}", str(sampled[region]), f"{analysis.expected_regions[region]:.2f}")
+        table.add_row(f"{region}  {_REGION_NAMES[region]}", str(sampled[region]),
+                      f"{analysis.expected_regions[region]:.2f}", f"{analysis.region_chance[region]:.3f}")
     console.print(table)
     curve = Table(title="Mean pass@k: sampled [95% CI] vs exact", title_justify="left")
     curve.add_column("k", justify="right")
@@ -172,3 +173,40 @@ def render_answer_stats(answers: dict, analysis, console: Console) -> None:
         table.add_row(label, f"{stats.avg_at_k:.3f}", f"{analysis.mean(label, 'p_correct'):.3f}",
                       f"{stats.answer_entropy:.3f}", f"{analysis.mean(label, 'entropy'):.3f}")
     console.print(table)
+
+
+def render_diagnostics(rows, console: Console) -> None:
+    """The paper's Table 3 (per benchmark: avg@k, answer and token entropy) and perplexity by region."""
+    values = {(r.model, r.metric, r.benchmark, r.group): r for r in rows}
+    models = sorted({r.model for r in rows}, key=lambda m: (m != "base", m))
+    benchmarks = sorted({r.benchmark for r in rows if r.metric != "perplexity"}, key=lambda b: (b == "all", b))
+    k = next((r.k for r in rows if r.metric == "avg_at_k"), None)
+    table = Table(title="Diagnostics (entropies in nats)", title_justify="left")
+    for name in ("benchmark", "model", f"avg@{k}", "answer entropy", "token entropy"):
+        table.add_column(name, justify="left" if name in ("benchmark", "model") else "right")
+
+    def cell(model: str, metric: str, benchmark: str, fmt: str) -> str:
+        row = values.get((model, metric, benchmark, "all"))
+        if row is None:
+            return "-"
+        mark = "*" if row.detail and "approximation" in row.detail else ""
+        return format(row.value, fmt) + mark
+
+    for benchmark in benchmarks:
+        for model in models:
+            table.add_row(benchmark, model, cell(model, "avg_at_k", benchmark, ".1%"),
+                          cell(model, "answer_entropy", benchmark, ".3f"), cell(model, "token_entropy", benchmark, ".3f"))
+    console.print(table)
+    if any(r.detail and "approximation" in r.detail for r in rows):
+        console.print("* token entropy from the top-k log-probs the engine returns (an approximation)", highlight=False)
+    groups = [g for g in ("all", "P", "S", "E", "O") if any(r.metric == "perplexity" and r.group == g for r in rows)]
+    if not groups:
+        return
+    ppl = Table(title="Perplexity on reference traces (per token), by support region of the task", title_justify="left")
+    ppl.add_column("model")
+    for group in groups:
+        ppl.add_column(group, justify="right")
+    for model in models:
+        ppl.add_row(model, *[f"{values[(model, 'perplexity', 'all', g)].value:.3f}"
+                             if (model, "perplexity", "all", g) in values else "-" for g in groups])
+    console.print(ppl)

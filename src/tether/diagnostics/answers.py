@@ -1,4 +1,4 @@
-"""avg@k and answer-level entropy from the stored verdicts.
+"""avg@k and answer-level entropy from the stored verdicts, per benchmark.
 
 - avg@k: the mean accuracy of the first k samples of each task, averaged over tasks (the paper
   uses k = 32).
@@ -6,6 +6,9 @@
   distinct extracted answers among its first k samples, averaged over tasks. Samples with no
   extracted answer count as one outcome of their own ("no answer"). Answers are compared as
   stored (each verifier's extraction already strips and normalises what it must).
+
+Benchmarks come from the store's `tasks` table; a store without one (verdicts imported from a
+file) has all its tasks in one benchmark named "all".
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tether.errors import InputError
 from tether.store import Store
 
 NO_ANSWER = object()
+ALL = "all"
 
 
 def answer_entropy(answers: Sequence[str | None]) -> float:
@@ -38,10 +42,37 @@ class AnswerStats:
     tasks: int
     avg_at_k: float
     answer_entropy: float
+    benchmark: str = ALL
 
 
 def answer_stats(store: Store, label: str, k: int = 32) -> AnswerStats:
-    """avg@k and mean answer entropy of one model's first k samples per task."""
+    """avg@k and mean answer entropy of one model's first k samples per task, over all its tasks."""
+    return answer_stats_by_benchmark(store, label, k)[ALL]
+
+
+def answer_stats_by_benchmark(store: Store, label: str, k: int = 32) -> dict[str, AnswerStats]:
+    """avg@k and mean answer entropy per benchmark, and over all tasks (key "all")."""
+    by_task = _graded_answers(store, label, k)
+    benchmarks = task_benchmarks(store, label)
+    groups: dict[str, list[str]] = {ALL: sorted(by_task)}
+    if len(set(benchmarks.values())) > 1:
+        for task_id in sorted(by_task):
+            groups.setdefault(benchmarks.get(task_id, ALL), []).append(task_id)
+    elif benchmarks:
+        groups = {next(iter(benchmarks.values())): groups[ALL], ALL: groups[ALL]}
+    return {name: _stats(label, k, name, [by_task[t] for t in ids]) for name, ids in groups.items()}
+
+
+def task_benchmarks(store: Store, label: str) -> dict[str, str]:
+    """task id -> benchmark, from the store's tasks table (empty when it has none)."""
+    if not store.shard_paths("tasks", label):
+        return {}
+    query = f"SELECT DISTINCT task_id, benchmark FROM read_parquet('{quoted(store.glob('tasks', label))}')"
+    with connect() as connection:
+        return dict(connection.sql(query).fetchall())
+
+
+def _graded_answers(store: Store, label: str, k: int) -> dict[str, list[tuple[bool, str | None]]]:
     if not store.shard_paths("verdicts", label):
         raise InputError(f"{store.root}: no verdicts for {label!r}; run `tether grade` first")
     query = (f"SELECT task_id, correct, answer FROM read_parquet('{quoted(store.glob('verdicts', label))}') "
@@ -53,6 +84,10 @@ def answer_stats(store: Store, label: str, k: int = 32) -> AnswerStats:
         by_task.setdefault(task_id, []).append((bool(correct), answer))
     if not by_task:
         raise InputError(f"{store.root}: no graded samples of {label!r}")
-    accuracy = [sum(c for c, _ in items) / len(items) for items in by_task.values()]
-    entropy = [answer_entropy([a for _, a in items]) for items in by_task.values()]
-    return AnswerStats(label, k, len(by_task), sum(accuracy) / len(accuracy), sum(entropy) / len(entropy))
+    return by_task
+
+
+def _stats(label: str, k: int, benchmark: str, tasks: list[list[tuple[bool, str | None]]]) -> AnswerStats:
+    accuracy = [sum(c for c, _ in items) / len(items) for items in tasks]
+    entropy = [answer_entropy([a for _, a in items]) for items in tasks]
+    return AnswerStats(label, k, len(tasks), sum(accuracy) / len(accuracy), sum(entropy) / len(entropy), benchmark)

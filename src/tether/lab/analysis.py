@@ -56,6 +56,7 @@ class LabAnalysis:
     k_grid: np.ndarray
     pass_at_k: dict[str, np.ndarray]
     expected_regions: dict[str, float]
+    region_chance: dict[str, float]  # exact probability that a run of k samples puts >= 1 task in the region
     mode_regions: dict[str, int]
     support_violations: list[tuple[str, str, float, float]] = field(default_factory=list)
     tv_tabular: float = 0.0
@@ -85,9 +86,12 @@ def analyse(prompts: Sequence[ExactPrompt], *, k: int, epsilon: float, lower: fl
     p_rl = np.array([p.rl.p_correct for p in prompts])
     curves = {"base": exact_pass_at_k(p_base, grid).mean(axis=0), "rl": exact_pass_at_k(p_rl, grid).mean(axis=0)}
     cover_b, cover_r = 1 - (1 - p_base) ** k, 1 - (1 - p_rl) ** k
-    expected = {"P": float((cover_b * cover_r).sum()), "S": float((cover_b * (1 - cover_r)).sum()),
-                "E": float(((1 - cover_b) * cover_r).sum()), "O": float(((1 - cover_b) * (1 - cover_r)).sum())}
-    result = LabAnalysis(list(prompts), k, epsilon, lower, tilt, grid, curves, expected, _mode_regions(prompts, epsilon))
+    per_task = {"P": cover_b * cover_r, "S": cover_b * (1 - cover_r), "E": (1 - cover_b) * cover_r,
+                "O": (1 - cover_b) * (1 - cover_r)}
+    expected = {region: float(p.sum()) for region, p in per_task.items()}
+    chance = {region: float(1 - np.prod(1 - p)) for region, p in per_task.items()}
+    result = LabAnalysis(list(prompts), k, epsilon, lower, tilt, grid, curves, expected, chance,
+                         _mode_regions(prompts, epsilon))
     for prompt in prompts:
         for text, p in prompt.rl.modes.items():
             if p > epsilon and prompt.base.modes.get(text, 0.0) <= lower:

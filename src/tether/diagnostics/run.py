@@ -1,0 +1,116 @@
+"""`tether diagnose`: every diagnostic of a store's two models, written to its `diagnostics` table.
+
+For each model label: avg@k and answer entropy per benchmark (from the verdicts), token entropy
+per benchmark (teacher forcing through an engine), and, given reference traces, perplexity over
+all traces and per support region of their tasks (regions from `tether.compare`). Rows are
+appended to the store's `diagnostics` table under one run id; `load_diagnostics` reads the newest
+value of each (model, metric, benchmark, group).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tether.counts import connect, quoted
+from tether.diagnostics.answers import answer_stats_by_benchmark
+from tether.diagnostics.tokens import Trace, token_entropy, trace_perplexity
+from tether.engines import Engine, engine_options, make_engine
+from tether.errors import InputError
+from tether.progress import ProgressFactory, silent
+from tether.records import Diagnostic, to_table
+from tether.store import Shard, Store
+
+ENGINE_KINDS = {"transformers": "hf", "vllm": "vllm", "openai": "openai"}
+EngineFactory = Callable[[str], Engine]
+
+
+@dataclass
+class Diagnosis:
+    """What one `diagnose` run computed (also appended to the store)."""
+
+    run_id: str
+    rows: list[Diagnostic] = field(default_factory=list)
+
+    def value(self, model: str, metric: str, benchmark: str = "all", group: str = "all") -> float | None:
+        for row in self.rows:
+            if (row.model, row.metric, row.benchmark, row.group) == (model, metric, benchmark, group):
+                return row.value
+        return None
+
+
+def sampling_engine(store: Store, label: str, model: str | None = None, kind: str | None = None,
+                    **options) -> Engine:
+    """An engine for scoring `label`'s text: the one it was sampled with (from the manifest), unless
+    `model`/`kind` are given; `options` as for `make_engine` (template defaults to the sampled one)."""
+    settings = store.manifest().get("runs", {}).get(label, {}).get("settings", {}).get("engine", {})
+    if model is None and not settings:
+        raise InputError(f"{store.root}: no sampling run of {label!r} is recorded; name its model with "
+                         f"--model {label}=PATH")
+    kind = kind or ENGINE_KINDS.get(settings.get("engine", "transformers"), "hf")
+    given = {"template": settings.get("template"), "base_url": settings.get("base_url"),
+             "api": settings.get("api"), "api_key": os.environ.get("OPENAI_API_KEY"), **options}
+    return make_engine(kind, model or settings["model"], **engine_options(kind, given))
+
+
+def diagnose(store: Store, labels: Sequence[str] = ("base", "rl"), *, engines: EngineFactory | None = None,
+             k: int = 32, traces: Sequence[Trace] | None = None, token_entropy_on: bool = True,
+             batch: int = 16, progress: ProgressFactory = silent) -> Diagnosis:
+    """Compute and store the diagnostics of each label; engines come from `engines(label)`
+    (default: `sampling_engine`). Token entropy and perplexity need an engine; avg@k and
+    answer entropy need only the verdicts."""
+    engines = engines or (lambda label: sampling_engine(store, label))
+    run = Diagnosis(dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
+    regions = _regions(store, labels) if traces else {}
+    for label in labels:
+        for name, stats in answer_stats_by_benchmark(store, label, k).items():
+            run.rows += [Diagnostic(label, run.run_id, "avg_at_k", name, "all", stats.avg_at_k, stats.tasks, k),
+                         Diagnostic(label, run.run_id, "answer_entropy", name, "all", stats.answer_entropy,
+                                    stats.tasks, k, "nats")]
+        if not (token_entropy_on or traces):
+            continue
+        engine = engines(label)
+        try:
+            if token_entropy_on:
+                with progress(f"token entropy {label}") as bar:
+                    found = token_entropy(store, label, engine, k=k, batch=batch, on_start=bar.start,
+                                          on_progress=bar.advance)
+                run.rows += [Diagnostic(label, run.run_id, "token_entropy", name, "all", e.value, e.tokens, k,
+                                        "nats, exact" if e.exact else "nats, top-k approximation")
+                             for name, e in found.items()]
+            if traces:
+                with progress(f"perplexity {label}") as bar:
+                    found = trace_perplexity(store, label, engine, traces, regions, batch=batch,
+                                             on_start=bar.start, on_progress=bar.advance)
+                run.rows += [Diagnostic(label, run.run_id, "perplexity", "all", group, p.value, p.tokens, None,
+                                        f"{p.traces} reference traces") for group, p in found.items()]
+        finally:
+            engine.close()
+    for label in labels:
+        rows = [r for r in run.rows if r.model == label]
+        store.write([Shard("diagnostics", label, to_table(rows, Diagnostic), f"diagnose-{run.run_id}")])
+    return run
+
+
+def load_diagnostics(store: Store) -> list[Diagnostic]:
+    """The newest value of each (model, metric, benchmark, group) in the store's diagnostics table."""
+    if not store.shard_paths("diagnostics"):
+        return []
+    query = (f"SELECT * FROM read_parquet('{quoted(store.glob('diagnostics'))}') "
+             "QUALIFY row_number() OVER (PARTITION BY model, metric, benchmark, \"group\" ORDER BY run_id DESC) = 1 "
+             "ORDER BY model, metric, benchmark, \"group\"")
+    with connect() as connection:
+        relation = connection.sql(query)
+        names = relation.columns
+        return [Diagnostic(**dict(zip(names, row))) for row in relation.fetchall()]
+
+
+def _regions(store: Store, labels: Sequence[str]) -> dict[str, str]:
+    from tether.compare import compare
+
+    if len(labels) != 2:
+        raise InputError("perplexity by support region needs exactly two labels (base and RL)")
+    result = compare(store=store.root, base_label=labels[0], rl_label=labels[1])
+    return {str(t): str(r) for t, r in zip(result.task_ids, result.regions)}
