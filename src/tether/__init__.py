@@ -28,12 +28,31 @@ from tether.metrics import (
 from tether.records import SAMPLE_SCHEMA, VERDICT_SCHEMA, Sample, Verdict
 from tether.store import Store
 from tether.engines import Decoding, make_engine
-from tether.experiment import load_experiment, run_experiment
 from tether.grading import GradeOptions, grade
 from tether.sampling import SamplingConfig, sample
 from tether.tasks import Task, load_tasks
 
+_LAZY = {  # imported on first use: pydantic (experiment files), the diagnostics and the report
+    "load_experiment": "tether.experiment",
+    "run_experiment": "tether.experiment",
+    "diagnose": "tether.diagnostics",
+    "load_diagnostics": "tether.diagnostics",
+    "build_report": "tether.report",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tether' has no attribute {name!r}")
+
+
 __all__ = [
+    "build_report",
+    "diagnose",
+    "load_diagnostics",
     "Decoding",
     "GradeOptions",
     "SamplingConfig",

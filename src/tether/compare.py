@@ -203,10 +203,11 @@ def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCo
         warnings.append(message + "; dropped")
     if common.size == 0:
         raise InputError(f"{base.source} and {rl.source} share no task ids")
-    return _subset(base, common), _subset(rl, common), warnings
+    return subset_tasks(base, common), subset_tasks(rl, common), warnings
 
 
-def _subset(counts: TaskCounts, ids: np.ndarray) -> TaskCounts:
+def subset_tasks(counts: TaskCounts, ids: np.ndarray) -> TaskCounts:
+    """The counts of the tasks `ids`, in that order."""
     index = {task: i for i, task in enumerate(counts.task_ids.astype(str))}
     rows = np.array([index[task] for task in ids], dtype=np.int64)
     return TaskCounts(counts.label, counts.source, ids.astype(object), counts.n[rows], counts.c[rows])

@@ -3,7 +3,7 @@
 The file names the two models, the tasks, k and decoding, the verifier and the
 output store; it is validated up front (unknown keys, wrong types and missing
 fields are reported with their place in the file). Then the stages run in order:
-sample (each model), grade, compare; each is resumable and does nothing when
+sample (each model), grade, compare, diagnose, report; each is resumable and does nothing when
 already complete, so re-running a finished experiment only re-prints its
 tables. Relative paths are relative to the file's folder. See docs/experiment.md.
 """
@@ -86,6 +86,19 @@ class CompareSection(_Strict):
     seed: int = 0
 
 
+class DiagnosticsSection(_Strict):
+    enabled: bool = True
+    k: int = Field(default=32, ge=1)
+    token_entropy: bool = True
+    traces: str | None = None  # JSONL of {task_id, trace}: perplexity on reference traces
+    batch_size: int = Field(default=16, ge=1)
+
+
+class ReportSection(_Strict):
+    enabled: bool = True
+    out: str = "report"
+
+
 class Experiment(_Strict):
     out: str
     tasks: TasksSection
@@ -93,6 +106,8 @@ class Experiment(_Strict):
     models: dict[str, ModelSection]
     grading: GradingSection = Field(default_factory=GradingSection)
     compare: CompareSection = Field(default_factory=CompareSection)
+    diagnostics: DiagnosticsSection = Field(default_factory=DiagnosticsSection)
+    report: ReportSection = Field(default_factory=ReportSection)
 
     @model_validator(mode="after")
     def _two_models(self):
@@ -180,8 +195,40 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     result = compare(store=store, options=options)
     save_comparison(result, store / "compare")
     note("compare", "ran", f"written to {store / 'compare'}")
-    note("report", "skipped", "the HTML report is not built yet")
+    models = {label: _model_path(root, experiment.models[label].model, None, progress) for label in ("base", "rl")}
+    _diagnose_stage(experiment, root, store, models, note, progress)
+    if experiment.report.enabled:
+        from tether.report import build_report
+
+        files = build_report(store, _resolve(root, experiment.report.out), options=options)
+        note("report", "ran", f"written to {files.html}")
+    else:
+        note("report", "skipped", "disabled in the file")
     return result, store, log
+
+
+def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dict[str, str], note,
+                    progress: ProgressFactory) -> None:
+    """avg@k and entropies (and perplexity on traces), unless disabled or already in the store."""
+    from tether.diagnostics import diagnose, load_diagnostics, read_traces
+    from tether.engines import make_engine
+    from tether.store import Store
+
+    d = experiment.diagnostics
+    if not d.enabled:
+        note("diagnose", "skipped", "disabled in the file")
+        return
+    wanted = {"avg_at_k"} | ({"token_entropy"} if d.token_entropy else set()) | ({"perplexity"} if d.traces else set())
+    done = {(r.model, r.metric) for r in load_diagnostics(Store(store)) if r.k in (d.k, None)}
+    if all((label, metric) in done for label in ("base", "rl") for metric in wanted):
+        note("diagnose", "skipped", "already in the store")
+        return
+    sections = experiment.models
+    traces = read_traces(_resolve(root, d.traces)) if d.traces else None
+    diagnose(Store(store), ("base", "rl"), k=d.k, traces=traces, token_entropy_on=d.token_entropy, batch=d.batch_size,
+             engines=lambda label: make_engine(sections[label].engine, models[label], **sections[label].engine_options()),
+             progress=progress)
+    note("diagnose", "ran", f"{', '.join(sorted(wanted))} of both models")
 
 
 def _model_path(root: Path, spec: str, on_stage, progress: ProgressFactory) -> str:

@@ -102,20 +102,41 @@ def sample(
     check_label(label)
     target = store if isinstance(store, Store) else Store.open_or_create(store)
     rendered = [engine.render(task.prompt) for task in tasks]
-    _claim_run(target, label, tasks, rendered, engine, config)
-    _write_tasks(target, label, tasks, rendered)
-    done = _done_units(target, label)
-    todo = missing_units(len(tasks), config, done)
-    summary = SampleSummary(label, len(done) + len(todo), len(done))
-    if on_start:
-        remaining = sum(_unit_samples(u, len(tasks), config) for u in todo)
-        on_start(len(tasks) * config.k, len(tasks) * config.k - remaining)
+    todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start)
     started = time.perf_counter()
     window = max(1, int(getattr(engine, "units_in_flight", 1)))
     for first in range(0, len(todo), window):
         _run_units(todo[first : first + window], tasks, engine, target, label, config, summary, on_progress)
     summary.seconds = time.perf_counter() - started
     summary.warnings += list(getattr(engine, "warnings", []))
+    return summary
+
+
+def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str], engine: dict,
+                config: SamplingConfig, on_start: Callable[[int, int], None] | None = None
+                ) -> tuple[list[Unit], SampleSummary]:
+    """Claim (or check) the label's run settings, store its prompts once, and list the units to do.
+
+    `engine` is the engine's `describe()`; `rendered` its rendering of each task's prompt."""
+    check_label(label)
+    _claim_run(store, label, tasks, rendered, engine, config)
+    _write_tasks(store, label, tasks, rendered)
+    done = _done_units(store, label)
+    todo = missing_units(len(tasks), config, done)
+    if on_start:
+        remaining = sum(_unit_samples(u, len(tasks), config) for u in todo)
+        on_start(len(tasks) * config.k, len(tasks) * config.k - remaining)
+    return todo, SampleSummary(label, len(done) + len(todo), len(done))
+
+
+def run_unit(unit: Unit, tasks: Sequence[Task], engine: Engine, store: Store, label: str,
+             config: SamplingConfig) -> SampleSummary:
+    """Generate and write one unit (a worker's whole job); a unit whose shard exists is not redone."""
+    summary = SampleSummary(label, 1, 0)
+    if (store.root / "samples" / label / f"part-{unit.name}.parquet").exists():
+        summary.units_skipped = 1
+        return summary
+    _run_units([unit], tasks, engine, store, label, config, summary, None)
     return summary
 
 
@@ -212,13 +233,13 @@ def _done_units(store: Store, label: str) -> list[Unit]:
     return units
 
 
-def _claim_run(store: Store, label: str, tasks, rendered, engine: Engine, config: SamplingConfig) -> None:
+def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: SamplingConfig) -> None:
     """Record this label's settings, or refuse if they differ from the run being resumed."""
     digest = hashlib.sha256()
     for task, text in zip(tasks, rendered):
         digest.update(f"{task.task_id}\x1f{text}\x1e".encode())
     settings = {
-        "engine": engine.describe(),
+        "engine": engine,
         "decoding": config.decoding.as_dict(),
         "seed": config.seed,
         "task_block": config.task_block,

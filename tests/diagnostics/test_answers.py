@@ -43,3 +43,22 @@ def test_stats_from_a_graded_store(tmp_path):
     assert stats.avg_at_k == pytest.approx(0.75) and stats.tasks == 2
     h = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
     assert stats.answer_entropy == pytest.approx(h)
+
+
+def test_stats_per_benchmark(tmp_path):
+    from tether.diagnostics import answer_stats_by_benchmark
+    from tether.tasks import Task
+
+    tasks = [Task("a", "alpha", "q", {"answer": "4"}, "exact"), Task("b", "alpha", "q", {"answer": "7"}, "exact"),
+             Task("c", "beta", "q", {"answer": "1"}, "exact")]
+    rows = [{"task_id": t, "completion": c} for t, cs in (("a", "4454"), ("b", "7777"), ("c", "1212")) for c in cs]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tether.import_samples(tmp_path / "s.jsonl", tmp_path / "run", model="base")
+    tether.grade(tmp_path / "run", tasks=tasks)
+    stats = answer_stats_by_benchmark(tether.Store(tmp_path / "run"), "base", k=4)
+    assert set(stats) == {"alpha", "beta", "all"}
+    assert stats["alpha"].tasks == 2 and stats["alpha"].avg_at_k == pytest.approx((0.75 + 1.0) / 2)
+    h_a = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    assert stats["alpha"].answer_entropy == pytest.approx(h_a / 2)
+    assert stats["beta"].avg_at_k == pytest.approx(0.5) and stats["beta"].answer_entropy == pytest.approx(math.log(2))
+    assert stats["all"].tasks == 3 and stats["all"].avg_at_k == pytest.approx((0.75 + 1.0 + 0.5) / 3)

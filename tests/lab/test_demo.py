@@ -1,5 +1,6 @@
 """`tether demo --quick` end to end: the normal pipeline on the lab pair, next to exact values."""
 
+import json
 import os
 import re
 import subprocess
@@ -34,6 +35,8 @@ def test_exact_checks_on_the_trained_pair(demo):
     analysis = demo[0].analysis
     assert analysis.tv_tabular < 1e-6
     assert analysis.support_violations == []
+    exact = json.loads((demo[0].folder / "exact.json").read_text())
+    assert exact["tv_tabular_max"] == analysis.tv_tabular and len(exact["prompts"]) == len(analysis.prompts)
     assert len(analysis.tv_grpo) == len(analysis.prompts) and all(0 <= tv <= 1 for tv in analysis.tv_grpo)
     assert analysis.min_mass > 0.999  # threshold 1e-8 in the quick setting; benchmarks/demo.py checks 1 - 1e-6
     assert all(0 <= c <= 1 for c in analysis.region_chance.values())
@@ -47,7 +50,7 @@ def test_cli_demo_reuses_models_and_stages(demo):
     assert out.returncode == 0, out.stderr
     assert "sample base: skipped" in out.stderr and "pretraining" not in out.stderr
     for text in ("Support regions", "exact (expected)", "Mean pass@k: sampled [95% CI] vs exact", "avg@32",
-                 "support preservation: 0 correct RL modes"):
+                 "support preservation: 0 correct RL modes", "Diagnostics (entropies in nats)", "(report:"):
         assert text in out.stdout
     tv = float(re.search(r"TV\(tabular optimiser, closed form\) max ([0-9.e+-]+)", out.stdout).group(1))
     assert tv < 1e-6

@@ -8,6 +8,7 @@ stderr with exit code 2 (a traceback only with `--debug`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -180,6 +181,9 @@ def sample_cmd(
     dtype: Annotated[str, typer.Option(help="hf/vllm engine: auto, float32, bfloat16, float16.")] = "auto",
     task_block: Annotated[int, typer.Option(help="Tasks per unit of work (one shard).", min=1)] = 8,
     sample_block: Annotated[int, typer.Option(help="Samples per task per unit of work.", min=1)] = 64,
+    ray: Annotated[str | None, typer.Option(help="Run the units on Ray: 'local' (start one here), 'auto' or a cluster address.")] = None,
+    ray_workers: Annotated[int, typer.Option(help="Ray: engine workers (actors).", min=1)] = 2,
+    ray_gpus: Annotated[float, typer.Option(help="Ray: GPUs per worker (1 for vLLM on a GPU node).", min=0)] = 0.0,
 ) -> None:
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
     from tether.cli.progress import SamplingMeter
@@ -197,9 +201,16 @@ def sample_cmd(
                                               concurrency=concurrency, n_per_request=n_per_request,
                                               tokenizer=tokenizer, batch_size=batch_size, device=device,
                                               dtype=dtype))
-        backend = make_engine(engine, model, **options)
         with SamplingMeter(stderr, f"{label}: {len(task_list)} tasks x {k}") as meter:
-            summary = sample(task_list, backend, store, label, config, meter.on_progress, meter.on_start)
+            if ray:
+                from tether.on_ray import EngineSpec, RayOptions, sample_on_ray
+
+                cluster = RayOptions(None if ray == "local" else ray, ray_workers, num_gpus=ray_gpus)
+                summary = sample_on_ray(task_list, EngineSpec(engine, model, options), store, label, config, cluster,
+                                        meter.on_progress, meter.on_start)
+            else:
+                summary = sample(task_list, make_engine(engine, model, **options), store, label, config,
+                                 meter.on_progress, meter.on_start)
     if not render_sample_summary(summary, stdout, stderr):
         raise typer.Exit(1)
 
@@ -280,6 +291,24 @@ def _assignments(items: list[str]) -> dict[str, str]:
     return found
 
 
+@app.command("report")
+def report_cmd(
+    store: Annotated[Path, typer.Argument(help="A store holding both models.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.html, report.md, summary.json and figures/.")] = Path("report"),
+    base_label: Annotated[str, typer.Option(help="Label of the base model.")] = "base",
+    rl_label: Annotated[str, typer.Option(help="Label of the RL model.")] = "rl",
+    k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to min n].")] = None,
+) -> None:
+    """Write the shareable report: one self-contained HTML page, Markdown with PNG figures, summary.json."""
+    from tether.compare import CompareOptions
+    from tether.report import build_report
+
+    with friendly_errors():
+        files = build_report(store, out, base_label=base_label, rl_label=rl_label,
+                             options=CompareOptions(k_grid=_int_list(k_grid)))
+    stdout.print(f"wrote {files.html}, {files.markdown} and {files.summary}", highlight=False)
+
+
 @app.command("run")
 def run_cmd(
     experiment: Annotated[Path, typer.Argument(help="The experiment's TOML file (see docs/experiment.md).")],
@@ -309,7 +338,7 @@ def demo_cmd(
         help="Sampling seed [default: the bundled experiment's]; the run is deterministic given it.")] = None,
 ) -> None:
     """The lab's whole story offline on CPU: train (or reuse) a tiny base and RL pair, sample, grade, compare, and compute every probability exactly."""
-    from tether.cli.render import render_answer_stats, render_comparison, render_lab_analysis
+    from tether.cli.render import render_answer_stats, render_comparison, render_diagnostics, render_lab_analysis
     from tether.lab.demo import run_demo
 
     def stage(name: str, status: str, detail: str) -> None:
@@ -320,7 +349,9 @@ def demo_cmd(
     render_comparison(result.comparison, stdout)
     render_lab_analysis(result.analysis, result.comparison, stdout)
     render_answer_stats(result.answers, result.analysis, stdout)
-    stdout.print(f"done in {result.seconds:.0f} s; outputs in {result.folder.resolve()}", highlight=False)
+    render_diagnostics(result.diagnostics, stdout)
+    stdout.print(f"done in {result.seconds:.0f} s; outputs in {result.folder.resolve()} "
+                 f"(report: {result.report.resolve()})", highlight=False)
 
 
 def main() -> None:

@@ -179,7 +179,9 @@ def render_diagnostics(rows, console: Console) -> None:
     """The paper's Table 3 (per benchmark: avg@k, answer and token entropy) and perplexity by region."""
     values = {(r.model, r.metric, r.benchmark, r.group): r for r in rows}
     models = sorted({r.model for r in rows}, key=lambda m: (m != "base", m))
-    benchmarks = sorted({r.benchmark for r in rows if r.metric != "perplexity"}, key=lambda b: (b == "all", b))
+    from tether.diagnostics.run import shown_benchmarks
+
+    benchmarks = shown_benchmarks(rows)
     k = next((r.k for r in rows if r.metric == "avg_at_k"), None)
     table = Table(title="Diagnostics (entropies in nats)", title_justify="left")
     for name in ("benchmark", "model", f"avg@{k}", "answer entropy", "token entropy"):

@@ -107,6 +107,14 @@ def load_diagnostics(store: Store) -> list[Diagnostic]:
         return [Diagnostic(**dict(zip(names, row))) for row in relation.fetchall()]
 
 
+def shown_benchmarks(rows: Sequence[Diagnostic]) -> list[str]:
+    """The benchmarks a Table 3 shows, "all" last; only the one benchmark when there is just one."""
+    names = sorted({r.benchmark for r in rows if r.metric != "perplexity"}, key=lambda b: (b == "all", b))
+    if len(names) == 2 and "all" in names:  # one benchmark: its rows and the overall rows are the same
+        names.remove("all")
+    return names
+
+
 def _regions(store: Store, labels: Sequence[str]) -> dict[str, str]:
     from tether.compare import compare
 

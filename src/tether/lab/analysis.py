@@ -70,6 +70,22 @@ class LabAnalysis:
     def min_mass(self) -> float:
         return min(min(p.base.mass, p.rl.mass) for p in self.prompts)
 
+    def to_dict(self) -> dict:
+        """The exact values as JSON: per prompt P(correct) and pass@k inputs, and every summary."""
+        return {
+            "k": self.k, "epsilon": self.epsilon, "support_lower": self.lower, "tilt": self.tilt,
+            "k_grid": [int(k) for k in self.k_grid],
+            "pass_at_k": {label: [float(v) for v in curve] for label, curve in self.pass_at_k.items()},
+            "expected_regions": self.expected_regions, "region_chance": self.region_chance,
+            "mode_regions": self.mode_regions, "min_enumerated_mass": self.min_mass,
+            "tv_tabular_max": self.tv_tabular, "tv_grpo": [float(v) for v in self.tv_grpo],
+            "support_violations": [list(v) for v in self.support_violations],
+            "prompts": [{"task_id": p.task_id, "target": p.target,
+                         **{label: {"p_correct": m.p_correct, "entropy": m.entropy, "mass": m.mass,
+                                    "modes": len(m.modes)} for label, m in (("base", p.base), ("rl", p.rl))}}
+                        for p in self.prompts],
+        }
+
 
 def exact_model(model, tokenizer, prompt: str, is_correct: Callable[[str], bool], **enumeration) -> ExactModel:
     found = enumerate_completions(model, tokenizer, prompt, **enumeration)

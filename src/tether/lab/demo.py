@@ -10,6 +10,7 @@ values next to the sampled ones.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -31,7 +32,9 @@ class DemoResult:
     comparison: Comparison
     analysis: LabAnalysis
     answers: dict  # label -> tether.diagnostics.AnswerStats (first 32 samples)
+    diagnostics: list  # tether.records.Diagnostic rows of the store (avg@k, entropies)
     folder: Path
+    report: Path  # report.html
     seconds: float
 
 
@@ -56,10 +59,11 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,
     text = source.read_text()
     path.write_text(text if seed is None else with_seed(text, seed))
     comparison, store, _ = run_experiment(path, on_stage=on_stage, progress=progress)
-    from tether.diagnostics import answer_stats
+    from tether.diagnostics import answer_stats, load_diagnostics
     from tether.store import Store
 
     answers = {label: answer_stats(Store(store), label, k=32) for label in ("base", "rl")}
+    diagnostics = load_diagnostics(Store(store))
     experiment, _ = load_experiment(path)
     if on_stage:
         on_stage("exact analysis", "ran", "enumerating every completion of every prompt under both models")
@@ -78,7 +82,9 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,
         k=k, epsilon=detectability_epsilon(k), lower=SUPPORT_LOWER, tilt=1.0 / config.grpo.kl_coef,
         k_grid=list(comparison.k_grid),
     )
-    return DemoResult(comparison, analysis, answers, folder, time.perf_counter() - started)
+    (folder / "exact.json").write_text(json.dumps(analysis.to_dict(), indent=1) + "\n")
+    report = folder / experiment.report.out / "report.html"
+    return DemoResult(comparison, analysis, answers, diagnostics, folder, report, time.perf_counter() - started)
 
 
 def with_seed(experiment: str, seed: int) -> str:

@@ -1,0 +1,152 @@
+"""Sampling on a Ray cluster: the same units, seeds and shards as on one machine, spread over workers.
+
+`sample_on_ray` runs the missing (task block x sample range) units of a run on a pool of Ray
+actors, each holding one engine built from an `EngineSpec` (vLLM on GPU nodes, transformers
+anywhere, or a client of an OpenAI-compatible server) and writing its own shards to the shared
+store. Plain actors rather than Ray Data's LLM processors: tether's unit of work is already a
+resumable shard with per-sample seeds, which a batch pipeline would re-cut (see docs/cluster.md).
+
+- **Same samples.** Seeds come from (run seed, task, sample index) and shard names from the unit,
+  so 1 or N workers, and any interruption, give the same store.
+- **Worker failure.** A worker that dies (its process killed, its node lost) fails the call in
+  flight; the driver starts a replacement actor and puts the unit back in the queue, up to
+  `max_retries` times per unit. A shard is linked atomically, so a unit is either wholly in the
+  store or not at all, and a unit whose shard already exists is not redone: every sample is in
+  the store exactly once.
+- **Driver failure.** Nothing is kept outside the store: run the same command again and it
+  resumes from the shard names, as on one machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tether.errors import InputError
+from tether.sampling import SampleSummary, SamplingConfig, Unit, prepare_run, run_unit
+from tether.store import Store
+from tether.tasks.task import Task
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How a worker builds its engine: `make_engine(kind, model, **options)`."""
+
+    kind: str
+    model: str
+    options: dict = field(default_factory=dict)
+
+    def build(self):
+        from tether.engines import make_engine
+
+        return make_engine(self.kind, self.model, **self.options)
+
+
+@dataclass
+class RayOptions:
+    address: str | None = None  # None: start a local Ray instance; "auto" or "ray://host:port" to join one
+    workers: int = 2
+    num_cpus: float = 1.0  # per worker
+    num_gpus: float = 0.0  # per worker (1 for a vLLM worker on a GPU node)
+    max_retries: int = 3  # per unit, after a worker died
+    init: dict = field(default_factory=dict)  # extra keyword arguments of ray.init
+
+
+class SamplingWorker:
+    """A Ray actor: one engine, generating whole units and writing their shards."""
+
+    def __init__(self, spec: EngineSpec, store_root: str, label: str, tasks: list[Task], config: SamplingConfig):
+        self.engine = spec.build()
+        self.store = Store(store_root)
+        self.label, self.tasks, self.config = label, tasks, config
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def prepare(self) -> tuple[list[str], dict]:
+        """The engine's rendering of every prompt and its description (for the run's settings)."""
+        return [self.engine.render(t.prompt) for t in self.tasks], self.engine.describe()
+
+    def run(self, unit: Unit) -> tuple[int, int, str | None]:
+        """(samples, tokens, error) of one unit."""
+        summary = run_unit(unit, self.tasks, self.engine, self.store, self.label, self.config)
+        error = summary.failed[0][1] if summary.failed else None
+        return summary.samples_written, summary.tokens_written, error
+
+
+def sample_on_ray(tasks: Sequence[Task], spec: EngineSpec, store: str | Store, label: str, config: SamplingConfig,
+                  ray_options: RayOptions | None = None, on_progress: Progress | None = None,
+                  on_start: Callable[[int, int], None] | None = None,
+                  on_worker_started: Callable[[int], None] | None = None) -> SampleSummary:
+    """`tether.sample` with the units spread over Ray workers; `on_worker_started(pid)` is told of
+    each worker process (the tests use it to kill one)."""
+    ray = _ray()
+    options = ray_options or RayOptions()
+    target = store if isinstance(store, Store) else Store.open_or_create(store)
+    if not ray.is_initialized():
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=False, **options.init)
+    actor = ray.remote(num_cpus=options.num_cpus, num_gpus=options.num_gpus, max_restarts=0)(SamplingWorker)
+
+    def start():
+        worker = actor.remote(spec, str(target.root), label, list(tasks), config)
+        if on_worker_started:
+            on_worker_started(ray.get(worker.pid.remote()))
+        return worker
+
+    workers = [start() for _ in range(max(1, options.workers))]
+    rendered, description = ray.get(workers[0].prepare.remote())
+    todo, summary = prepare_run(target, label, tasks, rendered, description, config, on_start)
+    started = time.perf_counter()
+    try:
+        _schedule(ray, todo, workers, start, options.max_retries, summary, on_progress)
+    finally:
+        for worker in workers:
+            ray.kill(worker)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _schedule(ray, todo: list[Unit], workers: list, start, max_retries: int, summary: SampleSummary,
+              on_progress: Progress | None) -> None:
+    """Keep every worker busy with one unit; replace a dead worker and requeue its unit."""
+    queue, attempts, running = list(reversed(todo)), {u: 0 for u in todo}, {}
+    idle = list(workers)
+    while queue or running:
+        while queue and idle:
+            worker, unit = idle.pop(), queue.pop()
+            running[worker.run.remote(unit)] = (worker, unit)
+        ready, _ = ray.wait(list(running), num_returns=1)
+        worker, unit = running.pop(ready[0])
+        try:
+            samples, tokens, error = ray.get(ready[0])
+        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as exc:
+            attempts[unit] += 1
+            if attempts[unit] > max_retries:
+                summary.failed.append((unit.name, f"worker died {attempts[unit]} times: {type(exc).__name__}"))
+            else:
+                queue.append(unit)
+            replacement = start()
+            workers[workers.index(worker)] = replacement
+            idle.append(replacement)
+            continue
+        idle.append(worker)
+        if error:
+            summary.failed.append((unit.name, error))
+            continue
+        summary.samples_written += samples
+        summary.tokens_written += tokens
+        if on_progress:
+            on_progress(samples, tokens)
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError("sampling on Ray needs the ray package: pip install 'tether[ray]'") from None
+    return ray

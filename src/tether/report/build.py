@@ -1,0 +1,232 @@
+"""`tether report STORE --out DIR`: report.html (one self-contained page), report.md with PNG
+figures, and summary.json.
+
+The HTML page needs no network and no script: the figures are inline SVG drawn by matplotlib,
+the style sheet is inline. The Markdown report links the same figures as PNG files next to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from tether import __version__
+from tether.compare import CompareOptions, Comparison
+from tether.diagnostics.run import shown_benchmarks
+from tether.metrics import REGIONS
+from tether.report import figures
+from tether.report.data import ReportData, gather
+
+REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
+padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}th,td{padding:.25rem .6rem;
+border-bottom:1px solid #eee;text-align:right}th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#555}
+pre{white-space:pre-wrap;background:#f8f8f8;padding:.5rem;font-size:.8rem;max-height:14rem;overflow:auto}
+.muted{color:#666;font-size:.85rem}
+"""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    markdown: Path
+    summary: Path
+    figures: list[Path]
+
+
+def build_report(store: str | Path, out: str | Path, *, base_label: str = "base", rl_label: str = "rl",
+                 options: CompareOptions | None = None) -> ReportFiles:
+    """Gather a store's results and write the three reports (and the PNG figures) into `out`."""
+    data = gather(store, base_label, rl_label, options)
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    drawn = _figures(data)
+    pngs = []
+    for figure in drawn:
+        path = out / "figures" / f"{figure.name}.png"
+        path.write_bytes(figure.png)
+        pngs.append(path)
+    files = ReportFiles(out / "report.html", out / "report.md", out / "summary.json", pngs)
+    files.html.write_text(render_html(data, drawn), encoding="utf-8")
+    files.markdown.write_text(render_markdown(data, drawn), encoding="utf-8")
+    files.summary.write_text(json.dumps(summary(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return files
+
+
+def _figures(data: ReportData) -> list[figures.Figure]:
+    drawn = [figures.pass_at_k_figure(_with_overall(data), data.labels),
+             figures.task_curves_figure(data.curves, data.labels),
+             figures.regions_figure(_with_overall(data)),
+             figures.diagnostics_figure(data.diagnostics, data.labels),
+             figures.perplexity_figure(data.diagnostics, data.labels)]
+    return [f for f in drawn if f is not None]
+
+
+def _with_overall(data: ReportData) -> dict[str, Comparison]:
+    return data.benchmarks if len(data.benchmarks) == 1 else {**data.benchmarks, "all benchmarks": data.overall}
+
+
+# -- summary.json ----------------------------------------------------------------------
+
+def summary(data: ReportData) -> dict:
+    return {
+        "tether_version": __version__,
+        "store": data.store,
+        "labels": {"base": data.labels[0], "rl": data.labels[1]},
+        "overall": _finite(data.overall.to_dict()),
+        "benchmarks": {name: _finite({k: v for k, v in c.to_dict().items() if k != "tasks"})
+                       for name, c in data.benchmarks.items()},
+        "shifted_tasks": [dataclasses.asdict(t) for t in data.shifted],
+        "task_curves": [{"shape": c.shape, "task_id": c.task_id, "region": c.region} for c in data.curves],
+        "diagnostics": [dataclasses.asdict(r) for r in data.diagnostics],
+    }
+
+
+def _finite(value):
+    """JSON has no NaN: undefined values (a rate with a zero denominator) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+# -- tables, shared by HTML and Markdown ------------------------------------------------
+
+def headline_rows(data: ReportData) -> list[list[str]]:
+    rows = []
+    for name, result in _with_overall(data).items():
+        counts = result.counts.as_dict()
+        rates = [f"{_fmt(r.value)} [{_fmt(r.ci.lo)}, {_fmt(r.ci.hi)}]" for r in result.rates.values()]
+        top = len(result.k_grid) - 1
+        passk = [f"{result.pass_at_k[m][top]:.3f}" for m in ("base", "rl")]
+        cross = f"{result.crossover_k:.0f}" if result.crossover_k is not None else "none"
+        rows.append([name, str(len(result.task_ids)), *[str(counts[r]) for r in REGIONS], *rates, *passk, cross])
+    return rows
+
+
+def headline_header(data: ReportData) -> list[str]:
+    k = int(data.overall.k_grid[-1])
+    return ["benchmark", "tasks", *REGIONS, *(f"{n.upper()} [95% CI]" for n in data.overall.rates),
+            f"{data.labels[0]} pass@{k}", f"{data.labels[1]} pass@{k}", "crossover k"]
+
+
+def diagnostics_rows(data: ReportData) -> list[list[str]]:
+    values = {(r.model, r.metric, r.benchmark): r for r in data.diagnostics if r.group == "all"}
+    names = shown_benchmarks(data.diagnostics)
+    rows = []
+    for benchmark in names:
+        for label in data.labels:
+            cells = []
+            for metric, fmt in (("avg_at_k", ".1%"), ("answer_entropy", ".3f"), ("token_entropy", ".3f")):
+                row = values.get((label, metric, benchmark))
+                cells.append("-" if row is None else format(row.value, fmt) + ("*" if "approx" in (row.detail or "") else ""))
+            rows.append([benchmark, label, *cells])
+    return rows
+
+
+def perplexity_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    found = {(r.model, r.group): r for r in data.diagnostics if r.metric == "perplexity"}
+    groups = [g for g in ("all", *REGIONS) if any((label, g) in found for label in data.labels)]
+    rows = [[label, *(f"{found[(label, g)].value:.3f}" if (label, g) in found else "-" for g in groups)]
+            for label in data.labels]
+    return ["model", *groups], rows if groups else []
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+# -- HTML ------------------------------------------------------------------------------
+
+def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
+    by_name = {f.name: f for f in drawn}
+    k = data.diagnostics[0].k if data.diagnostics and data.diagnostics[0].k else 32
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tether report</title>"
+             f"<style>{STYLE}</style></head><body>",
+             "<h1>Did RL expand what the model can solve, or only sharpen it?</h1>",
+             f"<p class='muted'>store <code>{html.escape(data.store)}</code>; base <b>{html.escape(data.labels[0])}</b>, "
+             f"RL <b>{html.escape(data.labels[1])}</b>; tether {__version__}</p>",
+             "<h2>Headline</h2>", _html_table(headline_header(data), headline_rows(data)),
+             "<p class='muted'>P both solve a task at least once, S only the base, E only RL, O neither. "
+             "SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; 95% bootstrap intervals over tasks.</p>"]
+    for name in ("pass_at_k", "task_curves", "regions"):
+        parts.append(_html_figure(by_name.get(name)))
+    parts.append("<h2>Diagnostics</h2>")
+    diag = diagnostics_rows(data)
+    if diag:
+        parts.append(_html_table(["benchmark", "model", f"avg@{k}", "answer entropy", "token entropy"], diag))
+    else:
+        parts.append("<p class='muted'>No diagnostics in the store yet: run <code>tether diagnose</code>.</p>")
+    parts.append(_html_figure(by_name.get("diagnostics")))
+    header, rows = perplexity_rows(data)
+    if rows:
+        parts += ["<h3>Perplexity on reference traces</h3>", _html_table(header, rows)]
+    parts.append(_html_figure(by_name.get("perplexity")))
+    parts += ["<h2>Tasks only one model solves</h2>", _html_shifted(data), "</body></html>"]
+    return "\n".join(p for p in parts if p)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_figure(figure: figures.Figure | None) -> str:
+    if figure is None:
+        return ""
+    return (f"<figure class='figure' id='fig-{figure.name}'>{figure.svg}"
+            f"<figcaption>{html.escape(figure.title)}</figcaption></figure>")
+
+
+def _html_shifted(data: ReportData) -> str:
+    if not data.shifted:
+        return "<p class='muted'>None: every task is in P or O.</p>"
+    header = ["task", "benchmark", "region", f"{data.labels[0]} correct", f"{data.labels[1]} correct", "p-value",
+              "q-value (BH)"]
+    rows = [[t.task_id, t.benchmark, f"{t.region} ({REGION_NAMES[t.region]})", f"{t.base[0]}/{t.base[1]}",
+             f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}", f"{t.q_value:.2g}"] for t in data.shifted]
+    examples = "".join(
+        f"<details><summary>{html.escape(t.task_id)}: a correct completion of "
+        f"{html.escape(data.labels[0] if t.region == 'S' else data.labels[1])}</summary>"
+        f"<pre>{html.escape(t.example)}</pre></details>" for t in data.shifted[:50] if t.example)
+    return _html_table(header, rows) + examples
+
+
+# -- Markdown --------------------------------------------------------------------------
+
+def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
+    lines = ["# tether report", "", f"Store `{data.store}`: base `{data.labels[0]}`, RL `{data.labels[1]}`.", "",
+             "## Headline", "", *_md_table(headline_header(data), headline_rows(data)), ""]
+    for figure in drawn:
+        lines += [f"![{figure.title}](figures/{figure.name}.png)", "", f"*{figure.title}*", ""]
+    diag = diagnostics_rows(data)
+    if diag:
+        k = data.diagnostics[0].k or 32
+        lines += ["## Diagnostics", "", *_md_table(["benchmark", "model", f"avg@{k}", "answer entropy",
+                                                    "token entropy"], diag), ""]
+    header, rows = perplexity_rows(data)
+    if rows:
+        lines += ["### Perplexity on reference traces", "", *_md_table(header, rows), ""]
+    lines += ["## Tasks only one model solves", ""]
+    lines += _md_table(["task", "region", "base", "rl", "p", "q"],
+                       [[t.task_id, t.region, f"{t.base[0]}/{t.base[1]}", f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}",
+                         f"{t.q_value:.2g}"] for t in data.shifted]) if data.shifted else ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def line(cells):
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]

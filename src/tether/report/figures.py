@@ -1,0 +1,155 @@
+"""The report's figures, drawn with matplotlib (Agg) and returned as inline SVG text and PNG bytes.
+
+- `pass_at_k_figure`: both models' mean pass@k per benchmark on a log-k axis, CI bands, the
+  crossover marked;
+- `task_curves_figure`: chosen tasks showing preservation, expansion and shrinkage;
+- `regions_figure`: P/S/E/O per benchmark as stacked bars;
+- `diagnostics_figure`: avg@k, answer and token entropy of both models;
+- `perplexity_figure`: perplexity on reference traces by support region.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+from tether.compare import Comparison
+from tether.metrics import REGIONS
+from tether.records import Diagnostic
+from tether.report.data import TaskCurve
+
+COLOURS = {"base": "#4c72b0", "rl": "#dd8452"}
+REGION_COLOURS = {"P": "#55a868", "S": "#c44e52", "E": "#8172b3", "O": "#b0b0b0"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    title: str
+    svg: str
+    png: bytes
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
+                         "axes.spines.right": False, "svg.hashsalt": "tether"})
+    return plt
+
+
+def _finish(plt, fig, name: str, title: str) -> Figure:
+    fig.tight_layout()
+    svg, png = io.StringIO(), io.BytesIO()
+    fig.savefig(svg, format="svg", metadata={"Date": None})
+    fig.savefig(png, format="png", dpi=120)
+    plt.close(fig)
+    text = svg.getvalue()
+    return Figure(name, title, text[text.index("<svg"):], png.getvalue())
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(3, n)
+    return math.ceil(n / cols), cols
+
+
+def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> Figure:
+    plt = _pyplot()
+    rows, cols = _grid(len(benchmarks))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    for ax, (name, result) in zip(axes.flat, benchmarks.items()):
+        for key, label in zip(("base", "rl"), labels):
+            lo, hi = result.pass_at_k_ci[key]
+            ax.fill_between(result.k_grid, lo, hi, color=COLOURS[key], alpha=0.18, linewidth=0)
+            ax.plot(result.k_grid, result.pass_at_k[key], marker="o", markersize=3, color=COLOURS[key], label=label)
+        if result.crossover_k is not None:
+            ax.axvline(result.crossover_k, color="#333333", linestyle="--", linewidth=1)
+            ax.annotate(f"crossover k≈{result.crossover_k:.0f}", (result.crossover_k, 0.97), fontsize=7,
+                        xytext=(-3, 0), textcoords="offset points", ha="right", va="top")
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{name} ({len(result.task_ids)} tasks)")
+        ax.set_xlabel("k (samples)")
+        ax.set_ylabel("mean pass@k")
+        ax.legend(loc="lower right", fontsize=7, frameon=True)
+    for ax in list(axes.flat)[len(benchmarks):]:
+        ax.set_visible(False)
+    return _finish(plt, fig, "pass_at_k", "pass@k per benchmark (95% bootstrap bands; crossover dashed)")
+
+
+def task_curves_figure(curves: list[TaskCurve], labels: tuple[str, str]) -> Figure | None:
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 2.8), squeeze=False)
+    for ax, curve in zip(axes.flat, curves):
+        for key, label, values in (("base", labels[0], curve.base), ("rl", labels[1], curve.rl)):
+            ax.plot(curve.k_grid, values, marker="o", markersize=3, color=COLOURS[key], label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(f"{curve.shape}: {curve.task_id} ({curve.region})", fontsize=8)
+        ax.set_xlabel("k (samples)")
+        ax.set_ylabel("pass@k")
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+    return _finish(plt, fig, "task_curves", "Three tasks, three shapes: preservation, expansion, shrinkage")
+
+
+def regions_figure(benchmarks: dict[str, Comparison]) -> Figure:
+    plt = _pyplot()
+    names = list(benchmarks)
+    fig, ax = plt.subplots(figsize=(6.5, 1.0 + 0.45 * len(names)))
+    left = [0.0] * len(names)
+    for region in REGIONS:
+        shares = [getattr(benchmarks[n].counts, region) / max(1, len(benchmarks[n].task_ids)) for n in names]
+        bars = ax.barh(names, shares, left=left, color=REGION_COLOURS[region], label=region)
+        for bar, share, n in zip(bars, shares, names):
+            if share >= 0.06:
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2,
+                        str(getattr(benchmarks[n].counts, region)), ha="center", va="center", fontsize=7)
+        left = [a + b for a, b in zip(left, shares)]
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of tasks")
+    ax.invert_yaxis()
+    ax.legend(ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=7, frameon=False)
+    return _finish(plt, fig, "regions", "Support regions per benchmark (task counts on the bars)")
+
+
+def diagnostics_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure | None:
+    metrics = [m for m in ("avg_at_k", "answer_entropy", "token_entropy")
+               if any(r.metric == m and r.benchmark == "all" for r in rows)]
+    if not metrics:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.6), squeeze=False)
+    values = {(r.model, r.metric): r.value for r in rows if r.benchmark == "all" and r.group == "all"}
+    titles = {"avg_at_k": "avg@k", "answer_entropy": "answer entropy (nats)", "token_entropy": "token entropy (nats)"}
+    for ax, metric in zip(axes.flat, metrics):
+        heights = [values.get((label, metric), float("nan")) for label in labels]
+        ax.bar(labels, heights, color=[COLOURS["base"], COLOURS["rl"]])
+        for i, h in enumerate(heights):
+            if not math.isnan(h):
+                ax.text(i, h, f"{h:.3f}", ha="center", va="bottom", fontsize=7)
+        ax.set_title(titles[metric])
+    return _finish(plt, fig, "diagnostics", "avg@k and entropies: sharper answers, and how local randomness moved")
+
+
+def perplexity_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure | None:
+    found = {(r.model, r.group): r.value for r in rows if r.metric == "perplexity"}
+    groups = [g for g in ("all", *REGIONS) if any((label, g) in found for label in labels)]
+    if not groups:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups), 2.6))
+    width = 0.38
+    for j, (key, label) in enumerate(zip(("base", "rl"), labels)):
+        xs = [i + (j - 0.5) * width for i in range(len(groups))]
+        ax.bar(xs, [found.get((label, g), float("nan")) for g in groups], width, color=COLOURS[key], label=label)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_yscale("log")
+    ax.set_ylabel("perplexity per token (log)")
+    ax.legend(fontsize=7, frameon=False)
+    return _finish(plt, fig, "perplexity", "Perplexity on reference traces, by the task's support region")

@@ -1,0 +1,107 @@
+"""The report built from the lab demo's store: files, self-containment, and a real browser's view of it."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tether.report import build_report, gather
+
+
+@pytest.fixture(scope="module")
+def report(quick_demo, tmp_path_factory):
+    store = quick_demo[0].folder / "store"
+    return build_report(store, tmp_path_factory.mktemp("report")), store
+
+
+def test_files_and_summary(report):
+    files, _ = report
+    for path in (files.html, files.markdown, files.summary, *files.figures):
+        assert path.is_file() and path.stat().st_size > 0
+    assert {p.name for p in files.figures} >= {"pass_at_k.png", "task_curves.png", "regions.png", "diagnostics.png"}
+    summary = json.loads(files.summary.read_text())
+    assert sum(summary["overall"]["counts"].values()) == len(summary["overall"]["tasks"])
+    assert {d["metric"] for d in summary["diagnostics"]} >= {"avg_at_k", "answer_entropy", "token_entropy"}
+    shifted = {t["task_id"]: t for t in summary["shifted_tasks"]}
+    regions = {t["task_id"]: t["region"] for t in summary["overall"]["tasks"]}
+    assert shifted and all(regions[task] == t["region"] and t["region"] in "SE" for task, t in shifted.items())
+
+
+def test_markdown_links_its_figures(report):
+    files, _ = report
+    text = files.markdown.read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links and all((files.markdown.parent / link).is_file() for link in links)
+    assert "| benchmark | tasks | P | S | E | O |" in text
+
+
+def test_html_is_self_contained(report):
+    page = report[0].html.read_text()
+    assert page.count("<svg") >= 4 and "<script" not in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page and "url(http" not in page
+
+
+def test_shifted_tasks_carry_an_example_completion(report):
+    _, store = report
+    data = gather(store)
+    solved_by = {"S": data.overall.base, "E": data.overall.rl}
+    for task in data.shifted:
+        assert task.example is not None  # the model that solved it stored its text
+        row = list(solved_by[task.region].task_ids).index(task.task_id)
+        assert solved_by[task.region].c[row] > 0
+
+
+def test_three_shapes_are_real_curves(report):
+    data = gather(report[1])
+    for curve in data.curves:
+        gap = curve.rl - curve.base
+        if curve.shape == "shrinkage":
+            assert gap[-1] < 0
+        if curve.shape == "expansion":
+            assert gap.min() >= 0 and gap[-1] > 0
+
+
+def test_cli_report(quick_demo, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "tether", "report", str(quick_demo[0].folder / "store"), "--out",
+                          str(tmp_path / "r")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "r" / "report.html").is_file()
+    bad = subprocess.run([sys.executable, "-m", "tether", "report", str(tmp_path / "nothing")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a tether store" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (`make test` installs it as root)")
+def test_report_renders_in_a_real_browser(report, tmp_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").sync_playwright
+    files, _ = report
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"]
+    errors, requests = [], []
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=_chromium(), args=flags)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(files.html.as_uri(), wait_until="load")
+        figures = page.locator("figure.figure").all()
+        boxes = [f.locator("svg").bounding_box() for f in figures]
+        drawn = [f.locator("svg path").count() for f in figures]
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert errors == []
+    assert all(url.startswith("file://") for url in requests), requests  # nothing fetched from a network
+    assert len(figures) >= 4
+    assert all(box and box["width"] > 100 and box["height"] > 50 for box in boxes), boxes
+    assert all(n > 5 for n in drawn), drawn
+    assert shot.stat().st_size > 50_000

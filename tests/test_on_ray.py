@@ -1,0 +1,96 @@
+"""Sampling on a real local Ray cluster (a head and a second node on 127.0.0.1): same samples as one
+process, and a worker killed mid-run loses nothing."""
+
+import os
+import signal
+
+import pyarrow.parquet as pq
+import pytest
+
+from tether.engines import Decoding
+from tether.engines.transformers_engine import TransformersEngine
+from tether.sampling import SamplingConfig, sample
+from tether.tasks import load_tasks
+
+ray = pytest.importorskip("ray", reason="ray is in the dev extra")
+
+CONFIG = SamplingConfig(k=12, decoding=Decoding(1.0, 1.0, 8), seed=3, task_block=2, sample_block=4)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 1, "object_store_memory": 80 * 1024**2}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    cluster.add_node(**node)
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return load_tasks("lab-sums:2-7")
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_model, tasks, tmp_path_factory):
+    """The same run in one process."""
+    store = tmp_path_factory.mktemp("one") / "store"
+    sample(tasks, TransformersEngine(str(tiny_model), template="plain", batch_size=16), store, "m", CONFIG)
+    return _rows(store)
+
+
+def _rows(store) -> list[tuple]:
+    table = pq.read_table(store / "samples" / "m")
+    return sorted(zip(*(table.column(c).to_pylist() for c in ("task_id", "sample_idx", "completion", "seed"))))
+
+
+def _spec(tiny_model):
+    from tether.on_ray import EngineSpec
+
+    return EngineSpec("hf", str(tiny_model), {"template": "plain", "batch_size": 16})
+
+
+def test_two_workers_write_the_same_samples_as_one_process(cluster, tiny_model, tasks, reference, tmp_path):
+    from tether.on_ray import RayOptions, sample_on_ray
+
+    pids = []
+    summary = sample_on_ray(tasks, _spec(tiny_model), tmp_path / "store", "m", CONFIG, RayOptions(workers=2),
+                            on_worker_started=pids.append)
+    assert summary.ok and summary.units_total == 9 and summary.samples_written == 6 * 12
+    assert len(set(pids)) == 2
+    assert _rows(tmp_path / "store") == reference
+
+
+def test_a_killed_worker_loses_nothing(cluster, tiny_model, tasks, reference, tmp_path):
+    from tether.on_ray import RayOptions, sample_on_ray
+
+    pids, killed = [], []
+
+    def kill_one(samples, tokens):
+        if not killed:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    summary = sample_on_ray(tasks, _spec(tiny_model), tmp_path / "store", "m", CONFIG, RayOptions(workers=2),
+                            on_progress=kill_one, on_worker_started=pids.append)
+    assert killed and len(pids) >= 3  # a replacement worker was started
+    assert summary.ok, summary.failed
+    rows = _rows(tmp_path / "store")
+    assert len(rows) == len({(t, i) for t, i, _, _ in rows}) == 6 * 12  # every sample exactly once
+    assert rows == reference
+
+
+def test_resume_after_the_driver_stopped(cluster, tiny_model, tasks, reference, tmp_path):
+    from tether.on_ray import RayOptions, sample_on_ray
+
+    half = SamplingConfig(**{**CONFIG.__dict__, "k": 4})
+    sample_on_ray(tasks, _spec(tiny_model), tmp_path / "store", "m", half, RayOptions(workers=2))
+    summary = sample_on_ray(tasks, _spec(tiny_model), tmp_path / "store", "m", CONFIG, RayOptions(workers=1))
+    assert summary.units_skipped == 3 and summary.samples_written == 6 * 8
+    assert _rows(tmp_path / "store") == reference
