@@ -94,3 +94,17 @@ def test_resume_after_the_driver_stopped(cluster, tiny_model, tasks, reference, 
     summary = sample_on_ray(tasks, _spec(tiny_model), tmp_path / "store", "m", CONFIG, RayOptions(workers=1))
     assert summary.units_skipped == 3 and summary.samples_written == 6 * 8
     assert _rows(tmp_path / "store") == reference
+
+
+def test_an_experiment_file_samples_on_ray(cluster, tiny_model, tmp_path):
+    from tether.experiment import run_experiment
+
+    from .test_experiment import write_experiment
+
+    path = write_experiment(tmp_path, tiny_model)
+    path.write_text(path.read_text().replace("sample_block = 4", 'sample_block = 4\nray = "local"\nray_workers = 2'))
+    on_ray, _, log = run_experiment(path)
+    assert ("sample base", "ran") in [(stage, status) for stage, status, _ in log.entries]
+    (tmp_path / "plain").mkdir()
+    alone, _, _ = run_experiment(write_experiment(tmp_path / "plain", tiny_model))
+    assert list(on_ray.base.c) == list(alone.base.c) and list(on_ray.rl.c) == list(alone.rl.c)

@@ -44,6 +44,9 @@ class SamplingSection(_Strict):
     seed: int = 0
     task_block: int = Field(default=8, ge=1)
     sample_block: int = Field(default=64, ge=1)
+    ray: str | None = None  # "local", "auto" or a cluster address: sample on Ray (docs/cluster.md)
+    ray_workers: int = Field(default=2, ge=1)
+    ray_gpus: float = Field(default=0.0, ge=0)
 
 
 class ModelSection(_Strict):
@@ -173,10 +176,18 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     for label in ("base", "rl"):
         section = experiment.models[label]
         model = _model_path(root, section.model, lambda text: note(f"model {label}", "ran", text), progress)
-        engine = make_engine(section.engine, model, **section.engine_options())
         with progress(f"sample {label}") as bar:
-            summary = sample(tasks, engine, store, label, config, lambda n, _: bar.advance(n), bar.start)
-        engine.close()
+            if s.ray:
+                from tether.on_ray import EngineSpec, RayOptions, sample_on_ray
+
+                summary = sample_on_ray(tasks, EngineSpec(section.engine, model, section.engine_options()), store,
+                                        label, config, RayOptions(None if s.ray == "local" else s.ray, s.ray_workers,
+                                                                  num_gpus=s.ray_gpus),
+                                        lambda n, _: bar.advance(n), bar.start)
+            else:
+                engine = make_engine(section.engine, model, **section.engine_options())
+                summary = sample(tasks, engine, store, label, config, lambda n, _: bar.advance(n), bar.start)
+                engine.close()
         if summary.failed:
             raise InputError(f"sampling {label}: {len(summary.failed)} units failed, e.g. {summary.failed[0][1]}; "
                              "re-run to retry them")

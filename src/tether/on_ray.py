@@ -89,7 +89,10 @@ def sample_on_ray(tasks: Sequence[Task], spec: EngineSpec, store: str | Store, l
     options = ray_options or RayOptions()
     target = store if isinstance(store, Store) else Store.open_or_create(store)
     if not ray.is_initialized():
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=False, **options.init)
+        import logging
+
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING, **options.init)
     actor = ray.remote(num_cpus=options.num_cpus, num_gpus=options.num_gpus, max_restarts=0)(SamplingWorker)
 
     def start():

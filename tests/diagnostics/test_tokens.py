@@ -112,3 +112,22 @@ def test_diagnose_stores_every_metric_and_reads_back_the_newest(lab_store, tmp_p
     assert newest[("base", "avg_at_k", "all", "all")] == second.run_id
     assert newest[("base", "token_entropy", "all", "all")] == first.run_id  # not recomputed the second time
     assert first.value("rl", "perplexity") == pytest.approx(second.value("rl", "perplexity"))
+
+
+def test_cli_diagnose(lab_store, tmp_path):
+    import subprocess
+    import sys
+
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text(json.dumps({"task_id": "sum/005", "trace": "2+3"}) + "\n")
+    out = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--k", "8", "--traces",
+                          str(traces), "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["diagnostics"]
+    assert {(r["model"], r["metric"]) for r in rows} >= {("base", "token_entropy"), ("rl", "perplexity")}
+    table = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--no-token-entropy"],
+                           capture_output=True, text=True)
+    assert table.returncode == 0 and "avg@32" in table.stdout and "answer entropy" in table.stdout
+    bad = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--model", "nolabel"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "LABEL=PATH" in bad.stderr and "Traceback" not in bad.stderr
