@@ -110,6 +110,7 @@ def bench_openai(model: Path, rows: int, max_tokens: int, concurrency: int, repe
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.servers import VLLM_API_KEY, vllm_server
+
     from tether.engines import Decoding, Request, derive_seed
     from tether.engines.openai_engine import OpenAICompatibleEngine
 

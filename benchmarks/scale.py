@@ -48,7 +48,7 @@ def analysis(rows_list: list[int]) -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     first = results[0][2]
-    print(f"\nanalysis that streams: tether compare (counts + all metrics, 1000 bootstrap reps)")
+    print("\nanalysis that streams: tether compare (counts + all metrics, 1000 bootstrap reps)")
     print(f"{'rows':>13} {'seconds':>9} {'s per 10^7 rows':>16} {'peak RSS MiB':>13} {'RSS / smallest':>15}")
     for rows, _, m in results:
         print(f"{rows:>13,} {m['seconds']:9.2f} {m['seconds'] / rows * 1e7:16.2f} {m['peak_rss_mib']:13.0f} "

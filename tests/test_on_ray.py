@@ -108,3 +108,37 @@ def test_an_experiment_file_samples_on_ray(cluster, tiny_model, tmp_path):
     (tmp_path / "plain").mkdir()
     alone, _, _ = run_experiment(write_experiment(tmp_path / "plain", tiny_model))
     assert list(on_ray.base.c) == list(alone.base.c) and list(on_ray.rl.c) == list(alone.rl.c)
+
+
+def test_grading_on_ray_matches_local_grading(cluster, tiny_model, tasks, tmp_path):
+    import shutil
+
+    import tether
+    from tether.grading import GradeOptions
+
+    sample(tasks, TransformersEngine(str(tiny_model), template="plain", batch_size=16), tmp_path / "a", "m", CONFIG)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    local = tether.grade(tmp_path / "a", GradeOptions(workers=1))
+    on_ray = tether.grade(tmp_path / "b", GradeOptions(workers=2, ray="auto"))
+    assert on_ray.distinct_answers == local.distinct_answers > 0
+
+    def verdicts(store):
+        table = pq.read_table(store / "verdicts" / "m")
+        return sorted(zip(*(table.column(c).to_pylist() for c in ("task_id", "sample_idx", "correct", "answer"))))
+
+    assert verdicts(tmp_path / "b") == verdicts(tmp_path / "a")
+
+
+def test_a_killed_grading_worker_is_replaced(cluster):
+    from tether.grading.pool import Job
+    from tether.on_ray import RayGradingPool, RayOptions
+
+    with RayGradingPool(RayOptions(workers=2), batch=5) as pool:
+        pids = ray.get([w.pid.remote() for w in pool.workers])
+        jobs = [Job(i, "lab_sum", {}, f"{i}+1", {"answer": i + 1 if i % 2 else 0}) for i in range(40)]
+        results = pool.grade(jobs)
+        first = next(results)
+        os.kill(pids[0], signal.SIGKILL)
+        rest = dict([first, *results])
+    assert sorted(rest) == list(range(40)) and pool.replaced >= 1
+    assert all(rest[i].correct == bool(i % 2) for i in range(40))

@@ -11,9 +11,11 @@ try:
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0+unknown"
 
-from tether.compare import Comparison, CompareOptions, Rate, compare, compare_counts, save_comparison
+from tether.compare import CompareOptions, Comparison, Rate, compare, compare_counts, save_comparison
 from tether.counts import TaskCounts, load_counts, task_counts
+from tether.engines import Decoding, make_engine
 from tether.errors import InputError, StoreError, TetherError
+from tether.grading import GradeOptions, grade
 from tether.importer import ImportSummary, import_samples, read_graded_rows
 from tether.metrics import (
     bootstrap_rates,
@@ -26,10 +28,8 @@ from tether.metrics import (
     support_regions,
 )
 from tether.records import SAMPLE_SCHEMA, VERDICT_SCHEMA, Sample, Verdict
-from tether.store import Store
-from tether.engines import Decoding, make_engine
-from tether.grading import GradeOptions, grade
 from tether.sampling import SamplingConfig, sample
+from tether.store import Store
 from tether.tasks import Task, load_tasks
 
 _LAZY = {  # imported on first use: pydantic (experiment files), the diagnostics and the report

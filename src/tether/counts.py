@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from tether.errors import InputError
 from tether.importer import read_graded_rows
-from tether.store import Store, is_store
+from tether.store import Store, is_remote, is_store
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,10 @@ def connect():
 
     connection = duckdb.connect()
     connection.execute("SET threads TO 2")
+    from tether.object_store import FILESYSTEMS
+
+    for fs in FILESYSTEMS.values():  # stores on object storage, read through their fsspec filesystem
+        connection.register_filesystem(fs)
     return connection
 
 
@@ -129,12 +133,14 @@ def load_counts(source: str | Path, label: str | None, role: str) -> TaskCounts:
 
     `role` ('base' or 'rl') is the default label when a store or file holds several models.
     """
-    path = Path(source)
+    path = source if is_remote(source) else Path(source)
     if is_store(path):
         store = Store(path)
         models = store.models("verdicts") or store.models("samples")
         chosen = label or (models[0] if len(models) == 1 else role)
         return task_counts(store, chosen)
+    if is_remote(path):
+        raise InputError(f"{path}: not a tether store (no manifest.json)")
     if path.is_dir():
         raise InputError(f"{path}: a directory but not a tether store (no manifest.json)")
     rows = read_graded_rows(path, default_model=label or role)

@@ -153,3 +153,78 @@ def _ray():
     except ImportError:
         raise InputError("sampling on Ray needs the ray package: pip install 'tether[ray]'") from None
     return ray
+
+
+# -- grading ---------------------------------------------------------------------------------
+
+class GradingWorker:
+    """A Ray actor: a one-process `GradingPool` (deadlines, hung workers replaced) on its node."""
+
+    def __init__(self, deadline: float):
+        from tether.grading.pool import GradingPool
+
+        self.pool = GradingPool(1, deadline)
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def grade(self, jobs: list) -> list:
+        return list(self.pool.grade(jobs))
+
+
+class RayGradingPool:
+    """`GradingPool`'s interface over Ray actors: jobs go out in batches to `workers` actors, each
+    grading with its own deadline-enforcing process; a batch whose actor died is regraded by a
+    replacement actor."""
+
+    def __init__(self, options: RayOptions, deadline: float = 20.0, batch: int = 64):
+        self.ray = _ray()
+        if not self.ray.is_initialized():
+            import logging
+
+            self.ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
+                          logging_level=logging.WARNING, **options.init)
+        self.actor = self.ray.remote(num_cpus=options.num_cpus, max_restarts=0)(GradingWorker)
+        self.deadline, self.batch, self.max_retries = deadline, batch, options.max_retries
+        self.workers = [self.actor.remote(deadline) for _ in range(max(1, options.workers))]
+        self.replaced = 0
+
+    def __enter__(self) -> RayGradingPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            self.ray.kill(worker)
+
+    def grade(self, jobs):
+        """(job key, grade) for every job, batch by batch in completion order."""
+        from tether.grading.base import Grade
+
+        jobs = list(jobs)
+        queue = [(jobs[i : i + self.batch], 0) for i in range(0, len(jobs), self.batch)]
+        idle, running = list(self.workers), {}
+        while queue or running:
+            while queue and idle:
+                worker, (batch, tries) = idle.pop(), queue.pop()
+                running[worker.grade.remote(batch)] = (worker, batch, tries)
+            ready, _ = self.ray.wait(list(running), num_returns=1)
+            worker, batch, tries = running.pop(ready[0])
+            try:
+                results = self.ray.get(ready[0])
+            except (self.ray.exceptions.RayActorError, self.ray.exceptions.WorkerCrashedError):
+                replacement = self.actor.remote(self.deadline)
+                self.workers[self.workers.index(worker)] = replacement
+                self.replaced += 1
+                idle.append(replacement)
+                if tries < self.max_retries:
+                    queue.append((batch, tries + 1))
+                else:
+                    yield from ((job.key, Grade.error("Ray grading worker died")) for job in batch)
+                continue
+            idle.append(worker)
+            yield from results

@@ -133,7 +133,7 @@ def run_unit(unit: Unit, tasks: Sequence[Task], engine: Engine, store: Store, la
              config: SamplingConfig) -> SampleSummary:
     """Generate and write one unit (a worker's whole job); a unit whose shard exists is not redone."""
     summary = SampleSummary(label, 1, 0)
-    if (store.root / "samples" / label / f"part-{unit.name}.parquet").exists():
+    if store.has_shard("samples", label, unit.name):
         summary.units_skipped = 1
         return summary
     _run_units([unit], tasks, engine, store, label, config, summary, None)

@@ -75,13 +75,29 @@ class Shard:
     name: str
 
 
+def is_remote(root) -> bool:
+    """True for a URL with a scheme (``s3://bucket/run``, ``gs://...``, ``memory://...``), not ``file://``."""
+    return isinstance(root, str) and "://" in root and not root.startswith("file://")
+
+
 def is_store(path: str | os.PathLike) -> bool:
-    """True when `path` is a directory holding a tether manifest."""
+    """True when `path` is a directory (or object-store prefix) holding a tether manifest."""
+    if is_remote(path):
+        from tether.object_store import remote_is_store
+
+        return remote_is_store(path)
     return (Path(path) / MANIFEST).is_file()
 
 
 class Store:
-    """A tether run store on the local filesystem."""
+    """A tether run store on the local filesystem (or, for a URL, on object storage: `ObjectStore`)."""
+
+    def __new__(cls, root=None, *args, **kwargs):
+        if cls is Store and is_remote(root):
+            from tether.object_store import ObjectStore
+
+            return super().__new__(ObjectStore)
+        return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -96,6 +112,10 @@ class Store:
     @classmethod
     def create(cls, root: str | os.PathLike, config: dict | None = None) -> Store:
         """Make a new store (the directory may exist but must not hold a store)."""
+        if is_remote(root):
+            from tether.object_store import ObjectStore
+
+            return ObjectStore.create(root, config)
         root = Path(root)
         if is_store(root):
             raise StoreError(f"{root} already holds a tether store")
@@ -154,6 +174,9 @@ class Store:
         base = self.root / table
         pattern = f"{model}/*.parquet" if model else "*/*.parquet"
         return sorted(base.glob(pattern)) if base.is_dir() else []
+
+    def has_shard(self, table: str, model: str, name: str) -> bool:
+        return (self.root / table / model / f"part-{name}.parquet").exists()
 
     def glob(self, table: str, model: str | None = None) -> str:
         """A glob over a table's shards, for DuckDB's read_parquet."""

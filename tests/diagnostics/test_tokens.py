@@ -85,7 +85,7 @@ def test_perplexity_helper():
 def test_read_traces_errors_name_the_line(tmp_path):
     path = tmp_path / "traces.jsonl"
     path.write_text(json.dumps({"task_id": "a", "trace": "1+1"}) + "\n{oops\n")
-    with pytest.raises(InputError, match=r"traces.jsonl:2: not JSON"):
+    with pytest.raises(InputError, match=r"traces.jsonl:2: invalid JSON"):
         read_traces(path)
     path.write_text(json.dumps({"task_id": "a"}) + "\n")
     with pytest.raises(InputError, match=r":1: expected an object"):

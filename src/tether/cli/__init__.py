@@ -78,9 +78,9 @@ def _int_list(text: str | None) -> tuple[int, ...] | None:
 
 @app.command("compare")
 def compare_cmd(
-    store: Annotated[Path | None, typer.Argument(help="A store holding both models.")] = None,
-    base: Annotated[Path | None, typer.Option(help="Base model: a store or a JSONL/Parquet file of graded samples.")] = None,
-    rl: Annotated[Path | None, typer.Option(help="RL model: a store or a JSONL/Parquet file of graded samples.")] = None,
+    store: Annotated[str | None, typer.Argument(help="A store holding both models (a folder or an s3://… URL).")] = None,
+    base: Annotated[str | None, typer.Option(help="Base model: a store or a JSONL/Parquet file of graded samples.")] = None,
+    rl: Annotated[str | None, typer.Option(help="RL model: a store or a JSONL/Parquet file of graded samples.")] = None,
     base_label: Annotated[str | None, typer.Option(help="Label of the base model inside a store/file [default: base, or the only one].")] = None,
     rl_label: Annotated[str | None, typer.Option(help="Label of the RL model inside a store/file [default: rl, or the only one].")] = None,
     k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to min n].")] = None,
@@ -112,7 +112,7 @@ def compare_cmd(
 @app.command("import")
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="JSONL (.jsonl, .jsonl.gz) or Parquet file of samples.")],
-    store: Annotated[Path, typer.Option(help="Store directory (created if absent).")],
+    store: Annotated[str, typer.Option(help="Store directory or object-store URL (created if absent).")],
     model: Annotated[str | None, typer.Option(help="Model label, e.g. base or rl (default: each row's 'model').")] = None,
 ) -> None:
     """Import samples produced elsewhere (vLLM scripts, lm-eval, lighteval dumps) into a store."""
@@ -156,7 +156,7 @@ def bound_cmd(
 def sample_cmd(
     model: Annotated[str, typer.Option(help="Model path or id (or the server's model name with --engine openai).")],
     tasks: Annotated[str, typer.Option(help="Task spec: a preset (math500 ...), reasoning-gym:NAME?size=&seed=, hf:ID?split=, or a file.")],
-    store: Annotated[Path, typer.Option(help="Store directory (created if absent).")],
+    store: Annotated[str, typer.Option(help="Store directory or object-store URL (created if absent).")],
     label: Annotated[str, typer.Option(help="Label of this model in the store, e.g. base or rl.")],
     engine: Annotated[str, typer.Option(help="hf (transformers), vllm (offline) or openai (a server).")] = "hf",
     k: Annotated[int, typer.Option(help="Samples per task.", min=1)] = 64,
@@ -217,7 +217,7 @@ def sample_cmd(
 
 @app.command("grade")
 def grade_cmd(
-    store: Annotated[Path, typer.Option(help="Store directory.")],
+    store: Annotated[str, typer.Option(help="Store directory or object-store URL.")],
     verifier: Annotated[str, typer.Option(help="auto (each task's own), math, reasoning_gym, exact, choice, numeric or judge.")] = "auto",
     workers: Annotated[int, typer.Option(help="Verification worker processes.", min=1)] = 2,
     label: Annotated[list[str] | None, typer.Option(help="Grade only this model label (repeatable).")] = None,
@@ -228,6 +228,7 @@ def grade_cmd(
     judge_base_url: Annotated[str | None, typer.Option(help="judge: OpenAI-compatible base URL.")] = None,
     judge_api_key: Annotated[str | None, typer.Option(envvar="TETHER_JUDGE_API_KEY", help="judge: API key.")] = None,
     timeout: Annotated[int, typer.Option(help="math: Math-Verify timeout in whole seconds.", min=1)] = 5,
+    ray: Annotated[str | None, typer.Option(help="Verify on Ray: 'local', 'auto' or a cluster address (--workers actors).")] = None,
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
     from tether.cli.render import render_grade_summary
@@ -237,7 +238,8 @@ def grade_cmd(
     verifier_options = {"math": {"timeout_seconds": timeout}}
     if judge_model or judge_base_url:
         verifier_options["judge"] = {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key}
-    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout))
+    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
+                           ray=ray)
     with friendly_errors():
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
         with RichBars(stderr)("grading") as bar:
@@ -247,7 +249,7 @@ def grade_cmd(
 
 @app.command("diagnose")
 def diagnose_cmd(
-    store: Annotated[Path, typer.Argument(help="A store holding both models' samples and verdicts.")],
+    store: Annotated[str, typer.Argument(help="A store holding both models' samples and verdicts.")],
     model: Annotated[list[str] | None, typer.Option(help="LABEL=PATH: the model to score LABEL's text with [default: the one it was sampled with] (repeatable).")] = None,
     engine: Annotated[str | None, typer.Option(help="hf, vllm or openai [default: the sampling engine].")] = None,
     traces: Annotated[Path | None, typer.Option(help="JSONL of {task_id, trace}: reference solutions to measure perplexity on.")] = None,
@@ -293,7 +295,7 @@ def _assignments(items: list[str]) -> dict[str, str]:
 
 @app.command("report")
 def report_cmd(
-    store: Annotated[Path, typer.Argument(help="A store holding both models.")],
+    store: Annotated[str, typer.Argument(help="A store holding both models (a folder or an s3://… URL).")],
     out: Annotated[Path, typer.Option(help="Folder for report.html, report.md, summary.json and figures/.")] = Path("report"),
     base_label: Annotated[str, typer.Option(help="Label of the base model.")] = "base",
     rl_label: Annotated[str, typer.Option(help="Label of the RL model.")] = "rl",

@@ -79,23 +79,17 @@ def token_entropy(store: Store, label: str, engine: Engine, *, k: int = 32, batc
 
 
 def read_traces(path: str | Path) -> list[Trace]:
-    """Reference traces from a JSONL file of {"task_id", "trace"} objects; errors name file:line."""
+    """Reference traces from a JSONL (or .jsonl.gz) file of {"task_id", "trace"} objects; errors name file:line."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file of reference traces")
+    from tether.tasks.loaders import numbered_jsonl
+
     traces = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(item, dict) or not isinstance(item.get("task_id"), str) \
-                    or not isinstance(item.get("trace"), str) or not item["trace"]:
-                raise InputError(f"{path}:{number}: expected an object with string fields task_id and trace")
-            traces.append(Trace(item["task_id"], item["trace"]))
+    for number, item in numbered_jsonl(path):
+        if not isinstance(item.get("task_id"), str) or not isinstance(item.get("trace"), str) or not item["trace"]:
+            raise InputError(f"{path}:{number}: expected an object with string fields task_id and trace")
+        traces.append(Trace(item["task_id"], item["trace"]))
     if not traces:
         raise InputError(f"{path}: no reference traces")
     return traces

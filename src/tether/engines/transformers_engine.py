@@ -20,8 +20,6 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from tether.engines.base import Completion, Decoding, Request, Result, TokenScores
 from tether.errors import InputError
 from tether.tasks.prompts import render_prompt

@@ -75,6 +75,7 @@ class GradeOptions:
     chunk_size: int = 20_000
     deadline: float = 30.0
     verifier_options: dict = field(default_factory=dict)  # e.g. {"judge": {"model": ..., "base_url": ...}}
+    ray: str | None = None  # verify on Ray: "local", "auto" or a cluster address (workers = actors)
 
 
 Progress = Callable[[int], None]
@@ -93,11 +94,21 @@ def grade(store: str | Store, options: GradeOptions | None = None, labels: Seque
     plans = [_plan(target, label, options, tasks) for label in chosen]
     if on_start:
         on_start(sum(plan.pending for plan in plans))
-    with GradingPool(options.workers, options.deadline) as pool:
+    with _pool(options) as pool:
         for plan in plans:
             plan.run(pool, summary, on_progress, options.chunk_size)
         summary.workers_replaced = pool.replaced
     return summary
+
+
+def _pool(options: GradeOptions):
+    """Local worker processes, or Ray actors when `options.ray` names a cluster ("local" starts one)."""
+    if options.ray:
+        from tether.on_ray import RayGradingPool, RayOptions
+
+        return RayGradingPool(RayOptions(None if options.ray == "local" else options.ray, options.workers),
+                              options.deadline)
+    return GradingPool(options.workers, options.deadline)
 
 
 class _LabelPlan:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tether.compare import Comparison, CompareOptions, subset_tasks, compare, compare_counts
+from tether.compare import CompareOptions, Comparison, compare, compare_counts, subset_tasks
 from tether.counts import connect, current_verdicts, quoted
 from tether.diagnostics.answers import task_benchmarks
 from tether.diagnostics.run import load_diagnostics

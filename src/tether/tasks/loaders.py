@@ -142,11 +142,15 @@ def _read_rows(path: Path) -> list[dict]:
 
 
 def _jsonl_rows(path: Path) -> list[dict]:
+    return [row for _, row in numbered_jsonl(path)]
+
+
+def numbered_jsonl(path: Path):
+    """(line number, object) of each non-blank line of a .jsonl or .jsonl.gz file; errors name file:line."""
     import gzip
     import json
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    rows = []
     with opener(path, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -157,8 +161,7 @@ def _jsonl_rows(path: Path) -> list[dict]:
                 raise InputError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path}:{number}: expected a JSON object")
-            rows.append(row)
-    return rows
+            yield number, row
 
 
 def reasoning_gym_tasks(spec: str) -> list[Task]:
