@@ -142,3 +142,29 @@ def test_a_killed_grading_worker_is_replaced(cluster):
         rest = dict([first, *results])
     assert sorted(rest) == list(range(40)) and pool.replaced >= 1
     assert all(rest[i].correct == bool(i % 2) for i in range(40))
+
+
+def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_model, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "tether", "sample", "--model", str(tiny_model), "--tasks", "lab-sums:2-21",
+               "--store", str(store), "--label", "m", "--k", "1024", "--template", "plain", "--max-tokens", "6",
+               "--temperature", "1", "--sample-block", "32", "--task-block", "2", "--ray", "local"]
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list((store / "samples" / "m").glob("*.parquet"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130 and "everything already written is kept" in err, err[-2000:]
+    written = len(list((store / "samples" / "m").glob("*.parquet")))
+    assert 4 <= written < 10 * 32  # interrupted mid-run
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"{written} of 320 units were already done" in done.stdout
+    table = pq.read_table(store / "samples" / "m", columns=["task_id", "sample_idx"])
+    keys = list(zip(table.column("task_id").to_pylist(), table.column("sample_idx").to_pylist()))
+    assert len(keys) == len(set(keys)) == 20 * 1024

@@ -181,7 +181,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
                 from tether.on_ray import EngineSpec, RayOptions, sample_on_ray
 
                 summary = sample_on_ray(tasks, EngineSpec(section.engine, model, section.engine_options()), store,
-                                        label, config, RayOptions(None if s.ray == "local" else s.ray, s.ray_workers,
+                                        label, config, RayOptions(s.ray, s.ray_workers,
                                                                   num_gpus=s.ray_gpus),
                                         lambda n, _: bar.advance(n), bar.start)
             else:

@@ -47,7 +47,8 @@ class EngineSpec:
 
 @dataclass
 class RayOptions:
-    address: str | None = None  # None: start a local Ray instance; "auto" or "ray://host:port" to join one
+    address: str | None = None  # "local": start a new Ray instance here; "auto" or "host:port": join a cluster;
+    #                            None: Ray's default (RAY_ADDRESS, else a running local cluster, else a new one)
     workers: int = 2
     num_cpus: float = 1.0  # per worker
     num_gpus: float = 0.0  # per worker (1 for a vLLM worker on a GPU node)

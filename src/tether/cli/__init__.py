@@ -205,7 +205,7 @@ def sample_cmd(
             if ray:
                 from tether.on_ray import EngineSpec, RayOptions, sample_on_ray
 
-                cluster = RayOptions(None if ray == "local" else ray, ray_workers, num_gpus=ray_gpus)
+                cluster = RayOptions(ray, ray_workers, num_gpus=ray_gpus)
                 summary = sample_on_ray(task_list, EngineSpec(engine, model, options), store, label, config, cluster,
                                         meter.on_progress, meter.on_start)
             else:

@@ -106,7 +106,7 @@ def _pool(options: GradeOptions):
     if options.ray:
         from tether.on_ray import RayGradingPool, RayOptions
 
-        return RayGradingPool(RayOptions(None if options.ray == "local" else options.ray, options.workers),
+        return RayGradingPool(RayOptions(options.ray, options.workers),
                               options.deadline)
     return GradingPool(options.workers, options.deadline)
 
