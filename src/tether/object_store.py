@@ -16,6 +16,7 @@ S3-compatible server such as MinIO).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from pathlib import PurePosixPath
@@ -23,8 +24,7 @@ from pathlib import PurePosixPath
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.records import SCHEMA_VERSION, check_label
-from tether.store import MANIFEST, TABLE_SCHEMAS, Shard, Store, _now, _sigint_deferred, conform, package_versions
+from tether.store import MANIFEST, Shard, Store, _sigint_deferred, checked_shard, new_manifest
 
 FILESYSTEMS: dict[str, object] = {}  # protocol -> fsspec filesystem, registered with every DuckDB connection
 
@@ -59,21 +59,17 @@ class ObjectStore(Store):
         self.root = self.url
         if not self.fs.exists(f"{self._path}/{MANIFEST}"):
             raise StoreError(f"{self.url} is not a tether store (no {MANIFEST})")
-        version = self.manifest().get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise StoreError(f"{self.url} has store schema version {version}; this tether reads version {SCHEMA_VERSION}")
+        self._check_version()
 
     @classmethod
     def create(cls, root: str, config: dict | None = None) -> ObjectStore:
         fs, path = filesystem(root)
         if fs.exists(f"{path}/{MANIFEST}"):
             raise StoreError(f"{root} already holds a tether store")
-        manifest = {"schema_version": SCHEMA_VERSION, "created_at": _now(), "packages": package_versions(),
-                    "config": config or {}, "history": []}
-        fs.pipe_file(f"{path}/{MANIFEST}", (json.dumps(manifest, indent=2) + "\n").encode())
+        fs.pipe_file(f"{path}/{MANIFEST}", _json_bytes(new_manifest(config)))
         return cls(root)
 
-    # -- manifest (one object, replaced whole) ---------------------------------------------
+    # -- manifest (one object, replaced whole; `Store` updates it through these) ---------------
 
     def manifest(self) -> dict:
         try:
@@ -81,18 +77,11 @@ class ObjectStore(Store):
         except json.JSONDecodeError as exc:
             raise StoreError(f"{self.url}/{MANIFEST} is not valid JSON: {exc}") from None
 
-    def update_manifest(self, key: str, value) -> None:
-        manifest = self.manifest()
-        manifest[key] = value
-        self._put_manifest(manifest)
-
-    def record_event(self, kind: str, **details) -> None:
-        manifest = self.manifest()
-        manifest.setdefault("history", []).append({"event": kind, "at": _now(), **details})
-        self._put_manifest(manifest)
-
     def _put_manifest(self, manifest: dict) -> None:
-        self.fs.pipe_file(f"{self._path}/{MANIFEST}", (json.dumps(manifest, indent=2) + "\n").encode())
+        self.fs.pipe_file(f"{self._path}/{MANIFEST}", _json_bytes(manifest))
+
+    def _manifest_lock(self):
+        return contextlib.nullcontext()  # no lock on object storage: one driver per store
 
     # -- shards ----------------------------------------------------------------------------
 
@@ -129,10 +118,11 @@ class ObjectStore(Store):
         return [PurePosixPath(key) for key in done]
 
     def _stage_bytes(self, shard: Shard) -> tuple[str, bytes]:
-        schema = TABLE_SCHEMAS.get(shard.table)
-        if schema is None:
-            raise StoreError(f"unknown table {shard.table!r}; known: {', '.join(TABLE_SCHEMAS)}")
-        check_label(shard.partition)
+        data = checked_shard(shard)
         buffer = io.BytesIO()
-        pq.write_table(conform(shard.data, schema), buffer, compression="zstd")
+        pq.write_table(data, buffer, compression="zstd")
         return f"{self._path}/{shard.table}/{shard.partition}/part-{shard.name}.parquet", buffer.getvalue()
+
+
+def _json_bytes(payload: dict) -> bytes:
+    return (json.dumps(payload, indent=2) + "\n").encode()

@@ -103,6 +103,9 @@ class Store:
         self.root = Path(root)
         if not is_store(self.root):
             raise StoreError(f"{self.root} is not a tether store (no {MANIFEST})")
+        self._check_version()
+
+    def _check_version(self) -> None:
         version = self.manifest().get("schema_version")
         if version != SCHEMA_VERSION:
             raise StoreError(
@@ -122,14 +125,7 @@ class Store:
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} exists and is not a directory")
         root.mkdir(parents=True, exist_ok=True)
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "created_at": _now(),
-            "packages": package_versions(),
-            "config": config or {},
-            "history": [],
-        }
-        _write_json_atomic(root / MANIFEST, manifest)
+        _write_json_atomic(root / MANIFEST, new_manifest(config))
         return cls(root)
 
     @classmethod
@@ -149,14 +145,17 @@ class Store:
         with self._manifest_lock():
             manifest = self.manifest()
             manifest[key] = value
-            _write_json_atomic(self.root / MANIFEST, manifest)
+            self._put_manifest(manifest)
 
     def record_event(self, kind: str, **details) -> None:
         """Append an entry to the manifest's history (under a lock, atomically)."""
         with self._manifest_lock():
             manifest = self.manifest()
             manifest.setdefault("history", []).append({"event": kind, "at": _now(), **details})
-            _write_json_atomic(self.root / MANIFEST, manifest)
+            self._put_manifest(manifest)
+
+    def _put_manifest(self, manifest: dict) -> None:
+        _write_json_atomic(self.root / MANIFEST, manifest)
 
     @contextlib.contextmanager
     def _manifest_lock(self) -> Iterator[None]:
@@ -207,17 +206,14 @@ class Store:
                 temp.unlink(missing_ok=True)
 
     def _stage(self, shard: Shard) -> tuple[Path, Path]:
-        schema = TABLE_SCHEMAS.get(shard.table)
-        if schema is None:
-            raise StoreError(f"unknown table {shard.table!r}; known: {', '.join(TABLE_SCHEMAS)}")
-        check_label(shard.partition)
+        data = checked_shard(shard)
         folder = self.root / shard.table / shard.partition
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{shard.name}.parquet"
         if final.exists():
             raise StoreError(f"shard {final} exists; stores are append-only")
         temp = folder / f".part-{shard.name}.parquet.tmp-{uuid.uuid4().hex[:8]}"
-        pq.write_table(conform(shard.data, schema), temp, compression="zstd")
+        pq.write_table(data, temp, compression="zstd")
         return temp, final
 
     @staticmethod
@@ -232,6 +228,21 @@ class Store:
                 path.unlink(missing_ok=True)
             raise
         return done
+
+
+def new_manifest(config: dict | None) -> dict:
+    """The manifest of a new, empty store."""
+    return {"schema_version": SCHEMA_VERSION, "created_at": _now(), "packages": package_versions(),
+            "config": config or {}, "history": []}
+
+
+def checked_shard(shard: Shard) -> pa.Table:
+    """The shard's data in its table's schema; an unknown table or a bad label is an error."""
+    schema = TABLE_SCHEMAS.get(shard.table)
+    if schema is None:
+        raise StoreError(f"unknown table {shard.table!r}; known: {', '.join(TABLE_SCHEMAS)}")
+    check_label(shard.partition)
+    return conform(shard.data, schema)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
