@@ -20,7 +20,7 @@ resumable shard with per-sample seeds, which a batch pipeline would re-cut (see 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tether.errors import InputError
@@ -56,18 +56,20 @@ class RayOptions:
     init: dict = field(default_factory=dict)  # extra keyword arguments of ray.init
 
 
-class SamplingWorker:
+class _Actor:
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+class SamplingWorker(_Actor):
     """A Ray actor: one engine, generating whole units and writing their shards."""
 
     def __init__(self, spec: EngineSpec, store_root: str, label: str, tasks: list[Task], config: SamplingConfig):
         self.engine = spec.build()
         self.store = Store(store_root)
         self.label, self.tasks, self.config = label, tasks, config
-
-    def pid(self) -> int:
-        import os
-
-        return os.getpid()
 
     def prepare(self) -> tuple[list[str], dict]:
         """The engine's rendering of every prompt and its description (for the run's settings)."""
@@ -80,20 +82,58 @@ class SamplingWorker:
         return summary.samples_written, summary.tokens_written, error
 
 
+class ActorPool:
+    """Ray actors made by `start()`, each given one item at a time; an actor that dies is replaced
+    and its item retried on another, up to `max_retries` times."""
+
+    def __init__(self, ray, start: Callable[[], object], size: int, max_retries: int):
+        self.ray, self.start, self.max_retries = ray, start, max_retries
+        self.workers = [start() for _ in range(max(1, size))]
+        self.replaced = 0
+
+    def map(self, items: Sequence, call: Callable) -> Iterator[tuple[object, object, str | None]]:
+        """(item, result, None) per item in completion order, or (item, None, error) for an item
+        whose actors kept dying; `call(actor, item)` submits the work and returns its object ref."""
+        queue = [(item, 0) for item in reversed(items)]
+        idle, running = list(self.workers), {}
+        while queue or running:
+            while queue and idle:
+                worker, (item, tries) = idle.pop(), queue.pop()
+                running[call(worker, item)] = (worker, item, tries)
+            ready, _ = self.ray.wait(list(running), num_returns=1)
+            worker, item, tries = running.pop(ready[0])
+            try:
+                result = self.ray.get(ready[0])
+            except (self.ray.exceptions.RayActorError, self.ray.exceptions.WorkerCrashedError) as exc:
+                idle.append(self._replace(worker))
+                if tries < self.max_retries:
+                    queue.append((item, tries + 1))
+                else:
+                    yield item, None, f"worker died {tries + 1} times: {type(exc).__name__}"
+                continue
+            idle.append(worker)
+            yield item, result, None
+
+    def _replace(self, worker):
+        replacement = self.start()
+        self.workers[self.workers.index(worker)] = replacement
+        self.replaced += 1
+        return replacement
+
+    def close(self) -> None:
+        for worker in self.workers:
+            self.ray.kill(worker)
+
+
 def sample_on_ray(tasks: Sequence[Task], spec: EngineSpec, store: str | Store, label: str, config: SamplingConfig,
                   ray_options: RayOptions | None = None, on_progress: Progress | None = None,
                   on_start: Callable[[int, int], None] | None = None,
                   on_worker_started: Callable[[int], None] | None = None) -> SampleSummary:
     """`tether.sample` with the units spread over Ray workers; `on_worker_started(pid)` is told of
     each worker process (the tests use it to kill one)."""
-    ray = _ray()
     options = ray_options or RayOptions()
+    ray = _connected(options)
     target = store if isinstance(store, Store) else Store.open_or_create(store)
-    if not ray.is_initialized():
-        import logging
-
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING, **options.init)
     actor = ray.remote(num_cpus=options.num_cpus, num_gpus=options.num_gpus, max_restarts=0)(SamplingWorker)
 
     def start():
@@ -102,74 +142,35 @@ def sample_on_ray(tasks: Sequence[Task], spec: EngineSpec, store: str | Store, l
             on_worker_started(ray.get(worker.pid.remote()))
         return worker
 
-    workers = [start() for _ in range(max(1, options.workers))]
-    rendered, description = ray.get(workers[0].prepare.remote())
-    todo, summary = prepare_run(target, label, tasks, rendered, description, config, on_start)
-    started = time.perf_counter()
+    pool = ActorPool(ray, start, options.workers, options.max_retries)
     try:
-        _schedule(ray, todo, workers, start, options.max_retries, summary, on_progress)
+        rendered, description = ray.get(pool.workers[0].prepare.remote())
+        todo, summary = prepare_run(target, label, tasks, rendered, description, config, on_start)
+        started = time.perf_counter()
+        for unit, result, died in pool.map(todo, lambda worker, unit: worker.run.remote(unit)):
+            samples, tokens, error = result or (0, 0, died)
+            if error:
+                summary.failed.append((unit.name, error))
+                continue
+            summary.samples_written += samples
+            summary.tokens_written += tokens
+            if on_progress:
+                on_progress(samples, tokens)
     finally:
-        for worker in workers:
-            ray.kill(worker)
+        pool.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _schedule(ray, todo: list[Unit], workers: list, start, max_retries: int, summary: SampleSummary,
-              on_progress: Progress | None) -> None:
-    """Keep every worker busy with one unit; replace a dead worker and requeue its unit."""
-    queue, attempts, running = list(reversed(todo)), {u: 0 for u in todo}, {}
-    idle = list(workers)
-    while queue or running:
-        while queue and idle:
-            worker, unit = idle.pop(), queue.pop()
-            running[worker.run.remote(unit)] = (worker, unit)
-        ready, _ = ray.wait(list(running), num_returns=1)
-        worker, unit = running.pop(ready[0])
-        try:
-            samples, tokens, error = ray.get(ready[0])
-        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as exc:
-            attempts[unit] += 1
-            if attempts[unit] > max_retries:
-                summary.failed.append((unit.name, f"worker died {attempts[unit]} times: {type(exc).__name__}"))
-            else:
-                queue.append(unit)
-            replacement = start()
-            workers[workers.index(worker)] = replacement
-            idle.append(replacement)
-            continue
-        idle.append(worker)
-        if error:
-            summary.failed.append((unit.name, error))
-            continue
-        summary.samples_written += samples
-        summary.tokens_written += tokens
-        if on_progress:
-            on_progress(samples, tokens)
-
-
-def _ray():
-    try:
-        import ray
-    except ImportError:
-        raise InputError("sampling on Ray needs the ray package: pip install 'tether[ray]'") from None
-    return ray
-
-
 # -- grading ---------------------------------------------------------------------------------
 
-class GradingWorker:
+class GradingWorker(_Actor):
     """A Ray actor: a one-process `GradingPool` (deadlines, hung workers replaced) on its node."""
 
     def __init__(self, deadline: float):
         from tether.grading.pool import GradingPool
 
         self.pool = GradingPool(1, deadline)
-
-    def pid(self) -> int:
-        import os
-
-        return os.getpid()
 
     def grade(self, jobs: list) -> list:
         return list(self.pool.grade(jobs))
@@ -181,16 +182,18 @@ class RayGradingPool:
     replacement actor."""
 
     def __init__(self, options: RayOptions, deadline: float = 20.0, batch: int = 64):
-        self.ray = _ray()
-        if not self.ray.is_initialized():
-            import logging
+        ray = _connected(options)
+        actor = ray.remote(num_cpus=options.num_cpus, max_restarts=0)(GradingWorker)
+        self.actors = ActorPool(ray, lambda: actor.remote(deadline), options.workers, options.max_retries)
+        self.batch = batch
 
-            self.ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
-                          logging_level=logging.WARNING, **options.init)
-        self.actor = self.ray.remote(num_cpus=options.num_cpus, max_restarts=0)(GradingWorker)
-        self.deadline, self.batch, self.max_retries = deadline, batch, options.max_retries
-        self.workers = [self.actor.remote(deadline) for _ in range(max(1, options.workers))]
-        self.replaced = 0
+    @property
+    def workers(self) -> list:
+        return self.actors.workers
+
+    @property
+    def replaced(self) -> int:
+        return self.actors.replaced
 
     def __enter__(self) -> RayGradingPool:
         return self
@@ -199,33 +202,35 @@ class RayGradingPool:
         self.close()
 
     def close(self) -> None:
-        for worker in self.workers:
-            self.ray.kill(worker)
+        self.actors.close()
 
     def grade(self, jobs):
         """(job key, grade) for every job, batch by batch in completion order."""
         from tether.grading.base import Grade
 
         jobs = list(jobs)
-        queue = [(jobs[i : i + self.batch], 0) for i in range(0, len(jobs), self.batch)]
-        idle, running = list(self.workers), {}
-        while queue or running:
-            while queue and idle:
-                worker, (batch, tries) = idle.pop(), queue.pop()
-                running[worker.grade.remote(batch)] = (worker, batch, tries)
-            ready, _ = self.ray.wait(list(running), num_returns=1)
-            worker, batch, tries = running.pop(ready[0])
-            try:
-                results = self.ray.get(ready[0])
-            except (self.ray.exceptions.RayActorError, self.ray.exceptions.WorkerCrashedError):
-                replacement = self.actor.remote(self.deadline)
-                self.workers[self.workers.index(worker)] = replacement
-                self.replaced += 1
-                idle.append(replacement)
-                if tries < self.max_retries:
-                    queue.append((batch, tries + 1))
-                else:
-                    yield from ((job.key, Grade.error("Ray grading worker died")) for job in batch)
-                continue
-            idle.append(worker)
-            yield from results
+        batches = [jobs[i : i + self.batch] for i in range(0, len(jobs), self.batch)]
+        for batch, results, died in self.actors.map(batches, lambda worker, batch: worker.grade.remote(batch)):
+            if died:
+                yield from ((job.key, Grade.error("Ray grading worker died")) for job in batch)
+            else:
+                yield from results
+
+
+def _connected(options: RayOptions):
+    """The ray module, connected (or started) as `options` say, unless this process already is."""
+    ray = _ray()
+    if not ray.is_initialized():
+        import logging
+
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING, **options.init)
+    return ray
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError("sampling on Ray needs the ray package: pip install 'tether[ray]'") from None
+    return ray
