@@ -173,9 +173,11 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     s = experiment.sampling
     config = SamplingConfig(s.k, Decoding(s.temperature, s.top_p, s.max_tokens, tuple(s.stop)), s.seed,
                             s.task_block, s.sample_block)
+    models = {}
     for label in ("base", "rl"):
         section = experiment.models[label]
-        model = _model_path(root, section.model, lambda text: note(f"model {label}", "ran", text), progress)
+        model = models[label] = _model_path(root, section.model, lambda text: note(f"model {label}", "ran", text),
+                                            progress)
         with progress(f"sample {label}") as bar:
             if s.ray:
                 from tether.on_ray import EngineSpec, RayOptions, sample_on_ray
@@ -206,7 +208,6 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     result = compare(store=store, options=options)
     save_comparison(result, store / "compare")
     note("compare", "ran", f"written to {store / 'compare'}")
-    models = {label: _model_path(root, experiment.models[label].model, None, progress) for label in ("base", "rl")}
     _diagnose_stage(experiment, root, store, models, note, progress)
     if experiment.report.enabled:
         from tether.report import build_report

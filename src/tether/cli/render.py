@@ -177,38 +177,23 @@ def render_answer_stats(answers: dict, analysis, console: Console) -> None:
 
 def render_diagnostics(rows, console: Console) -> None:
     """The paper's Table 3 (per benchmark: avg@k, answer and token entropy) and perplexity by region."""
-    values = {(r.model, r.metric, r.benchmark, r.group): r for r in rows}
-    models = sorted({r.model for r in rows}, key=lambda m: (m != "base", m))
-    from tether.diagnostics.run import shown_benchmarks
+    from tether.diagnostics.table import is_approximate, perplexity_table, table3
 
-    benchmarks = shown_benchmarks(rows)
-    k = next((r.k for r in rows if r.metric == "avg_at_k"), None)
+    header, body = table3(rows)
     table = Table(title="Diagnostics (entropies in nats)", title_justify="left")
-    for name in ("benchmark", "model", f"avg@{k}", "answer entropy", "token entropy"):
+    for name in header:
         table.add_column(name, justify="left" if name in ("benchmark", "model") else "right")
-
-    def cell(model: str, metric: str, benchmark: str, fmt: str) -> str:
-        row = values.get((model, metric, benchmark, "all"))
-        if row is None:
-            return "-"
-        mark = "*" if row.detail and "approximation" in row.detail else ""
-        return format(row.value, fmt) + mark
-
-    for benchmark in benchmarks:
-        for model in models:
-            table.add_row(benchmark, model, cell(model, "avg_at_k", benchmark, ".1%"),
-                          cell(model, "answer_entropy", benchmark, ".3f"), cell(model, "token_entropy", benchmark, ".3f"))
+    for cells in body:
+        table.add_row(*cells)
     console.print(table)
-    if any(r.detail and "approximation" in r.detail for r in rows):
+    if any(is_approximate(r) for r in rows):
         console.print("* token entropy from the top-k log-probs the engine returns (an approximation)", highlight=False)
-    groups = [g for g in ("all", "P", "S", "E", "O") if any(r.metric == "perplexity" and r.group == g for r in rows)]
-    if not groups:
+    header, body = perplexity_table(rows)
+    if not body:
         return
     ppl = Table(title="Perplexity on reference traces (per token), by support region of the task", title_justify="left")
-    ppl.add_column("model")
-    for group in groups:
-        ppl.add_column(group, justify="right")
-    for model in models:
-        ppl.add_row(model, *[f"{values[(model, 'perplexity', 'all', g)].value:.3f}"
-                             if (model, "perplexity", "all", g) in values else "-" for g in groups])
+    for name in header:
+        ppl.add_column(name, justify="left" if name == "model" else "right")
+    for cells in body:
+        ppl.add_row(*cells)
     console.print(ppl)

@@ -55,11 +55,9 @@ def answer_stats_by_benchmark(store: Store, label: str, k: int = 32) -> dict[str
     by_task = _graded_answers(store, label, k)
     benchmarks = task_benchmarks(store, label)
     groups: dict[str, list[str]] = {ALL: sorted(by_task)}
-    if len(set(benchmarks.values())) > 1:
-        for task_id in sorted(by_task):
-            groups.setdefault(benchmarks.get(task_id, ALL), []).append(task_id)
-    elif benchmarks:
-        groups = {next(iter(benchmarks.values())): groups[ALL], ALL: groups[ALL]}
+    for task_id in groups[ALL]:
+        if task_id in benchmarks:
+            groups.setdefault(benchmarks[task_id], []).append(task_id)
     return {name: _stats(label, k, name, [by_task[t] for t in ids]) for name, ids in groups.items()}
 
 

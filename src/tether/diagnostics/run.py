@@ -107,18 +107,13 @@ def load_diagnostics(store: Store) -> list[Diagnostic]:
         return [Diagnostic(**dict(zip(names, row))) for row in relation.fetchall()]
 
 
-def shown_benchmarks(rows: Sequence[Diagnostic]) -> list[str]:
-    """The benchmarks a Table 3 shows, "all" last; only the one benchmark when there is just one."""
-    names = sorted({r.benchmark for r in rows if r.metric != "perplexity"}, key=lambda b: (b == "all", b))
-    if len(names) == 2 and "all" in names:  # one benchmark: its rows and the overall rows are the same
-        names.remove("all")
-    return names
-
-
 def _regions(store: Store, labels: Sequence[str]) -> dict[str, str]:
-    from tether.compare import compare
+    """Each task's support region (the counts only: no bootstrap or tests are needed here)."""
+    from tether.compare import align
+    from tether.counts import task_counts
+    from tether.metrics import support_regions
 
     if len(labels) != 2:
         raise InputError("perplexity by support region needs exactly two labels (base and RL)")
-    result = compare(store=store.root, base_label=labels[0], rl_label=labels[1])
-    return {str(t): str(r) for t, r in zip(result.task_ids, result.regions)}
+    base, rl, _ = align(task_counts(store, labels[0]), task_counts(store, labels[1]), allow_missing=False)
+    return {str(t): str(r) for t, r in zip(base.task_ids, support_regions(base, rl).regions)}

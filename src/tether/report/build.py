@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tether import __version__
 from tether.compare import CompareOptions, Comparison
-from tether.diagnostics.run import shown_benchmarks
+from tether.diagnostics.table import perplexity_table, table3
 from tether.metrics import REGIONS
 from tether.report import figures
 from tether.report.data import ReportData, gather
@@ -120,28 +120,6 @@ def headline_header(data: ReportData) -> list[str]:
             f"{data.labels[0]} pass@{k}", f"{data.labels[1]} pass@{k}", "crossover k"]
 
 
-def diagnostics_rows(data: ReportData) -> list[list[str]]:
-    values = {(r.model, r.metric, r.benchmark): r for r in data.diagnostics if r.group == "all"}
-    names = shown_benchmarks(data.diagnostics)
-    rows = []
-    for benchmark in names:
-        for label in data.labels:
-            cells = []
-            for metric, fmt in (("avg_at_k", ".1%"), ("answer_entropy", ".3f"), ("token_entropy", ".3f")):
-                row = values.get((label, metric, benchmark))
-                cells.append("-" if row is None else format(row.value, fmt) + ("*" if "approx" in (row.detail or "") else ""))
-            rows.append([benchmark, label, *cells])
-    return rows
-
-
-def perplexity_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
-    found = {(r.model, r.group): r for r in data.diagnostics if r.metric == "perplexity"}
-    groups = [g for g in ("all", *REGIONS) if any((label, g) in found for label in data.labels)]
-    rows = [[label, *(f"{found[(label, g)].value:.3f}" if (label, g) in found else "-" for g in groups)]
-            for label in data.labels]
-    return ["model", *groups], rows if groups else []
-
-
 def _fmt(value: float) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
@@ -150,7 +128,6 @@ def _fmt(value: float) -> str:
 
 def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
     by_name = {f.name: f for f in drawn}
-    k = data.diagnostics[0].k if data.diagnostics and data.diagnostics[0].k else 32
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tether report</title>"
              f"<style>{STYLE}</style></head><body>",
              "<h1>Did RL expand what the model can solve, or only sharpen it?</h1>",
@@ -162,13 +139,13 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
     for name in ("pass_at_k", "task_curves", "regions"):
         parts.append(_html_figure(by_name.get(name)))
     parts.append("<h2>Diagnostics</h2>")
-    diag = diagnostics_rows(data)
+    header, diag = table3(data.diagnostics, data.labels)
     if diag:
-        parts.append(_html_table(["benchmark", "model", f"avg@{k}", "answer entropy", "token entropy"], diag))
+        parts.append(_html_table(header, diag))
     else:
         parts.append("<p class='muted'>No diagnostics in the store yet: run <code>tether diagnose</code>.</p>")
     parts.append(_html_figure(by_name.get("diagnostics")))
-    header, rows = perplexity_rows(data)
+    header, rows = perplexity_table(data.diagnostics, data.labels)
     if rows:
         parts += ["<h3>Perplexity on reference traces</h3>", _html_table(header, rows)]
     parts.append(_html_figure(by_name.get("perplexity")))
@@ -210,12 +187,10 @@ def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
              "## Headline", "", *_md_table(headline_header(data), headline_rows(data)), ""]
     for figure in drawn:
         lines += [f"![{figure.title}](figures/{figure.name}.png)", "", f"*{figure.title}*", ""]
-    diag = diagnostics_rows(data)
+    header, diag = table3(data.diagnostics, data.labels)
     if diag:
-        k = data.diagnostics[0].k or 32
-        lines += ["## Diagnostics", "", *_md_table(["benchmark", "model", f"avg@{k}", "answer entropy",
-                                                    "token entropy"], diag), ""]
-    header, rows = perplexity_rows(data)
+        lines += ["## Diagnostics", "", *_md_table(header, diag), ""]
+    header, rows = perplexity_table(data.diagnostics, data.labels)
     if rows:
         lines += ["### Perplexity on reference traces", "", *_md_table(header, rows), ""]
     lines += ["## Tasks only one model solves", ""]
