@@ -230,14 +230,15 @@ def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dic
     if not d.enabled:
         note("diagnose", "skipped", "disabled in the file")
         return
+    opened = Store(store)
     wanted = {"avg_at_k"} | ({"token_entropy"} if d.token_entropy else set()) | ({"perplexity"} if d.traces else set())
-    done = {(r.model, r.metric) for r in load_diagnostics(Store(store)) if r.k in (d.k, None)}
+    done = {(r.model, r.metric) for r in load_diagnostics(opened) if r.k in (d.k, None)}
     if all((label, metric) in done for label in ("base", "rl") for metric in wanted):
         note("diagnose", "skipped", "already in the store")
         return
     sections = experiment.models
     traces = read_traces(_resolve(root, d.traces)) if d.traces else None
-    diagnose(Store(store), ("base", "rl"), k=d.k, traces=traces, token_entropy_on=d.token_entropy, batch=d.batch_size,
+    diagnose(opened, ("base", "rl"), k=d.k, traces=traces, token_entropy_on=d.token_entropy, batch=d.batch_size,
              engines=lambda label: make_engine(sections[label].engine, models[label], **sections[label].engine_options()),
              progress=progress)
     note("diagnose", "ran", f"{', '.join(sorted(wanted))} of both models")
