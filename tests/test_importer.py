@@ -2,6 +2,9 @@
 
 import gzip
 import json
+import signal
+import subprocess
+import sys
 
 import duckdb
 import pyarrow as pa
@@ -13,6 +16,7 @@ from tether.importer import import_samples, read_graded_rows
 from tether.store import Store
 
 from .conftest import write_jsonl
+from .holds import Hold
 
 
 def lines(tmp_path, *rows, name="in.jsonl"):
@@ -160,3 +164,24 @@ def test_parquet_and_gzip_inputs(tmp_path):
     (tmp_path / "junk.parquet").write_bytes(b"not parquet")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         read_graded_rows(tmp_path / "junk.parquet", model="base")
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_an_interrupted_import_writes_nothing_and_can_be_repeated(tmp_path, how):
+    path = write_jsonl(tmp_path / "g.jsonl", [{"task_id": f"t{i % 7}", "correct": i % 3 == 0} for i in range(700)])
+    command = [sys.executable, "-m", "tether", "import", str(path), "--model", "base", "--store", str(tmp_path / "s")]
+    hold = Hold(tmp_path / "hold", "commit:samples", after=0)  # samples and verdicts staged, nothing linked
+    process = subprocess.Popen(command, env=hold.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold.reached(process)
+    process.send_signal(how)
+    _, stderr = process.communicate(timeout=60)
+    if how == signal.SIGINT:
+        assert process.returncode == 130 and stderr.strip().splitlines()[-1].startswith("interrupted"), stderr
+        assert not [p for p in (tmp_path / "s").rglob("*") if ".tmp-" in p.name]
+    else:
+        assert process.returncode == -signal.SIGKILL
+    assert Store(tmp_path / "s").models("samples") == Store(tmp_path / "s").models("verdicts") == []
+    again = subprocess.run(command, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert duckdb.sql(f"select count(*), count(distinct (task_id, sample_idx)), sum(correct::int) "
+                      f"from '{tmp_path}/s/verdicts/base/*.parquet'").fetchall() == [(700, 700, 234)]

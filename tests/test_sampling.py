@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest
@@ -17,6 +16,7 @@ from tether.sampling import SamplingConfig, Unit, missing_units, sample
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
 
+from .holds import Hold
 from .servers import VLLM_API_KEY
 
 
@@ -86,31 +86,27 @@ def test_resuming_with_other_settings_is_refused(tmp_path, engine, tiny_model):
 
 def tether_sample(store, tiny_model, tasks, *extra):
     return [sys.executable, "-m", "tether", "sample", "--model", str(tiny_model), "--tasks", str(tasks),
-            "--columns", "id=id", "--store", str(store), "--label", "base", "--k", "256", "--max-tokens", "48",
+            "--columns", "id=id", "--store", str(store), "--label", "base", "--k", "64", "--max-tokens", "16",
             "--temperature", "1.0", "--task-block", "2", "--sample-block", "16", "--batch-size", "32", *extra]
 
 
-def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model):
-    tasks = write_tasks(tmp_path / "t.jsonl", 6)
-    full = subprocess.run(tether_sample(tmp_path / "full", tiny_model, tasks), capture_output=True, text=True)
-    assert full.returncode == 0, full.stderr
-    assert "wrote 1536 samples" in full.stdout
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model, engine):
+    tasks = write_tasks(tmp_path / "t.jsonl", 6)  # 3 task blocks x 4 sample blocks = 12 units
+    uninterrupted = SamplingConfig(64, Decoding(temperature=1.0, max_tokens=16), task_block=2, sample_block=16)
+    sample(load_tasks(str(tasks), columns=ColumnMap(id="id")), engine, tmp_path / "full", "base", uninterrupted)
     folder = tmp_path / "cut" / "samples" / "base"
-    process = subprocess.Popen(tether_sample(tmp_path / "cut", tiny_model, tasks), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(folder.glob("*.parquet"))) < 10:
-        assert process.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.01)
+    hold = Hold(tmp_path / "hold", "commit:samples", after=4)  # 4 units written, the 5th staged, not linked
+    process = subprocess.Popen(tether_sample(tmp_path / "cut", tiny_model, tasks), env=hold.env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    hold.reached(process)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    written = len(list(folder.glob("*.parquet")))
-    assert 10 <= written < 48
+    assert len(list(folder.glob("*.parquet"))) == 4
     resumed = subprocess.run(tether_sample(tmp_path / "cut", tiny_model, tasks), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{written} of 48 units were already done" in resumed.stdout
+    assert "4 of 12 units were already done" in resumed.stdout and "wrote 256 samples" in resumed.stdout
     assert rows(tmp_path / "cut") == rows(tmp_path / "full")
-    assert duckdb.sql(f"select count(distinct (task_id, sample_idx)), count(*) from '{folder}/*.parquet'").fetchall() == [(1536, 1536)]
+    assert duckdb.sql(f"select count(distinct (task_id, sample_idx)), count(*) from '{folder}/*.parquet'").fetchall() == [(384, 384)]
 
 
 def test_failed_requests_fail_their_unit_only_and_the_exit_code(tmp_path, vllm_server, smollm2):
@@ -133,16 +129,14 @@ def test_failed_requests_fail_their_unit_only_and_the_exit_code(tmp_path, vllm_s
 def test_ctrl_c_exits_130_with_one_line_and_keeps_what_was_written(tmp_path, tiny_model):
     tasks = write_tasks(tmp_path / "t.jsonl", 6)
     folder = tmp_path / "s" / "samples" / "base"
-    process = subprocess.Popen(tether_sample(tmp_path / "s", tiny_model, tasks), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(folder.glob("*.parquet"))) < 5:
-        assert process.poll() is None, "the run ended before it could be interrupted"
-        time.sleep(0.01)
+    hold = Hold(tmp_path / "hold", "commit:samples", after=5)  # Ctrl-C with 5 units written and the 6th staged
+    process = subprocess.Popen(tether_sample(tmp_path / "s", tiny_model, tasks), env=hold.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold.reached(process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; everything already written is kept"
     kept = rows(tmp_path / "s")
-    assert len(kept) >= 5 * 2 * 16 and len(kept) == len(set((r[0], r[1]) for r in kept))
-    assert not list(folder.glob(".*tmp*"))
+    assert len(kept) == 5 * 2 * 16 and len(kept) == len(set((r[0], r[1]) for r in kept))
+    assert not list(folder.glob(".*tmp*"))  # the staged 6th unit was removed, not left behind

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import duckdb
 import pandas as pd
@@ -17,6 +16,8 @@ import pytest
 from tether.errors import StoreError
 from tether.records import Sample, to_table
 from tether.store import Shard, Store, is_store
+
+from .holds import Hold
 
 
 def sample_table(label: str, n: int, task: str = "t") -> pa.Table:
@@ -68,29 +69,24 @@ def test_failed_batch_leaves_nothing(tmp_path):
 
 
 def test_killed_writer_leaves_no_partial_shard(tmp_path):
-    """SIGKILL a process in the middle of writing a large shard: readers see nothing of it."""
+    """SIGKILL a process whose large shard is written but not yet committed: readers see nothing of it."""
     root = tmp_path / "run"
     Store.create(root)
     script = textwrap.dedent(f"""
         import numpy as np
         import pyarrow as pa
         from tether.store import Shard, Store
-        n = 3_000_000
+        n = 300_000
         numbers = np.arange(n)
         table = pa.table({{"model": pa.array(["base"] * n), "task_id": pa.array(np.char.mod("t%d", numbers % 977)),
                           "sample_idx": numbers, "completion": pa.array(np.char.mod("text %d and more", numbers))}})
-        print("writing", flush=True)
         Store({str(root)!r}).write([Shard("samples", "base", table, "big")])
-        print("done", flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "writing"
+    hold = Hold(tmp_path / "hold", "commit:samples", after=0)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=hold.env(), stderr=subprocess.PIPE, text=True)
+    hold.reached(proc)
     folder = root / "samples" / "base"
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(folder.glob(".part-big.parquet.tmp-*")):
-        assert proc.poll() is None, "the writer ended before it started writing"
-        time.sleep(0.005)
-    time.sleep(0.05)
+    assert len(list(folder.glob(".part-big.parquet.tmp-*"))) == 1  # staged in full, not linked
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL

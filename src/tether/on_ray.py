@@ -27,6 +27,7 @@ from tether.errors import InputError
 from tether.sampling import SampleSummary, SamplingConfig, Unit, prepare_run, run_unit
 from tether.store import Store
 from tether.tasks.task import Task
+from tether.testing import hold
 
 Progress = Callable[[int, int], None]
 
@@ -148,6 +149,7 @@ def sample_on_ray(tasks: Sequence[Task], spec: EngineSpec, store: str | Store, l
         todo, summary = prepare_run(target, label, tasks, rendered, description, config, on_start)
         started = time.perf_counter()
         for unit, result, died in pool.map(todo, lambda worker, unit: worker.run.remote(unit)):
+            hold("ray:unit-done")
             samples, tokens, error = result or (0, 0, died)
             if error:
                 summary.failed.append((unit.name, error))

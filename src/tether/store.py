@@ -49,6 +49,7 @@ from tether.records import (
     VERDICT_SCHEMA,
     check_label,
 )
+from tether.testing import hold
 
 MANIFEST = "manifest.json"
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
@@ -199,6 +200,7 @@ class Store:
         try:
             for shard in shards:
                 staged.append(self._stage(shard))
+            hold(f"commit:{shards[0].table}" if shards else "commit:")
             with _sigint_deferred():
                 return self._commit(staged)
         finally:

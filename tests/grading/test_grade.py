@@ -1,6 +1,7 @@
 """`grade` end to end on real stores: dedup, cache, resume, version changes, compare, CLI, judge."""
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from tether.grading import VERIFIERS, GradeOptions, grade, make_verifier
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
 
+from ..holds import Hold
 from ..servers import VLLM_API_KEY
 
 
@@ -136,3 +138,23 @@ def test_judge_through_a_real_server(tmp_path, vllm_server, smollm2):
     cached = duckdb.sql(f"select count(*) from '{tmp_path}/run/grades/judge/*.parquet'").fetchall()
     assert cached == [(3,)]
     assert Store(tmp_path / "run").manifest()["grading"]["base"]["versions"]["judge"].startswith("judge/")
+
+
+def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(store_with_samples):
+    store, _ = store_with_samples
+    command = [sys.executable, "-m", "tether", "grade", "--store", str(store), "--workers", "1",
+               "--tasks", str(store.parent / "tasks.jsonl"), "--columns", "id=id"]
+    hold = Hold(store.parent / "hold", "commit:verdicts", after=1)  # one label graded, the other's verdicts staged
+    process = subprocess.Popen(command, env=hold.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold.reached(process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted; everything already written is kept"
+    kept = verdicts(store)
+    assert len(kept) == 32 and len({r[0] for r in kept}) == 1
+    assert not [p for p in store.rglob("*") if ".tmp-" in p.name]
+    again = subprocess.run(command[:6], capture_output=True, text=True)  # the tasks are in the store now
+    assert again.returncode == 0, again.stderr
+    rows = verdicts(store)
+    assert len(rows) == 64 and len({r[:3] for r in rows}) == 64 and kept in (rows[:32], rows[32:])
