@@ -1,6 +1,12 @@
 """The grading pool: results for every job, deadlines enforced, hung and dead workers replaced."""
 
+import subprocess
+import sys
+import time
+
 from tether.grading.pool import GradingPool, Job
+
+from ..holds import Hold
 
 
 def test_grades_every_job_and_replaces_a_hung_worker():
@@ -10,10 +16,10 @@ def test_grades_every_job_and_replaces_a_hung_worker():
         Job("sympy", "math", {}, r"\frac{2}{4}", {"answer": "0.5"}),
         Job("after", "math", {}, "3", {"answer": "4"}),
     ]
-    with GradingPool(workers=2, deadline=3) as pool:
+    with GradingPool(workers=2, deadline=1) as pool:  # counts the verification only, not the worker start
         results = dict(pool.grade(jobs))
         assert pool.replaced == 1
-    assert results["hung"].status == "timeout" and "killed after 3 s" in results["hung"].detail
+    assert results["hung"].status == "timeout" and "killed after 1 s" in results["hung"].detail
     assert results["fast"].correct and results["sympy"].correct
     assert results["after"].status == "ok" and not results["after"].correct
 
@@ -28,3 +34,22 @@ def test_a_job_that_raises_is_its_own_error():
 def test_no_jobs():
     with GradingPool(workers=1) as pool:
         assert list(pool.grade([])) == []
+
+
+def test_a_slow_worker_start_is_not_a_timeout(tmp_path):
+    """A worker that takes longer than the deadline to build its verifier (imports on a loaded
+    machine) still grades its job: the deadline covers the verification only."""
+    script = ("from tether.grading.pool import GradingPool, Job\n"
+              "if __name__ == '__main__':\n"
+              "    with GradingPool(workers=1, deadline=1) as pool:\n"
+              "        [(key, grade)] = pool.grade([Job('j', 'math', {}, '42', {'answer': '42'})])\n"
+              "    print(grade.status, grade.correct)\n")
+    (tmp_path / "grade.py").write_text(script)
+    hold = Hold(tmp_path / "hold", "grading:build-verifier", after=0)
+    process = subprocess.Popen([sys.executable, str(tmp_path / "grade.py")], env=hold.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold.reached(process)
+    time.sleep(2.5)  # the worker is held while building: longer than the 1 s deadline, by construction
+    hold.release()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0 and out.strip() == "ok True", err

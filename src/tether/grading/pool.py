@@ -7,6 +7,11 @@ and a deadline per job. A worker that overruns its deadline (a computation
 that ignores the alarm, such as a C-level power of a huge integer) is killed
 and replaced, and its job gets status ``timeout``; a worker that dies gets its
 job status ``error`` and is replaced too.
+
+The deadline covers the verification only: a worker reports once it has built
+the job's verifier (imports such as Math-Verify's take seconds on a busy
+machine, and must not turn a fresh worker's first answer into a timeout), and
+building gets its own, generous `STARTUP_DEADLINE`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from tether.grading.base import Grade
+from tether.testing import hold
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,10 @@ class Job:
     options: dict
     answer: str
     reference: dict
+
+
+STARTUP_DEADLINE = 300.0  # seconds for a worker to build a verifier (imports) before its job's deadline starts
+_READY = "ready"
 
 
 def _worker(connection: Connection) -> None:
@@ -41,9 +51,11 @@ def _worker(connection: Connection) -> None:
         except EOFError:
             return
         name_key = (job.verifier, tuple(sorted(job.options.items())))
-        if name_key not in verifiers:
-            verifiers[name_key] = make_verifier(job.verifier, **job.options)
         try:
+            if name_key not in verifiers:
+                hold("grading:build-verifier")
+                verifiers[name_key] = make_verifier(job.verifier, **job.options)
+            connection.send(_READY)
             grade = verifiers[name_key].compare(job.answer, job.reference)
         except Exception as exc:  # noqa: BLE001 - reported as this job's error
             grade = Grade.error(f"{type(exc).__name__}: {exc}")
@@ -58,6 +70,21 @@ class _Slot:
         child.close()
         self.job: Job | None = None
         self.started = 0.0
+        self.verifying = False  # the job's verifier is built; its deadline runs from `started`
+
+    def assign(self, job: Job) -> None:
+        self.job, self.started, self.verifying = job, time.monotonic(), False
+        self.connection.send(job)
+
+    def limit(self, deadline: float) -> float:
+        """Seconds the job may take from `started`: the deadline once verifying, else the startup's."""
+        return deadline if self.verifying else STARTUP_DEADLINE
+
+    def time_left(self, deadline: float, now: float) -> float:
+        return self.limit(deadline) - (now - self.started)
+
+    def overrun(self, deadline: float) -> str:
+        return f"{deadline:.0f} s" if self.verifying else f"{STARTUP_DEADLINE:.0f} s building the verifier"
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -91,27 +118,32 @@ class GradingPool:
         while queue or any(slot.job for slot in self.slots):
             for slot in self.slots:
                 if slot.job is None and queue:
-                    slot.job, slot.started = queue.popleft(), time.monotonic()
-                    slot.connection.send(slot.job)
+                    slot.assign(queue.popleft())
             busy = [slot for slot in self.slots if slot.job]
             ready = wait([slot.connection for slot in busy], timeout=self._next_timeout(busy))
             for slot in busy:
                 if slot.connection in ready:
-                    yield self._receive(slot)
-                elif time.monotonic() - slot.started > self.deadline:
-                    yield self._replace(slot, Grade.timeout(f"worker killed after {self.deadline:.0f} s"))
+                    received = self._receive(slot)
+                    if received is not None:
+                        yield received
+                elif slot.time_left(self.deadline, time.monotonic()) < 0:
+                    yield self._replace(slot, Grade.timeout(f"worker killed after {slot.overrun(self.deadline)}"))
 
     def _next_timeout(self, busy: list[_Slot]) -> float:
         now = time.monotonic()
-        return max(0.01, min(self.deadline - (now - slot.started) for slot in busy) + 0.01)
+        return max(0.01, min(slot.time_left(self.deadline, now) for slot in busy) + 0.01)
 
-    def _receive(self, slot: _Slot) -> tuple[Any, Grade]:
+    def _receive(self, slot: _Slot) -> tuple[Any, Grade] | None:
+        """The job's (key, grade), or None when the worker only reported that verifying began."""
         try:
-            key, grade = slot.connection.recv()
+            message = slot.connection.recv()
         except (EOFError, OSError):
             return self._replace(slot, Grade.error("worker process died"))
+        if message == _READY:
+            slot.started, slot.verifying = time.monotonic(), True
+            return None
         slot.job = None
-        return key, grade
+        return message
 
     def _replace(self, slot: _Slot, grade: Grade) -> tuple[Any, Grade]:
         key = slot.job.key
