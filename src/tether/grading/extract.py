@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*")
+_BARE_TOKEN = re.compile(r"[^\s$.,;]+")
 _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
 _FINAL = re.compile(
     r"(?:final\s+answer|the\s+answer)\s*(?:is)?\s*[:=]?\s*(.+)", re.IGNORECASE
@@ -29,31 +30,33 @@ Extractor = Callable[[str], "str | None"]
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} / \\fbox{...}, braces balanced; None if absent or unclosed."""
+    """Content of the last \\boxed{...} / \\fbox{...}, braces balanced; None if absent or unclosed.
+
+    Linear in the text: the braces are matched in one pass, however many boxes are left open."""
+    closing: dict[int, int] | None = None
     for match in reversed(list(_BOX.finditer(text))):
         start = match.end()
         if start < len(text) and text[start] == "{":
-            content = _balanced(text, start)
-            if content is not None:
-                return content.strip()
+            closing = _matching_braces(text) if closing is None else closing
+            if start in closing:
+                return text[start + 1 : closing[start]].strip()
         elif start < len(text):  # \boxed 5
-            token = re.match(r"[^\s$.,;]+", text[start:])
+            token = _BARE_TOKEN.match(text, start)
             if token:
                 return token.group(0)
     return None
 
 
-def _balanced(text: str, open_at: int) -> str | None:
-    depth = 0
-    for index in range(open_at, len(text)):
-        char = text[index]
-        if char == "{" and text[index - 1] != "\\":
-            depth += 1
-        elif char == "}" and text[index - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1 : index]
-    return None
+def _matching_braces(text: str) -> dict[int, int]:
+    """Position of each unescaped '{' that is closed -> position of its '}'."""
+    pairs, open_at = {}, []
+    for index, char in enumerate(text):
+        if char in "{}" and (index == 0 or text[index - 1] != "\\"):
+            if char == "{":
+                open_at.append(index)
+            elif open_at:
+                pairs[open_at.pop()] = index
+    return pairs
 
 
 def last_bold(text: str) -> str | None:
