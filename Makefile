@@ -32,11 +32,10 @@ demo: $(VENV)/.installed-run
 	$(BIN)/tether demo --out tether-demo
 
 # The report's browser test drives Debian's chromium (through playwright, which downloads nothing);
-# it is installed here when missing and this user may (root), else the test is skipped with the reason.
+# .ci/chromium installs it when missing and this user may (root), waiting (bounded) for another
+# apt/dpkg process's lock instead of failing on it; otherwise the test is skipped with the reason.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
-	  echo "chromium could not be installed; the report's browser test will be skipped"
+	@bash .ci/chromium
 
 test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest -q

