@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .holds import holds  # noqa: F401  (the fixture)
 from .servers import SMOLLM2_FIXTURES, EarlyStart
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the hub, ever: the tests use what they build or packages ship

@@ -16,7 +16,6 @@ from tether.importer import import_samples, read_graded_rows
 from tether.store import Store
 
 from .conftest import write_jsonl
-from .holds import Hold
 
 
 def lines(tmp_path, *rows, name="in.jsonl"):
@@ -167,11 +166,11 @@ def test_parquet_and_gzip_inputs(tmp_path):
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
-def test_an_interrupted_import_writes_nothing_and_can_be_repeated(tmp_path, how):
+def test_an_interrupted_import_writes_nothing_and_can_be_repeated(tmp_path, how, holds):
     path = write_jsonl(tmp_path / "g.jsonl", [{"task_id": f"t{i % 7}", "correct": i % 3 == 0} for i in range(700)])
     command = [sys.executable, "-m", "tether", "import", str(path), "--model", "base", "--store", str(tmp_path / "s")]
-    hold = Hold(tmp_path / "hold", "commit:samples", after=0)  # samples and verdicts staged, nothing linked
-    process = subprocess.Popen(command, env=hold.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold = holds("commit:samples", 0)  # samples and verdicts staged, nothing linked
+    process = hold.start(command)
     hold.reached(process)
     process.send_signal(how)
     _, stderr = process.communicate(timeout=60)

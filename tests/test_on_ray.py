@@ -12,8 +12,6 @@ from tether.engines.transformers_engine import TransformersEngine
 from tether.sampling import SamplingConfig, sample
 from tether.tasks import load_tasks
 
-from .holds import Hold
-
 ray = pytest.importorskip("ray", reason="ray is in the dev extra")
 
 CONFIG = SamplingConfig(k=12, decoding=Decoding(1.0, 1.0, 8), seed=3, task_block=2, sample_block=4)
@@ -131,7 +129,7 @@ def test_a_killed_grading_worker_is_replaced(cluster):
     assert all(rest[i].correct == bool(i % 2) for i in range(40))
 
 
-def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_model, tmp_path):
+def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_model, tmp_path, holds):
     import subprocess
     import sys
 
@@ -140,8 +138,8 @@ def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_m
                "--store", str(store), "--label", "m", "--k", "64", "--template", "plain", "--max-tokens", "6",
                "--temperature", "1", "--sample-block", "8", "--task-block", "2", "--ray", "local",
                "--ray-workers", "1"]  # 4 task blocks x 8 sample blocks = 32 units
-    hold = Hold(tmp_path / "hold", "ray:unit-done", after=2)  # the driver stops at the 3rd unit reported
-    driver = subprocess.Popen(command, env=hold.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold = holds("ray:unit-done", 2)  # the driver stops at the 3rd unit reported
+    driver = hold.start(command)
     hold.reached(driver)
     driver.send_signal(signal.SIGINT)
     _, err = driver.communicate(timeout=120)

@@ -16,7 +16,6 @@ from tether.sampling import SamplingConfig, Unit, missing_units, sample
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
 
-from .holds import Hold
 from .servers import VLLM_API_KEY
 
 
@@ -90,14 +89,13 @@ def tether_sample(store, tiny_model, tasks, *extra):
             "--temperature", "1.0", "--task-block", "2", "--sample-block", "16", "--batch-size", "32", *extra]
 
 
-def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model, engine):
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model, engine, holds):
     tasks = write_tasks(tmp_path / "t.jsonl", 6)  # 3 task blocks x 4 sample blocks = 12 units
     uninterrupted = SamplingConfig(64, Decoding(temperature=1.0, max_tokens=16), task_block=2, sample_block=16)
     sample(load_tasks(str(tasks), columns=ColumnMap(id="id")), engine, tmp_path / "full", "base", uninterrupted)
     folder = tmp_path / "cut" / "samples" / "base"
-    hold = Hold(tmp_path / "hold", "commit:samples", after=4)  # 4 units written, the 5th staged, not linked
-    process = subprocess.Popen(tether_sample(tmp_path / "cut", tiny_model, tasks), env=hold.env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    hold = holds("commit:samples", 4)  # 4 units written, the 5th staged, not linked
+    process = hold.start(tether_sample(tmp_path / "cut", tiny_model, tasks), stdout=subprocess.DEVNULL)
     hold.reached(process)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -126,12 +124,11 @@ def test_failed_requests_fail_their_unit_only_and_the_exit_code(tmp_path, vllm_s
     assert again.returncode == 1 and "1 of 2 units were already done" in again.stdout
 
 
-def test_ctrl_c_exits_130_with_one_line_and_keeps_what_was_written(tmp_path, tiny_model):
+def test_ctrl_c_exits_130_with_one_line_and_keeps_what_was_written(tmp_path, tiny_model, holds):
     tasks = write_tasks(tmp_path / "t.jsonl", 6)
     folder = tmp_path / "s" / "samples" / "base"
-    hold = Hold(tmp_path / "hold", "commit:samples", after=5)  # Ctrl-C with 5 units written and the 6th staged
-    process = subprocess.Popen(tether_sample(tmp_path / "s", tiny_model, tasks), env=hold.env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold = holds("commit:samples", 5)  # Ctrl-C with 5 units written and the 6th staged
+    process = hold.start(tether_sample(tmp_path / "s", tiny_model, tasks))
     hold.reached(process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

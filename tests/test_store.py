@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 
@@ -16,8 +15,6 @@ import pytest
 from tether.errors import StoreError
 from tether.records import Sample, to_table
 from tether.store import Shard, Store, is_store
-
-from .holds import Hold
 
 
 def sample_table(label: str, n: int, task: str = "t") -> pa.Table:
@@ -68,7 +65,7 @@ def test_failed_batch_leaves_nothing(tmp_path):
     assert leftovers == []
 
 
-def test_killed_writer_leaves_no_partial_shard(tmp_path):
+def test_killed_writer_leaves_no_partial_shard(tmp_path, holds):
     """SIGKILL a process whose large shard is written but not yet committed: readers see nothing of it."""
     root = tmp_path / "run"
     Store.create(root)
@@ -82,8 +79,8 @@ def test_killed_writer_leaves_no_partial_shard(tmp_path):
                           "sample_idx": numbers, "completion": pa.array(np.char.mod("text %d and more", numbers))}})
         Store({str(root)!r}).write([Shard("samples", "base", table, "big")])
     """)
-    hold = Hold(tmp_path / "hold", "commit:samples", after=0)
-    proc = subprocess.Popen([sys.executable, "-c", script], env=hold.env(), stderr=subprocess.PIPE, text=True)
+    hold = holds("commit:samples", 0)
+    proc = hold.start([sys.executable, "-c", script])
     hold.reached(proc)
     folder = root / "samples" / "base"
     assert len(list(folder.glob(".part-big.parquet.tmp-*"))) == 1  # staged in full, not linked

@@ -14,7 +14,6 @@ from tether.grading import VERIFIERS, GradeOptions, grade, make_verifier
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
 
-from ..holds import Hold
 from ..servers import VLLM_API_KEY
 
 
@@ -140,12 +139,12 @@ def test_judge_through_a_real_server(tmp_path, vllm_server, smollm2):
     assert Store(tmp_path / "run").manifest()["grading"]["base"]["versions"]["judge"].startswith("judge/")
 
 
-def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(store_with_samples):
+def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(store_with_samples, holds):
     store, _ = store_with_samples
     command = [sys.executable, "-m", "tether", "grade", "--store", str(store), "--workers", "1",
                "--tasks", str(store.parent / "tasks.jsonl"), "--columns", "id=id"]
-    hold = Hold(store.parent / "hold", "commit:verdicts", after=1)  # one label graded, the other's verdicts staged
-    process = subprocess.Popen(command, env=hold.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold = holds("commit:verdicts", 1)  # one label graded, the other's verdicts staged
+    process = hold.start(command)
     hold.reached(process)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

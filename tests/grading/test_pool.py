@@ -1,12 +1,9 @@
 """The grading pool: results for every job, deadlines enforced, hung and dead workers replaced."""
 
-import subprocess
 import sys
 import time
 
 from tether.grading.pool import GradingPool, Job
-
-from ..holds import Hold
 
 
 def test_grades_every_job_and_replaces_a_hung_worker():
@@ -36,7 +33,7 @@ def test_no_jobs():
         assert list(pool.grade([])) == []
 
 
-def test_a_slow_worker_start_is_not_a_timeout(tmp_path):
+def test_a_slow_worker_start_is_not_a_timeout(tmp_path, holds):
     """A worker that takes longer than the deadline to build its verifier (imports on a loaded
     machine) still grades its job: the deadline covers the verification only."""
     script = ("from tether.grading.pool import GradingPool, Job\n"
@@ -45,9 +42,8 @@ def test_a_slow_worker_start_is_not_a_timeout(tmp_path):
               "        [(key, grade)] = pool.grade([Job('j', 'math', {}, '42', {'answer': '42'})])\n"
               "    print(grade.status, grade.correct)\n")
     (tmp_path / "grade.py").write_text(script)
-    hold = Hold(tmp_path / "hold", "grading:build-verifier", after=0)
-    process = subprocess.Popen([sys.executable, str(tmp_path / "grade.py")], env=hold.env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hold = holds("grading:build-verifier", 0)
+    process = hold.start([sys.executable, str(tmp_path / "grade.py")])
     hold.reached(process)
     time.sleep(2.5)  # the worker is held while building: longer than the 1 s deadline, by construction
     hold.release()
