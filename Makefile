@@ -38,7 +38,7 @@ chromium:
 	@bash .ci/chromium
 
 test: $(VENV)/.installed-dev chromium
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/analysis.py
