@@ -22,6 +22,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # nothing from a second thread, while the servers prepared in the background (tests/servers.py) use the
 # other core; two OpenMP threads sharing a core with another process are many times slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Ray starts its workers at nice 15: on a busy machine (CI beside other jobs) they would get almost no CPU
+# and the Ray tests would crawl. The clusters the tests start (in-process and `--ray local`) use nice 0.
+os.environ.setdefault("RAY_worker_niceness", "0")
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
