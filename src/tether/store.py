@@ -200,7 +200,7 @@ class Store:
         try:
             for shard in shards:
                 staged.append(self._stage(shard))
-            hold(f"commit:{shards[0].table}" if shards else "commit:")
+            hold_before_commit(shards)
             with _sigint_deferred():
                 return self._commit(staged)
         finally:
@@ -230,6 +230,11 @@ class Store:
                 path.unlink(missing_ok=True)
             raise
         return done
+
+
+def hold_before_commit(shards: Sequence[Shard]) -> None:
+    """The test hold point ``commit:<table>`` (tether.testing): the group staged, nothing visible yet."""
+    hold(f"commit:{shards[0].table}" if shards else "commit:")
 
 
 def new_manifest(config: dict | None) -> dict:
