@@ -110,7 +110,6 @@ def bench_openai(model: Path, rows: int, max_tokens: int, concurrency: int, repe
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.servers import VLLM_API_KEY, vllm_server
-
     from tether.engines import Decoding, Request, derive_seed
     from tether.engines.openai_engine import OpenAICompatibleEngine
 
@@ -156,7 +155,8 @@ def bench_resume(samples: int = 1_000_000) -> float:
     import numpy as np
     import pyarrow as pa
 
-    from tether.sampling import SamplingConfig, _done_units, missing_units
+    from tether.sampling import SamplingConfig, missing_units
+    from tether.sampling.units import done_units
     from tether.store import Shard, Store
 
     tasks, k = 1000, samples // 1000
@@ -172,7 +172,7 @@ def bench_resume(samples: int = 1_000_000) -> float:
                               "sample_idx": idx, "completion": np.full(len(ids), "x" * 40)})
             store.write([Shard("samples", "base", table, unit.name)])
         start = time.perf_counter()
-        done = _done_units(Store(root), "base")
+        done = done_units(Store(root), "base")
         todo = missing_units(tasks, config, done)
         seconds = time.perf_counter() - start
         assert not todo and len(done) == len(missing_units(tasks, config, []))

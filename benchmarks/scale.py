@@ -60,11 +60,11 @@ def ray_sampling(n_tasks: int, k: int) -> None:
     import ray
     from ray.cluster_utils import Cluster
 
-    from tether.engines import Decoding
+    from tether.engines import Decoding, EngineSpec
     from tether.engines.transformers_engine import TransformersEngine
     from tether.lab.checkpoint import char_tokenizer, save_checkpoint, tiny_llama
-    from tether.on_ray import EngineSpec, RayOptions, sample_on_ray
-    from tether.sampling import SamplingConfig, sample
+    from tether.sampling import SamplingConfig, sample, sample_distributed
+    from tether.scale import RayExecutor, RayOptions
     from tether.tasks import load_tasks
 
     work = Path(tempfile.mkdtemp(prefix="tether-scale-ray-"))
@@ -89,8 +89,8 @@ def ray_sampling(n_tasks: int, k: int) -> None:
         ray.init(address=cluster.address, log_to_driver=False)
         for workers in (1, 2):
             start = time.perf_counter()
-            sample_on_ray(tasks, EngineSpec("hf", str(model), options), work / f"ray{workers}", "m", config,
-                          RayOptions(workers=workers))
+            sample_distributed(tasks, EngineSpec("transformers", str(model), options), work / f"ray{workers}", "m",
+                               config, RayExecutor(RayOptions(workers=workers)))
             timings[f"Ray, {workers} worker{'s' if workers > 1 else ''}"] = time.perf_counter() - start
         ray.shutdown()
         cluster.shutdown()

@@ -75,7 +75,7 @@ def quick_demo(tmp_path_factory):
     """`tether demo --quick` run once (lab-quick pair trained into a fresh cache): (DemoResult, cache)."""
     import os
 
-    from tether.lab.demo import run_demo
+    from tether.experiment.demo import run_demo
 
     cache = tmp_path_factory.mktemp("lab-cache")
     previous = os.environ.get("TETHER_CACHE")

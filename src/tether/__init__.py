@@ -1,38 +1,51 @@
 """tether: did RL expand what a model can solve, or only sharpen what its base could sample?
 
-The public API; every CLI command is a few lines over one of these names.
-Heavy optional libraries (torch, vllm, ray) are never imported here.
+The public API; every CLI command is a few lines over one of these names. Each
+name is imported on first use (PEP 562), so `import tether` and the light CLI
+commands (`tether --help`, `tether bound`) load nothing heavy.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from tether._version import __version__
 
-try:
-    __version__ = version("tether")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0+unknown"
-
-from tether.compare import CompareOptions, Comparison, Rate, compare, compare_counts, save_comparison
-from tether.counts import TaskCounts, load_counts, task_counts
-from tether.engines import Decoding, make_engine
-from tether.errors import InputError, StoreError, TetherError
-from tether.grading import GradeOptions, grade
-from tether.importer import ImportSummary, import_samples, read_graded_rows
-from tether.metrics import (
-    bootstrap_rates,
-    crossover_k,
-    detectability_epsilon,
-    pass_at_k,
-    samples_needed,
-    shift_tests,
-    support_rates,
-    support_regions,
-)
-from tether.records import SAMPLE_SCHEMA, VERDICT_SCHEMA, Sample, Verdict
-from tether.sampling import SamplingConfig, sample
-from tether.store import Store
-from tether.tasks import Task, load_tasks
-
-_LAZY = {  # imported on first use: pydantic (experiment files), the diagnostics and the report
+_PUBLIC = {  # name -> the module that defines it
+    "CompareOptions": "tether.compare",
+    "Comparison": "tether.compare",
+    "Rate": "tether.compare",
+    "compare_counts": "tether.compare",
+    "save_comparison": "tether.compare",
+    "load_counts": "tether.compare",
+    "TaskCounts": "tether.store",
+    "task_counts": "tether.store.query",
+    "Store": "tether.store",
+    "open_store": "tether.store",
+    "SAMPLE_SCHEMA": "tether.store.schema",
+    "VERDICT_SCHEMA": "tether.store.schema",
+    "Sample": "tether.store.schema",
+    "Verdict": "tether.store.schema",
+    "Decoding": "tether.engines",
+    "EngineSpec": "tether.engines",
+    "make_engine": "tether.engines",
+    "InputError": "tether.errors",
+    "StoreError": "tether.errors",
+    "TetherError": "tether.errors",
+    "GradeOptions": "tether.grading",
+    "grade": "tether.grading",
+    "ImportSummary": "tether.ingest",
+    "import_samples": "tether.ingest",
+    "read_graded_rows": "tether.ingest",
+    "bootstrap_rates": "tether.metrics",
+    "crossover_k": "tether.metrics",
+    "detectability_epsilon": "tether.metrics",
+    "pass_at_k": "tether.metrics",
+    "samples_needed": "tether.metrics",
+    "shift_tests": "tether.metrics",
+    "support_rates": "tether.metrics",
+    "support_regions": "tether.metrics",
+    "SamplingConfig": "tether.sampling",
+    "sample": "tether.sampling",
+    "sample_distributed": "tether.sampling",
+    "Task": "tether.tasks",
+    "load_tasks": "tether.tasks",
     "load_experiment": "tether.experiment",
     "run_experiment": "tether.experiment",
     "diagnose": "tether.diagnostics",
@@ -42,54 +55,19 @@ _LAZY = {  # imported on first use: pydantic (experiment files), the diagnostics
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "compare":  # the compare stage's package, which is callable as its function `compare`
+        return importlib.import_module("tether.compare")
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'tether' has no attribute {name!r}")
 
 
-__all__ = [
-    "build_report",
-    "diagnose",
-    "load_diagnostics",
-    "Decoding",
-    "GradeOptions",
-    "SamplingConfig",
-    "Task",
-    "grade",
-    "load_experiment",
-    "run_experiment",
-    "load_tasks",
-    "make_engine",
-    "sample",
-    "SAMPLE_SCHEMA",
-    "VERDICT_SCHEMA",
-    "CompareOptions",
-    "Comparison",
-    "ImportSummary",
-    "InputError",
-    "Rate",
-    "Sample",
-    "Store",
-    "StoreError",
-    "TaskCounts",
-    "TetherError",
-    "Verdict",
-    "__version__",
-    "bootstrap_rates",
-    "compare",
-    "compare_counts",
-    "crossover_k",
-    "detectability_epsilon",
-    "import_samples",
-    "load_counts",
-    "pass_at_k",
-    "read_graded_rows",
-    "samples_needed",
-    "save_comparison",
-    "shift_tests",
-    "support_rates",
-    "support_regions",
-    "task_counts",
-]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC, "compare"])
+
+
+__all__ = ["__version__", "compare", *_PUBLIC]

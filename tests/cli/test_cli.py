@@ -62,12 +62,12 @@ def test_compare_table_output(known_pair):
 def test_import_then_compare_store(known_pair, tmp_path):
     base, rl, *_ = known_pair
     store = tmp_path / "run"
-    assert tether("import", base, "--model", "base", "--store", store).returncode == 0
-    out = tether("import", rl, "--model", "rl", "--store", store)
+    assert tether("import", base, "--label", "base", "--store", store).returncode == 0
+    out = tether("import", rl, "--label", "rl", "--store", store)
     assert out.returncode == 0 and "imported 256 graded samples of 8 tasks (rl)" in out.stdout
     payload = json.loads(tether("compare", store, "--json").stdout)
     assert payload["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
-    again = tether("import", rl, "--model", "rl", "--store", store)
+    again = tether("import", rl, "--label", "rl", "--store", store)
     assert again.returncode == 2 and "already in" in again.stderr
 
 
@@ -99,3 +99,31 @@ def test_missing_file_and_allow_missing(known_pair, tmp_path):
     assert out.returncode == 0
     assert "warning" in out.stderr and "dropped" in out.stderr
     assert json.loads(out.stdout)["counts"] == {"P": 1, "S": 1, "E": 0, "O": 0}
+
+
+def test_import_model_is_a_deprecated_alias_of_label(known_pair, tmp_path):
+    base, *_ = known_pair
+    out = tether("import", base, "--model", "base", "--store", tmp_path / "run")
+    assert out.returncode == 0 and "--model is deprecated" in out.stderr and "(base)" in out.stdout
+
+
+def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
+    """`--model lab-quick:base` works on the command line as in experiment files; the engine is
+    named `transformers` on the CLI and in the manifest (`hf` still works, with a warning)."""
+    import os
+
+    _, cache = quick_demo
+    env = {**os.environ, "TETHER_CACHE": str(cache)}  # the quick pair, already trained there
+    common = ["--tasks", "lab-sums:2-3", "--k", "4", "--template", "plain", "--max-tokens", "6"]
+    command = [sys.executable, "-m", "tether", "sample", "--model", "lab-quick:base", *common]
+    out = subprocess.run([*command, "--store", str(tmp_path / "s"), "--label", "base"], capture_output=True,
+                         text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["runs"]["base"]["settings"]["engine"]["engine"] == "transformers"
+    old = subprocess.run([*command, "--store", str(tmp_path / "s"), "--label", "old", "--engine", "hf"],
+                         capture_output=True, text=True, env=env)
+    assert old.returncode == 0 and "engine name 'hf' is deprecated; use 'transformers'" in old.stderr
+    bad = subprocess.run([*command, "--store", str(tmp_path / "s"), "--label", "x", "--engine", "nope"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "unknown engine 'nope'; choose one of transformers, vllm, openai" in bad.stderr

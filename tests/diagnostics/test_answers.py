@@ -35,7 +35,7 @@ def test_stats_from_a_graded_store(tmp_path):
     rows = [{"task_id": "a", "completion": f"\\boxed{{{x}}}"} for x in ("4", "4", "5", "4", "9")]
     rows += [{"task_id": "b", "completion": c} for c in ("\\boxed{7}", "no idea", "\\boxed{7}", "\\boxed{7}", "x")]
     (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tether.import_samples(tmp_path / "s.jsonl", tmp_path / "run", model="base")
+    tether.import_samples(tmp_path / "s.jsonl", tmp_path / "run", label="base")
     tasks = tether.load_tasks(str(tmp_path / "t.jsonl"), columns=tether.tasks.ColumnMap(id="id"))
     tether.grade(tmp_path / "run", tasks=tasks)
     stats = answer_stats(tether.Store(tmp_path / "run"), "base", k=4)
@@ -53,7 +53,7 @@ def test_stats_per_benchmark(tmp_path):
              Task("c", "beta", "q", {"answer": "1"}, "exact")]
     rows = [{"task_id": t, "completion": c} for t, cs in (("a", "4454"), ("b", "7777"), ("c", "1212")) for c in cs]
     (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tether.import_samples(tmp_path / "s.jsonl", tmp_path / "run", model="base")
+    tether.import_samples(tmp_path / "s.jsonl", tmp_path / "run", label="base")
     tether.grade(tmp_path / "run", tasks=tasks)
     stats = answer_stats_by_benchmark(tether.Store(tmp_path / "run"), "base", k=4)
     assert set(stats) == {"alpha", "beta", "all"}

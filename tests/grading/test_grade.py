@@ -30,7 +30,7 @@ def store_with_samples(tmp_path):
                    "b": [r"\boxed{0.5}", r"\boxed{\dfrac12}", r"\boxed{2}"] * 4}
     rows = [{"task_id": t, "completion": c} for t, cs in completions.items() for c in cs]
     for label in ("base", "rl"):
-        tether.import_samples(write(tmp_path / f"{label}.jsonl", rows), tmp_path / "run", model=label)
+        tether.import_samples(write(tmp_path / f"{label}.jsonl", rows), tmp_path / "run", label=label)
     return tmp_path / "run", load_tasks(str(tasks), columns=ColumnMap(id="id"))
 
 
@@ -126,7 +126,7 @@ def test_judge_through_a_real_server(tmp_path, vllm_server, smollm2):
     """The judge's plumbing against vLLM: every answer graded or flagged, verdicts cached per judge + template."""
     tasks = write(tmp_path / "t.jsonl", [{"id": "q", "question": "Capital of France?", "answer": "Paris"}])
     rows = [{"task_id": "q", "completion": c} for c in ("Paris", "Lyon", "I don't know", "Paris")]
-    tether.import_samples(write(tmp_path / "s.jsonl", rows), tmp_path / "run", model="base")
+    tether.import_samples(write(tmp_path / "s.jsonl", rows), tmp_path / "run", label="base")
     judge = {"model": str(smollm2), "base_url": vllm_server.base_url, "api_key": VLLM_API_KEY}
     options = GradeOptions(verifier="judge", verifier_options={"judge": judge})
     given = load_tasks(str(tasks), columns=ColumnMap(id="id"), verifier="judge", template="{question}")

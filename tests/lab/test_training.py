@@ -3,10 +3,11 @@
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from tether.lab import sums
+from tether.grading.sums import SumVerifier
 from tether.lab.enumerate import enumerate_completions
 from tether.lab.grpo import GRPOConfig, train_grpo
 from tether.lab.pretrain import CorpusConfig, PretrainConfig, make_corpus, pretrain
+from tether.tasks import sums
 
 QUICK = PretrainConfig(corpus=CorpusConfig(examples=8000), steps=300, batch=128)
 
@@ -18,7 +19,7 @@ QUICK = PretrainConfig(corpus=CorpusConfig(examples=8000), steps=300, batch=128)
 )
 def test_sum_verifier(completion, n, expected):
     assert sums.is_correct(completion, n) is expected
-    verifier = sums.SumVerifier()
+    verifier = SumVerifier()
     answer = verifier.extract(completion, {"answer": n})
     assert (answer is not None and verifier.compare(answer, {"answer": n}).correct) is expected
 

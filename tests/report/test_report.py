@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tether.compare.store import FOLDER, load_store_comparison, stored_comparison
 from tether.report import build_report, gather
 
 
@@ -47,7 +48,7 @@ def test_html_is_self_contained(report):
 
 def test_shifted_tasks_carry_an_example_completion(report):
     _, store = report
-    data = gather(store)
+    data = gather(store, stored_comparison(store))
     solved_by = {"S": data.overall.base, "E": data.overall.rl}
     for task in data.shifted:
         assert task.example is not None  # the model that solved it stored its text
@@ -56,13 +57,39 @@ def test_shifted_tasks_carry_an_example_completion(report):
 
 
 def test_three_shapes_are_real_curves(report):
-    data = gather(report[1])
+    data = gather(report[1], stored_comparison(report[1]))
+    shapes = [curve.shape for curve in data.curves]
+    assert shapes and len(shapes) == len(set(shapes)) <= 3  # the lab pair shows at least one shape
     for curve in data.curves:
         gap = curve.rl - curve.base
+        assert curve.k_grid.shape == curve.base.shape == curve.rl.shape and len(curve.k_grid) > 1
+        if curve.shape == "preservation":
+            assert curve.region == "P" and abs(gap[-1]) < 0.05
         if curve.shape == "shrinkage":
             assert gap[-1] < 0
         if curve.shape == "expansion":
             assert gap.min() >= 0 and gap[-1] > 0
+
+
+def test_the_report_shows_the_saved_comparison_and_only_while_current(quick_demo, tmp_path, monkeypatch):
+    """`tether run` saved its comparison in the store: the report reads it instead of comparing
+    again, and compares again (and saves) once the verdicts it came from changed."""
+    from tether.compare import store as saved
+
+    store = tmp_path / "store"
+    shutil.copytree(quick_demo[0].folder / "store", store)
+    kept = load_store_comparison(store)
+    assert kept is not None and kept.overall.options.k_grid  # the experiment's own settings
+    monkeypatch.setattr(saved, "compare_counts", lambda *a, **k: pytest.fail("compared again"))
+    build_report(store, tmp_path / "r1")
+    summary = json.loads((tmp_path / "r1" / "summary.json").read_text())
+    assert summary["overall"]["counts"] == kept.overall.counts.as_dict()
+    monkeypatch.undo()
+    (store / "verdicts" / "rl" / "part-extra.parquet").write_bytes(
+        next((store / "verdicts" / "rl").glob("*.parquet")).read_bytes())  # the RL verdicts changed
+    assert load_store_comparison(store) is None
+    build_report(store, tmp_path / "r2")
+    assert load_store_comparison(store) is not None and (store / FOLDER / "tasks.csv").is_file()
 
 
 def test_cli_report(quick_demo, tmp_path):

@@ -18,7 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tether import __version__
+from tether import defaults
+from tether._version import __version__
 from tether.cli.progress import RichBars
 from tether.errors import TetherError
 
@@ -113,17 +114,21 @@ def compare_cmd(
 def import_cmd(
     file: Annotated[Path, typer.Argument(help="JSONL (.jsonl, .jsonl.gz) or Parquet file of samples.")],
     store: Annotated[str, typer.Option(help="Store directory or object-store URL (created if absent).")],
-    model: Annotated[str | None, typer.Option(help="Model label, e.g. base or rl (default: each row's 'model').")] = None,
+    label: Annotated[str | None, typer.Option(help="Label of every row in the store, e.g. base or rl [default: each row's 'model'].")] = None,
+    model: Annotated[str | None, typer.Option(hidden=True, help="Deprecated name of --label.")] = None,
 ) -> None:
     """Import samples produced elsewhere (vLLM scripts, lm-eval, lighteval dumps) into a store."""
-    from tether.importer import import_samples
+    from tether.ingest import import_samples
 
+    if model is not None:
+        stderr.print("[yellow]warning:[/] --model is deprecated for `tether import`; use --label", highlight=False)
+        label = label or model
     with friendly_errors():
-        summary = import_samples(file, store, model)
+        summary = import_samples(file, store, label)
     graded = "graded" if summary.graded else "ungraded"
     stdout.print(
         f"imported {summary.rows} {graded} samples of {summary.tasks} tasks "
-        f"({', '.join(summary.models)}) into {store}",
+        f"({', '.join(summary.labels)}) into {store}",
         highlight=False,
     )
     if summary.ignored_fields:
@@ -154,33 +159,33 @@ def bound_cmd(
 
 @app.command("sample")
 def sample_cmd(
-    model: Annotated[str, typer.Option(help="Model path or id (or the server's model name with --engine openai).")],
-    tasks: Annotated[str, typer.Option(help="Task spec: a preset (math500 ...), reasoning-gym:NAME?size=&seed=, hf:ID?split=, or a file.")],
+    model: Annotated[str, typer.Option(help="Model: a path, a hub id, a lab model (lab:base), or the server's model name with --engine openai.")],
+    tasks: Annotated[str, typer.Option(help="Task spec: a preset (math500 ...), reasoning-gym:NAME?size=&seed=, hf:ID?split=, lab-sums:2-30, or a file.")],
     store: Annotated[str, typer.Option(help="Store directory or object-store URL (created if absent).")],
     label: Annotated[str, typer.Option(help="Label of this model in the store, e.g. base or rl.")],
-    engine: Annotated[str, typer.Option(help="hf (transformers), vllm (offline) or openai (a server).")] = "hf",
-    k: Annotated[int, typer.Option(help="Samples per task.", min=1)] = 64,
-    temperature: Annotated[float, typer.Option(min=0.0)] = 0.6,
-    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.95,
-    max_tokens: Annotated[int, typer.Option(min=1)] = 1024,
+    engine: Annotated[str, typer.Option(help="transformers, vllm (offline) or openai (a server).")] = defaults.ENGINE,
+    k: Annotated[int, typer.Option(help="Samples per task.", min=1)] = defaults.SAMPLES_PER_TASK,
+    temperature: Annotated[float, typer.Option(min=0.0)] = defaults.TEMPERATURE,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = defaults.TOP_P,
+    max_tokens: Annotated[int, typer.Option(min=1)] = defaults.MAX_TOKENS,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
     seed: Annotated[int, typer.Option(help="Run seed; sample j of task t gets a seed derived from (seed, t, j).")] = 0,
-    template: Annotated[str, typer.Option(help="Prompt rendering: auto, chat or plain.")] = "auto",
+    template: Annotated[str | None, typer.Option(help="Prompt rendering: auto, chat or plain [default: auto].")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Local copies of preset datasets.")] = None,
     columns: Annotated[str | None, typer.Option(help="Column mapping for files/datasets, e.g. question=problem,answer=answer,id=uid.")] = None,
     verifier: Annotated[str | None, typer.Option(help="Verifier for tasks from files/datasets [default: math].")] = None,
     limit: Annotated[int | None, typer.Option(help="Use only the first N tasks.", min=1)] = None,
-    base_url: Annotated[str | None, typer.Option(help="Server URL for --engine openai, e.g. http://127.0.0.1:8000/v1.")] = None,
-    api: Annotated[str, typer.Option(help="openai engine: auto, completions or chat.")] = "auto",
+    base_url: Annotated[str | None, typer.Option(help="openai engine: server URL, e.g. http://127.0.0.1:8000/v1.")] = None,
+    api: Annotated[str | None, typer.Option(help="openai engine: auto, completions or chat [default: auto].")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="OPENAI_API_KEY", help="openai engine: API key.")] = None,
-    concurrency: Annotated[int, typer.Option(help="openai engine: requests in flight.", min=1)] = 16,
-    n_per_request: Annotated[int, typer.Option(help="openai engine: samples per request (checked against the server).", min=1)] = 1,
+    concurrency: Annotated[int | None, typer.Option(help="openai engine: requests in flight [default: 16].", min=1)] = None,
+    n_per_request: Annotated[int | None, typer.Option(help="openai engine: samples per request, checked against the server [default: 1].", min=1)] = None,
     tokenizer: Annotated[str | None, typer.Option(help="openai engine: tokenizer whose chat template renders prompts locally.")] = None,
-    batch_size: Annotated[int, typer.Option(help="hf engine: rows per generate batch.", min=1)] = 32,
-    device: Annotated[str, typer.Option(help="hf engine: auto, cpu, cuda ...")] = "auto",
-    dtype: Annotated[str, typer.Option(help="hf/vllm engine: auto, float32, bfloat16, float16.")] = "auto",
-    task_block: Annotated[int, typer.Option(help="Tasks per unit of work (one shard).", min=1)] = 8,
-    sample_block: Annotated[int, typer.Option(help="Samples per task per unit of work.", min=1)] = 64,
+    batch_size: Annotated[int | None, typer.Option(help="transformers engine: rows per generate batch [default: 32].", min=1)] = None,
+    device: Annotated[str | None, typer.Option(help="transformers engine: auto, cpu, cuda ... [default: auto].")] = None,
+    dtype: Annotated[str | None, typer.Option(help="transformers/vllm engine: auto, float32, bfloat16, float16 [default: auto].")] = None,
+    task_block: Annotated[int, typer.Option(help="Tasks per unit of work (one shard).", min=1)] = defaults.TASK_BLOCK,
+    sample_block: Annotated[int, typer.Option(help="Samples per task per unit of work.", min=1)] = defaults.SAMPLE_BLOCK,
     ray: Annotated[str | None, typer.Option(help="Run the units on Ray: 'local' (start one here), 'auto' or a cluster address.")] = None,
     ray_workers: Annotated[int, typer.Option(help="Ray: engine workers (actors).", min=1)] = 2,
     ray_gpus: Annotated[float, typer.Option(help="Ray: GPUs per worker (1 for vLLM on a GPU node).", min=0)] = 0.0,
@@ -188,38 +193,46 @@ def sample_cmd(
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
     from tether.cli.progress import SamplingMeter
     from tether.cli.render import render_sample_summary
-    from tether.engines import Decoding, engine_options, make_engine
-    from tether.sampling import SamplingConfig, sample
+    from tether.engines import Decoding, engine_name, engine_options
+    from tether.experiment.stages import ray_executor, resolve_model, sample_model
+    from tether.sampling import SamplingConfig
     from tether.tasks import ColumnMap, load_tasks
 
     with friendly_errors():
+        kind = _engine_name(engine, engine_name)
+        options = engine_options(kind, dict(template=template, base_url=base_url, api=api, api_key=api_key,
+                                            concurrency=concurrency, n_per_request=n_per_request,
+                                            tokenizer=tokenizer, batch_size=batch_size, device=device, dtype=dtype))
         task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
                                limit=limit)
         config = SamplingConfig(k, Decoding(temperature, top_p, max_tokens, tuple(stop or ())), seed, task_block,
                                 sample_block)
-        options = engine_options(engine, dict(template=template, base_url=base_url, api=api, api_key=api_key,
-                                              concurrency=concurrency, n_per_request=n_per_request,
-                                              tokenizer=tokenizer, batch_size=batch_size, device=device,
-                                              dtype=dtype))
+        path = resolve_model(model, progress=RichBars(stderr))
+        executor = ray_executor(ray, ray_workers, ray_gpus) if ray else None
         with SamplingMeter(stderr, f"{label}: {len(task_list)} tasks x {k}") as meter:
-            if ray:
-                from tether.on_ray import EngineSpec, RayOptions, sample_on_ray
-
-                cluster = RayOptions(ray, ray_workers, num_gpus=ray_gpus)
-                summary = sample_on_ray(task_list, EngineSpec(engine, model, options), store, label, config, cluster,
-                                        meter.on_progress, meter.on_start)
-            else:
-                summary = sample(task_list, make_engine(engine, model, **options), store, label, config,
-                                 meter.on_progress, meter.on_start)
+            summary = sample_model(task_list, kind, path, options, store, label, config, executor,
+                                   meter.on_progress, meter.on_start)
     if not render_sample_summary(summary, stdout, stderr):
         raise typer.Exit(1)
+
+
+def _engine_name(given: str, engine_name) -> str:
+    """The registry name of an engine, saying on stderr when the given one is deprecated."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        name = engine_name(given)
+    for warning in caught:
+        stderr.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    return name
 
 
 @app.command("grade")
 def grade_cmd(
     store: Annotated[str, typer.Option(help="Store directory or object-store URL.")],
     verifier: Annotated[str, typer.Option(help="auto (each task's own), math, reasoning_gym, exact, choice, numeric or judge.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Verification worker processes.", min=1)] = 2,
+    workers: Annotated[int, typer.Option(help="Verification worker processes (or Ray actors with --ray).", min=1)] = 2,
     label: Annotated[list[str] | None, typer.Option(help="Grade only this model label (repeatable).")] = None,
     tasks: Annotated[str | None, typer.Option(help="Task spec giving the reference answers of imported samples.")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Local copies of preset datasets (with --tasks).")] = None,
@@ -232,18 +245,19 @@ def grade_cmd(
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
     from tether.cli.render import render_grade_summary
+    from tether.experiment.stages import ray_executor
     from tether.grading import GradeOptions, grade
     from tether.tasks import ColumnMap, load_tasks
 
     verifier_options = {"math": {"timeout_seconds": timeout}}
     if judge_model or judge_base_url:
         verifier_options["judge"] = {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key}
-    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
-                           ray=ray)
+    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout))
     with friendly_errors():
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
+        executor = ray_executor(ray, workers) if ray else None
         with RichBars(stderr)("grading") as bar:
-            summary = grade(store, options, label, given, bar.advance, bar.start)
+            summary = grade(store, options, label, given, bar.advance, bar.start, executor=executor)
     render_grade_summary(summary, stdout)
 
 
@@ -251,23 +265,25 @@ def grade_cmd(
 def diagnose_cmd(
     store: Annotated[str, typer.Argument(help="A store holding both models' samples and verdicts.")],
     model: Annotated[list[str] | None, typer.Option(help="LABEL=PATH: the model to score LABEL's text with [default: the one it was sampled with] (repeatable).")] = None,
-    engine: Annotated[str | None, typer.Option(help="hf, vllm or openai [default: the sampling engine].")] = None,
+    engine: Annotated[str | None, typer.Option(help="transformers, vllm or openai [default: the sampling engine].")] = None,
     traces: Annotated[Path | None, typer.Option(help="JSONL of {task_id, trace}: reference solutions to measure perplexity on.")] = None,
     k: Annotated[int, typer.Option(help="Samples per task (avg@k, entropies).", min=1)] = 32,
     token_entropy: Annotated[bool, typer.Option(help="Teacher-force the samples for token entropy.")] = True,
     labels: Annotated[str, typer.Option(help="The base and RL labels, comma-separated.")] = "base,rl",
     batch_size: Annotated[int, typer.Option(help="Completions per scoring call.", min=1)] = 16,
-    device: Annotated[str | None, typer.Option(help="hf engine: auto, cpu, cuda ...")] = None,
+    device: Annotated[str | None, typer.Option(help="transformers engine: auto, cpu, cuda ...")] = None,
     base_url: Annotated[str | None, typer.Option(help="openai engine: server URL [default: the sampling one].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the diagnostics as one JSON object.")] = False,
 ) -> None:
     """avg@k, answer entropy, token entropy and perplexity on reference traces; stored and printed as the paper's Table 3."""
     from tether.cli.render import render_diagnostics
     from tether.diagnostics import diagnose, read_traces, sampling_engine
-    from tether.store import Store
+    from tether.engines import engine_name
+    from tether.store import open_store
 
     with friendly_errors():
-        opened = Store(store)
+        opened = open_store(store)
+        engine = _engine_name(engine, engine_name) if engine else None
         models = _assignments(model or [])
         names = tuple(part.strip() for part in labels.split(",") if part.strip())
         options = {key: value for key, value in {"device": device, "base_url": base_url,
@@ -341,7 +357,7 @@ def demo_cmd(
 ) -> None:
     """The lab's whole story offline on CPU: train (or reuse) a tiny base and RL pair, sample, grade, compare, and compute every probability exactly."""
     from tether.cli.render import render_answer_stats, render_comparison, render_diagnostics, render_lab_analysis
-    from tether.lab.demo import run_demo
+    from tether.experiment.demo import run_demo
 
     def stage(name: str, status: str, detail: str) -> None:
         stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)

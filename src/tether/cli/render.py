@@ -177,7 +177,7 @@ def render_answer_stats(answers: dict, analysis, console: Console) -> None:
 
 def render_diagnostics(rows, console: Console) -> None:
     """The paper's Table 3 (per benchmark: avg@k, answer and token entropy) and perplexity by region."""
-    from tether.diagnostics.table import is_approximate, perplexity_table, table3
+    from tether.report.tables import is_approximate, perplexity_table, table3
 
     header, body = table3(rows)
     table = Table(title="Diagnostics (entropies in nats)", title_justify="left")

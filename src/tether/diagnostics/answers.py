@@ -18,9 +18,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tether.counts import connect, current_verdicts, quoted
 from tether.errors import InputError
 from tether.store import Store
+from tether.store.query import graded_answers, task_benchmarks
 
 NO_ANSWER = object()
 ALL = "all"
@@ -61,22 +61,8 @@ def answer_stats_by_benchmark(store: Store, label: str, k: int = 32) -> dict[str
     return {name: _stats(label, k, name, [by_task[t] for t in ids]) for name, ids in groups.items()}
 
 
-def task_benchmarks(store: Store, label: str) -> dict[str, str]:
-    """task id -> benchmark, from the store's tasks table (empty when it has none)."""
-    if not store.shard_paths("tasks", label):
-        return {}
-    query = f"SELECT DISTINCT task_id, benchmark FROM read_parquet('{quoted(store.glob('tasks', label))}')"
-    with connect() as connection:
-        return dict(connection.sql(query).fetchall())
-
-
 def _graded_answers(store: Store, label: str, k: int) -> dict[str, list[tuple[bool, str | None]]]:
-    if not store.shard_paths("verdicts", label):
-        raise InputError(f"{store.root}: no verdicts for {label!r}; run `tether grade` first")
-    query = (f"SELECT task_id, correct, answer FROM read_parquet('{quoted(store.glob('verdicts', label))}') "
-             f"WHERE sample_idx < {int(k)} AND {current_verdicts(store, label)} ORDER BY task_id, sample_idx")
-    with connect() as connection:
-        rows = connection.sql(query).fetchall()
+    rows = graded_answers(store, label, k)
     by_task: dict[str, list[tuple[bool, str | None]]] = {}
     for task_id, correct, answer in rows:
         by_task.setdefault(task_id, []).append((bool(correct), answer))

@@ -2,9 +2,9 @@
 
 For each model label: avg@k and answer entropy per benchmark (from the verdicts), token entropy
 per benchmark (teacher forcing through an engine), and, given reference traces, perplexity over
-all traces and per support region of their tasks (regions from `tether.compare`). Rows are
+all traces and per support region of their tasks (regions from the counts, `tether.metrics`). Rows are
 appended to the store's `diagnostics` table under one run id; `load_diagnostics` reads the newest
-value of each (model, metric, benchmark, group).
+value of each (label, metric, benchmark, group).
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tether.counts import connect, quoted
+import numpy as np
+
 from tether.diagnostics.answers import answer_stats_by_benchmark
 from tether.diagnostics.tokens import Trace, token_entropy, trace_perplexity
-from tether.engines import Engine, engine_options, make_engine
+from tether.engines import ENGINE, Engine, engine_options, make_engine
 from tether.errors import InputError
 from tether.progress import ProgressFactory, silent
-from tether.records import Diagnostic, to_table
-from tether.store import Shard, Store
+from tether.store import Shard, Store, query
+from tether.store.schema import Diagnostic, to_table
 
-ENGINE_KINDS = {"transformers": "hf", "vllm": "vllm", "openai": "openai"}
 EngineFactory = Callable[[str], Engine]
 
 
@@ -49,7 +49,7 @@ def sampling_engine(store: Store, label: str, model: str | None = None, kind: st
     if model is None and not settings:
         raise InputError(f"{store.root}: no sampling run of {label!r} is recorded; name its model with "
                          f"--model {label}=PATH")
-    kind = kind or ENGINE_KINDS.get(settings.get("engine", "transformers"), "hf")
+    kind = kind or settings.get("engine", ENGINE)  # engines record their registry name
     given = {"template": settings.get("template"), "base_url": settings.get("base_url"),
              "api": settings.get("api"), "api_key": os.environ.get("OPENAI_API_KEY"), **options}
     return make_engine(kind, model or settings["model"], **engine_options(kind, given))
@@ -95,25 +95,20 @@ def diagnose(store: Store, labels: Sequence[str] = ("base", "rl"), *, engines: E
 
 
 def load_diagnostics(store: Store) -> list[Diagnostic]:
-    """The newest value of each (model, metric, benchmark, group) in the store's diagnostics table."""
-    if not store.shard_paths("diagnostics"):
-        return []
-    query = (f"SELECT * FROM read_parquet('{quoted(store.glob('diagnostics'))}') "
-             "QUALIFY row_number() OVER (PARTITION BY model, metric, benchmark, \"group\" ORDER BY run_id DESC) = 1 "
-             "ORDER BY model, metric, benchmark, \"group\"")
-    with connect() as connection:
-        relation = connection.sql(query)
-        names = relation.columns
-        return [Diagnostic(**dict(zip(names, row))) for row in relation.fetchall()]
+    """The newest value of each (label, metric, benchmark, group) in the store's diagnostics table."""
+    return query.diagnostics(store)
 
 
 def _regions(store: Store, labels: Sequence[str]) -> dict[str, str]:
     """Each task's support region (the counts only: no bootstrap or tests are needed here)."""
-    from tether.compare import align
-    from tether.counts import task_counts
     from tether.metrics import support_regions
 
     if len(labels) != 2:
         raise InputError("perplexity by support region needs exactly two labels (base and RL)")
-    base, rl, _ = align(task_counts(store, labels[0]), task_counts(store, labels[1]), allow_missing=False)
+    base, rl = (query.task_counts(store, label) for label in labels)
+    common = np.intersect1d(base.task_ids.astype(str), rl.task_ids.astype(str))
+    if len(common) < max(len(base), len(rl)):
+        raise InputError(f"{store.root}: {labels[0]!r} and {labels[1]!r} were not sampled on the same tasks; "
+                         "perplexity by support region needs both on every task")
+    base, rl = base.subset(common), rl.subset(common)
     return {str(t): str(r) for t, r in zip(base.task_ids, support_regions(base, rl).regions)}

@@ -19,18 +19,17 @@ the tokeniser's own split of the text is scored on the latter (the usual convent
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tether.counts import connect, quoted
 from tether.diagnostics.answers import ALL
 from tether.engines.base import Engine, TokenScores
 from tether.errors import InputError
 from tether.store import Store
+from tether.store.query import completions_with_benchmark, stored_prompts
 
 Progress = Callable[[int], None]
 
@@ -123,26 +122,10 @@ def perplexity(total_nll: float, total_tokens: int) -> float:
     return float(np.exp(total_nll / total_tokens)) if total_tokens > 0 else float("nan")
 
 
-def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
-    """task id -> the task's prompt (text or chat messages) as `label` was given it."""
-    if not store.shard_paths("tasks", label):
-        raise InputError(f"{store.root}: no prompts stored for {label!r} (samples made by `tether sample` have them)")
-    query = f"SELECT DISTINCT task_id, prompt FROM read_parquet('{quoted(store.glob('tasks', label))}')"
-    with connect() as connection:
-        return {task_id: json.loads(prompt) for task_id, prompt in connection.sql(query).fetchall()}
-
-
 def _stored_completions(store: Store, label: str, k: int) -> list[tuple[str, str, object, str]]:
     """(task id, benchmark, prompt, completion) of the first k samples per task that have a completion."""
-    if not store.shard_paths("samples", label):
-        raise InputError(f"{store.root}: no samples of {label!r}")
+    rows = completions_with_benchmark(store, label, k)
     prompts = stored_prompts(store, label)
-    query = (f"SELECT s.task_id, t.benchmark, s.completion FROM read_parquet('{quoted(store.glob('samples', label))}') s "
-             f"JOIN (SELECT DISTINCT task_id, benchmark FROM read_parquet('{quoted(store.glob('tasks', label))}')) t "
-             f"USING (task_id) WHERE s.sample_idx < {int(k)} AND s.completion IS NOT NULL AND s.completion <> '' "
-             "ORDER BY s.task_id, s.sample_idx")
-    with connect() as connection:
-        rows = connection.sql(query).fetchall()
     if not rows:
         raise InputError(f"{store.root}: no stored completions of {label!r} to score")
     return [(task_id, benchmark, prompts[task_id], completion) for task_id, benchmark, completion in rows]

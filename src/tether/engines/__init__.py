@@ -1,47 +1,109 @@
-"""Sampling engines behind one small protocol (`Engine`): transformers, OpenAI-compatible servers, vLLM.
+"""Sampling engines behind one small protocol (`Engine`), found by name in a lazy registry.
 
-Backends are imported only when an engine is built, so `import tether.engines`
-stays light.
+`ENGINES` maps each engine's name to ``"module:Class"``; the module is imported only when that
+engine is asked for, and its heavy libraries (torch, vllm) only when it is built. An engine's
+options are its constructor's keyword parameters: `options_model(kind)` turns them into one
+pydantic schema, which validates experiment files and filters CLI flags alike, so an option and
+its default are declared once, in the engine. Adding an engine is one registry entry.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import typing
+import warnings
+from dataclasses import dataclass, field
+from functools import cache
+
+from tether.defaults import ENGINE
 from tether.engines.base import Completion, Decoding, Engine, Request, Result, TokenScores, derive_seed
 from tether.errors import InputError
 
-ENGINES = ("hf", "vllm", "openai")
-
-# The options each engine takes (beyond the model), as named on the CLI and in experiment files.
-ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "hf": ("template", "batch_size", "device", "dtype"),
-    "vllm": ("template", "dtype"),
-    "openai": ("template", "base_url", "api", "api_key", "concurrency", "n_per_request", "tokenizer"),
+ENGINES: dict[str, str] = {
+    "transformers": "tether.engines.transformers_engine:TransformersEngine",
+    "vllm": "tether.engines.vllm_engine:VLLMEngine",
+    "openai": "tether.engines.openai_engine:OpenAICompatibleEngine",
 }
+DEPRECATED_NAMES = {"hf": "transformers"}
+
+
+def engine_name(kind: str) -> str:
+    """The registry name of `kind`; a deprecated name (``hf``) is mapped, with a warning."""
+    if kind in DEPRECATED_NAMES:
+        name = DEPRECATED_NAMES[kind]
+        warnings.warn(f"engine name {kind!r} is deprecated; use {name!r}", DeprecationWarning, stacklevel=3)
+        return name
+    if kind not in ENGINES:
+        raise InputError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+    return kind
+
+
+def engine_class(kind: str) -> type:
+    """The class of engine `kind`, imported on first use."""
+    module, _, name = ENGINES[engine_name(kind)].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@cache
+def _options_model(name: str):
+    from pydantic import ConfigDict, create_model
+
+    cls = engine_class(name)
+    hints = typing.get_type_hints(cls.__init__)
+    fields = {}
+    for parameter in list(inspect.signature(cls.__init__).parameters.values())[2:]:  # after self and model
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (hints.get(parameter.name, typing.Any), default)
+    return create_model(f"{cls.__name__}Options", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def options_model(kind: str):
+    """The pydantic schema of engine `kind`'s options (its constructor's parameters after the model)."""
+    return _options_model(engine_name(kind))
 
 
 def engine_options(kind: str, given: dict) -> dict:
     """The entries of `given` that engine `kind` takes, leaving out those that are None."""
-    return {key: given[key] for key in ENGINE_OPTIONS.get(kind, ()) if given.get(key) is not None}
+    names = options_model(kind).model_fields
+    return {key: value for key, value in given.items() if key in names and value is not None}
 
 
 def make_engine(kind: str, model: str, **options) -> Engine:
-    """An engine by its CLI name: ``hf`` (transformers), ``vllm`` (offline) or ``openai`` (a server)."""
-    if kind == "hf":
-        from tether.engines.transformers_engine import TransformersEngine
+    """An engine by name (``transformers``, ``vllm`` or ``openai``) with its options, checked first."""
+    from pydantic import ValidationError
 
-        return TransformersEngine(model, **options)
-    if kind == "vllm":
-        from tether.engines.vllm_engine import VLLMEngine
-
-        return VLLMEngine(model, **options)
-    if kind == "openai":
-        from tether.engines.openai_engine import OpenAICompatibleEngine
-
-        if not options.get("base_url"):
-            raise InputError("the openai engine needs --base-url (e.g. http://127.0.0.1:8000/v1)")
-        return OpenAICompatibleEngine(model, **options)
-    raise InputError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
+    schema = options_model(kind)
+    try:
+        checked = schema.model_validate(options)
+    except ValidationError as exc:
+        raise InputError(f"engine {engine_name(kind)!r}: {describe_error(exc)}") from None
+    return engine_class(kind)(model, **{key: getattr(checked, key) for key in checked.model_fields_set})
 
 
-__all__ = ["ENGINES", "ENGINE_OPTIONS", "engine_options", "Completion", "Decoding", "Engine", "Request", "Result", "TokenScores", "derive_seed",
-           "make_engine"]
+def describe_error(exc) -> str:
+    """The first problem of a pydantic ValidationError, as ``field: message``."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "missing":
+        return f"needs {where}"
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How a worker builds its engine: `make_engine(kind, model, **options)` (engines themselves do not pickle)."""
+
+    kind: str
+    model: str
+    options: dict = field(default_factory=dict)
+
+    def build(self) -> Engine:
+        return make_engine(self.kind, self.model, **self.options)
+
+
+__all__ = ["DEPRECATED_NAMES", "ENGINE", "ENGINES", "Completion", "Decoding", "Engine", "EngineSpec", "Request",
+           "Result", "TokenScores", "derive_seed", "engine_class", "engine_name", "engine_options", "make_engine",
+           "options_model"]

@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from tether import defaults
 from tether.errors import InputError
 from tether.tasks.task import Messages
 
@@ -29,9 +30,9 @@ SEED_BITS = 31  # llama.cpp takes uint32 seeds, others int64: 31 bits suit every
 class Decoding:
     """Sampling parameters shared by every request of a run."""
 
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_tokens: int = 1024
+    temperature: float = defaults.TEMPERATURE
+    top_p: float = defaults.TOP_P
+    max_tokens: int = defaults.MAX_TOKENS
     stop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import random
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -34,20 +33,13 @@ import httpx
 import numpy as np
 
 from tether.engines.base import Completion, Decoding, Request, Result, TokenScores
-from tether.errors import InputError, TetherError
+from tether.errors import InputError
+from tether.http import OpenAIClient, ServerError, permanent_error
+from tether.http import TransientError as _Retryable
 from tether.tasks.prompts import render_prompt
 from tether.tasks.task import Messages
 
-RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 _DONE = object()
-
-
-class ServerError(TetherError):
-    """A server answer that no retry will fix (bad key, unknown model, wrong URL)."""
-
-
-class _Retryable(Exception):
-    pass
 
 
 class OpenAICompatibleEngine:
@@ -72,9 +64,8 @@ class OpenAICompatibleEngine:
     ):
         if api not in ("auto", "completions", "chat"):
             raise InputError(f"api must be auto, completions or chat, got {api!r}")
-        self.model, self.base_url, self.api = model, base_url.rstrip("/"), api
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.concurrency, self.max_retries, self.timeout, self.backoff = concurrency, max_retries, timeout, backoff
+        self.http = OpenAIClient(base_url, model, api_key, concurrency, max_retries, timeout, backoff)
+        self.model, self.base_url, self.api, self.concurrency = model, self.http.base_url, api, concurrency
         self.n_per_request, self.template = max(1, n_per_request), template
         self.tokenizer = _load_tokenizer(tokenizer) if tokenizer else None
         self.warnings: list[str] = []
@@ -138,25 +129,10 @@ class OpenAICompatibleEngine:
         thread.join()
 
     def _client(self) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=self.timeout, limits=limits)
+        return self.http.session()
 
     async def _post(self, client: httpx.AsyncClient, path: str, body: dict) -> dict:
-        """POST with retries on transient failures; ServerError on permanent ones."""
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = await client.post(path, json=body)
-                if response.status_code in RETRY_STATUS:
-                    raise _Retryable(f"HTTP {response.status_code}: {_reason(response)}")
-                if response.status_code >= 400:
-                    raise ServerError(_permanent_error(response, self.base_url + path, self.model))
-                return response.json()
-            except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt == self.max_retries:
-                    raise _Retryable(f"{exc or type(exc).__name__} (after {self.max_retries + 1} attempts)") from None
-                delay = min(30.0, self.backoff * 2**attempt) * (0.5 + random.random())
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+        return await self.http.post(client, path, body)
 
     # -- checks ------------------------------------------------------------------------
 
@@ -167,7 +143,7 @@ class OpenAICompatibleEngine:
             except httpx.TransportError as exc:
                 raise ServerError(f"cannot reach {self.base_url}: {exc or type(exc).__name__}") from None
             if response.status_code in (401, 403, 404):
-                raise ServerError(_permanent_error(response, self.base_url + "/models", self.model))
+                raise ServerError(permanent_error(response, self.base_url + "/models", self.model))
             offered = []
             if response.status_code < 400:
                 offered = [m.get("id") for m in response.json().get("data", [])]
@@ -303,28 +279,6 @@ def _echo_scores(logprobs: dict, start: int, end: int) -> TokenScores:
 
 def _messages(prompt) -> Messages:
     return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        payload = response.json()
-        error = payload.get("error", payload)
-        message = (error.get("message") or error.get("detail")) if isinstance(error, dict) else str(error)
-        return str(message or payload)[:300]
-    except (ValueError, AttributeError):
-        return response.text[:300] or response.reason_phrase
-
-
-def _permanent_error(response: httpx.Response, url: str, model: str) -> str:
-    status = response.status_code
-    if status == 401 or status == 403:
-        return f"{url}: HTTP {status} unauthorized; check the API key (--api-key or OPENAI_API_KEY)"
-    reason = _reason(response)
-    if status in (400, 404) and "model" in reason.lower():
-        return f"{url}: unknown model {model!r}: {reason}"
-    if status == 404:
-        return f"{url}: HTTP 404 not found; is the base URL right (it usually ends in /v1)?"
-    return f"{url}: HTTP {status}: {reason}"
 
 
 def _load_tokenizer(name: str):

@@ -7,9 +7,8 @@ contradicting them; hedging is allowed if the final answer is right; a refusal
 or an answer that avoids committing is NOT_ATTEMPTED (status ``no_answer``).
 The template below is tether's wording of that rubric; its hash and the
 judge model are part of the verifier version, so verdicts are cached per
-(task, answer, judge model, template). Requests go through
-`OpenAICompatibleEngine` (concurrency limit, retries with backoff), at
-temperature 0. Runs in the parent process: it waits on the network, not the CPU.
+(task, answer, judge model, template). Requests go through `tether.http`
+(concurrency limit, retries with backoff), at temperature 0. Runs in the parent process: it waits on the network, not the CPU.
 """
 
 from __future__ import annotations
@@ -62,27 +61,19 @@ class JudgeVerifier:
 
     def compare_many(self, items: list[tuple[str, dict[str, Any], str]]) -> list[Grade]:
         """Grades of (answer, reference, question) triples, in order."""
-        from tether.engines import Decoding, Request
-        from tether.engines.openai_engine import OpenAICompatibleEngine
+        from tether.http import OpenAIClient
 
-        engine = OpenAICompatibleEngine(self.model, self.base_url, api="chat", api_key=self.api_key,
-                                        concurrency=self.concurrency)
-        decoding = Decoding(temperature=0.0, top_p=1.0, max_tokens=self.max_tokens)
-        requests = [
-            Request(str(i), [{"role": "user", "content": TEMPLATE.format(question=q, target=ref.get("answer"),
-                                                                          answer=a)}], (0,), decoding)
-            for i, (a, ref, q) in enumerate(items)
-        ]
-        grades: list[Grade | None] = [None] * len(items)
-        for result in engine.generate(requests):
-            index = int(result.request.key)
-            if not result.ok:
-                grades[index] = Grade.error(f"judge request failed: {result.error}")
-                continue
-            letter = _LETTER.search(result.completions[0].text.upper())
-            grades[index] = _GRADES[letter.group(1)] if letter else Grade.error(
-                f"judge reply has no grade letter: {result.completions[0].text[:80]!r}")
-        return [g for g in grades]  # every index was filled: one result per request
+        client = OpenAIClient(self.base_url, self.model, self.api_key, concurrency=self.concurrency)
+        conversations = [[{"role": "user", "content": TEMPLATE.format(question=q, target=ref.get("answer"), answer=a)}]
+                         for a, ref, q in items]
+        return [_grade(text, error) for text, error in client.chat(conversations, 0.0, self.max_tokens)]
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         return self.compare_many([(answer, reference, reference.get("question", ""))])[0]
+
+
+def _grade(reply: str | None, error: str | None) -> Grade:
+    if error is not None:
+        return Grade.error(f"judge request failed: {error}")
+    letter = _LETTER.search(reply.upper())
+    return _GRADES[letter.group(1)] if letter else Grade.error(f"judge reply has no grade letter: {reply[:80]!r}")

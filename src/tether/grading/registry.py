@@ -7,7 +7,7 @@ from tether.grading.judge import JudgeVerifier
 from tether.grading.math import MathVerifier
 from tether.grading.reasoning_gym import ReasoningGymVerifier
 from tether.grading.simple import ChoiceVerifier, ExactVerifier, NumericVerifier
-from tether.lab.sums import SumVerifier
+from tether.grading.sums import SumVerifier
 
 VERIFIERS: dict[str, type] = {
     "math": MathVerifier,

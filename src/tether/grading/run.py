@@ -30,8 +30,8 @@ from tether.grading.base import Grade
 from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
 from tether.grading.registry import make_verifier
-from tether.records import CachedGrade, TaskRecord, Verdict, to_table
-from tether.store import Shard, Store, new_shard_name
+from tether.store import Shard, Store, new_shard_name, open_store, query
+from tether.store.schema import CachedGrade, TaskRecord, Verdict, to_table
 from tether.tasks.prompts import as_plain
 from tether.tasks.task import Task
 
@@ -75,7 +75,6 @@ class GradeOptions:
     chunk_size: int = 20_000
     deadline: float = 30.0
     verifier_options: dict = field(default_factory=dict)  # e.g. {"judge": {"model": ..., "base_url": ...}}
-    ray: str | None = None  # verify on Ray: "local", "auto" or a cluster address (workers = actors)
 
 
 Progress = Callable[[int], None]
@@ -83,31 +82,33 @@ Progress = Callable[[int], None]
 
 def grade(store: str | Store, options: GradeOptions | None = None, labels: Sequence[str] | None = None,
           tasks: Sequence[Task] | None = None, on_progress: Progress | None = None,
-          on_start: Callable[[int], None] | None = None) -> GradeSummary:
-    """Grade every ungraded sample of the given labels (default: all) in `store`."""
-    target = store if isinstance(store, Store) else Store(store)
+          on_start: Callable[[int], None] | None = None, executor=None) -> GradeSummary:
+    """Grade every ungraded sample of the given labels (default: all) in `store`.
+
+    Verification runs in local worker processes, or on `executor`'s workers when one is given
+    (e.g. `tether.scale.RayExecutor`: then `options.workers` is ignored for the executor's own)."""
+    target = open_store(store)
     options = options or GradeOptions()
     summary = GradeSummary()
-    chosen = list(labels or target.models("samples"))
+    chosen = list(labels or target.labels("samples"))
     if not chosen:
         raise InputError(f"{target.root}: no samples to grade")
     plans = [_plan(target, label, options, tasks) for label in chosen]
     if on_start:
         on_start(sum(plan.pending for plan in plans))
-    with _pool(options) as pool:
+    with _pool(options, executor) as pool:
         for plan in plans:
             plan.run(pool, summary, on_progress, options.chunk_size)
         summary.workers_replaced = pool.replaced
     return summary
 
 
-def _pool(options: GradeOptions):
-    """Local worker processes, or Ray actors when `options.ray` names a cluster ("local" starts one)."""
-    if options.ray:
-        from tether.on_ray import RayGradingPool, RayOptions
+def _pool(options: GradeOptions, executor):
+    """Local worker processes, or the executor's workers."""
+    if executor is not None:
+        from tether.grading.distributed import DistributedGradingPool
 
-        return RayGradingPool(RayOptions(options.ray, options.workers),
-                              options.deadline)
+        return DistributedGradingPool(executor, options.deadline)
     return GradingPool(options.workers, options.deadline)
 
 
@@ -118,7 +119,7 @@ class _LabelPlan:
                  options: GradeOptions):
         self.store, self.label, self.tasks, self.verifiers, self.options = store, label, tasks, verifiers, options
         self.versions = {name: v.version() for name, v in verifiers.items()}
-        self.pending = _ungraded_count(store, label, self.versions)
+        self.pending = query.ungraded_count(store, label, self.versions)
 
     def verifier_of(self, task_id: str) -> str:
         return self.options.verifier if self.options.verifier != "auto" else self.tasks[task_id]["verifier"]
@@ -128,7 +129,7 @@ class _LabelPlan:
         grading[self.label] = {"versions": self.versions}
         self.store.update_manifest("grading", grading)
         cache = _load_cache(self.store, self.versions)
-        for batch in _ungraded(self.store, self.label, self.versions, chunk_size):
+        for batch in query.ungraded_samples(self.store, self.label, self.versions, chunk_size):
             self._grade_chunk(batch, cache, pool, summary)
             if on_progress:
                 on_progress(batch.num_rows)
@@ -211,17 +212,10 @@ def _plan(store: Store, label: str, options: GradeOptions, given: Sequence[Task]
 
 
 def _stored_tasks(store: Store, label: str) -> dict[str, dict]:
-    from tether.counts import connect, quoted
-
-    if not store.shard_paths("tasks", label):
-        return {}
-    query = f"SELECT task_id, benchmark, prompt, reference, verifier FROM read_parquet('{quoted(store.glob('tasks', label))}')"
-    with connect() as connection:
-        found = connection.sql(query).fetchall()
     return {
         task_id: {"benchmark": benchmark, "reference": json.loads(reference), "verifier": verifier,
                   "question": as_plain(json.loads(prompt))}
-        for task_id, benchmark, prompt, reference, verifier in found
+        for task_id, benchmark, prompt, reference, verifier in query.stored_tasks(store, label)
     }
 
 
@@ -231,49 +225,9 @@ def _store_tasks(store: Store, label: str, tasks: Sequence[Task]) -> None:
     store.write([Shard("tasks", label, to_table(records, TaskRecord), "prompts")])
 
 
-def _graded_filter(store: Store, label: str, versions: dict[str, str]) -> str:
-    from tether.counts import quoted, versions_clause
-
-    if not store.shard_paths("verdicts", label):
-        return ""
-    return (f"ANTI JOIN (SELECT task_id, sample_idx FROM read_parquet('{quoted(store.glob('verdicts', label))}') "
-            f"WHERE {versions_clause(versions)}) AS v USING (task_id, sample_idx)")
-
-
-def _ungraded_count(store: Store, label: str, versions: dict[str, str]) -> int:
-    from tether.counts import connect, quoted
-
-    query = (f"SELECT count(*) FROM read_parquet('{quoted(store.glob('samples', label))}') AS s "
-             f"{_graded_filter(store, label, versions)}")
-    with connect() as connection:
-        return int(connection.sql(query).fetchall()[0][0])
-
-
-def _ungraded(store: Store, label: str, versions: dict[str, str], chunk_size: int):
-    from tether.counts import connect, quoted
-
-    query = (f"SELECT s.task_id, s.sample_idx, s.completion FROM read_parquet('{quoted(store.glob('samples', label))}') AS s "
-             f"{_graded_filter(store, label, versions)} ORDER BY s.task_id, s.sample_idx")
-    with connect() as connection:
-        relation = connection.sql(query)
-        # duckdb >= 2 names it to_arrow_reader; 1.x only has fetch_record_batch
-        reader = (relation.to_arrow_reader(chunk_size) if hasattr(relation, "to_arrow_reader")
-                  else relation.fetch_record_batch(chunk_size))
-        for batch in reader:
-            if batch.num_rows:
-                yield batch
-
-
 def _load_cache(store: Store, versions: dict[str, str]) -> dict[tuple[str, str, str], Grade]:
-    from tether.counts import connect, quoted
-
     cache: dict[tuple[str, str, str], Grade] = {}
     for name, version in versions.items():
-        if not store.shard_paths("grades", name):
-            continue
-        query = (f"SELECT verifier_version, task_id, answer, correct, score, status, detail "
-                 f"FROM read_parquet('{quoted(store.glob('grades', name))}') WHERE verifier_version = '{quoted(version)}'")
-        with connect() as connection:
-            for ver, task_id, answer, correct, score, status, detail in connection.sql(query).fetchall():
-                cache[(ver, task_id, answer)] = Grade(bool(correct), float(score), status, detail)
+        for ver, task_id, answer, correct, score, status, detail in query.cached_grades(store, name, version):
+            cache[(ver, task_id, answer)] = Grade(bool(correct), float(score), status, detail)
     return cache

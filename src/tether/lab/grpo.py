@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.lab import sums
+from tether.tasks import sums
 
 
 @dataclass(frozen=True)

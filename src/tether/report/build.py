@@ -14,12 +14,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tether import __version__
+from tether._version import __version__
 from tether.compare import CompareOptions, Comparison
-from tether.diagnostics.table import perplexity_table, table3
+from tether.compare.store import StoreComparison, stored_comparison
 from tether.metrics import REGIONS
 from tether.report import figures
 from tether.report.data import ReportData, gather
+from tether.report.tables import perplexity_table, table3
 
 REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
 STYLE = """
@@ -42,9 +43,13 @@ class ReportFiles:
 
 
 def build_report(store: str | Path, out: str | Path, *, base_label: str = "base", rl_label: str = "rl",
-                 options: CompareOptions | None = None) -> ReportFiles:
-    """Gather a store's results and write the three reports (and the PNG figures) into `out`."""
-    data = gather(store, base_label, rl_label, options)
+                 options: CompareOptions | None = None, comparison: StoreComparison | None = None) -> ReportFiles:
+    """Write the three reports (and the PNG figures) of a store into `out`.
+
+    `comparison` is the store's comparison as `tether.compare.store` made it; by default the one
+    saved in the store (compare/compare.json) when still current, else computed now and saved."""
+    comparison = comparison or stored_comparison(store, base_label, rl_label, options)
+    data = gather(store, comparison)
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     drawn = _figures(data)

@@ -1,6 +1,6 @@
-"""What a report shows, gathered from a store: comparisons overall and per benchmark, the S and E
-tasks with their tests and an example completion each, three tasks whose pass@k curves show the
-three shapes, and the stored diagnostics."""
+"""What a report shows, gathered from a store and its saved comparison: comparisons overall and per
+benchmark, the S and E tasks with their tests and an example completion each, three tasks whose
+pass@k curves show the three shapes, and the stored diagnostics. Nothing is compared again here."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tether.compare import CompareOptions, Comparison, compare, compare_counts, subset_tasks
-from tether.counts import connect, current_verdicts, quoted
-from tether.diagnostics.answers import task_benchmarks
-from tether.diagnostics.run import load_diagnostics
+from tether.compare import Comparison
+from tether.compare.store import StoreComparison
 from tether.metrics import pass_at_k
-from tether.records import Diagnostic
-from tether.store import Store
+from tether.store import Store, open_store, query
+from tether.store.schema import Diagnostic
 
 EXAMPLE_CHARS = 2000
 
@@ -57,22 +55,14 @@ class ReportData:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def gather(store: str | Store, base_label: str = "base", rl_label: str = "rl",
-           options: CompareOptions | None = None) -> ReportData:
-    """Everything a report needs, from a store holding both models."""
-    store = store if isinstance(store, Store) else Store(store)
-    options = options or CompareOptions()
-    overall = compare(store=store.root, base_label=base_label, rl_label=rl_label, options=options)
-    benchmark_of = {str(t): "all" for t in overall.task_ids}
-    benchmark_of.update(task_benchmarks(store, base_label))
-    names = sorted({benchmark_of[str(t)] for t in overall.task_ids})
-    benchmarks = {}
-    for name in names:
-        ids = np.array([t for t in overall.task_ids.astype(str) if benchmark_of[t] == name], dtype=object)
-        benchmarks[name] = compare_counts(subset_tasks(overall.base, ids), subset_tasks(overall.rl, ids), options)
-    return ReportData(str(store.root), (base_label, rl_label), overall, benchmarks, benchmark_of,
-                      _shifted(store, overall, benchmark_of, base_label, rl_label), task_curves(overall),
-                      load_diagnostics(store))
+def gather(store: str | Store, comparison: StoreComparison) -> ReportData:
+    """Everything a report needs: the store's saved comparison of two labels, and what the store holds."""
+    store = open_store(store)
+    overall = comparison.overall
+    labels = (overall.base.label, overall.rl.label)
+    return ReportData(str(store.root), labels, overall, comparison.benchmarks, comparison.benchmark_of,
+                      _shifted(store, overall, comparison.benchmark_of, *labels), task_curves(overall),
+                      query.diagnostics(store))
 
 
 def task_curves(result: Comparison) -> list[TaskCurve]:
@@ -116,13 +106,5 @@ def _shifted(store: Store, result: Comparison, benchmark_of: dict[str, str], bas
 
 def _examples(store: Store, label: str, task_ids: list[str]) -> dict[str, str]:
     """The first correct completion of each task (by sample index), where samples have text."""
-    if not task_ids or not store.shard_paths("samples", label):
-        return {}
-    wanted = ", ".join("'" + t.replace("'", "''") + "'" for t in task_ids)
-    query = (f"SELECT v.task_id, s.completion FROM read_parquet('{quoted(store.glob('verdicts', label))}') v "
-             f"JOIN read_parquet('{quoted(store.glob('samples', label))}') s USING (task_id, sample_idx) "
-             f"WHERE v.correct AND v.task_id IN ({wanted}) AND s.completion IS NOT NULL "
-             f"AND {current_verdicts(store, label)} "
-             "QUALIFY row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) = 1")
-    with connect() as connection:
-        return {task: text[:EXAMPLE_CHARS] for task, text in connection.sql(query).fetchall()}
+    found = query.first_correct_completions(store, label, task_ids)
+    return {task: text[:EXAMPLE_CHARS] for task, text in found.items()}

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from tether.compare import Comparison
 from tether.metrics import REGIONS
-from tether.records import Diagnostic
 from tether.report.data import TaskCurve
+from tether.store.schema import Diagnostic
 
 COLOURS = {"base": "#4c72b0", "rl": "#dd8452"}
 REGION_COLOURS = {"P": "#55a868", "S": "#c44e52", "E": "#8172b3", "O": "#b0b0b0"}

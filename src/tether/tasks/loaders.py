@@ -4,7 +4,7 @@
 
 - a preset name (``math500``, ``aime24`` …; see `tether.tasks.presets`);
 - ``reasoning-gym:<dataset>?size=50&seed=1``, generated offline;
-- ``lab-sums:2-30``, the lab's "a+b=N" tasks (`tether.lab.sums`);
+- ``lab-sums:2-30``, the lab's "a+b=N" tasks (`tether.tasks.sums`);
 - ``hf:<dataset id or local folder>?config=…&split=…``;
 - a path to a ``.jsonl``/``.jsonl.gz``/``.parquet`` file or a dataset folder.
 
@@ -182,7 +182,7 @@ def reasoning_gym_tasks(spec: str) -> list[Task]:
 
 def lab_tasks(spec: str) -> list[Task]:
     """The lab's sum tasks: ``lab-sums:2-30`` or ``lab-sums:2,5,23``."""
-    from tether.lab import sums
+    from tether.tasks import sums
 
     targets: list[int] = []
     try:

@@ -1,0 +1,179 @@
+"""What a comparison is: `Comparison` (regions, rates, curves, tests) and its documented JSON form.
+
+`Comparison.to_dict()` is the JSON form of docs/compare.md (NaN written as null);
+`save_comparison` writes it as ``compare.json`` with a per-task ``tasks.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tether.metrics import Interval, RegionCounts
+from tether.store.schema import TaskCounts
+
+SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Knobs of a comparison; the defaults are the documented ones."""
+
+    k_grid: tuple[int, ...] | None = None
+    allow_missing: bool = False
+    bootstrap_reps: int = 1000
+    confidence: float = 0.95
+    alpha: float = 0.05
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A support rate with its bootstrap interval and, when undefined, why."""
+
+    value: float
+    ci: Interval
+    note: str | None = None
+
+
+@dataclass
+class Comparison:
+    """Everything `tether compare` reports, as arrays aligned on `task_ids`."""
+
+    base: TaskCounts
+    rl: TaskCounts
+    regions: np.ndarray
+    counts: RegionCounts
+    rates: dict[str, Rate]
+    k_grid: np.ndarray
+    pass_at_k: dict[str, np.ndarray]
+    pass_at_k_ci: dict[str, tuple[np.ndarray, np.ndarray]]
+    crossover_k: float | None
+    p_values: np.ndarray
+    q_values: np.ndarray
+    miss_probability: np.ndarray
+    significant: dict[str, int]
+    options: CompareOptions
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def task_ids(self) -> np.ndarray:
+        return self.base.task_ids
+
+    def to_dict(self) -> dict:
+        """The JSON form documented in docs/compare.md."""
+        curves = {
+            label: {str(int(k)): _num(v) for k, v in zip(self.k_grid, self.pass_at_k[label])}
+            for label in ("base", "rl")
+        }
+        curve_cis = {
+            label: {str(int(k)): [_num(lo), _num(hi)] for k, lo, hi in zip(self.k_grid, *self.pass_at_k_ci[label])}
+            for label in ("base", "rl")
+        }
+        return {
+            "counts": self.counts.as_dict(),
+            "metrics": {
+                name: {"value": _num(rate.value), "ci": [_num(rate.ci.lo), _num(rate.ci.hi)], "note": rate.note}
+                for name, rate in self.rates.items()
+            },
+            "pass_at_k": curves,
+            "pass_at_k_ci": curve_cis,
+            "crossover_k": _num(self.crossover_k),
+            "significant": dict(self.significant),
+            "n_tasks": len(self.task_ids),
+            "sources": {"base": self.base.source, "rl": self.rl.source},
+            "labels": {"base": self.base.label, "rl": self.rl.label},
+            "settings": {
+                **{name: getattr(self.options, name) for name in SETTINGS},
+                "k_grid": list(self.options.k_grid) if self.options.k_grid else None,
+                "allow_missing": self.options.allow_missing,
+            },
+            "warnings": list(self.warnings),
+            "tasks": [self._task_dict(i) for i in range(len(self.task_ids))],
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> Comparison:
+        """The comparison a `to_dict()` describes (as read back from compare.json)."""
+        tasks = payload["tasks"]
+        ids = np.array([t["task_id"] for t in tasks], dtype=object)
+
+        def counts(role: str) -> TaskCounts:
+            n = np.array([t[role]["n"] for t in tasks], dtype=np.int64)
+            c = np.array([t[role]["c"] for t in tasks], dtype=np.int64)
+            return TaskCounts(payload["labels"][role], payload["sources"][role], ids, n, c)
+
+        def column(name: str) -> np.ndarray:
+            return np.array([_float(t[name]) for t in tasks], dtype=float)
+
+        grid = np.array(sorted(int(k) for k in payload["pass_at_k"]["base"]), dtype=np.int64)
+        settings = payload["settings"]
+        options = CompareOptions(tuple(settings["k_grid"]) if settings.get("k_grid") else None,
+                                 bool(settings.get("allow_missing", False)), *(settings[s] for s in SETTINGS))
+        return cls(
+            base=counts("base"),
+            rl=counts("rl"),
+            regions=np.array([t["region"] for t in tasks], dtype="<U1"),
+            counts=RegionCounts(**payload["counts"]),
+            rates={name: Rate(_float(m["value"]), Interval(*map(_float, m["ci"])), m["note"])
+                   for name, m in payload["metrics"].items()},
+            k_grid=grid,
+            pass_at_k={role: np.array([_float(curve[str(k)]) for k in grid])
+                       for role, curve in payload["pass_at_k"].items()},
+            pass_at_k_ci={role: tuple(np.array([_float(band[str(k)][side]) for k in grid]) for side in (0, 1))
+                          for role, band in payload["pass_at_k_ci"].items()},
+            crossover_k=None if payload["crossover_k"] is None else float(payload["crossover_k"]),
+            p_values=column("p_value"),
+            q_values=column("q_value"),
+            miss_probability=column("miss_probability"),
+            significant=dict(payload["significant"]),
+            options=options,
+            warnings=list(payload["warnings"]),
+        )
+
+    def _task_dict(self, i: int) -> dict:
+        return {
+            "task_id": str(self.task_ids[i]),
+            "region": str(self.regions[i]),
+            "base": {"n": int(self.base.n[i]), "c": int(self.base.c[i])},
+            "rl": {"n": int(self.rl.n[i]), "c": int(self.rl.c[i])},
+            "p_value": _num(self.p_values[i]),
+            "q_value": _num(self.q_values[i]),
+            "miss_probability": _num(self.miss_probability[i]),
+        }
+
+
+def _float(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _num(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def save_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
+    """Write `compare.json` (the JSON form) and `tasks.csv` (one row per task) into `out`."""
+    import csv
+    import json
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = comparison.to_dict()
+    json_path = folder / "compare.json"
+    json_path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    csv_path = folder / "tasks.csv"
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["task_id", "region", "base_n", "base_c", "rl_n", "rl_c", "p_value", "q_value", "miss_probability"])
+        for task in payload["tasks"]:
+            writer.writerow([
+                task["task_id"], task["region"], task["base"]["n"], task["base"]["c"], task["rl"]["n"],
+                task["rl"]["c"], task["p_value"], task["q_value"], task["miss_probability"],
+            ])
+    return [json_path, csv_path]

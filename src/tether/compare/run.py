@@ -1,0 +1,120 @@
+"""Comparing a base model with its RL-tuned child: regions, rates, CIs, tests, budget view.
+
+`compare(base=..., rl=...)` reads per-task counts of both models (from stores
+or files), aligns them by task id and computes everything `tether compare`
+shows: P/S/E/O, SRR/NDR/SDS/NSCR with bootstrap CIs, per-task Fisher tests
+with Benjamini-Hochberg control, mean pass@k curves and the crossover k.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tether.compare.counts import load_counts
+from tether.compare.result import CompareOptions, Comparison, Rate
+from tether.errors import InputError
+from tether.metrics import (
+    RATES,
+    bootstrap_means,
+    bootstrap_rates,
+    crossover_k,
+    log_k_grid,
+    pass_at_k,
+    shift_tests,
+    support_regions,
+)
+from tether.store.schema import TaskCounts
+
+
+def compare(
+    base: str | Path | None = None,
+    rl: str | Path | None = None,
+    *,
+    store: str | Path | None = None,
+    base_label: str | None = None,
+    rl_label: str | None = None,
+    options: CompareOptions | None = None,
+) -> Comparison:
+    """Compare two models' graded samples.
+
+    Either give one `store` holding both models (labels default to 'base' and
+    'rl'), or `base` and `rl` sources (stores or JSONL/Parquet files).
+    """
+    if store is not None:
+        base, rl = base or store, rl or store
+    if base is None or rl is None:
+        raise InputError("compare needs a store holding both models, or both --base and --rl")
+    base_counts = load_counts(base, base_label, "base")
+    rl_counts = load_counts(rl, rl_label, "rl")
+    return compare_counts(base_counts, rl_counts, options or CompareOptions())
+
+
+def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) -> Comparison:
+    """The comparison of two already-counted models."""
+    base, rl, warnings = align(base, rl, options.allow_missing)
+    support = support_regions(base, rl)
+    regions, counts = support.regions, support.counts
+    cis = bootstrap_rates(counts, options.bootstrap_reps, options.confidence, options.seed)
+    rates = {name: Rate(support.rates[name], cis[name], support.notes.get(name)) for name in RATES}
+    grid = _k_grid(base, rl, options.k_grid)
+    # the crossover is located on the shown grid plus every power of two up to min n
+    dense = np.union1d(grid, log_k_grid(int(min(base.n.min(), rl.n.min()))))
+    shown = np.isin(dense, grid)
+    curves, dense_curves, curve_cis = {}, {}, {}
+    for label, model in (("base", base), ("rl", rl)):
+        per_task = pass_at_k(model.n, model.c, dense)
+        dense_curves[label] = per_task.mean(axis=0)
+        curves[label] = dense_curves[label][shown]
+        curve_cis[label] = bootstrap_means(per_task[:, shown], options.bootstrap_reps, options.confidence, options.seed)
+    tests = shift_tests(regions, base.n, base.c, rl.n, rl.c)
+    return Comparison(
+        base=base,
+        rl=rl,
+        regions=regions,
+        counts=counts,
+        rates=rates,
+        k_grid=grid,
+        pass_at_k=curves,
+        pass_at_k_ci=curve_cis,
+        crossover_k=crossover_k(dense, dense_curves["base"], dense_curves["rl"]),
+        p_values=tests.p_values,
+        q_values=tests.q_values,
+        miss_probability=tests.miss_probability,
+        significant=tests.significant(regions, options.alpha),
+        options=options,
+        warnings=warnings,
+    )
+
+
+def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCounts, TaskCounts, list[str]]:
+    """Restrict both to their common tasks, in one order; missing tasks are an error unless allowed."""
+    common = np.intersect1d(base.task_ids.astype(str), rl.task_ids.astype(str))
+    warnings = []
+    for model, other in ((base, rl), (rl, base)):
+        only = np.setdiff1d(model.task_ids.astype(str), other.task_ids.astype(str))
+        if only.size == 0:
+            continue
+        shown = ", ".join(map(str, only[:5])) + (", ..." if only.size > 5 else "")
+        message = f"{only.size} tasks of {model.label!r} ({model.source}) are missing from {other.label!r}: {shown}"
+        if not allow_missing:
+            raise InputError(message + " (use --allow-missing to drop them)")
+        warnings.append(message + "; dropped")
+    if common.size == 0:
+        raise InputError(f"{base.source} and {rl.source} share no task ids")
+    return base.subset(common), rl.subset(common), warnings
+
+
+def _k_grid(base: TaskCounts, rl: TaskCounts, requested: tuple[int, ...] | None) -> np.ndarray:
+    max_k = int(min(base.n.min(), rl.n.min()))
+    if requested is None:
+        return log_k_grid(max_k)
+    too_big = [k for k in requested if k > max_k]
+    if too_big:
+        raise InputError(f"k={too_big[0]} exceeds the fewest samples of any task ({max_k}); pass@k needs k <= n")
+    if any(k < 1 for k in requested):
+        raise InputError("every k in the grid must be >= 1")
+    return np.array(sorted(set(requested)), dtype=np.int64)
+
+

@@ -1,0 +1,117 @@
+"""A store's comparison, overall and per benchmark, computed once and kept in the store.
+
+`compare_store` compares two labels of one store on all their tasks and on each benchmark's
+tasks; `save_store_comparison` writes it to ``<store>/compare/`` (compare.json with a
+``benchmarks`` section, and tasks.csv), stamped with what it was computed from: the labels and
+the verdict shards and current verifier versions of both. `load_store_comparison` returns it only
+while that stamp still matches (and, when options are asked for, it was made with them), so the
+report shows the saved comparison instead of computing it again, and never a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from tether.compare.result import CompareOptions, Comparison, save_comparison
+from tether.compare.run import align, compare_counts
+from tether.store import Store, is_remote, open_store
+from tether.store.query import task_benchmarks, task_counts
+
+FOLDER = "compare"
+
+
+@dataclass
+class StoreComparison:
+    """The comparison of a store's two labels on all tasks, and on each benchmark's tasks."""
+
+    overall: Comparison
+    benchmarks: dict[str, Comparison]
+    benchmark_of: dict[str, str]  # task id -> benchmark ("all" when the store does not say)
+    stamp: str
+
+    def to_dict(self) -> dict:
+        payload = self.overall.to_dict()
+        for task in payload["tasks"]:
+            task["benchmark"] = self.benchmark_of.get(task["task_id"], "all")
+        payload["benchmarks"] = {name: {k: v for k, v in c.to_dict().items() if k != "tasks"}
+                                 for name, c in self.benchmarks.items()}
+        payload["stamp"] = self.stamp
+        return payload
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> StoreComparison:
+        overall = Comparison.from_dict(payload)
+        benchmark_of = {t["task_id"]: t.get("benchmark", "all") for t in payload["tasks"]}
+        benchmarks = {}
+        for name, part in payload.get("benchmarks", {}).items():
+            tasks = [t for t in payload["tasks"] if benchmark_of[t["task_id"]] == name]
+            benchmarks[name] = Comparison.from_dict({**part, "tasks": tasks})
+        return cls(overall, benchmarks, benchmark_of, payload.get("stamp", ""))
+
+
+def compare_store(store: str | Store, base_label: str = "base", rl_label: str = "rl",
+                  options: CompareOptions | None = None) -> StoreComparison:
+    """Compare two labels of one store, overall and per benchmark."""
+    store = open_store(store)
+    options = options or CompareOptions()
+    base, rl = task_counts(store, base_label), task_counts(store, rl_label)
+    overall = compare_counts(base, rl, options)
+    benchmark_of = {str(t): "all" for t in overall.task_ids}
+    benchmark_of.update({t: b for t, b in task_benchmarks(store, base_label).items() if t in benchmark_of})
+    base, rl, _ = align(base, rl, options.allow_missing)
+    benchmarks = {}
+    for name in sorted(set(benchmark_of.values())):
+        ids = np.array([t for t in overall.task_ids.astype(str) if benchmark_of[t] == name], dtype=object)
+        benchmarks[name] = compare_counts(base.subset(ids), rl.subset(ids), options)
+    return StoreComparison(overall, benchmarks, benchmark_of, stamp(store, base_label, rl_label))
+
+
+def stamp(store: Store, base_label: str, rl_label: str) -> str:
+    """A digest of what a store comparison is computed from: labels, verdict shards, verifier versions."""
+    grading = store.manifest().get("grading", {})
+    parts = {label: {"shards": sorted(p.name for p in store.shard_paths("verdicts", label)),
+                     "versions": grading.get(label, {}).get("versions")} for label in (base_label, rl_label)}
+    parts["labels"] = [base_label, rl_label]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def save_store_comparison(result: StoreComparison, store: str | Store) -> None:
+    """Write the comparison into the store's compare/ folder (local stores only: a no-op otherwise)."""
+    store = open_store(store)
+    if is_remote(store.root):
+        return
+    folder = store.root / FOLDER
+    save_comparison(result.overall, folder)
+    (folder / "compare.json").write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+
+
+def load_store_comparison(store: str | Store, base_label: str = "base", rl_label: str = "rl",
+                          options: CompareOptions | None = None) -> StoreComparison | None:
+    """The saved comparison of these labels (made with `options`, when given), or None when absent or
+    computed from other data."""
+    store = open_store(store)
+    path = None if is_remote(store.root) else store.root / FOLDER / "compare.json"
+    if path is None or not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if payload.get("stamp") != stamp(store, base_label, rl_label):
+        return None
+    found = StoreComparison.from_dict(payload)
+    return found if options is None or found.overall.options == options else None
+
+
+def stored_comparison(store: str | Store, base_label: str = "base", rl_label: str = "rl",
+                      options: CompareOptions | None = None) -> StoreComparison:
+    """The saved comparison when it is current, else computed now and saved."""
+    found = load_store_comparison(store, base_label, rl_label, options)
+    if found is None:
+        found = compare_store(store, base_label, rl_label, options)
+        save_store_comparison(found, store)
+    return found

@@ -1,0 +1,122 @@
+"""`tether run EXPERIMENT.toml`: the stages of one experiment file, run in order.
+
+The file (schema: `tether.experiment.schema`) names the two models, the tasks,
+k and decoding, the verifier and the output store. The stages run in order:
+sample (each model), grade, compare, diagnose, report; each is resumable and
+does nothing when already complete, so re-running a finished experiment only
+re-prints its tables. Relative paths are relative to the file's folder. See
+docs/experiment.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tether.errors import InputError
+from tether.experiment.schema import Experiment, load_experiment
+from tether.experiment.stages import maybe_path, ray_executor, resolve_model, sample_model
+from tether.progress import ProgressFactory, silent
+
+
+@dataclass
+class StageLog:
+    """What each stage did, in order: (stage, 'ran' | 'skipped', detail)."""
+
+    entries: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, stage: str, status: str, detail: str) -> None:
+        self.entries.append((stage, status, detail))
+
+
+def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] | None = None,
+                   progress: ProgressFactory = silent):
+    """Run (or resume) every stage of an experiment; returns (comparison, store path, stage log)."""
+    from tether.compare import CompareOptions
+    from tether.compare.store import compare_store, save_store_comparison
+    from tether.grading import GradeOptions, grade
+    from tether.tasks import ColumnMap, load_tasks
+
+    experiment, root = load_experiment(path)
+    log = StageLog()
+
+    def note(stage: str, status: str, detail: str) -> None:
+        log.add(stage, status, detail)
+        if on_stage:
+            on_stage(stage, status, detail)
+
+    store = _resolve(root, experiment.out)
+    spec = experiment.tasks
+    tasks = load_tasks(maybe_path(root, spec.spec), data_dir=_resolve(root, spec.data_dir) if spec.data_dir else None,
+                       columns=ColumnMap.parse(spec.columns), template=spec.template, verifier=spec.verifier,
+                       limit=spec.limit)
+    s = experiment.sampling
+    config = s.config()
+    executor = ray_executor(s.ray, s.ray_workers, s.ray_gpus) if s.ray else None
+    models = {}
+    for label in ("base", "rl"):
+        section = experiment.models[label]
+        model = models[label] = resolve_model(section.model, root, lambda text: note(f"model {label}", "ran", text),
+                                              progress)
+        with progress(f"sample {label}") as bar:
+            summary = sample_model(tasks, section.engine, model, section.engine_options(), store, label, config,
+                                   executor, lambda n, _: bar.advance(n), bar.start)
+        if summary.failed:
+            raise InputError(f"sampling {label}: {len(summary.failed)} units failed, e.g. {summary.failed[0][1]}; "
+                             "re-run to retry them")
+        status = "skipped" if summary.samples_written == 0 else "ran"
+        note(f"sample {label}", status, f"{summary.samples_written} samples written, "
+             f"{summary.units_skipped} of {summary.units_total} units already done")
+    g = experiment.grading
+    with progress("grade") as bar:
+        graded = grade(store, GradeOptions(g.verifier, g.workers, verifier_options={"math": {"timeout_seconds": g.timeout}}),
+                       on_progress=bar.advance, on_start=bar.start)
+    done = sum(t.samples for t in graded.tallies.values())
+    note("grade", "ran" if done else "skipped", f"{done} samples graded, {graded.verified} answers verified")
+    c = experiment.compare
+    options = CompareOptions(tuple(c.k_grid) if c.k_grid else None, False, c.bootstrap_reps, c.confidence, c.alpha,
+                             c.seed)
+    compared = compare_store(store, options=options)
+    save_store_comparison(compared, store)
+    result = compared.overall
+    note("compare", "ran", f"written to {store / 'compare'}")
+    _diagnose_stage(experiment, root, store, models, note, progress)
+    if experiment.report.enabled:
+        from tether.report import build_report
+
+        files = build_report(store, _resolve(root, experiment.report.out), options=options, comparison=compared)
+        note("report", "ran", f"written to {files.html}")
+    else:
+        note("report", "skipped", "disabled in the file")
+    return result, store, log
+
+
+def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dict[str, str], note,
+                    progress: ProgressFactory) -> None:
+    """avg@k and entropies (and perplexity on traces), unless disabled or already in the store."""
+    from tether.diagnostics import diagnose, load_diagnostics, read_traces
+    from tether.engines import make_engine
+    from tether.store import open_store
+
+    d = experiment.diagnostics
+    if not d.enabled:
+        note("diagnose", "skipped", "disabled in the file")
+        return
+    opened = open_store(store)
+    wanted = {"avg_at_k"} | ({"token_entropy"} if d.token_entropy else set()) | ({"perplexity"} if d.traces else set())
+    done = {(r.model, r.metric) for r in load_diagnostics(opened) if r.k in (d.k, None)}
+    if all((label, metric) in done for label in ("base", "rl") for metric in wanted):
+        note("diagnose", "skipped", "already in the store")
+        return
+    sections = experiment.models
+    traces = read_traces(_resolve(root, d.traces)) if d.traces else None
+    diagnose(opened, ("base", "rl"), k=d.k, traces=traces, token_entropy_on=d.token_entropy, batch=d.batch_size,
+             engines=lambda label: make_engine(sections[label].engine, models[label], **sections[label].engine_options()),
+             progress=progress)
+    note("diagnose", "ran", f"{', '.join(sorted(wanted))} of both models")
+
+
+def _resolve(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path

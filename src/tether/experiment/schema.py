@@ -1,0 +1,142 @@
+"""The experiment file's schema: one TOML file describing a whole comparison, validated up front.
+
+Unknown keys, wrong types and missing fields are reported with their place in
+the file. Defaults are those of `tether.defaults` and of each engine's own
+options, declared once. See docs/experiment.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tether import defaults
+from tether.errors import InputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TasksSection(_Strict):
+    spec: str
+    data_dir: str | None = None
+    columns: str | None = None
+    template: str | None = None
+    verifier: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+
+class SamplingSection(_Strict):
+    k: int = Field(ge=1)
+    temperature: float = Field(default=defaults.TEMPERATURE, ge=0)
+    top_p: float = Field(default=defaults.TOP_P, gt=0, le=1)
+    max_tokens: int = Field(default=defaults.MAX_TOKENS, ge=1)
+    stop: list[str] = Field(default_factory=list)
+    seed: int = 0
+    task_block: int = Field(default=defaults.TASK_BLOCK, ge=1)
+    sample_block: int = Field(default=defaults.SAMPLE_BLOCK, ge=1)
+    ray: str | None = None  # "local", "auto" or a cluster address: sample on Ray (docs/cluster.md)
+    ray_workers: int = Field(default=2, ge=1)
+    ray_gpus: float = Field(default=0.0, ge=0)
+
+    def config(self):
+        """The `tether.sampling.SamplingConfig` these settings describe."""
+        from tether.engines import Decoding
+        from tether.sampling import SamplingConfig
+
+        decoding = Decoding(self.temperature, self.top_p, self.max_tokens, tuple(self.stop))
+        return SamplingConfig(self.k, decoding, self.seed, self.task_block, self.sample_block)
+
+
+class ModelSection(BaseModel):
+    """A model and its engine; every other key is an option of that engine (its constructor's
+    keyword parameters, checked against `tether.engines.options_model`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    model: str
+    engine: str = defaults.ENGINE
+
+    @model_validator(mode="after")
+    def _engine_and_options(self):
+        from tether.engines import describe_error, engine_name, options_model
+
+        try:
+            schema = options_model(self.engine)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        try:
+            schema.model_validate(self.model_extra or {})
+        except ValidationError as exc:
+            raise ValueError(f"engine {engine_name(self.engine)!r} {describe_error(exc)}") from None
+        return self
+
+    def engine_options(self) -> dict:
+        """The engine's options as given in the file."""
+        return dict(self.model_extra or {})
+
+
+class GradingSection(_Strict):
+    verifier: str = "auto"
+    workers: int = Field(default=2, ge=1)
+    timeout: int = Field(default=5, ge=1)
+
+
+class CompareSection(_Strict):
+    k_grid: list[int] | None = None
+    bootstrap_reps: int = Field(default=1000, ge=10)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    alpha: float = Field(default=0.05, ge=0, le=1)
+    seed: int = 0
+
+
+class DiagnosticsSection(_Strict):
+    enabled: bool = True
+    k: int = Field(default=32, ge=1)
+    token_entropy: bool = True
+    traces: str | None = None  # JSONL of {task_id, trace}: perplexity on reference traces
+    batch_size: int = Field(default=16, ge=1)
+
+
+class ReportSection(_Strict):
+    enabled: bool = True
+    out: str = "report"
+
+
+class Experiment(_Strict):
+    out: str
+    tasks: TasksSection
+    sampling: SamplingSection
+    models: dict[str, ModelSection]
+    grading: GradingSection = Field(default_factory=GradingSection)
+    compare: CompareSection = Field(default_factory=CompareSection)
+    diagnostics: DiagnosticsSection = Field(default_factory=DiagnosticsSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+
+    @model_validator(mode="after")
+    def _two_models(self):
+        missing = {"base", "rl"} - set(self.models)
+        if missing:
+            raise ValueError(f"models needs [models.base] and [models.rl]; missing {', '.join(sorted(missing))}")
+        return self
+
+
+def load_experiment(path: str | Path) -> tuple[Experiment, Path]:
+    """The validated experiment and the folder its relative paths start from."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such experiment file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        return Experiment.model_validate(raw), path.resolve().parent
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise InputError(f"{path}: {where}: {first['msg']}{more}") from None

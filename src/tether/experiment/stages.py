@@ -1,0 +1,55 @@
+"""The stages as the CLI and experiment files both run them: one place that wires a stage's inputs.
+
+`resolve_model` turns a model spec into what an engine loads (``lab:base`` is trained or reused
+from the lab's cache); `sample_model` builds the engine (here, or one per Ray worker) and samples;
+`ray_executor` is the one place a Ray pool is made for sampling and grading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tether.engines import EngineSpec, make_engine
+from tether.progress import ProgressFactory, silent
+from tether.sampling import SampleSummary, SamplingConfig, sample, sample_distributed
+from tether.store import Store
+from tether.tasks import Task
+
+
+def resolve_model(spec: str, root: Path | None = None, on_stage: Callable[[str], None] | None = None,
+                  progress: ProgressFactory = silent) -> str:
+    """A lab model (``lab:base``, trained or reused), a path relative to `root` that exists, or the spec as given."""
+    from tether.lab.models import is_lab_model, resolve_lab_model
+
+    if is_lab_model(spec):
+        return resolve_lab_model(spec, on_stage, progress)
+    return maybe_path(root, spec) if root is not None else spec
+
+
+def maybe_path(root: Path, value: str) -> str:
+    """A relative path that exists under `root`, else the value as given (a preset, a hub id)."""
+    candidate = root / value
+    return str(candidate) if not Path(value).is_absolute() and candidate.exists() else value
+
+
+def ray_executor(address: str, workers: int, gpus: float = 0.0):
+    """A `tether.scale.RayExecutor` joining (or, for ``local``, starting) Ray at `address`."""
+    from tether.scale import RayExecutor, RayOptions
+
+    return RayExecutor(RayOptions(address, workers, num_gpus=gpus))
+
+
+def sample_model(tasks: Sequence[Task], engine: str, model: str, options: dict, store: str | Path | Store,
+                 label: str, config: SamplingConfig, executor=None,
+                 on_progress: Callable[[int, int], None] | None = None,
+                 on_start: Callable[[int, int], None] | None = None) -> SampleSummary:
+    """Sample `label` with engine `engine` of `model`: here, or on `executor`'s workers (one engine each)."""
+    if executor is not None:
+        return sample_distributed(tasks, EngineSpec(engine, model, options), store, label, config, executor,
+                                  on_progress, on_start)
+    built = make_engine(engine, model, **options)
+    try:
+        return sample(tasks, built, store, label, config, on_progress, on_start)
+    finally:
+        built.close()

@@ -1,0 +1,6 @@
+"""The ingest stage: files made elsewhere (JSONL, Parquet, harness outputs) read, validated and imported."""
+
+from tether.ingest.importer import ImportSummary, import_samples
+from tether.ingest.read import GRADED_SCHEMA, GradedRows, read_graded_rows
+
+__all__ = ["GRADED_SCHEMA", "GradedRows", "ImportSummary", "import_samples", "read_graded_rows"]

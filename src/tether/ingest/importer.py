@@ -1,0 +1,135 @@
+"""Importing samples made elsewhere into a store: all-or-nothing, numbered after what the store holds.
+
+Rows come validated from `tether.ingest.read`; nothing is written unless every row is valid.
+Imported grades become verdicts of the verifier ``imported``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tether.errors import InputError
+from tether.ingest.read import GradedRows, read_graded_rows
+from tether.store import Shard, Store, new_shard_name, open_store
+from tether.store.query import existing_sample_keys, sample_counts
+from tether.store.schema import SAMPLE_SCHEMA, VERDICT_SCHEMA
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import wrote."""
+
+    path: Path
+    labels: list[str]
+    rows: int
+    tasks: int
+    graded: bool
+    shards: list[Path]
+    ignored_fields: list[str]
+
+    @property
+    def models(self) -> list[str]:
+        """Deprecated name of `labels`."""
+        return self.labels
+
+
+def import_samples(path: str | Path, store: str | Path | Store, label: str | None = None, *,
+                   model: str | None = None) -> ImportSummary:
+    """Validate a file and append its samples (and verdicts, if graded) to a store.
+
+    `label`, when given, labels every row (default: each row's ``model``). Rows without
+    ``sample_idx`` are numbered per task in file order, after the samples the store already holds
+    for that task and label. A (label, task_id, sample_idx) already in the store is an error.
+    `model=` is the deprecated name of `label`.
+    """
+    if model is not None:
+        warnings.warn("import_samples(model=...) is deprecated; use label=...", DeprecationWarning, stacklevel=2)
+        label = label or model
+    rows = read_graded_rows(path, label)
+    if rows.table.num_rows == 0:
+        raise InputError(f"{rows.path}: no rows to import")
+    target = open_store(store, create=True)
+    table = _numbered(rows, target)
+    _check_not_in_store(rows.path, table, target)
+    name = new_shard_name("import")
+    version = "imported:" + _file_digest(rows.path)
+    shards = []
+    for label in rows.labels:
+        part = table.filter(pc.equal(table.column("model"), label))
+        shards.append(Shard("samples", label, _samples_table(part, name), name))
+        if rows.graded:
+            shards.append(Shard("verdicts", label, _verdicts_table(part, version), name))
+    written = target.write(shards)
+    target.record_event("import", file=str(rows.path), models=rows.labels, rows=table.num_rows, shard=name)
+    return ImportSummary(
+        path=rows.path,
+        labels=rows.labels,
+        rows=table.num_rows,
+        tasks=len(set(table.column("task_id").to_pylist())),
+        graded=rows.graded,
+        shards=written,
+        ignored_fields=sorted(rows.ignored_fields),
+    )
+
+
+def _numbered(rows: GradedRows, store: Store) -> pa.Table:
+    """Fill in sample_idx per (model, task) in file order, after what the store holds."""
+    table = rows.table
+    if table.column("sample_idx").null_count == 0:
+        return table
+    offsets = {label: sample_counts(store, label) for label in rows.labels}
+    seen: dict[tuple[str, str], int] = {}
+    numbers = []
+    for label, task in zip(table.column("model").to_pylist(), table.column("task_id").to_pylist()):
+        key = (label, task)
+        index = seen.get(key, offsets[label].get(task, 0))
+        numbers.append(index)
+        seen[key] = index + 1
+    return table.set_column(table.schema.get_field_index("sample_idx"), "sample_idx", pa.array(numbers, pa.int64()))
+
+
+def _check_not_in_store(path: Path, table: pa.Table, store: Store) -> None:
+    for label in sorted(set(table.column("model").to_pylist())):
+        part = table.filter(pc.equal(table.column("model"), label))
+        clashes = existing_sample_keys(store, label, part.select(["task_id", "sample_idx"]))
+        if clashes:
+            shown = ", ".join(f"({t!r}, {i})" for t, i in clashes[:5])
+            raise InputError(
+                f"{path}: {len(clashes)} samples of label {label!r} are already in {store.root}, e.g. {shown}"
+            )
+
+
+def _samples_table(part: pa.Table, block: str) -> pa.Table:
+    columns = {name: part.column(name) for name in SAMPLE_SCHEMA.names if name in part.column_names}
+    columns["block_id"] = pa.array([block] * part.num_rows, pa.string())
+    return pa.Table.from_pydict(columns, schema=SAMPLE_SCHEMA)
+
+
+def _verdicts_table(part: pa.Table, version: str) -> pa.Table:
+    size = part.num_rows
+    columns = {
+        "model": part.column("model"),
+        "task_id": part.column("task_id"),
+        "sample_idx": part.column("sample_idx"),
+        "correct": part.column("correct"),
+        "score": part.column("score"),
+        "status": pa.array(["ok"] * size, pa.string()),
+        "verifier": pa.array(["imported"] * size, pa.string()),
+        "verifier_version": pa.array([version] * size, pa.string()),
+        "answer": part.column("answer"),
+    }
+    return pa.Table.from_pydict(columns, schema=VERDICT_SCHEMA)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]

@@ -1,0 +1,222 @@
+"""`sample`: k completions per task from one engine into a store, resumable and deterministic.
+
+The work is cut into units of (task block x sample range): ``task_block``
+consecutive tasks and up to ``sample_block`` consecutive sample indices. A unit
+is generated in one go and written as one shard named after it
+(``b<task block>-s<first>-<end>``), atomically, or not at all. Resuming lists
+the shard names, so it costs nothing however large the store, and generates
+only the missing ranges; `kill -9` loses at most the units in flight, and no
+sample can be written twice (a shard name is never reused).
+
+Sample ``j`` of task ``t`` always gets seed ``derive_seed(run seed, t, j)``,
+whichever unit, batch or run it lands in, so an interrupted and resumed run
+yields the same samples as an uninterrupted one on the same engine.
+
+Each label's run settings (engine, model, decoding, seed, block sizes, and a
+digest of the rendered prompts) are kept in the manifest; resuming with any of
+them changed is refused with the differences named. Only ``k`` may change
+(growing it samples more).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tether import defaults
+from tether.engines.base import Decoding, Engine, Request, Result, derive_seed
+from tether.errors import InputError, StoreError
+from tether.sampling.units import Unit, done_units, missing_units, unit_samples
+from tether.store import Shard, Store, open_store
+from tether.store.schema import Sample, TaskRecord, check_label, to_table
+from tether.tasks.task import Task
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How many samples, how decoded, how seeded and how the work is cut."""
+
+    k: int
+    decoding: Decoding = field(default_factory=Decoding)
+    seed: int = 0
+    task_block: int = defaults.TASK_BLOCK
+    sample_block: int = defaults.SAMPLE_BLOCK
+
+    def __post_init__(self) -> None:
+        for name in ("k", "task_block", "sample_block"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class SampleSummary:
+    """What a `sample` call did."""
+
+    label: str
+    units_total: int
+    units_skipped: int
+    samples_written: int = 0
+    tokens_written: int = 0
+    seconds: float = 0.0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+Progress = Callable[[int, int], None]  # (samples, tokens) just written
+
+
+def sample(
+    tasks: Sequence[Task],
+    engine: Engine,
+    store: str | Store,
+    label: str,
+    config: SamplingConfig,
+    on_progress: Progress | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+) -> SampleSummary:
+    """Generate the missing samples of `label` for `tasks`; returns what was done.
+
+    `on_start(total_samples, samples_already_done)` is called once before work
+    starts, `on_progress(samples, tokens)` after every unit written.
+    """
+    check_label(label)
+    target = open_store(store, create=True)
+    rendered = [engine.render(task.prompt) for task in tasks]
+    todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start)
+    started = time.perf_counter()
+    window = max(1, int(getattr(engine, "units_in_flight", 1)))
+    for first in range(0, len(todo), window):
+        _run_units(todo[first : first + window], tasks, engine, target, label, config, summary, on_progress)
+    summary.seconds = time.perf_counter() - started
+    summary.warnings += list(getattr(engine, "warnings", []))
+    return summary
+
+
+def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str], engine: dict,
+                config: SamplingConfig, on_start: Callable[[int, int], None] | None = None
+                ) -> tuple[list[Unit], SampleSummary]:
+    """Claim (or check) the label's run settings, store its prompts once, and list the units to do.
+
+    `engine` is the engine's `describe()`; `rendered` its rendering of each task's prompt."""
+    check_label(label)
+    _claim_run(store, label, tasks, rendered, engine, config)
+    _write_tasks(store, label, tasks, rendered)
+    done = done_units(store, label)
+    todo = missing_units(len(tasks), config, done)
+    if on_start:
+        remaining = sum(unit_samples(u, len(tasks), config) for u in todo)
+        on_start(len(tasks) * config.k, len(tasks) * config.k - remaining)
+    return todo, SampleSummary(label, len(done) + len(todo), len(done))
+
+
+def run_unit(unit: Unit, tasks: Sequence[Task], engine: Engine, store: Store, label: str,
+             config: SamplingConfig) -> SampleSummary:
+    """Generate and write one unit (a worker's whole job); a unit whose shard exists is not redone."""
+    summary = SampleSummary(label, 1, 0)
+    if store.has_shard("samples", label, unit.name):
+        summary.units_skipped = 1
+        return summary
+    _run_units([unit], tasks, engine, store, label, config, summary, None)
+    return summary
+
+
+def _unit_requests(unit: Unit, tasks: Sequence[Task], config: SamplingConfig) -> list[Request]:
+    first = unit.block * config.task_block
+    return [
+        Request(
+            key=f"{unit.name}|{task.task_id}",
+            prompt=task.prompt,
+            seeds=tuple(derive_seed(config.seed, task.task_id, j) for j in range(unit.start, unit.stop)),
+            decoding=config.decoding,
+        )
+        for task in tasks[first : first + config.task_block]
+    ]
+
+
+def _run_units(units, tasks, engine, store, label, config, summary, on_progress) -> None:
+    """Generate a window of units together; write each unit's shard when all its requests are done."""
+    requests = {u: _unit_requests(u, tasks, config) for u in units}
+    pending = {u: len(reqs) for u, reqs in requests.items()}
+    results: dict[Unit, list[Result]] = {u: [] for u in units}
+    owner = {r.key: u for u, reqs in requests.items() for r in reqs}
+    for result in engine.generate([r for reqs in requests.values() for r in reqs]):
+        unit = owner[result.request.key]
+        results[unit].append(result)
+        pending[unit] -= 1
+        if pending[unit] == 0:
+            _finish_unit(unit, results.pop(unit), store, label, summary, on_progress)
+
+
+def _finish_unit(unit: Unit, results: list[Result], store: Store, label: str, summary, on_progress) -> None:
+    errors = [r.error for r in results if not r.ok]
+    if errors:
+        summary.failed.append((unit.name, errors[0]))
+        return
+    rows = []
+    for result in results:
+        task_id = result.request.key.split("|", 1)[1]
+        for offset, completion in enumerate(result.completions):
+            rows.append(Sample(label, task_id, unit.start + offset, completion.text, completion.n_tokens,
+                               completion.finish_reason, completion.seed, unit.name))
+    store.write([Shard("samples", label, to_table(rows, Sample), unit.name)])
+    tokens = sum(row.n_tokens or 0 for row in rows)
+    summary.samples_written += len(rows)
+    summary.tokens_written += tokens
+    if on_progress:
+        on_progress(len(rows), tokens)
+
+
+def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: SamplingConfig) -> None:
+    """Record this label's settings, or refuse if they differ from the run being resumed."""
+    digest = hashlib.sha256()
+    for task, text in zip(tasks, rendered):
+        digest.update(f"{task.task_id}\x1f{text}\x1e".encode())
+    settings = {
+        "engine": engine,
+        "decoding": config.decoding.as_dict(),
+        "seed": config.seed,
+        "task_block": config.task_block,
+        "sample_block": config.sample_block,
+        "n_tasks": len(tasks),
+        "prompts_digest": digest.hexdigest()[:16],
+    }
+    runs = store.manifest().get("runs", {})
+    previous = runs.get(label)
+    if previous is not None:
+        differences = _differences(previous["settings"], settings)
+        if differences:
+            raise StoreError(
+                f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
+                + "; ".join(differences)
+            )
+    runs[label] = {"settings": settings, "k": max(config.k, (previous or {}).get("k", 0))}
+    store.update_manifest("runs", runs)
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            what = "the prompts (task set, order, or rendered text)" if key == "prompts_digest" else f"{prefix}{key}"
+            found.append(f"{what}: {a!r} -> {b!r}")
+    return found
+
+
+def _write_tasks(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str]) -> None:
+    if store.shard_paths("tasks", label):
+        return  # the prompts digest in the manifest guarantees they are the same
+    records = [
+        TaskRecord(label, t.task_id, t.benchmark, t.prompt_json(), text, t.reference_json(), t.verifier)
+        for t, text in zip(tasks, rendered)
+    ]
+    store.write([Shard("tasks", label, to_table(records, TaskRecord), "prompts")])
+

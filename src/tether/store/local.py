@@ -1,0 +1,299 @@
+"""The run store: a directory of Parquet shards plus a JSON manifest.
+
+Layout (see docs/store.md)::
+
+    run/
+      manifest.json                     schema version, config, package versions, history
+      tasks/<model>/part-<name>.parquet    the tasks with the exact prompt each model saw
+      samples/<model>/part-<name>.parquet
+      verdicts/<model>/part-<name>.parquet
+      grades/<verifier>/part-<name>.parquet   verdict cache: one row per distinct (task, answer)
+
+Append-only: a shard, once written, is never rewritten, and a shard name is
+never reused. Each shard is written to a hidden temp file in its final folder
+and then hard-linked to its name, which fails if the name exists; a killed
+writer leaves at most a hidden ``.part-*.tmp-*`` file that no reader sees
+(readers glob ``*.parquet``; pyarrow ignores dot files). Every column a reader
+needs, ``model`` included, is inside each file, so ``select * from
+'run/samples/**/*.parquet'`` works in DuckDB, polars and pandas alike.
+
+This module knows Parquet and paths, not engines, verifiers or metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tether.errors import StoreError
+from tether.store.schema import (
+    DIAGNOSTIC_SCHEMA,
+    GRADE_SCHEMA,
+    SAMPLE_SCHEMA,
+    SCHEMA_VERSION,
+    TASK_SCHEMA,
+    VERDICT_SCHEMA,
+    check_label,
+)
+from tether.testing import hold
+
+MANIFEST = "manifest.json"
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "samples": SAMPLE_SCHEMA,
+    "verdicts": VERDICT_SCHEMA,
+    "tasks": TASK_SCHEMA,
+    "grades": GRADE_SCHEMA,
+    "diagnostics": DIAGNOSTIC_SCHEMA,
+}
+_PACKAGES = ("tether", "numpy", "scipy", "pyarrow", "duckdb")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One table to be written as one Parquet file of a store.
+
+    `partition` is the folder under the table: the model label, or for the
+    grade cache the verifier name.
+    """
+
+    table: str
+    partition: str
+    data: pa.Table
+    name: str
+
+
+def is_remote(root) -> bool:
+    """True for a URL with a scheme (``s3://bucket/run``, ``gs://...``, ``memory://...``), not ``file://``."""
+    return isinstance(root, str) and "://" in root and not root.startswith("file://")
+
+
+def is_local_store(path: str | os.PathLike) -> bool:
+    """True when the folder `path` holds a tether manifest."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+class Store:
+    """A tether run store on the local filesystem (`ObjectStore` is the one on object storage;
+    `tether.store.open_store` picks between them)."""
+
+    def __init__(self, root: str | os.PathLike):
+        if is_remote(root):
+            raise StoreError(f"{root} is an object-storage URL: open it with tether.open_store")
+        self.root = Path(root)
+        if not is_local_store(self.root):
+            raise StoreError(f"{self.root} is not a tether store (no {MANIFEST})")
+        self._check_version()
+
+    def _check_version(self) -> None:
+        version = self.manifest().get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.root} has store schema version {version}; this tether reads version {SCHEMA_VERSION}"
+            )
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, config: dict | None = None) -> Store:
+        """Make a new store (the directory may exist but must not hold a store)."""
+        root = Path(root)
+        if is_local_store(root):
+            raise StoreError(f"{root} already holds a tether store")
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root} exists and is not a directory")
+        root.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(root / MANIFEST, new_manifest(config))
+        return cls(root)
+
+    # -- manifest ---------------------------------------------------------------
+
+    def manifest(self) -> dict:
+        try:
+            return json.loads((self.root / MANIFEST).read_text())
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{self.root / MANIFEST} is not valid JSON: {exc}") from None
+
+    def update_manifest(self, key: str, value) -> None:
+        """Set one top-level manifest entry (under a lock, atomically)."""
+        with self._manifest_lock():
+            manifest = self.manifest()
+            manifest[key] = value
+            self._put_manifest(manifest)
+
+    def record_event(self, kind: str, **details) -> None:
+        """Append an entry to the manifest's history (under a lock, atomically)."""
+        with self._manifest_lock():
+            manifest = self.manifest()
+            manifest.setdefault("history", []).append({"event": kind, "at": _now(), **details})
+            self._put_manifest(manifest)
+
+    def _put_manifest(self, manifest: dict) -> None:
+        _write_json_atomic(self.root / MANIFEST, manifest)
+
+    @contextlib.contextmanager
+    def _manifest_lock(self) -> Iterator[None]:
+        with open(self.root / ".manifest.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- shards -----------------------------------------------------------------
+
+    def shard_paths(self, table: str, model: str | None = None) -> list[Path]:
+        """Committed shards of a table, of one model or of all."""
+        base = self.root / table
+        pattern = f"{model}/*.parquet" if model else "*/*.parquet"
+        return sorted(base.glob(pattern)) if base.is_dir() else []
+
+    def has_shard(self, table: str, model: str, name: str) -> bool:
+        return (self.root / table / model / f"part-{name}.parquet").exists()
+
+    def glob(self, table: str, model: str | None = None) -> str:
+        """A glob over a table's shards, for DuckDB's read_parquet."""
+        return str(self.root / table / (model or "*") / "*.parquet")
+
+    def models(self, table: str = "samples") -> list[str]:
+        """Deprecated name of `labels`."""
+        return self.labels(table)
+
+    def labels(self, table: str = "samples") -> list[str]:
+        """The labels (models, or verifiers for the grade cache) with at least one shard in `table`."""
+        base = self.root / table
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+
+    def write(self, shards: Sequence[Shard]) -> list[Path]:
+        """Write shards all-or-nothing as far as the filesystem allows.
+
+        Every shard is first written in full to a hidden temp file; only then are
+        they linked to their names, with Ctrl-C deferred, so an interrupted or failed
+        write leaves no visible shard behind.
+        """
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for shard in shards:
+                staged.append(self._stage(shard))
+            hold_before_commit(shards)
+            with _sigint_deferred():
+                return self._commit(staged)
+        finally:
+            for temp, _ in staged:
+                temp.unlink(missing_ok=True)
+
+    def _stage(self, shard: Shard) -> tuple[Path, Path]:
+        data = checked_shard(shard)
+        folder = self.root / shard.table / shard.partition
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"part-{shard.name}.parquet"
+        if final.exists():
+            raise StoreError(f"shard {final} exists; stores are append-only")
+        temp = folder / f".part-{shard.name}.parquet.tmp-{uuid.uuid4().hex[:8]}"
+        pq.write_table(data, temp, compression="zstd")
+        return temp, final
+
+    @staticmethod
+    def _commit(staged: list[tuple[Path, Path]]) -> list[Path]:
+        done: list[Path] = []
+        try:
+            for temp, final in staged:
+                os.link(temp, final)  # atomic, and refuses to replace an existing shard
+                done.append(final)
+        except BaseException:
+            for path in done:
+                path.unlink(missing_ok=True)
+            raise
+        return done
+
+
+def hold_before_commit(shards: Sequence[Shard]) -> None:
+    """The test hold point ``commit:<table>`` (tether.testing): the group staged, nothing visible yet."""
+    hold(f"commit:{shards[0].table}" if shards else "commit:")
+
+
+def new_manifest(config: dict | None) -> dict:
+    """The manifest of a new, empty store."""
+    return {"schema_version": SCHEMA_VERSION, "created_at": _now(), "packages": package_versions(),
+            "config": config or {}, "history": []}
+
+
+def checked_shard(shard: Shard) -> pa.Table:
+    """The shard's data in its table's schema; an unknown table or a bad label is an error."""
+    schema = TABLE_SCHEMAS.get(shard.table)
+    if schema is None:
+        raise StoreError(f"unknown table {shard.table!r}; known: {', '.join(TABLE_SCHEMAS)}")
+    check_label(shard.partition)
+    return conform(shard.data, schema)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` in `schema`'s column order and types; absent nullable columns become nulls."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            if not field.nullable and column.null_count:
+                raise StoreError(f"column {field.name!r} has {column.null_count} nulls but may not be null")
+            columns.append(column.cast(field.type))
+        elif field.nullable:
+            columns.append(pa.nulls(table.num_rows, field.type))
+        else:
+            raise StoreError(f"column {field.name!r} is required but missing")
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in _PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def new_shard_name(prefix: str) -> str:
+    """A unique, time-ordered shard name such as 'import-20261126T150000-1a2b3c4d'."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        temp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends (main thread only), then deliver it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt

@@ -1,0 +1,224 @@
+"""The store's read side: every SQL query tether runs, in one place.
+
+DuckDB scans a store's Parquet shards (locally, or on object storage through
+the store's fsspec filesystem) with streaming group-bys and joins, never
+loading a table whole. Only verdicts of the verifier versions that `tether
+grade` recorded as current count (`current_verdicts`); older ones stay in the
+store, unused. Each function takes a `Store` and returns plain Python or NumPy
+values; callers never see SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from tether.errors import InputError
+from tether.store.local import Store
+from tether.store.schema import Diagnostic, TaskCounts
+
+
+def connect():
+    """A DuckDB connection limited to two threads, with the object-storage filesystems in use."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute("SET threads TO 2")
+    from tether.store.objects import FILESYSTEMS
+
+    for fs in FILESYSTEMS.values():  # stores on object storage, read through their fsspec filesystem
+        connection.register_filesystem(fs)
+    return connection
+
+
+def quoted(text: str) -> str:
+    """`text` made safe inside a single-quoted SQL string."""
+    return text.replace("'", "''")
+
+
+def _table(store: Store, table: str, label: str | None = None) -> str:
+    """The SQL scan of one table's shards (of one label or partition)."""
+    return f"read_parquet('{quoted(store.glob(table, label))}')"
+
+
+def _rows(query: str, register: dict | None = None) -> list[tuple]:
+    with connect() as connection:
+        for name, value in (register or {}).items():
+            connection.register(name, value)
+        return connection.sql(query).fetchall()
+
+
+def versions_clause(versions: dict[str, str] | None) -> str:
+    """SQL condition keeping verdicts of these verifier versions (all verdicts when None)."""
+    if not versions:
+        return "TRUE"
+    return "verifier_version IN (" + ", ".join(f"'{quoted(v)}'" for v in versions.values()) + ")"
+
+
+def current_verdicts(store: Store, label: str) -> str:
+    """SQL condition keeping the verdicts of the versions `tether grade` recorded as current for `label`."""
+    return versions_clause(store.manifest().get("grading", {}).get(label, {}).get("versions"))
+
+
+# -- counts ---------------------------------------------------------------------------------------
+
+def task_counts(store: Store, label: str) -> TaskCounts:
+    """(n, c) per task of one label's current verdicts; every sample must have one."""
+    if not store.shard_paths("verdicts", label):
+        samples = len(store.shard_paths("samples", label))
+        hint = "its samples are not graded yet (run `tether grade`)" if samples else "it has no samples"
+        labels = ", ".join(store.labels("verdicts")) or "none"
+        raise InputError(f"{store.root}: no verdicts for label {label!r}: {hint}; graded labels: {labels}")
+    query = f"""
+        SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c
+        FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}
+        GROUP BY task_id
+    """
+    with connect() as connection:
+        columns = connection.sql(query).fetchnumpy()
+    graded, total = int(columns["n"].sum()), row_count(store, "samples", label)
+    if graded < total:
+        raise InputError(
+            f"{store.root}: {total - graded} of {total} samples of label {label!r} have no verdict (run `tether grade`)"
+        )
+    return TaskCounts.from_arrays(label, str(store.root), columns["task_id"], columns["n"], columns["c"])
+
+
+def row_count(store: Store, table: str, label: str) -> int:
+    """Rows of one label in a table (0 when it has no shards)."""
+    if not store.shard_paths(table, label):
+        return 0
+    return int(_rows(f"SELECT count(*) FROM {_table(store, table, label)}")[0][0])
+
+
+def sample_counts(store: Store, label: str) -> dict[str, int]:
+    """Number of stored samples per task of one label (empty when there are none)."""
+    if not store.shard_paths("samples", label):
+        return {}
+    return dict(_rows(f"SELECT task_id, count(*) FROM {_table(store, 'samples', label)} GROUP BY 1"))
+
+
+def existing_sample_keys(store: Store, label: str, keys: pa.Table) -> list[tuple[str, int]]:
+    """Which (task_id, sample_idx) of `keys` the store already holds for `label`."""
+    if not store.shard_paths("samples", label):
+        return []
+    query = f"""
+        SELECT k.task_id, k.sample_idx FROM keys AS k
+        JOIN {_table(store, "samples", label)} AS s USING (task_id, sample_idx)
+        ORDER BY 1, 2
+    """
+    return [(str(t), int(i)) for t, i in _rows(query, {"keys": keys})]
+
+
+# -- tasks ----------------------------------------------------------------------------------------
+
+def stored_tasks(store: Store, label: str) -> list[tuple[str, str, str, str, str]]:
+    """(task_id, benchmark, prompt JSON, reference JSON, verifier) of each task stored for `label`."""
+    if not store.shard_paths("tasks", label):
+        return []
+    return _rows(f"SELECT task_id, benchmark, prompt, reference, verifier FROM {_table(store, 'tasks', label)}")
+
+
+def task_benchmarks(store: Store, label: str) -> dict[str, str]:
+    """task id -> benchmark, from the store's tasks table (empty when it has none)."""
+    if not store.shard_paths("tasks", label):
+        return {}
+    return dict(_rows(f"SELECT DISTINCT task_id, benchmark FROM {_table(store, 'tasks', label)}"))
+
+
+def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
+    """task id -> the task's prompt (text or chat messages) as `label` was given it."""
+    if not store.shard_paths("tasks", label):
+        raise InputError(f"{store.root}: no prompts stored for {label!r} (samples made by `tether sample` have them)")
+    query = f"SELECT DISTINCT task_id, prompt FROM {_table(store, 'tasks', label)}"
+    return {task_id: json.loads(prompt) for task_id, prompt in _rows(query)}
+
+
+# -- samples and verdicts -------------------------------------------------------------------------
+
+def _graded_filter(store: Store, label: str, versions: dict[str, str]) -> str:
+    if not store.shard_paths("verdicts", label):
+        return ""
+    return (f"ANTI JOIN (SELECT task_id, sample_idx FROM {_table(store, 'verdicts', label)} "
+            f"WHERE {versions_clause(versions)}) AS v USING (task_id, sample_idx)")
+
+
+def ungraded_count(store: Store, label: str, versions: dict[str, str]) -> int:
+    """Samples of `label` without a verdict under these verifier versions."""
+    if not store.shard_paths("samples", label):
+        return 0
+    query = f"SELECT count(*) FROM {_table(store, 'samples', label)} AS s {_graded_filter(store, label, versions)}"
+    return int(_rows(query)[0][0])
+
+
+def ungraded_samples(store: Store, label: str, versions: dict[str, str], chunk_size: int
+                     ) -> Iterator[pa.RecordBatch]:
+    """(task_id, sample_idx, completion) batches of the samples without a verdict under `versions`, in order."""
+    if not store.shard_paths("samples", label):
+        return
+    query = (f"SELECT s.task_id, s.sample_idx, s.completion FROM {_table(store, 'samples', label)} AS s "
+             f"{_graded_filter(store, label, versions)} ORDER BY s.task_id, s.sample_idx")
+    with connect() as connection:
+        relation = connection.sql(query)
+        # duckdb >= 2 names it to_arrow_reader; 1.x only has fetch_record_batch
+        reader = (relation.to_arrow_reader(chunk_size) if hasattr(relation, "to_arrow_reader")
+                  else relation.fetch_record_batch(chunk_size))
+        for batch in reader:
+            if batch.num_rows:
+                yield batch
+
+
+def cached_grades(store: Store, verifier: str, version: str) -> list[tuple]:
+    """(verifier_version, task_id, answer, correct, score, status, detail) of the verdict cache of one version."""
+    if not store.shard_paths("grades", verifier):
+        return []
+    return _rows(f"SELECT verifier_version, task_id, answer, correct, score, status, detail "
+                 f"FROM {_table(store, 'grades', verifier)} WHERE verifier_version = '{quoted(version)}'")
+
+
+def graded_answers(store: Store, label: str, k: int) -> list[tuple[str, bool, str | None]]:
+    """(task_id, correct, answer) of the first k current verdicts per task, by task and sample index."""
+    if not store.shard_paths("verdicts", label):
+        raise InputError(f"{store.root}: no verdicts for {label!r}; run `tether grade` first")
+    return _rows(f"SELECT task_id, correct, answer FROM {_table(store, 'verdicts', label)} "
+                 f"WHERE sample_idx < {int(k)} AND {current_verdicts(store, label)} ORDER BY task_id, sample_idx")
+
+
+def completions_with_benchmark(store: Store, label: str, k: int) -> list[tuple[str, str, str]]:
+    """(task_id, benchmark, completion) of the first k samples per task that have a non-empty completion."""
+    if not store.shard_paths("samples", label):
+        raise InputError(f"{store.root}: no samples of {label!r}")
+    return _rows(f"SELECT s.task_id, t.benchmark, s.completion FROM {_table(store, 'samples', label)} s "
+                 f"JOIN (SELECT DISTINCT task_id, benchmark FROM {_table(store, 'tasks', label)}) t "
+                 f"USING (task_id) WHERE s.sample_idx < {int(k)} AND s.completion IS NOT NULL "
+                 "AND s.completion <> '' ORDER BY s.task_id, s.sample_idx")
+
+
+def first_correct_completions(store: Store, label: str, task_ids: list[str]) -> dict[str, str]:
+    """The first correct completion (by sample index) of each of `task_ids`, where samples have text."""
+    if not task_ids or not store.shard_paths("samples", label):
+        return {}
+    wanted = ", ".join(f"'{quoted(t)}'" for t in task_ids)
+    query = (f"SELECT v.task_id, s.completion FROM {_table(store, 'verdicts', label)} v "
+             f"JOIN {_table(store, 'samples', label)} s USING (task_id, sample_idx) "
+             f"WHERE v.correct AND v.task_id IN ({wanted}) AND s.completion IS NOT NULL "
+             f"AND {current_verdicts(store, label)} "
+             "QUALIFY row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) = 1")
+    return dict(_rows(query))
+
+
+# -- diagnostics ----------------------------------------------------------------------------------
+
+def diagnostics(store: Store) -> list[Diagnostic]:
+    """The newest value of each (label, metric, benchmark, group) in the store's diagnostics table."""
+    if not store.shard_paths("diagnostics"):
+        return []
+    query = (f"SELECT * FROM {_table(store, 'diagnostics')} "
+             "QUALIFY row_number() OVER (PARTITION BY model, metric, benchmark, \"group\" ORDER BY run_id DESC) = 1 "
+             "ORDER BY model, metric, benchmark, \"group\"")
+    with connect() as connection:
+        relation = connection.sql(query)
+        names = relation.columns
+        return [Diagnostic(**dict(zip(names, row))) for row in relation.fetchall()]

@@ -1,0 +1,182 @@
+"""Typed records of a run and their Arrow schemas, declared once.
+
+Each record is a frozen dataclass; its Arrow schema is derived from the field
+annotations (`schema_of`), so the Python type and the Parquet columns cannot
+drift apart. Tables:
+
+- `Sample`: one completion of one model for one task (the engine's output).
+- `Verdict`: the grade of one sample (the verifier's output).
+- `TaskRecord`: a task with the exact prompt one model was given.
+- `CachedGrade`: the verdict cache, one row per distinct (task, answer, verifier version).
+- `Diagnostic`: a diagnostic value (avg@k, an entropy, a perplexity) of one model.
+
+and the read side's `TaskCounts`: samples and correct samples per task of one model.
+
+A "graded sample" as users import it (task_id, correct, completion, ...) is the
+two joined on (model, task_id, sample_idx); see `tether.ingest`.
+
+The column that names a model inside a store is ``model`` (kept for readers of
+existing stores); tether's code and CLI call its value the model's *label*.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from tether.errors import InputError
+
+SCHEMA_VERSION = 1
+
+VERDICT_STATUSES = ("ok", "no_answer", "timeout", "error")
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+_ARROW_TYPES: dict[type, pa.DataType] = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One completion; `completion` is None when only its grade was imported."""
+
+    model: str
+    task_id: str
+    sample_idx: int
+    completion: str | None = None
+    n_tokens: int | None = None
+    finish_reason: str | None = None
+    seed: int | None = None
+    block_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The grade of one sample by one verifier version."""
+
+    model: str
+    task_id: str
+    sample_idx: int
+    correct: bool
+    score: float
+    status: str
+    verifier: str
+    verifier_version: str
+    answer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task as one model saw it: the exact rendered prompt is stored once per task and model."""
+
+    model: str
+    task_id: str
+    benchmark: str
+    prompt: str  # JSON: the task's text or chat messages
+    rendered_prompt: str
+    reference: str  # JSON: what the verifier needs
+    verifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class CachedGrade:
+    """The verdict on one distinct (task, extracted answer) under one verifier version."""
+
+    verifier: str
+    verifier_version: str
+    task_id: str
+    answer: str
+    correct: bool
+    score: float
+    status: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One diagnostic of one model (`tether diagnose`): a metric over a benchmark, or over the tasks
+    of one support region (`group`), from one diagnose run (`run_id`; readers keep the newest)."""
+
+    model: str
+    run_id: str
+    metric: str  # avg_at_k, answer_entropy, token_entropy, perplexity
+    benchmark: str  # a benchmark name, or "all"
+    group: str  # "all", or a support region P/S/E/O (perplexity on reference traces)
+    value: float
+    count: int  # what the value averages over: tasks, or tokens for token entropy and perplexity
+    k: int | None = None  # samples per task used, where that applies
+    detail: str | None = None  # e.g. "exact" or "top-20 approximation" for token entropy
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    """Samples `n` and correct samples `c` per task of one label, sorted by task id."""
+
+    label: str
+    source: str
+    task_ids: np.ndarray
+    n: np.ndarray
+    c: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, label: str, source: str, task_ids, n, c) -> TaskCounts:
+        ids = np.asarray(task_ids, dtype=object)
+        order = np.argsort(ids.astype(str), kind="stable")
+        as_int = [np.asarray(v).astype(np.int64)[order] for v in (n, c)]
+        return cls(label, source, ids[order], *as_int)
+
+    def __len__(self) -> int:
+        return len(self.task_ids)
+
+    def subset(self, ids: np.ndarray) -> TaskCounts:
+        """The counts of the tasks `ids` (all present here), in that order."""
+        index = {task: i for i, task in enumerate(self.task_ids.astype(str))}
+        rows = np.array([index[task] for task in ids], dtype=np.int64)
+        return TaskCounts(self.label, self.source, np.asarray(ids).astype(object), self.n[rows], self.c[rows])
+
+
+def schema_of(record_type: type) -> pa.Schema:
+    """Arrow schema of a record dataclass: `X | None` fields are nullable, others not."""
+    hints = typing.get_type_hints(record_type)
+    fields = []
+    for field in dataclasses.fields(record_type):
+        hint = hints[field.name]
+        args = typing.get_args(hint)
+        nullable = isinstance(hint, types.UnionType) and type(None) in args
+        base = next(a for a in args if a is not type(None)) if nullable else hint
+        fields.append(pa.field(field.name, _ARROW_TYPES[base], nullable=nullable))
+    return pa.schema(fields)
+
+
+SAMPLE_SCHEMA = schema_of(Sample)
+VERDICT_SCHEMA = schema_of(Verdict)
+TASK_SCHEMA = schema_of(TaskRecord)
+GRADE_SCHEMA = schema_of(CachedGrade)
+DIAGNOSTIC_SCHEMA = schema_of(Diagnostic)
+
+
+def to_table(records: typing.Sequence, record_type: type) -> pa.Table:
+    """Arrow table of records of one type, in that type's schema."""
+    schema = schema_of(record_type)
+    columns = {name: [getattr(r, name) for r in records] for name in schema.names}
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def check_label(label: str) -> str:
+    """A model label names a folder of the store: letters, digits, '.', '_', '-'."""
+    if not isinstance(label, str) or not _LABEL.match(label):
+        raise InputError(
+            f"model label {label!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return label

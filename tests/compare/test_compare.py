@@ -1,0 +1,106 @@
+"""compare() on inputs with known regions, through stores and files."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tether
+from tether.compare import CompareOptions, compare, compare_counts
+from tether.errors import InputError
+from tether.metrics import pass_at_k
+from tether.store import TaskCounts
+
+from ..conftest import graded_rows, write_jsonl
+
+
+def test_files_with_known_regions(known_pair):
+    base_path, rl_path, base, rl, regions = known_pair
+    result = compare(base_path, rl_path)
+    assert dict(zip(result.task_ids, result.regions)) == regions
+    assert result.counts.as_dict() == {"P": 3, "S": 2, "E": 1, "O": 2}
+    assert result.rates["srr"].value == pytest.approx(3 / 5)
+    assert result.rates["ndr"].value == pytest.approx(1 / 4)
+    assert result.rates["nscr"].value == pytest.approx((1 - 2) / 6)
+    for i, task in enumerate(result.task_ids):
+        assert (result.base.n[i], result.base.c[i]) == base[task]
+        assert (result.rl.n[i], result.rl.c[i]) == rl[task]
+    # grid stops at the fewest samples of any task of either model (16)
+    assert result.k_grid.tolist() == [1, 2, 4, 8, 16]
+    n = np.array([base[t][0] for t in result.task_ids])
+    c = np.array([base[t][1] for t in result.task_ids])
+    assert result.pass_at_k["base"] == pytest.approx(pass_at_k(n, c, result.k_grid).mean(axis=0))
+
+
+def test_store_holding_both_models_gives_the_same_result(known_pair, tmp_path):
+    base_path, rl_path, *_ = known_pair
+    tether.import_samples(base_path, tmp_path / "run", label="base")
+    tether.import_samples(rl_path, tmp_path / "run", label="rl")
+    from_store = compare(store=tmp_path / "run").to_dict()
+    from_files = compare(base_path, rl_path).to_dict()
+    for key in ("counts", "metrics", "pass_at_k", "crossover_k", "significant", "tasks"):
+        assert from_store[key] == from_files[key], key
+
+
+def test_missing_tasks_are_an_error_unless_allowed(tmp_path):
+    base = write_jsonl(tmp_path / "b.jsonl", graded_rows({f"t{i}": (4, 1) for i in range(9)}))
+    rl = write_jsonl(tmp_path / "r.jsonl", graded_rows({"t0": (4, 1), "t1": (4, 0)}))
+    with pytest.raises(InputError, match=r"7 tasks of 'base' .* missing from 'rl': t2, t3, t4, t5, t6, \.\.\. \(use --allow-missing"):
+        compare(base, rl)
+    result = compare(base, rl, options=CompareOptions(allow_missing=True))
+    assert list(result.task_ids) == ["t0", "t1"]
+    assert "dropped" in result.warnings[0]
+
+
+def test_no_common_tasks(tmp_path):
+    base = write_jsonl(tmp_path / "b.jsonl", graded_rows({"a": (4, 1)}))
+    rl = write_jsonl(tmp_path / "r.jsonl", graded_rows({"b": (4, 1)}))
+    with pytest.raises(InputError, match="share no task ids"):
+        compare(base, rl, options=CompareOptions(allow_missing=True))
+
+
+def test_k_grid_above_n_is_an_error(known_pair):
+    base_path, rl_path, *_ = known_pair
+    with pytest.raises(InputError, match="k=32 exceeds the fewest samples"):
+        compare(base_path, rl_path, options=CompareOptions(k_grid=(1, 32)))
+
+
+def test_ungraded_store_is_a_clear_error(tmp_path):
+    path = write_jsonl(tmp_path / "x.jsonl", [{"task_id": "a", "completion": "x"}])
+    tether.import_samples(path, tmp_path / "run", label="base")
+    with pytest.raises(InputError, match="not graded yet"):
+        compare(store=tmp_path / "run")
+
+
+def counts(label, ids, n, c):
+    return TaskCounts(label, label, np.array(ids, dtype=object), np.array(n), np.array(c))
+
+
+def test_crossover_when_rl_sharpens_and_loses_rare_tasks():
+    # task a: both solve it, RL far more often; task b: only the base, rarely.
+    base = counts("base", ["a", "b"], [1024, 1024], [102, 10])
+    rl = counts("rl", ["a", "b"], [1024, 1024], [900, 0])
+    result = compare_counts(base, rl, CompareOptions())
+    assert result.pass_at_k["rl"][0] > result.pass_at_k["base"][0]
+    assert result.pass_at_k["base"][-1] > result.pass_at_k["rl"][-1]
+    assert result.crossover_k is not None and 1 < result.crossover_k < 1024
+    assert result.counts.as_dict() == {"P": 1, "S": 1, "E": 0, "O": 0}
+
+
+def test_all_out_of_support_gives_null_rates_not_exceptions():
+    base = counts("base", ["a"], [8], [0])
+    rl = counts("rl", ["a"], [8], [0])
+    payload = compare_counts(base, rl, CompareOptions()).to_dict()
+    assert payload["counts"]["O"] == 1
+    assert all(m["value"] is None and m["ci"] == [None, None] and m["note"] for m in payload["metrics"].values())
+    assert payload["tasks"][0]["p_value"] is None
+
+
+def test_json_form_has_the_documented_keys(known_pair):
+    payload = compare(*known_pair[:2]).to_dict()
+    assert {"counts", "metrics", "pass_at_k", "crossover_k", "significant", "tasks"} <= set(payload)
+    assert set(payload["metrics"]) == {"srr", "ndr", "sds", "nscr"}
+    assert all(isinstance(v, float) for v in payload["pass_at_k"]["base"].values())
+    task = payload["tasks"][0]
+    assert set(task) >= {"task_id", "region", "base", "rl", "p_value"}
+    assert not any(isinstance(v, float) and math.isnan(v) for v in payload["pass_at_k"]["rl"].values())

@@ -1,0 +1,99 @@
+"""`tether run`: config validation with clear messages, stages that resume or skip, the CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tether.errors import InputError
+from tether.experiment import load_experiment, run_experiment
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def write_experiment(folder: Path, model: Path, **overrides) -> Path:
+    (folder / "tasks.jsonl").write_text("".join(
+        json.dumps({"id": f"t{i}", "question": f"{i}+{i}=", "answer": str(2 * i)}) + "\n" for i in range(3)))
+    text = f"""
+out = "run"
+[tasks]
+spec = "tasks.jsonl"
+columns = "id=id"
+template = "{{question}}"
+[sampling]
+k = {overrides.get("k", 8)}
+temperature = 1.0
+max_tokens = 5
+sample_block = 4
+[models.base]
+model = "{model}"
+[models.rl]
+model = "{model}"
+template = "plain"
+[compare]
+bootstrap_reps = 100
+"""
+    path = folder / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+def test_stages_run_then_skip(tmp_path, tiny_model):
+    path = write_experiment(tmp_path, tiny_model)
+    result, store, log = run_experiment(path)
+    assert store == tmp_path / "run"
+    assert [(stage, status) for stage, status, _ in log.entries] == [
+        ("sample base", "ran"), ("sample rl", "ran"), ("grade", "ran"), ("compare", "ran"), ("diagnose", "ran"),
+        ("report", "ran")]
+    assert sum(result.counts.as_dict().values()) == 3 and list(result.base.n) == [8, 8, 8]
+    assert (store / "compare" / "compare.json").exists()
+    assert (tmp_path / "report" / "report.html").exists() and (tmp_path / "report" / "summary.json").exists()
+    _, _, again = run_experiment(path)
+    assert [status for stage, status, _ in again.entries if stage != "compare" and stage != "report"] == [
+        "skipped"] * 4
+    grown = write_experiment(tmp_path, tiny_model, k=12)
+    result, _, log = run_experiment(grown)
+    assert log.entries[0][1] == "ran" and list(result.rl.n) == [12, 12, 12]
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda t: t.replace("k = 8", "k = 0"), r"sampling.k: Input should be greater than or equal to 1"),
+        (lambda t: t.replace("temperature = 1.0", "temprature = 1.0"), r"sampling.temprature: Extra inputs"),
+        (lambda t: t.replace('[models.rl]\nmodel', '[models.other]\nmodel'), r"needs \[models.base\] and \[models.rl\]"),
+        (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nengine = "openai"\nmodel = '),
+         r"models.base: Value error, engine 'openai' needs base_url"),
+        (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nconcurrency = 4\nmodel = '),
+         r"models.base: Value error, engine 'transformers' concurrency: Extra inputs are not permitted"),
+        (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nbatch_size = "many"\nmodel = '),
+         r"engine 'transformers' batch_size: Input should be a valid integer"),
+        (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nengine = "hf2"\nmodel = '),
+         r"unknown engine 'hf2'; choose one of transformers, vllm, openai"),
+        (lambda t: t + "\n[broken", "invalid TOML"),
+    ],
+)
+def test_bad_configs_are_one_clear_line(tmp_path, tiny_model, edit, message):
+    path = write_experiment(tmp_path, tiny_model)
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(InputError, match=message):
+        load_experiment(path)
+
+
+def test_bundled_example_config_is_valid():
+    experiment, root = load_experiment(EXAMPLES / "math500.toml")
+    assert experiment.sampling.k == 4096 and experiment.models["base"].engine == "vllm"
+    assert root == EXAMPLES
+
+
+def test_cli_run(tmp_path, tiny_model):
+    path = write_experiment(tmp_path, tiny_model)
+    out = subprocess.run([sys.executable, "-m", "tether", "run", str(path), "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n_tasks"] == 3
+    assert "sample base: ran" in out.stderr and "diagnose: ran" in out.stderr and "report: ran" in out.stderr
+    bad = subprocess.run([sys.executable, "-m", "tether", "run", str(tmp_path / "missing.toml")], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.toml'}: no such experiment file"
