@@ -128,6 +128,9 @@ def test_cli_diagnose(lab_store, tmp_path):
     table = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--no-token-entropy"],
                            capture_output=True, text=True)
     assert table.returncode == 0 and "avg@32" in table.stdout and "answer entropy" in table.stdout
+    one = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--label", "rl",
+                          "--no-token-entropy", "--json"], capture_output=True, text=True)
+    assert one.returncode == 0 and {r["model"] for r in json.loads(one.stdout)["diagnostics"]} == {"rl"}
     bad = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--model", "nolabel"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "LABEL=PATH" in bad.stderr and "Traceback" not in bad.stderr

@@ -269,7 +269,7 @@ def diagnose_cmd(
     traces: Annotated[Path | None, typer.Option(help="JSONL of {task_id, trace}: reference solutions to measure perplexity on.")] = None,
     k: Annotated[int, typer.Option(help="Samples per task (avg@k, entropies).", min=1)] = 32,
     token_entropy: Annotated[bool, typer.Option(help="Teacher-force the samples for token entropy.")] = True,
-    labels: Annotated[str, typer.Option(help="The base and RL labels, comma-separated.")] = "base,rl",
+    label: Annotated[list[str] | None, typer.Option(help="Label to diagnose (repeatable): the base's, then the RL model's [default: base, rl].")] = None,
     batch_size: Annotated[int, typer.Option(help="Completions per scoring call.", min=1)] = 16,
     device: Annotated[str | None, typer.Option(help="transformers engine: auto, cpu, cuda ...")] = None,
     base_url: Annotated[str | None, typer.Option(help="openai engine: server URL [default: the sampling one].")] = None,
@@ -285,7 +285,7 @@ def diagnose_cmd(
         opened = open_store(store)
         engine = _engine_name(engine, engine_name) if engine else None
         models = _assignments(model or [])
-        names = tuple(part.strip() for part in labels.split(",") if part.strip())
+        names = tuple(label or ("base", "rl"))
         options = {key: value for key, value in {"device": device, "base_url": base_url,
                                                  "batch_size": batch_size}.items() if value is not None}
         result = diagnose(opened, names, engines=lambda label: sampling_engine(opened, label, models.get(label), engine,

@@ -19,26 +19,26 @@ from tether.store.query import task_counts
 from tether.store.schema import TaskCounts
 
 
-def load_counts(source: str | Path, label: str | None, role: str) -> TaskCounts:
+def load_counts(source: str | Path, label: str | None, default_label: str) -> TaskCounts:
     """Counts of one model from a store (by label) or a file of graded samples.
 
-    `role` ('base' or 'rl') is the default label when a store or file holds several models.
+    Without `label`: the only label there is, else `default_label` ('base' or 'rl').
     """
     path = source if is_remote(source) else Path(source)
     if is_store(path):
         store = open_store(path)
         labels = store.labels("verdicts") or store.labels("samples")
-        chosen = label or (labels[0] if len(labels) == 1 else role)
+        chosen = label or (labels[0] if len(labels) == 1 else default_label)
         return task_counts(store, chosen)
     if is_remote(path):
         raise InputError(f"{path}: not a tether store (no manifest.json)")
     if path.is_dir():
         raise InputError(f"{path}: a directory but not a tether store (no manifest.json)")
-    rows = read_graded_rows(path, default_label=label or role)
+    rows = read_graded_rows(path, default_label=label or default_label)
     if not rows.graded:
         raise InputError(f"{path}: rows have no 'correct' field; grade them first (`tether grade`)")
     labels = rows.labels
-    chosen = label or (labels[0] if len(labels) == 1 else role)
+    chosen = label or (labels[0] if len(labels) == 1 else default_label)
     if chosen not in labels:
         raise InputError(f"{path}: no rows of label {chosen!r}; labels in the file: {', '.join(labels)}")
     return counts_of_rows(rows.table, chosen, str(path))

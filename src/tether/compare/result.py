@@ -101,10 +101,10 @@ class Comparison:
         tasks = payload["tasks"]
         ids = np.array([t["task_id"] for t in tasks], dtype=object)
 
-        def counts(role: str) -> TaskCounts:
-            n = np.array([t[role]["n"] for t in tasks], dtype=np.int64)
-            c = np.array([t[role]["c"] for t in tasks], dtype=np.int64)
-            return TaskCounts(payload["labels"][role], payload["sources"][role], ids, n, c)
+        def counts(side: str) -> TaskCounts:
+            n = np.array([t[side]["n"] for t in tasks], dtype=np.int64)
+            c = np.array([t[side]["c"] for t in tasks], dtype=np.int64)
+            return TaskCounts(payload["labels"][side], payload["sources"][side], ids, n, c)
 
         def column(name: str) -> np.ndarray:
             return np.array([_float(t[name]) for t in tasks], dtype=float)
@@ -121,10 +121,10 @@ class Comparison:
             rates={name: Rate(_float(m["value"]), Interval(*map(_float, m["ci"])), m["note"])
                    for name, m in payload["metrics"].items()},
             k_grid=grid,
-            pass_at_k={role: np.array([_float(curve[str(k)]) for k in grid])
-                       for role, curve in payload["pass_at_k"].items()},
-            pass_at_k_ci={role: tuple(np.array([_float(band[str(k)][side]) for k in grid]) for side in (0, 1))
-                          for role, band in payload["pass_at_k_ci"].items()},
+            pass_at_k={side: np.array([_float(curve[str(k)]) for k in grid])
+                       for side, curve in payload["pass_at_k"].items()},
+            pass_at_k_ci={side: tuple(np.array([_float(band[str(k)][side]) for k in grid]) for side in (0, 1))
+                          for side, band in payload["pass_at_k_ci"].items()},
             crossover_k=None if payload["crossover_k"] is None else float(payload["crossover_k"]),
             p_values=column("p_value"),
             q_values=column("q_value"),

@@ -18,13 +18,13 @@ import numpy as np
 
 from tether.diagnostics.answers import answer_stats_by_benchmark
 from tether.diagnostics.tokens import Trace, token_entropy, trace_perplexity
-from tether.engines import ENGINE, Engine, engine_options, make_engine
+from tether.engines import ENGINE, Scorer, engine_options, make_engine
 from tether.errors import InputError
 from tether.progress import ProgressFactory, silent
 from tether.store import Shard, Store, query
 from tether.store.schema import Diagnostic, to_table
 
-EngineFactory = Callable[[str], Engine]
+EngineFactory = Callable[[str], Scorer]
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Diagnosis:
 
 
 def sampling_engine(store: Store, label: str, model: str | None = None, kind: str | None = None,
-                    **options) -> Engine:
+                    **options) -> Scorer:
     """An engine for scoring `label`'s text: the one it was sampled with (from the manifest), unless
     `model`/`kind` are given; `options` as for `make_engine` (template defaults to the sampled one)."""
     settings = store.manifest().get("runs", {}).get(label, {}).get("settings", {}).get("engine", {})

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from tether.diagnostics.answers import ALL
-from tether.engines.base import Engine, TokenScores
+from tether.engines.base import Scorer, TokenScores
 from tether.errors import InputError
 from tether.store import Store
 from tether.store.query import completions_with_benchmark, stored_prompts
@@ -60,7 +60,7 @@ class Perplexity:
     tokens: int
 
 
-def token_entropy(store: Store, label: str, engine: Engine, *, k: int = 32, batch: int = 16,
+def token_entropy(store: Store, label: str, engine: Scorer, *, k: int = 32, batch: int = 16,
                   on_start: Progress | None = None, on_progress: Progress | None = None) -> dict[str, TokenEntropy]:
     """Token entropy of one model's first k stored samples per task, per benchmark and over all."""
     rows = _stored_completions(store, label, k)
@@ -94,7 +94,7 @@ def read_traces(path: str | Path) -> list[Trace]:
     return traces
 
 
-def trace_perplexity(store: Store, label: str, engine: Engine, traces: Sequence[Trace],
+def trace_perplexity(store: Store, label: str, engine: Scorer, traces: Sequence[Trace],
                      regions: Mapping[str, str], *, batch: int = 16, on_start: Progress | None = None,
                      on_progress: Progress | None = None) -> dict[str, Perplexity]:
     """Per-token perplexity of one model on the traces: over all, and per region of their tasks."""
@@ -131,7 +131,7 @@ def _stored_completions(store: Store, label: str, k: int) -> list[tuple[str, str
     return [(task_id, benchmark, prompts[task_id], completion) for task_id, benchmark, completion in rows]
 
 
-def _scored(engine: Engine, prompts: list, texts: list[str], batch: int, on_progress: Progress | None
+def _scored(engine: Scorer, prompts: list, texts: list[str], batch: int, on_progress: Progress | None
             ) -> list[TokenScores]:
     scores: list[TokenScores] = []
     for start in range(0, len(texts), batch):

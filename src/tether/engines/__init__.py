@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from tether.defaults import ENGINE
-from tether.engines.base import Completion, Decoding, Engine, Request, Result, TokenScores, derive_seed
+from tether.engines.base import (
+    Completion,
+    Decoding,
+    Engine,
+    Request,
+    Result,
+    Sampler,
+    Scorer,
+    TokenScores,
+    derive_seed,
+)
 from tether.errors import InputError
 
 ENGINES: dict[str, str] = {
@@ -105,5 +115,5 @@ class EngineSpec:
 
 
 __all__ = ["DEPRECATED_NAMES", "ENGINE", "ENGINES", "Completion", "Decoding", "Engine", "EngineSpec", "Request",
-           "Result", "TokenScores", "derive_seed", "engine_class", "engine_name", "engine_options", "make_engine",
+           "Result", "Sampler", "Scorer", "TokenScores", "derive_seed", "engine_class", "engine_name", "engine_options", "make_engine",
            "options_model"]

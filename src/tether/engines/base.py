@@ -1,11 +1,11 @@
 """The engine protocol: requests in, completions out, and teacher-forced scoring.
 
-An engine turns `Request`s (a prompt, how many samples, their seeds, decoding
+A `Sampler` turns `Request`s (a prompt, how many samples, their seeds, decoding
 parameters) into `Result`s, one per request, in any order, as they finish.
 Sample ``i`` of a request uses seed ``request.seeds[i]``: the caller derives
 seeds so that a sample's randomness does not depend on how requests are
-batched. `score` teacher-forces a completion and returns per-token log-probs
-and entropies (used by diagnostics).
+batched. A `Scorer`'s `score` teacher-forces a completion and returns per-token
+log-probs and entropies (used by diagnostics). An `Engine` is both.
 
 Engines know nothing of grading or of the store.
 """
@@ -92,8 +92,8 @@ class TokenScores:
 
 
 @runtime_checkable
-class Engine(Protocol):
-    """What every sampling backend provides."""
+class Sampler(Protocol):
+    """What sampling needs: prompts rendered as the model sees them, and completions."""
 
     name: str
 
@@ -106,11 +106,30 @@ class Engine(Protocol):
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
         """One result per request, yielded as each finishes."""
 
+    def close(self) -> None:
+        """Release the model or connections."""
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What diagnostics need: teacher-forced scores of given completions."""
+
+    name: str
+
+    def render(self, prompt: str | Messages) -> str:
+        """The exact text (or JSON of messages) the model is given for `prompt`."""
+
     def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
         """Per-token log-probs and entropies of each completion after its prompt."""
 
     def close(self) -> None:
         """Release the model or connections."""
+
+
+@runtime_checkable
+class Engine(Sampler, Scorer, Protocol):
+    """Both: what tether's engines provide. A backend that can only sample (a server without
+    echoed log-probs) or only score may implement just `Sampler` or `Scorer`."""
 
 
 def derive_seed(*parts: object) -> int:

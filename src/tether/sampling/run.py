@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tether import defaults
-from tether.engines.base import Decoding, Engine, Request, Result, derive_seed
+from tether.engines.base import Decoding, Request, Result, Sampler, derive_seed
 from tether.errors import InputError, StoreError
 from tether.sampling.units import Unit, done_units, missing_units, unit_samples
 from tether.store import Shard, Store, open_store
@@ -73,7 +73,7 @@ Progress = Callable[[int, int], None]  # (samples, tokens) just written
 
 def sample(
     tasks: Sequence[Task],
-    engine: Engine,
+    engine: Sampler,
     store: str | Store,
     label: str,
     config: SamplingConfig,
@@ -115,7 +115,7 @@ def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Seque
     return todo, SampleSummary(label, len(done) + len(todo), len(done))
 
 
-def run_unit(unit: Unit, tasks: Sequence[Task], engine: Engine, store: Store, label: str,
+def run_unit(unit: Unit, tasks: Sequence[Task], engine: Sampler, store: Store, label: str,
              config: SamplingConfig) -> SampleSummary:
     """Generate and write one unit (a worker's whole job); a unit whose shard exists is not redone."""
     summary = SampleSummary(label, 1, 0)
