@@ -127,3 +127,13 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
     bad = subprocess.run([*command, "--store", str(tmp_path / "s"), "--label", "x", "--engine", "nope"],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown engine 'nope'; choose one of transformers, vllm, openai" in bad.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--top-p", "0"], "error: --top-p: Input should be greater than 0"),
+    (["--engine", "openai"], "error: engine 'openai' needs base_url"),
+    (["--k", "0"], "Invalid value for '--k'"),
+])
+def test_sample_flags_are_checked_by_the_experiment_schema(tmp_path, flags, message):
+    out = tether("sample", "--model", "x", "--tasks", "lab-sums:2-3", "--store", tmp_path / "s", "--label", "a", *flags)
+    assert out.returncode == 2 and message in out.stderr and not (tmp_path / "s").exists(), out.stderr

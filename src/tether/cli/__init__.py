@@ -193,25 +193,27 @@ def sample_cmd(
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
     from tether.cli.progress import SamplingMeter
     from tether.cli.render import render_sample_summary
-    from tether.engines import Decoding, engine_name, engine_options
+    from tether.engines import engine_name, engine_options
+    from tether.experiment.schema import ModelSection, SamplingSection, from_flags
     from tether.experiment.stages import ray_executor, resolve_model, sample_model
-    from tether.sampling import SamplingConfig
     from tether.tasks import ColumnMap, load_tasks
 
-    with friendly_errors():
+    with friendly_errors():  # the flags are checked by the experiment file's own schema
         kind = _engine_name(engine, engine_name)
         options = engine_options(kind, dict(template=template, base_url=base_url, api=api, api_key=api_key,
                                             concurrency=concurrency, n_per_request=n_per_request,
                                             tokenizer=tokenizer, batch_size=batch_size, device=device, dtype=dtype))
+        section = from_flags(ModelSection, model=model, engine=kind, **options)
+        s = from_flags(SamplingSection, k=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                       stop=list(stop or ()), seed=seed, task_block=task_block, sample_block=sample_block, ray=ray,
+                       ray_workers=ray_workers, ray_gpus=ray_gpus)
         task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
                                limit=limit)
-        config = SamplingConfig(k, Decoding(temperature, top_p, max_tokens, tuple(stop or ())), seed, task_block,
-                                sample_block)
-        path = resolve_model(model, progress=RichBars(stderr))
-        executor = ray_executor(ray, ray_workers, ray_gpus) if ray else None
+        path = resolve_model(section.model, progress=RichBars(stderr))
+        executor = ray_executor(s.ray, s.ray_workers, s.ray_gpus) if s.ray else None
         with SamplingMeter(stderr, f"{label}: {len(task_list)} tasks x {k}") as meter:
-            summary = sample_model(task_list, kind, path, options, store, label, config, executor,
-                                   meter.on_progress, meter.on_start)
+            summary = sample_model(task_list, section.engine, path, section.engine_options(), store, label,
+                                   s.config(), executor, meter.on_progress, meter.on_start)
     if not render_sample_summary(summary, stdout, stderr):
         raise typer.Exit(1)
 

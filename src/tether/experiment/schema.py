@@ -124,6 +124,19 @@ class Experiment(_Strict):
         return self
 
 
+def from_flags(section: type[BaseModel], **flags) -> BaseModel:
+    """A section of the schema from command-line flags (None: the section's default), checked as
+    the same section of an experiment file is; a bad value is one line naming its flag."""
+    try:
+        return section.model_validate({name: value for name, value in flags.items() if value is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:
+            raise InputError(message) from None
+        raise InputError(f"--{str(first['loc'][0]).replace('_', '-')}: {message}") from None
+
+
 def load_experiment(path: str | Path) -> tuple[Experiment, Path]:
     """The validated experiment and the folder its relative paths start from."""
     path = Path(path)

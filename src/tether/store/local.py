@@ -4,9 +4,9 @@ Layout (see docs/store.md)::
 
     run/
       manifest.json                     schema version, config, package versions, history
-      tasks/<model>/part-<name>.parquet    the tasks with the exact prompt each model saw
-      samples/<model>/part-<name>.parquet
-      verdicts/<model>/part-<name>.parquet
+      tasks/<label>/part-<name>.parquet    the tasks with the exact prompt each label saw
+      samples/<label>/part-<name>.parquet
+      verdicts/<label>/part-<name>.parquet
       grades/<verifier>/part-<name>.parquet   verdict cache: one row per distinct (task, answer)
 
 Append-only: a shard, once written, is never rewritten, and a shard name is
@@ -14,7 +14,7 @@ never reused. Each shard is written to a hidden temp file in its final folder
 and then hard-linked to its name, which fails if the name exists; a killed
 writer leaves at most a hidden ``.part-*.tmp-*`` file that no reader sees
 (readers glob ``*.parquet``; pyarrow ignores dot files). Every column a reader
-needs, ``model`` included, is inside each file, so ``select * from
+needs, the label (column ``model``) included, is inside each file, so ``select * from
 'run/samples/**/*.parquet'`` works in DuckDB, polars and pandas alike.
 
 This module knows Parquet and paths, not engines, verifiers or metrics.
@@ -153,18 +153,18 @@ class Store:
 
     # -- shards -----------------------------------------------------------------
 
-    def shard_paths(self, table: str, model: str | None = None) -> list[Path]:
-        """Committed shards of a table, of one model or of all."""
+    def shard_paths(self, table: str, label: str | None = None) -> list[Path]:
+        """Committed shards of a table, of one label (or grade-cache verifier) or of all."""
         base = self.root / table
-        pattern = f"{model}/*.parquet" if model else "*/*.parquet"
+        pattern = f"{label}/*.parquet" if label else "*/*.parquet"
         return sorted(base.glob(pattern)) if base.is_dir() else []
 
-    def has_shard(self, table: str, model: str, name: str) -> bool:
-        return (self.root / table / model / f"part-{name}.parquet").exists()
+    def has_shard(self, table: str, label: str, name: str) -> bool:
+        return (self.root / table / label / f"part-{name}.parquet").exists()
 
-    def glob(self, table: str, model: str | None = None) -> str:
+    def glob(self, table: str, label: str | None = None) -> str:
         """A glob over a table's shards, for DuckDB's read_parquet."""
-        return str(self.root / table / (model or "*") / "*.parquet")
+        return str(self.root / table / (label or "*") / "*.parquet")
 
     def models(self, table: str = "samples") -> list[str]:
         """Deprecated name of `labels`."""

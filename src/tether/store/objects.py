@@ -85,17 +85,17 @@ class ObjectStore(Store):
 
     # -- shards ----------------------------------------------------------------------------
 
-    def shard_paths(self, table: str, model: str | None = None) -> list[PurePosixPath]:
+    def shard_paths(self, table: str, label: str | None = None) -> list[PurePosixPath]:
         self.fs.invalidate_cache()
-        found = self.fs.glob(f"{self._path}/{table}/{model or '*'}/*.parquet")
+        found = self.fs.glob(f"{self._path}/{table}/{label or '*'}/*.parquet")
         return sorted(PurePosixPath(p) for p in found if not PurePosixPath(p).name.startswith("."))
 
-    def has_shard(self, table: str, model: str, name: str) -> bool:
+    def has_shard(self, table: str, label: str, name: str) -> bool:
         self.fs.invalidate_cache()
-        return self.fs.exists(f"{self._path}/{table}/{model}/part-{name}.parquet")
+        return self.fs.exists(f"{self._path}/{table}/{label}/part-{name}.parquet")
 
-    def glob(self, table: str, model: str | None = None) -> str:
-        return f"{self.protocol}://{self._path}/{table}/{model or '*'}/*.parquet"
+    def glob(self, table: str, label: str | None = None) -> str:
+        return f"{self.protocol}://{self._path}/{table}/{label or '*'}/*.parquet"
 
     def labels(self, table: str = "samples") -> list[str]:
         return sorted({p.parent.name for p in self.shard_paths(table)})
