@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from math import comb
 
 import pytest
 
@@ -25,7 +26,11 @@ def test_bound_both_ways():
     out = tether("bound", "--k", 8192, "--delta", 0.05)
     assert out.returncode == 0 and "3.66e-4" in out.stdout
     out = tether("bound", "--epsilon", "3.66e-4", "--delta", 0.05)
-    assert out.returncode == 0 and out.stdout.startswith("k = 8186")
+    assert out.returncode == 0 and out.stdout.startswith("k = 8184")  # (1 - 3.66e-4)^8184 <= 0.05
+    out = tether("bound", "--k", 1)
+    assert out.returncode == 0 and out.stdout.startswith("epsilon = 9.50e-1") and "ln(1/delta)/k = 3.00e0" in out.stdout
+    out = tether("bound", "--epsilon", 1)
+    assert out.returncode == 2 and "epsilon must be a probability in (0, 1)" in out.stderr
     out = tether("bound")
     assert out.returncode == 2 and out.stderr.strip() == "error: give exactly one of --k or --epsilon"
 
@@ -46,7 +51,11 @@ def test_compare_json_end_to_end(known_pair, tmp_path):
     by_id = {t["task_id"]: t for t in payload["tasks"]}
     assert {t: by_id[t]["region"] for t in by_id} == regions
     assert by_id["s1"]["base"] == {"n": 16, "c": 9} and by_id["s1"]["rl"] == {"n": 32, "c": 0}
-    assert by_id["p1"]["p_value"] is None and 0 <= by_id["s1"]["p_value"] <= 1
+    assert by_id["p1"]["p_value"] == 1.0 and by_id["s1"]["p_value"] == pytest.approx(comb(16, 9) / comb(48, 9))
+    chance = payload["chance"]
+    assert {chance[r]["observed"] for r in ("S", "E")} == {2, 1} and chance["S-E"]["observed"] == 1
+    assert chance["S"]["interval"][0] <= chance["S"]["expected"] <= chance["S"]["interval"][1]
+    assert chance["tests"]["tested"] == sum(1 for t in payload["tasks"] if t["region"] != "O")
     assert json.loads((tmp_path / "out" / "compare.json").read_text())["counts"] == payload["counts"]
     assert (tmp_path / "out" / "tasks.csv").read_text().count("\n") == 9
 

@@ -141,8 +141,8 @@ def bound_cmd(
     epsilon: Annotated[float | None, typer.Option(help="Target detectable probability.")] = None,
     delta: Annotated[float, typer.Option(help="Allowed chance of missing an outcome of probability epsilon.")] = 0.05,
 ) -> None:
-    """The detectability bound epsilon = ln(1/delta)/k, or the k needed for a given epsilon."""
-    from tether.metrics import detectability_epsilon, format_probability, samples_needed
+    """The detectability bound epsilon = 1 - delta^(1/k) (the paper's ln(1/delta)/k, exactly), or the k needed for a given epsilon."""
+    from tether.metrics.bound import detectability_epsilon, format_probability, paper_epsilon, samples_needed
 
     with friendly_errors():
         if (k is None) == (epsilon is None):
@@ -150,7 +150,8 @@ def bound_cmd(
         if k is not None:
             eps = detectability_epsilon(k, delta)
             print(f"epsilon = {format_probability(eps)}  (k = {k}, delta = {delta}): "
-                  f"a correct outcome of probability above epsilon shows up in k samples with probability >= {1 - delta:g}")
+                  f"a correct outcome of probability above epsilon shows up in k samples with probability >= {1 - delta:g}"
+                  f"; the paper's ln(1/delta)/k = {format_probability(paper_epsilon(k, delta))}")
         else:
             needed = samples_needed(epsilon, delta)
             print(f"k = {needed}  (epsilon = {format_probability(epsilon)}, delta = {delta}): "

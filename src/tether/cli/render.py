@@ -41,23 +41,42 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
         console.print("crossover: none (the base never overtakes the RL model on this k grid)")
     else:
         console.print(f"crossover: the base overtakes the RL model at k ≈ {cross:.1f}")
-    sig, alpha = result.significant, result.options.alpha
+    net = result.chance.s_minus_e
+    console.print(f"S - E = {net.observed}; two identical models: {_fmt(net.expected, 1)} "
+                  f"[{net.interval[0]}, {net.interval[1]}], p = {_p(net.p_value)}", highlight=False)
+    sig, alpha, fewest = result.significant, result.options.alpha, result.fewest_successes
+    need = f"a task needs >= {fewest['S']} successes (S) or >= {fewest['E']} (E) to ever reach p <= {alpha}"
     console.print(
-        f"significant at q <= {alpha} (Fisher exact, Benjamini-Hochberg): "
-        f"S {sig['S']} of {result.counts.S}, E {sig['E']} of {result.counts.E}"
+        f"significant tasks at q <= {alpha} (one-sided exact test, Benjamini-Hochberg over the {result.tested} tasks "
+        f"with a success): S {sig['S']} of {result.counts.S}, E {sig['E']} of {result.counts.E}; {need}",
+        highlight=False,
     )
 
 
 def _regions_table(result: Comparison, n_tasks: int) -> Table:
+    level = f"{result.chance.confidence:.0%}"
     table = Table(title="Support regions", title_justify="left")
     table.add_column("region")
     table.add_column("tasks", justify="right")
     table.add_column("share", justify="right")
+    table.add_column(f"chance alone [{level}]", justify="right")
+    table.add_column("excess", justify="right")
+    table.add_column("p", justify="right")
     counts = result.counts.as_dict()
+    chance = {"S": result.chance.s, "E": result.chance.e}
     for region in REGIONS:
         share = counts[region] / n_tasks if n_tasks else float("nan")
-        table.add_row(f"{region}  {_REGION_NAMES[region]}", str(counts[region]), f"{share:.1%}")
+        row = [f"{region}  {_REGION_NAMES[region]}", str(counts[region]), f"{share:.1%}"]
+        if region in chance:
+            level_ = chance[region]
+            row += [f"{level_.expected:.1f} [{level_.interval[0]}, {level_.interval[1]}]", f"{level_.excess:+.1f}",
+                    _p(level_.p_value)]
+        table.add_row(*row)
     return table
+
+
+def _p(value: float) -> str:
+    return "n/a" if math.isnan(value) else (f"{value:.2g}" if value >= 0.001 else f"{value:.1e}")
 
 
 def _rates_table(result: Comparison) -> Table:
@@ -66,9 +85,11 @@ def _rates_table(result: Comparison) -> Table:
     table.add_column("rate")
     table.add_column("value", justify="right")
     table.add_column(level, justify="right")
+    table.add_column("identical models", justify="right")
+    at_chance = {"srr": result.chance.srr, "ndr": result.chance.ndr}
     for name, rate in result.rates.items():
         ci = f"[{_fmt(rate.ci.lo)}, {_fmt(rate.ci.hi)}]" if rate.note is None else rate.note
-        table.add_row(_RATE_NAMES[name], _fmt(rate.value), ci)
+        table.add_row(_RATE_NAMES[name], _fmt(rate.value), ci, _fmt(at_chance.get(name)) if name in at_chance else "")
     return table
 
 

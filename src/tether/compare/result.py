@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.metrics import Interval, RegionCounts
+from tether.metrics import ChanceLevels, Interval, RegionCounts
 from tether.store.schema import TaskCounts
 
 SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
@@ -56,6 +56,9 @@ class Comparison:
     q_values: np.ndarray
     miss_probability: np.ndarray
     significant: dict[str, int]
+    chance: ChanceLevels  # S, E and S - E beside what two identical models would give
+    tested: int  # tasks with at least one success: the family of the per-task tests
+    fewest_successes: dict[str, int | None]  # successes an S (E) task needs to ever reach p <= alpha
     options: CompareOptions
     warnings: list[str] = field(default_factory=list)
 
@@ -83,6 +86,10 @@ class Comparison:
             "pass_at_k_ci": curve_cis,
             "crossover_k": _num(self.crossover_k),
             "significant": dict(self.significant),
+            "chance": {**self.chance.as_dict(), "tests": {
+                "method": "one-sided exact test (Fisher, conditional on the task's successes) in the region's "
+                          "direction; Benjamini-Hochberg over every task with at least one success",
+                "tested": self.tested, "fewest_successes": dict(self.fewest_successes)}},
             "n_tasks": len(self.task_ids),
             "sources": {"base": self.base.source, "rl": self.rl.source},
             "labels": {"base": self.base.label, "rl": self.rl.label},
@@ -130,6 +137,9 @@ class Comparison:
             q_values=column("q_value"),
             miss_probability=column("miss_probability"),
             significant=dict(payload["significant"]),
+            chance=ChanceLevels.from_dict(payload["chance"]),
+            tested=int(payload["chance"]["tests"]["tested"]),
+            fewest_successes=dict(payload["chance"]["tests"]["fewest_successes"]),
             options=options,
             warnings=list(payload["warnings"]),
         )

@@ -19,10 +19,13 @@ from tether.metrics import (
     RATES,
     bootstrap_means,
     bootstrap_rates,
+    chance_levels,
     crossover_k,
+    fewest_successes,
     log_k_grid,
+    miss_probability,
     pass_at_k,
-    shift_tests,
+    region_tests,
     support_regions,
 )
 from tether.store.schema import TaskCounts
@@ -68,7 +71,8 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
         dense_curves[label] = per_task.mean(axis=0)
         curves[label] = dense_curves[label][shown]
         curve_cis[label] = bootstrap_means(per_task[:, shown], options.bootstrap_reps, options.confidence, options.seed)
-    tests = shift_tests(regions, base.n, base.c, rl.n, rl.c)
+    tests = region_tests(regions, base.n, base.c, rl.n, rl.c)
+    n_base, n_rl = int(np.median(base.n)), int(np.median(rl.n))
     return Comparison(
         base=base,
         rl=rl,
@@ -81,8 +85,12 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
         crossover_k=crossover_k(dense, dense_curves["base"], dense_curves["rl"]),
         p_values=tests.p_values,
         q_values=tests.q_values,
-        miss_probability=tests.miss_probability,
+        miss_probability=miss_probability(regions, base.n, base.c, rl.n, rl.c),
         significant=tests.significant(regions, options.alpha),
+        chance=chance_levels(base.n, base.c, rl.n, rl.c, regions, options.confidence),
+        tested=tests.tested,
+        fewest_successes={"S": fewest_successes(n_base, n_rl, options.alpha),
+                          "E": fewest_successes(n_rl, n_base, options.alpha)},
         options=options,
         warnings=warnings,
     )

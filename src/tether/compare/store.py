@@ -103,7 +103,10 @@ def load_store_comparison(store: str | Store, base_label: str = "base", rl_label
         return None
     if payload.get("stamp") != stamp(store, base_label, rl_label):
         return None
-    found = StoreComparison.from_dict(payload)
+    try:
+        found = StoreComparison.from_dict(payload)
+    except (KeyError, TypeError, ValueError):  # written by an older tether: compare again
+        return None
     return found if options is None or found.overall.options == options else None
 
 

@@ -1,11 +1,21 @@
 """Pure metric functions over per-task count arrays: no I/O, no DataFrames.
 
 pass@k and its k grids (`passk`), support regions and rates (`support`),
-bootstrap intervals and per-task tests (`uncertainty`), the detectability
-bound (`bound`).
+bootstrap intervals (`uncertainty`), what chance alone gives and the
+per-task exact tests (`chance`), the detectability bound (`bound`).
 """
 
 from tether.metrics.bound import detectability_epsilon, format_probability, samples_needed
+from tether.metrics.chance import (
+    ChanceLevel,
+    ChanceLevels,
+    RegionTests,
+    chance_levels,
+    fewest_successes,
+    poisson_binomial,
+    region_chances,
+    region_tests,
+)
 from tether.metrics.passk import crossover_k, log_k_grid, pass_at_k
 from tether.metrics.support import (
     RATES,
@@ -18,9 +28,25 @@ from tether.metrics.support import (
     support_rates,
     support_regions,
 )
-from tether.metrics.uncertainty import Interval, ShiftTests, bootstrap_means, bootstrap_rates, shift_tests
+from tether.metrics.uncertainty import (
+    Interval,
+    ShiftTests,
+    bootstrap_means,
+    bootstrap_rates,
+    miss_probability,
+    shift_tests,
+)
 
 __all__ = [
+    "ChanceLevel",
+    "ChanceLevels",
+    "RegionTests",
+    "chance_levels",
+    "fewest_successes",
+    "miss_probability",
+    "poisson_binomial",
+    "region_chances",
+    "region_tests",
     "RATES",
     "REGIONS",
     "Interval",

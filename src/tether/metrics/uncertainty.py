@@ -109,7 +109,6 @@ def shift_tests(regions, base_n, base_c, rl_n, rl_c) -> ShiftTests:
     size = len(regions)
     p_values = np.full(size, np.nan)
     q_values = np.full(size, np.nan)
-    miss = np.full(size, np.nan)
     tested = np.flatnonzero((regions == "S") | (regions == "E"))
     cache: dict[tuple[int, int, int, int], float] = {}
     for i in tested:
@@ -119,9 +118,17 @@ def shift_tests(regions, base_n, base_c, rl_n, rl_c) -> ShiftTests:
         p_values[i] = cache[table]
     if tested.size:
         q_values[tested] = false_discovery_control(p_values[tested], method="bh")
+    return ShiftTests(p_values, q_values, miss_probability(regions, base_n, base_c, rl_n, rl_c))
+
+
+def miss_probability(regions, base_n, base_c, rl_n, rl_c) -> np.ndarray:
+    """For each S (E) task, the chance that the RL (base) model misses it in its n samples if its
+    pass rate were the other model's observed one; NaN for other tasks."""
+    regions = np.asarray(regions)
+    miss = np.full(len(regions), np.nan)
     s, e = regions == "S", regions == "E"
     base_rate = np.asarray(base_c) / np.asarray(base_n)
     rl_rate = np.asarray(rl_c) / np.asarray(rl_n)
     miss[s] = (1 - base_rate[s]) ** np.asarray(rl_n)[s]
     miss[e] = (1 - rl_rate[e]) ** np.asarray(base_n)[e]
-    return ShiftTests(p_values, q_values, miss)
+    return miss

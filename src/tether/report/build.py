@@ -115,13 +115,21 @@ def headline_rows(data: ReportData) -> list[list[str]]:
         top = len(result.k_grid) - 1
         passk = [f"{result.pass_at_k[m][top]:.3f}" for m in ("base", "rl")]
         cross = f"{result.crossover_k:.0f}" if result.crossover_k is not None else "none"
-        rows.append([name, str(len(result.task_ids)), *[str(counts[r]) for r in REGIONS], *rates, *passk, cross])
+        chance = [_chance(level) for level in (result.chance.s, result.chance.e)]
+        rows.append([name, str(len(result.task_ids)), *[str(counts[r]) for r in REGIONS], *chance, *rates, *passk,
+                     cross])
     return rows
+
+
+def _chance(level) -> str:
+    """What two identical models would give, and the chance of the observed excess."""
+    return f"{level.expected:.1f} [{level.interval[0]}, {level.interval[1]}]; p = {level.p_value:.2g}"
 
 
 def headline_header(data: ReportData) -> list[str]:
     k = int(data.overall.k_grid[-1])
-    return ["benchmark", "tasks", *REGIONS, *(f"{n.upper()} [95% CI]" for n in data.overall.rates),
+    return ["benchmark", "tasks", *REGIONS, "S by chance", "E by chance",
+            *(f"{n.upper()} [95% CI]" for n in data.overall.rates),
             f"{data.labels[0]} pass@{k}", f"{data.labels[1]} pass@{k}", "crossover k"]
 
 
@@ -140,7 +148,9 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
              f"RL <b>{html.escape(data.labels[1])}</b>; tether {__version__}</p>",
              "<h2>Headline</h2>", _html_table(headline_header(data), headline_rows(data)),
              "<p class='muted'>P both solve a task at least once, S only the base, E only RL, O neither. "
-             "SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; 95% bootstrap intervals over tasks.</p>"]
+             "SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; 95% bootstrap intervals over tasks. "
+             "'By chance': the S and E counts two identical models would give on these tasks at these budgets "
+             "(expectation, 95% interval) and the p-value of the observed excess (docs/science.md).</p>"]
     for name in ("pass_at_k", "task_curves", "regions"):
         parts.append(_html_figure(by_name.get(name)))
     parts.append("<h2>Diagnostics</h2>")
@@ -174,8 +184,8 @@ def _html_figure(figure: figures.Figure | None) -> str:
 def _html_shifted(data: ReportData) -> str:
     if not data.shifted:
         return "<p class='muted'>None: every task is in P or O.</p>"
-    header = ["task", "benchmark", "region", f"{data.labels[0]} correct", f"{data.labels[1]} correct", "p-value",
-              "q-value (BH)"]
+    header = ["task", "benchmark", "region", f"{data.labels[0]} correct", f"{data.labels[1]} correct",
+              "p-value (one-sided exact)", "q-value (BH)"]
     rows = [[t.task_id, t.benchmark, f"{t.region} ({REGION_NAMES[t.region]})", f"{t.base[0]}/{t.base[1]}",
              f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}", f"{t.q_value:.2g}"] for t in data.shifted]
     examples = "".join(
