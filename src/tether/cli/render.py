@@ -36,11 +36,7 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
     console.print(_regions_table(result, n_tasks))
     console.print(_rates_table(result))
     console.print(_pass_at_k_table(result, max_k_columns))
-    cross = result.crossover_k
-    if cross is None:
-        console.print("crossover: none (the base never overtakes the RL model on this k grid)")
-    else:
-        console.print(f"crossover: the base overtakes the RL model at k ≈ {cross:.1f}")
+    console.print(_crossover_line(result), highlight=False)
     net = result.chance.s_minus_e
     console.print(f"S - E = {net.observed}; two identical models: {_fmt(net.expected, 1)} "
                   f"[{net.interval[0]}, {net.interval[1]}], p = {_p(net.p_value)}", highlight=False)
@@ -51,6 +47,21 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
         f"with a success): S {sig['S']} of {result.counts.S}, E {sig['E']} of {result.counts.E}; {need}",
         highlight=False,
     )
+
+
+def _crossover_line(result: Comparison) -> str:
+    cross = result.crossover
+    share = f"{cross.without:.0%} of bootstrap replicates have none"
+    if cross.k is None:
+        line = f"crossover: none (the base does not overtake the RL model for good on this k grid; {share})"
+    else:
+        verdict = ("the base is significantly ahead past it" if cross.significant else
+                   "no significant crossover: the paired CI of the difference includes 0 at every k past it")
+        line = (f"crossover: the base overtakes the RL model at k ≈ {cross.k:.1f} "
+                f"[{_fmt(cross.ci[0], 1)}, {_fmt(cross.ci[1], 1)}; {share}]; {verdict}")
+    if len(cross.crossings) > 1:
+        line += "\ncrossings: " + ", ".join(f"k ≈ {c.k:.1f} ({c.leader} leads)" for c in cross.crossings)
+    return line
 
 
 def _regions_table(result: Comparison, n_tasks: int) -> Table:
@@ -102,6 +113,9 @@ def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
         table.add_column(f"k={int(grid[i])}", justify="right")
     for label, model in (("base", result.base), ("rl", result.rl)):
         table.add_row(model.label, *(_fmt(result.pass_at_k[label][i]) for i in picks))
+    lo, hi = result.delta_pass_at_k_ci
+    table.add_row(f"{result.rl.label} - {result.base.label}", *(f"{result.delta_pass_at_k[i]:+.3f}" for i in picks))
+    table.add_row(f"  paired {result.options.confidence:.0%} CI", *(f"[{lo[i]:+.3f}, {hi[i]:+.3f}]" for i in picks))
     return table
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.metrics import ChanceLevels, Interval, RegionCounts
+from tether.metrics import ChanceLevels, Crossover, Interval, RegionCounts
 from tether.store.schema import TaskCounts
 
 SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
@@ -52,6 +52,9 @@ class Comparison:
     pass_at_k: dict[str, np.ndarray]
     pass_at_k_ci: dict[str, tuple[np.ndarray, np.ndarray]]
     crossover_k: float | None
+    delta_pass_at_k: np.ndarray  # RL - base on k_grid
+    delta_pass_at_k_ci: tuple[np.ndarray, np.ndarray]  # paired bootstrap over tasks
+    crossover: Crossover  # the crossover with its interval, and every crossing
     p_values: np.ndarray
     q_values: np.ndarray
     miss_probability: np.ndarray
@@ -85,6 +88,10 @@ class Comparison:
             "pass_at_k": curves,
             "pass_at_k_ci": curve_cis,
             "crossover_k": _num(self.crossover_k),
+            "delta_pass_at_k": {str(int(k)): _num(v) for k, v in zip(self.k_grid, self.delta_pass_at_k)},
+            "delta_pass_at_k_ci": {str(int(k)): [_num(lo), _num(hi)]
+                                   for k, lo, hi in zip(self.k_grid, *self.delta_pass_at_k_ci)},
+            "crossover": self.crossover.as_dict(),
             "significant": dict(self.significant),
             "chance": {**self.chance.as_dict(), "tests": {
                 "method": "one-sided exact test (Fisher, conditional on the task's successes) in the region's "
@@ -133,6 +140,10 @@ class Comparison:
             pass_at_k_ci={side: tuple(np.array([_float(band[str(k)][side]) for k in grid]) for side in (0, 1))
                           for side, band in payload["pass_at_k_ci"].items()},
             crossover_k=None if payload["crossover_k"] is None else float(payload["crossover_k"]),
+            delta_pass_at_k=np.array([_float(payload["delta_pass_at_k"][str(k)]) for k in grid]),
+            delta_pass_at_k_ci=tuple(np.array([_float(payload["delta_pass_at_k_ci"][str(k)][side]) for k in grid])
+                                     for side in (0, 1)),
+            crossover=Crossover.from_dict(payload["crossover"]),
             p_values=column("p_value"),
             q_values=column("q_value"),
             miss_probability=column("miss_probability"),

@@ -13,18 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from tether.compare.counts import load_counts
+from tether.compare.curves import pass_at_k_curves
 from tether.compare.result import CompareOptions, Comparison, Rate
 from tether.errors import InputError
 from tether.metrics import (
     RATES,
-    bootstrap_means,
     bootstrap_rates,
     chance_levels,
-    crossover_k,
     fewest_successes,
     log_k_grid,
     miss_probability,
-    pass_at_k,
     region_tests,
     support_regions,
 )
@@ -61,16 +59,8 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
     regions, counts = support.regions, support.counts
     cis = bootstrap_rates(counts, options.bootstrap_reps, options.confidence, options.seed)
     rates = {name: Rate(support.rates[name], cis[name], support.notes.get(name)) for name in RATES}
-    grid = _k_grid(base, rl, options.k_grid)
-    # the crossover is located on the shown grid plus every power of two up to min n
-    dense = np.union1d(grid, log_k_grid(int(min(base.n.min(), rl.n.min()))))
-    shown = np.isin(dense, grid)
-    curves, dense_curves, curve_cis = {}, {}, {}
-    for label, model in (("base", base), ("rl", rl)):
-        per_task = pass_at_k(model.n, model.c, dense)
-        dense_curves[label] = per_task.mean(axis=0)
-        curves[label] = dense_curves[label][shown]
-        curve_cis[label] = bootstrap_means(per_task[:, shown], options.bootstrap_reps, options.confidence, options.seed)
+    curves = pass_at_k_curves(base, rl, _k_grid(base, rl, options.k_grid), options.bootstrap_reps,
+                              options.confidence, options.seed)
     tests = region_tests(regions, base.n, base.c, rl.n, rl.c)
     n_base, n_rl = int(np.median(base.n)), int(np.median(rl.n))
     return Comparison(
@@ -79,10 +69,13 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
         regions=regions,
         counts=counts,
         rates=rates,
-        k_grid=grid,
-        pass_at_k=curves,
-        pass_at_k_ci=curve_cis,
-        crossover_k=crossover_k(dense, dense_curves["base"], dense_curves["rl"]),
+        k_grid=curves.k_grid,
+        pass_at_k=curves.means,
+        pass_at_k_ci=curves.cis,
+        crossover_k=curves.crossover.k,
+        delta_pass_at_k=curves.delta,
+        delta_pass_at_k_ci=curves.delta_ci,
+        crossover=curves.crossover,
         p_values=tests.p_values,
         q_values=tests.q_values,
         miss_probability=miss_probability(regions, base.n, base.c, rl.n, rl.c),

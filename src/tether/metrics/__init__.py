@@ -1,6 +1,6 @@
 """Pure metric functions over per-task count arrays: no I/O, no DataFrames.
 
-pass@k and its k grids (`passk`), support regions and rates (`support`),
+pass@k and its k grids (`passk`), where two curves cross (`crossing`), support regions and rates (`support`),
 bootstrap intervals (`uncertainty`), what chance alone gives and the
 per-task exact tests (`chance`), the detectability bound (`bound`).
 """
@@ -16,7 +16,8 @@ from tether.metrics.chance import (
     region_chances,
     region_tests,
 )
-from tether.metrics.passk import crossover_k, log_k_grid, pass_at_k
+from tether.metrics.crossing import Crossing, Crossover, crossings, crossover_estimate, crossover_k
+from tether.metrics.passk import log_k_grid, pass_at_k
 from tether.metrics.support import (
     RATES,
     REGIONS,
@@ -31,6 +32,7 @@ from tether.metrics.support import (
 from tether.metrics.uncertainty import (
     Interval,
     ShiftTests,
+    bootstrap_mean_replicates,
     bootstrap_means,
     bootstrap_rates,
     miss_probability,
@@ -38,6 +40,10 @@ from tether.metrics.uncertainty import (
 )
 
 __all__ = [
+    "Crossing",
+    "Crossover",
+    "crossings",
+    "crossover_estimate",
     "ChanceLevel",
     "ChanceLevels",
     "RegionTests",
@@ -53,6 +59,7 @@ __all__ = [
     "RegionCounts",
     "SupportRegions",
     "ShiftTests",
+    "bootstrap_mean_replicates",
     "bootstrap_means",
     "bootstrap_rates",
     "classify_tasks",

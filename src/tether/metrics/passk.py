@@ -1,4 +1,4 @@
-"""pass@k: the unbiased estimator, its k grids, and the budget crossover.
+"""pass@k: the unbiased estimator and its k grids (the crossover of two curves: `crossing`).
 
 `pass_at_k(n, c, k)` is ``1 - C(n-c, k) / C(n, k)`` (Chen et al., 2021), computed
 without binomials: the ratio is ``prod_{j<m} (1 - M / (n - j))`` with
@@ -114,27 +114,3 @@ def log_k_grid(max_k: int, extra: list[int] | None = None) -> np.ndarray:
     grid = {1 << i for i in range(int(np.log2(max_k)) + 1)} | {int(max_k)}
     grid |= {int(v) for v in (extra or []) if 1 <= v <= max_k}
     return np.array(sorted(grid), dtype=np.int64)
-
-
-def crossover_k(k_grid, base_curve, rl_curve) -> float | None:
-    """The k at which the base's mean pass@k overtakes the RL model's, or None.
-
-    The base must first be strictly below RL at some k; the first later point
-    where it is strictly above marks the crossing, located by linear
-    interpolation of the difference on log k between that point and the one
-    before it.
-    """
-    k = np.asarray(k_grid, dtype=float)
-    diff = np.asarray(base_curve, dtype=float) - np.asarray(rl_curve, dtype=float)
-    below = np.flatnonzero(diff < 0)
-    if below.size == 0:
-        return None
-    above = np.flatnonzero(diff[below[0] :] > 0)
-    if above.size == 0:
-        return None
-    j = below[0] + above[0]
-    i = j - 1
-    if diff[i] == 0:
-        return float(k[i])
-    frac = -diff[i] / (diff[j] - diff[i])
-    return float(np.exp(np.log(k[i]) + frac * (np.log(k[j]) - np.log(k[i]))))

@@ -72,20 +72,30 @@ def bootstrap_means(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile CI of the column means of a (tasks x columns) array, tasks resampled."""
     values = np.asarray(values, dtype=float)
-    n_tasks = values.shape[0]
-    if n_tasks == 0:
+    if values.shape[0] == 0:
         nan = np.full(values.shape[1:], np.nan)
         return nan, nan.copy()
+    (means,) = bootstrap_mean_replicates([values], reps, seed)
+    return percentile_interval(means, confidence)
+
+
+def bootstrap_mean_replicates(arrays: list[np.ndarray], reps: int = 1000, seed: int = 0) -> list[np.ndarray]:
+    """Replicate column means (reps x columns) of each (tasks x columns) array, all under the *same*
+    task draws: paired, so that a difference of two arrays' replicates is the bootstrap of the
+    difference."""
+    arrays = [np.asarray(a, dtype=float) for a in arrays]
+    n_tasks = arrays[0].shape[0]
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(reps, (1 << 22) // n_tasks))
-    means = []
+    chunk = max(1, min(reps, (1 << 22) // max(1, n_tasks)))
+    means: list[list[np.ndarray]] = [[] for _ in arrays]
     for start in range(0, reps, chunk):
         size = min(chunk, reps - start)
         # how often each task is drawn in each replicate: one bincount over all replicates
         drawn = rng.integers(0, n_tasks, size=(size, n_tasks)) + (np.arange(size) * n_tasks)[:, None]
         weights = np.bincount(drawn.ravel(), minlength=size * n_tasks).reshape(size, n_tasks)
-        means.append(weights @ values / n_tasks)
-    return percentile_interval(np.concatenate(means), confidence)
+        for found, values in zip(means, arrays):
+            found.append(weights @ values / n_tasks)
+    return [np.concatenate(found) for found in means]
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def build_report(store: str | Path, out: str | Path, *, base_label: str = "base"
 
 def _figures(data: ReportData) -> list[figures.Figure]:
     drawn = [figures.pass_at_k_figure(_with_overall(data), data.labels),
+             figures.delta_figure(_with_overall(data), data.labels),
              figures.task_curves_figure(data.curves, data.labels),
              figures.regions_figure(_with_overall(data)),
              figures.diagnostics_figure(data.diagnostics, data.labels),
@@ -151,7 +152,7 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
              "SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; 95% bootstrap intervals over tasks. "
              "'By chance': the S and E counts two identical models would give on these tasks at these budgets "
              "(expectation, 95% interval) and the p-value of the observed excess (docs/science.md).</p>"]
-    for name in ("pass_at_k", "task_curves", "regions"):
+    for name in ("pass_at_k", "delta_pass_at_k", "task_curves", "regions"):
         parts.append(_html_figure(by_name.get(name)))
     parts.append("<h2>Diagnostics</h2>")
     header, diag = table3(data.diagnostics, data.labels)

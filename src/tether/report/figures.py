@@ -81,6 +81,26 @@ def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str])
     return _finish(plt, fig, "pass_at_k", "pass@k per benchmark (95% bootstrap bands; crossover dashed)")
 
 
+def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> Figure:
+    """RL - base mean pass@k per benchmark, with the paired bootstrap band and the zero line."""
+    plt = _pyplot()
+    rows, cols = _grid(len(benchmarks))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False)
+    for ax, (name, result) in zip(axes.flat, benchmarks.items()):
+        lo, hi = result.delta_pass_at_k_ci
+        ax.axhline(0, color="#333333", linewidth=0.8)
+        ax.fill_between(result.k_grid, lo, hi, color=COLOURS["rl"], alpha=0.2, linewidth=0)
+        ax.plot(result.k_grid, result.delta_pass_at_k, marker="o", markersize=3, color=COLOURS["rl"])
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"{name}", fontsize=9)
+        ax.set_xlabel("k (samples)")
+        ax.set_ylabel(f"{labels[1]} − {labels[0]}")
+    for ax in list(axes.flat)[len(benchmarks):]:
+        ax.set_visible(False)
+    return _finish(plt, fig, "delta_pass_at_k",
+                   "Difference in mean pass@k (RL − base) with its paired 95% bootstrap band; below 0 the base leads")
+
+
 def task_curves_figure(curves: list[TaskCurve], labels: tuple[str, str]) -> Figure | None:
     if not curves:
         return None
@@ -110,12 +130,18 @@ def regions_figure(benchmarks: dict[str, Comparison]) -> Figure:
             if share >= 0.06:
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2,
                         str(getattr(benchmarks[n].counts, region)), ha="center", va="center", fontsize=7)
+        if region in ("S", "E"):  # where the segment would end if the models were the same: the chance level
+            for i, n in enumerate(names):
+                level = benchmarks[n].chance.s if region == "S" else benchmarks[n].chance.e
+                end = left[i] + level.expected / max(1, len(benchmarks[n].task_ids))
+                ax.plot([end, end], [i - 0.4, i + 0.4], color="black", linewidth=1.2)
         left = [a + b for a, b in zip(left, shares)]
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of tasks")
     ax.invert_yaxis()
     ax.legend(ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=7, frameon=False)
-    return _finish(plt, fig, "regions", "Support regions per benchmark (task counts on the bars)")
+    return _finish(plt, fig, "regions", "Support regions per benchmark (task counts on the bars; a black tick "
+                   "marks where S and E would end for two identical models)")
 
 
 def diagnostics_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure | None:
