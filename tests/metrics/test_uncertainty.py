@@ -28,6 +28,18 @@ def test_rate_intervals_match_explicit_task_resampling():
     assert ours.lo < 60 / 85 < ours.hi
 
 
+def test_zero_counts_give_real_intervals_that_hold_the_observed_rate():
+    from scipy.stats import beta
+
+    cis = bootstrap_rates(RegionCounts(P=40, S=10, E=0, O=50), reps=20000, seed=0)
+    assert cis["ndr"].lo == 0.0 and 0.005 < cis["ndr"].hi < 0.08  # E = 0: not [0, 0]
+    assert cis["sds"].lo == 0.0 and cis["sds"].hi > 0
+    jeffreys = beta(40.5, 10.5).ppf([0.025, 0.975])  # SRR's interval is Jeffreys' for P of P + S
+    assert [cis["srr"].lo, cis["srr"].hi] == pytest.approx(list(jeffreys), abs=0.01)
+    full = bootstrap_rates(RegionCounts(P=30, S=0, E=3, O=0))
+    assert full["srr"].hi == 1.0 and full["srr"].lo < 1.0  # S = 0: SRR's interval reaches below 1
+
+
 def test_bootstrap_is_seeded():
     counts = RegionCounts(P=10, S=3, E=2, O=1)
     assert bootstrap_rates(counts, seed=3) == bootstrap_rates(counts, seed=3)

@@ -1,9 +1,13 @@
 """Uncertainty beyond the paper: bootstrap CIs over tasks and per-task exact tests.
 
-- `bootstrap_rates`: percentile CI of SRR/NDR/SDS/NSCR when tasks are resampled
-  with replacement. The rates depend on the tasks only through their region
-  counts, so resampling T tasks is drawing the counts from
-  Multinomial(T, observed region shares): exact, vectorised, O(reps).
+- `bootstrap_rates`: interval of SRR/NDR/SDS/NSCR over tasks like these. The
+  rates depend on the tasks only through their region shares, which are drawn
+  from their posterior Dirichlet(P + 1/2, S + 1/2, E + 1/2, O + 1/2) (a Bayesian
+  bootstrap with Jeffreys' prior): like resampling the tasks with replacement,
+  but a region with no task still varies, so a count of 0 gives a real interval
+  (E = 0: NDR in [0, x], not [0, 0]) and no replicate has a zero denominator.
+  SRR's interval is then Jeffreys' interval for a binomial share. An interval
+  always contains the observed rate (at the edge of its range, it starts there).
 - `bootstrap_means`: percentile CI of per-column means (e.g. mean pass@k over
   tasks) under the same task resampling, via per-replicate task draw counts.
 - `shift_tests`: for each S or E task, Fisher's exact test of (c_base of n_base)
@@ -48,22 +52,22 @@ def percentile_interval(replicates: np.ndarray, confidence: float, axis: int = 0
 def bootstrap_rates(
     counts: RegionCounts, reps: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> dict[str, Interval]:
-    """Percentile bootstrap CI over tasks for each support rate."""
+    """Interval of each support rate over tasks like these (Jeffreys-Dirichlet draws of the region shares)."""
     total = counts.P + counts.S + counts.E + counts.O
     if total == 0:
         return {name: Interval(float("nan"), float("nan")) for name in RATES}
     rng = np.random.default_rng(seed)
-    shares = np.array([counts.P, counts.S, counts.E, counts.O], dtype=float) / total
-    draws = rng.multinomial(total, shares, size=reps)
-    rates = support_rates(draws[:, 0], draws[:, 1], draws[:, 2])
+    shares = rng.dirichlet(np.array([counts.P, counts.S, counts.E, counts.O], dtype=float) + 0.5, size=reps)
+    rates = support_rates(shares[:, 0], shares[:, 1], shares[:, 2])
     point = support_rates(counts.P, counts.S, counts.E)
     out = {}
     for name in RATES:
-        if np.isnan(point[name]):
+        value = float(point[name])
+        if np.isnan(value):
             out[name] = Interval(float("nan"), float("nan"))
         else:
             lo, hi = percentile_interval(rates[name], confidence)
-            out[name] = Interval(float(lo), float(hi))
+            out[name] = Interval(min(float(lo), value), max(float(hi), value))
     return out
 
 
