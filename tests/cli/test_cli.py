@@ -78,6 +78,13 @@ def test_import_then_compare_store(known_pair, tmp_path):
     assert payload["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
     again = tether("import", rl, "--label", "rl", "--store", store)
     assert again.returncode == 2 and "already in" in again.stderr
+    own = json.loads(tether("compare", store, "--json", "--self", "base").stdout)["chance"]["self"]
+    assert own["label"] == "base" and sum(own["counts"].values()) == 8 and own["samples_per_half"] == 8
+    assert own["S"]["observed"] == own["counts"]["S"] and own["S"]["interval"][0] <= own["S"]["expected"]
+    text = tether("compare", store, "--self", "rl").stdout
+    assert "rl against itself (even vs odd samples, 16 per task each)" in text
+    bad = tether("compare", "--base", base, "--rl", rl, "--self", "base")
+    assert bad.returncode == 2 and "--self needs a store" in bad.stderr
 
 
 @pytest.mark.parametrize(

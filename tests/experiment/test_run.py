@@ -54,8 +54,11 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
     assert [status for stage, status, _ in again.entries if stage != "compare" and stage != "report"] == [
         "skipped"] * 4
     grown = write_experiment(tmp_path, tiny_model, k=12)
+    grown.write_text(grown.read_text().replace("bootstrap_reps = 100", 'bootstrap_reps = 100\nself = "rl"'))
     result, _, log = run_experiment(grown)
     assert log.entries[0][1] == "ran" and list(result.rl.n) == [12, 12, 12]
+    saved = json.loads((store / "compare" / "compare.json").read_text())
+    assert result.self_comparison.label == "rl" and saved["chance"]["self"]["samples_per_half"] == 6
 
 
 @pytest.mark.parametrize(

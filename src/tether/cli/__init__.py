@@ -92,6 +92,7 @@ def compare_cmd(
     confidence: Annotated[float, typer.Option(help="Confidence level of the intervals.", min=0.5, max=0.999)] = 0.95,
     alpha: Annotated[float, typer.Option(help="False discovery rate for the S/E tests.", min=0.0, max=1.0)] = 0.05,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    self_label: Annotated[str | None, typer.Option("--self", help="Also compare this label of the store against itself (even vs odd samples): the noise floor at half its budget.")] = None,
 ) -> None:
     """Compare a base model with its RL-tuned child: P/S/E/O, support rates, pass@k, crossover."""
     from tether.cli.render import render_comparison
@@ -99,7 +100,8 @@ def compare_cmd(
 
     options = CompareOptions(_int_list(k_grid), allow_missing, reps, confidence, alpha, seed)
     with friendly_errors():
-        result = compare(base, rl, store=store, base_label=base_label, rl_label=rl_label, options=options)
+        result = compare(base, rl, store=store, base_label=base_label, rl_label=rl_label, options=options,
+                         self_label=self_label)
         for warning in result.warnings:
             stderr.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
         if out is not None:

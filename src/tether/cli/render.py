@@ -40,6 +40,12 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
     net = result.chance.s_minus_e
     console.print(f"S - E = {net.observed}; two identical models: {_fmt(net.expected, 1)} "
                   f"[{net.interval[0]}, {net.interval[1]}], p = {_p(net.p_value)}", highlight=False)
+    if result.self_comparison is not None:
+        own = result.self_comparison
+        console.print(f"{own.label} against itself (even vs odd samples, {own.samples_per_half} per task each): "
+                      f"S {own.counts.S}, E {own.counts.E}; chance alone {own.s.expected:.1f} "
+                      f"[{own.s.interval[0]}, {own.s.interval[1]}] each: the noise floor at half the budget",
+                      highlight=False)
     sig, alpha, fewest = result.significant, result.options.alpha, result.fewest_successes
     need = f"a task needs >= {fewest['S']} successes (S) or >= {fewest['E']} (E) to ever reach p <= {alpha}"
     console.print(

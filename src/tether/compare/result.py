@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.metrics import ChanceLevels, Crossover, Interval, RegionCounts
+from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Interval, RegionCounts
 from tether.store.schema import TaskCounts
 
 SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
@@ -37,6 +37,28 @@ class Rate:
     value: float
     ci: Interval
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class SelfComparison:
+    """One model against itself: its even- and odd-indexed samples compared as if two models.
+
+    The empirical noise floor at half the budget: what S and E look like when nothing changed."""
+
+    label: str
+    samples_per_half: int  # median over tasks
+    counts: RegionCounts
+    s: ChanceLevel  # observed S and E of the halves beside their own chance level
+    e: ChanceLevel
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "samples_per_half": self.samples_per_half, "counts": self.counts.as_dict(),
+                "S": self.s.as_dict(), "E": self.e.as_dict()}
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> SelfComparison:
+        return cls(payload["label"], int(payload["samples_per_half"]), RegionCounts(**payload["counts"]),
+                   ChanceLevel.from_dict(payload["S"]), ChanceLevel.from_dict(payload["E"]))
 
 
 @dataclass
@@ -64,6 +86,7 @@ class Comparison:
     fewest_successes: dict[str, int | None]  # successes an S (E) task needs to ever reach p <= alpha
     options: CompareOptions
     warnings: list[str] = field(default_factory=list)
+    self_comparison: SelfComparison | None = None  # when asked for (`--self LABEL`)
 
     @property
     def task_ids(self) -> np.ndarray:
@@ -93,7 +116,7 @@ class Comparison:
                                    for k, lo, hi in zip(self.k_grid, *self.delta_pass_at_k_ci)},
             "crossover": self.crossover.as_dict(),
             "significant": dict(self.significant),
-            "chance": {**self.chance.as_dict(), "tests": {
+            "chance": {**self.chance.as_dict(), **self._self_dict(), "tests": {
                 "method": "one-sided exact test (Fisher, conditional on the task's successes) in the region's "
                           "direction; Benjamini-Hochberg over every task with at least one success",
                 "tested": self.tested, "fewest_successes": dict(self.fewest_successes)}},
@@ -108,6 +131,9 @@ class Comparison:
             "warnings": list(self.warnings),
             "tasks": [self._task_dict(i) for i in range(len(self.task_ids))],
         }
+
+    def _self_dict(self) -> dict:
+        return {"self": self.self_comparison.as_dict()} if self.self_comparison else {}
 
     @classmethod
     def from_dict(cls, payload: dict) -> Comparison:
@@ -153,6 +179,7 @@ class Comparison:
             fewest_successes=dict(payload["chance"]["tests"]["fewest_successes"]),
             options=options,
             warnings=list(payload["warnings"]),
+            self_comparison=SelfComparison.from_dict(payload["chance"]["self"]) if "self" in payload["chance"] else None,
         )
 
     def _task_dict(self, i: int) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 
 from tether.compare.counts import load_counts
 from tether.compare.curves import pass_at_k_curves
-from tether.compare.result import CompareOptions, Comparison, Rate
+from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
 from tether.errors import InputError
 from tether.metrics import (
     RATES,
@@ -37,11 +37,13 @@ def compare(
     base_label: str | None = None,
     rl_label: str | None = None,
     options: CompareOptions | None = None,
+    self_label: str | None = None,
 ) -> Comparison:
     """Compare two models' graded samples.
 
     Either give one `store` holding both models (labels default to 'base' and
     'rl'), or `base` and `rl` sources (stores or JSONL/Parquet files).
+    `self_label` adds the self-comparison of that label of `store` (`self_comparison`).
     """
     if store is not None:
         base, rl = base or store, rl or store
@@ -49,7 +51,26 @@ def compare(
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     base_counts = load_counts(base, base_label, "base")
     rl_counts = load_counts(rl, rl_label, "rl")
-    return compare_counts(base_counts, rl_counts, options or CompareOptions())
+    result = compare_counts(base_counts, rl_counts, options or CompareOptions())
+    if self_label is not None:
+        if store is None:
+            raise InputError("--self needs a store (it splits a label's samples by sample index)")
+        result.self_comparison = self_comparison(store, self_label)
+    return result
+
+
+def self_comparison(store, label: str) -> SelfComparison:
+    """`label`'s even- and odd-indexed samples compared as two models: the noise floor at half the budget."""
+    from tether.store import open_store
+    from tether.store.query import half_task_counts
+
+    even, odd = half_task_counts(open_store(store), label)
+    even, odd, _ = align(even, odd, allow_missing=True)  # a task with one sample has no odd half
+    if len(even) == 0:
+        raise InputError(f"{label!r} has no task with two samples or more: nothing to split")
+    support = support_regions(even, odd)
+    chance = chance_levels(even.n, even.c, odd.n, odd.c, support.regions)
+    return SelfComparison(label, int(np.median(even.n)), support.counts, chance.s, chance.e)
 
 
 def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) -> Comparison:

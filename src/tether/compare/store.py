@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tether.compare.result import CompareOptions, Comparison, save_comparison
-from tether.compare.run import align, compare_counts
+from tether.compare.run import align, compare_counts, self_comparison
 from tether.store import Store, is_remote, open_store
 from tether.store.query import task_benchmarks, task_counts
 
@@ -54,12 +54,14 @@ class StoreComparison:
 
 
 def compare_store(store: str | Store, base_label: str = "base", rl_label: str = "rl",
-                  options: CompareOptions | None = None) -> StoreComparison:
-    """Compare two labels of one store, overall and per benchmark."""
+                  options: CompareOptions | None = None, self_label: str | None = None) -> StoreComparison:
+    """Compare two labels of one store, overall and per benchmark (and `self_label` against itself)."""
     store = open_store(store)
     options = options or CompareOptions()
     base, rl = task_counts(store, base_label), task_counts(store, rl_label)
     overall = compare_counts(base, rl, options)
+    if self_label is not None:
+        overall.self_comparison = self_comparison(store, self_label)
     benchmark_of = {str(t): "all" for t in overall.task_ids}
     benchmark_of.update({t: b for t, b in task_benchmarks(store, base_label).items() if t in benchmark_of})
     base, rl, _ = align(base, rl, options.allow_missing)
@@ -76,6 +78,8 @@ def stamp(store: Store, base_label: str, rl_label: str) -> str:
     parts = {label: {"shards": sorted(p.name for p in store.shard_paths("verdicts", label)),
                      "versions": grading.get(label, {}).get("versions")} for label in (base_label, rl_label)}
     parts["labels"] = [base_label, rl_label]
+    others = sorted(set(store.labels("verdicts")) - {base_label, rl_label})  # a self-comparison may use one
+    parts["others"] = {label: sorted(p.name for p in store.shard_paths("verdicts", label)) for label in others}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -90,7 +94,8 @@ def save_store_comparison(result: StoreComparison, store: str | Store) -> None:
 
 
 def load_store_comparison(store: str | Store, base_label: str = "base", rl_label: str = "rl",
-                          options: CompareOptions | None = None) -> StoreComparison | None:
+                          options: CompareOptions | None = None, self_label: str | None = None
+                          ) -> StoreComparison | None:
     """The saved comparison of these labels (made with `options`, when given), or None when absent or
     computed from other data."""
     store = open_store(store)
@@ -106,6 +111,9 @@ def load_store_comparison(store: str | Store, base_label: str = "base", rl_label
     try:
         found = StoreComparison.from_dict(payload)
     except (KeyError, TypeError, ValueError):  # written by an older tether: compare again
+        return None
+    if self_label is not None and (found.overall.self_comparison is None
+                                   or found.overall.self_comparison.label != self_label):
         return None
     return found if options is None or found.overall.options == options else None
 

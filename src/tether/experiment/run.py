@@ -77,7 +77,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     c = experiment.compare
     options = CompareOptions(tuple(c.k_grid) if c.k_grid else None, False, c.bootstrap_reps, c.confidence, c.alpha,
                              c.seed)
-    compared = compare_store(store, options=options)
+    compared = compare_store(store, options=options, self_label=c.self_label)
     save_store_comparison(compared, store)
     result = compared.overall
     note("compare", "ran", f"written to {store / 'compare'}")

@@ -86,7 +86,10 @@ class GradingSection(_Strict):
 
 
 class CompareSection(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     k_grid: list[int] | None = None
+    self_label: str | None = Field(default=None, alias="self")  # a label compared against itself (docs/compare.md)
     bootstrap_reps: int = Field(default=1000, ge=10)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     alpha: float = Field(default=0.05, ge=0, le=1)

@@ -86,6 +86,23 @@ def task_counts(store: Store, label: str) -> TaskCounts:
     return TaskCounts.from_arrays(label, str(store.root), columns["task_id"], columns["n"], columns["c"])
 
 
+def half_task_counts(store: Store, label: str) -> tuple[TaskCounts, TaskCounts]:
+    """(n, c) per task of one label's even-indexed and odd-indexed samples (current verdicts)."""
+    task_counts(store, label)  # the same checks: graded, every sample with a verdict
+    query = f"""
+        SELECT task_id, sample_idx % 2 AS half, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c
+        FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}
+        GROUP BY task_id, half
+    """
+    rows = _rows(query)
+    halves = []
+    for half, name in ((0, "even"), (1, "odd")):
+        part = [(t, n, c) for t, h, n, c in rows if h == half]
+        halves.append(TaskCounts.from_arrays(f"{label}[{name}]", str(store.root), [t for t, _, _ in part],
+                                             [n for _, n, _ in part], [c for _, _, c in part]))
+    return halves[0], halves[1]
+
+
 def row_count(store: Store, table: str, label: str) -> int:
     """Rows of one label in a table (0 when it has no shards)."""
     if not store.shard_paths(table, label):
