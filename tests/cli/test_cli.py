@@ -37,7 +37,8 @@ def test_bound_both_ways():
 
 def test_compare_json_end_to_end(known_pair, tmp_path):
     base, rl, base_counts, rl_counts, regions = known_pair
-    out = tether("compare", "--base", base, "--rl", rl, "--json", "--k-grid", "1,2,16", "--out", tmp_path / "out")
+    out = tether("compare", "--base", base, "--rl", rl, "--json", "--k-grid", "1,2,16", "--out", tmp_path / "out",
+                 "--no-match-budget")
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)  # exactly one JSON object
     assert payload["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
@@ -74,7 +75,7 @@ def test_import_then_compare_store(known_pair, tmp_path):
     assert tether("import", base, "--label", "base", "--store", store).returncode == 0
     out = tether("import", rl, "--label", "rl", "--store", store)
     assert out.returncode == 0 and "imported 256 graded samples of 8 tasks (rl)" in out.stdout
-    payload = json.loads(tether("compare", store, "--json").stdout)
+    payload = json.loads(tether("compare", store, "--json", "--no-match-budget").stdout)
     assert payload["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
     again = tether("import", rl, "--label", "rl", "--store", store)
     assert again.returncode == 2 and "already in" in again.stderr
@@ -111,7 +112,7 @@ def test_missing_file_and_allow_missing(known_pair, tmp_path):
     out = tether("compare", "--base", base, "--rl", tmp_path / "nope.jsonl")
     assert out.returncode == 2 and "no such file" in out.stderr
     partial = write_jsonl(tmp_path / "partial.jsonl", [{"task_id": "p1", "correct": True}, {"task_id": "s1", "correct": False}])
-    out = tether("compare", "--base", base, "--rl", partial, "--allow-missing", "--json")
+    out = tether("compare", "--base", base, "--rl", partial, "--allow-missing", "--json", "--no-match-budget")
     assert out.returncode == 0
     assert "warning" in out.stderr and "dropped" in out.stderr
     assert json.loads(out.stdout)["counts"] == {"P": 1, "S": 1, "E": 0, "O": 0}

@@ -16,7 +16,7 @@ from ..conftest import graded_rows, write_jsonl
 
 def test_files_with_known_regions(known_pair):
     base_path, rl_path, base, rl, regions = known_pair
-    result = compare(base_path, rl_path)
+    result = compare(base_path, rl_path, options=CompareOptions(match_budget=False))  # the raw counts
     assert dict(zip(result.task_ids, result.regions)) == regions
     assert result.counts.as_dict() == {"P": 3, "S": 2, "E": 1, "O": 2}
     assert result.rates["srr"].value == pytest.approx(3 / 5)
@@ -104,3 +104,39 @@ def test_json_form_has_the_documented_keys(known_pair):
     task = payload["tasks"][0]
     assert set(task) >= {"task_id", "region", "base", "rl", "p_value"}
     assert not any(isinstance(v, float) and math.isnan(v) for v in payload["pass_at_k"]["rl"].values())
+
+
+def test_unequal_budgets_are_compared_on_each_tasks_first_samples(known_pair):
+    """16 base samples against 32 RL ones: by default both on their first 16 by sample index (the
+    rows are shuffled in the file), with a warning; the raw counts only when asked."""
+    import json
+
+    base_path, rl_path, base, rl, _ = known_pair
+    result = compare(base_path, rl_path)
+    assert list(result.rl.n) == [16] * 8 and list(result.base.n) == [16] * 8
+    first = {}
+    for line in rl_path.read_text().splitlines():
+        row = json.loads(line)
+        first[row["task_id"]] = first.get(row["task_id"], 0) + (row["correct"] and row["sample_idx"] < 16)
+    assert {t: c for t, c in zip(result.rl.task_ids, result.rl.c)} == first
+    assert any("8 of 8 tasks have different sample counts" in w and "--no-match-budget" in w for w in result.warnings)
+    raw = compare(base_path, rl_path, options=CompareOptions(match_budget=False))
+    assert list(raw.rl.n) == [32] * 8 and not raw.warnings
+
+
+def test_budgets_are_matched_in_a_store_too(known_pair, tmp_path):
+    from tether.compare.store import compare_store
+
+    base_path, rl_path, *_ = known_pair
+    tether.import_samples(base_path, tmp_path / "run", label="base")
+    tether.import_samples(rl_path, tmp_path / "run", label="rl")
+    from_store = compare_store(tmp_path / "run", options=CompareOptions(bootstrap_reps=50)).overall
+    from_files = compare(base_path, rl_path, options=CompareOptions(bootstrap_reps=50))
+    assert list(from_store.rl.c) == list(from_files.rl.c) and list(from_store.rl.n) == [16] * 8
+
+
+def test_rows_without_a_sample_index_are_matched_in_file_order(tmp_path):
+    base = write_jsonl(tmp_path / "b.jsonl", [{"task_id": "t", "correct": c} for c in (False, False, True, True)])
+    rl = write_jsonl(tmp_path / "r.jsonl", [{"task_id": "t", "correct": c} for c in (False, True)])
+    result = compare(base, rl, options=CompareOptions(bootstrap_reps=20))
+    assert (result.base.n[0], result.base.c[0], result.regions[0]) == (2, 0, "E")

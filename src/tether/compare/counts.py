@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -19,17 +20,19 @@ from tether.store.query import task_counts
 from tether.store.schema import TaskCounts
 
 
-def load_counts(source: str | Path, label: str | None, default_label: str) -> TaskCounts:
+def load_counts(source: str | Path, label: str | None, default_label: str,
+                limits: dict[str, int] | None = None) -> TaskCounts:
     """Counts of one model from a store (by label) or a file of graded samples.
 
-    Without `label`: the only label there is, else `default_label` ('base' or 'rl').
+    Without `label`: the only label there is, else `default_label` ('base' or 'rl'). With `limits`
+    (task id -> m), only each task's first m samples (by sample index, else file order) count.
     """
     path = source if is_remote(source) else Path(source)
     if is_store(path):
         store = open_store(path)
         labels = store.labels("verdicts") or store.labels("samples")
         chosen = label or (labels[0] if len(labels) == 1 else default_label)
-        return task_counts(store, chosen)
+        return task_counts(store, chosen, limits)
     if is_remote(path):
         raise InputError(f"{path}: not a tether store (no manifest.json)")
     if path.is_dir():
@@ -41,15 +44,47 @@ def load_counts(source: str | Path, label: str | None, default_label: str) -> Ta
     chosen = label or (labels[0] if len(labels) == 1 else default_label)
     if chosen not in labels:
         raise InputError(f"{path}: no rows of label {chosen!r}; labels in the file: {', '.join(labels)}")
-    return counts_of_rows(rows.table, chosen, str(path))
+    return counts_of_rows(rows.table, chosen, str(path), limits)
 
 
-def counts_of_rows(table: pa.Table, label: str, source: str) -> TaskCounts:
-    """The counts of one label's rows in a table of graded samples."""
+def counts_of_rows(table: pa.Table, label: str, source: str, limits: dict[str, int] | None = None) -> TaskCounts:
+    """The counts of one label's rows in a table of graded samples (each task's first `limits[task]`
+    rows by sample index, else in file order, when given)."""
     part = table.filter(pc.equal(table.column("model"), label))
+    if limits is not None:
+        part = _first_rows(part, limits)
     grouped = part.group_by("task_id").aggregate([("task_id", "count"), ("correct", "sum")])
     renamed = {"task_id_count": "n", "correct_sum": "c"}
     grouped = grouped.rename_columns([renamed.get(name, name) for name in grouped.column_names])
     return TaskCounts.from_arrays(
         label, source, grouped.column("task_id").to_pylist(), grouped.column("n"), grouped.column("c")
     )
+
+
+def _first_rows(part: pa.Table, limits: dict[str, int]) -> pa.Table:
+    """Each task's first `limits[task]` rows, by sample index (rows without one: in file order)."""
+    tasks = np.asarray(part.column("task_id").to_pylist(), dtype=object).astype(str)
+    index = part.column("sample_idx").to_numpy(zero_copy_only=False)
+    position = np.arange(len(tasks))
+    order = np.lexsort((position, np.where(np.isnan(index.astype(float)), position, index.astype(float)), tasks))
+    rank = np.empty(len(tasks), dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(tasks[order][1:] != tasks[order][:-1]) + 1]
+    sizes = np.diff(np.r_[starts, len(order)])
+    rank[order] = np.arange(len(order)) - np.repeat(starts, sizes)
+    cap = np.array([limits.get(t, 0) for t in tasks], dtype=np.int64)
+    return part.filter(pa.array(rank < cap))
+
+
+def matched_limits(base: TaskCounts, rl: TaskCounts) -> tuple[dict[str, int] | None, str | None]:
+    """Per common task, min(n_base, n_rl), and a warning saying how many tasks it trims; (None,
+    None) when both models have the same number of samples on every common task."""
+    rl_n = dict(zip(rl.task_ids.astype(str), rl.n.tolist()))
+    pairs = {t: (nb, rl_n[t]) for t, nb in zip(base.task_ids.astype(str), base.n.tolist()) if t in rl_n}
+    differ = [t for t, (nb, nr) in pairs.items() if nb != nr]
+    if not differ:
+        return None, None
+    example = differ[0]
+    warning = (f"{len(differ)} of {len(pairs)} tasks have different sample counts in the two models (e.g. "
+               f"{example}: {pairs[example][0]} vs {pairs[example][1]}); both are compared on each task's first "
+               "min(n_base, n_rl) samples (--no-match-budget keeps the raw counts)")
+    return {t: min(nb, nr) for t, (nb, nr) in pairs.items()}, warning

@@ -28,6 +28,7 @@ class CompareOptions:
     confidence: float = 0.95
     alpha: float = 0.05
     seed: int = 0
+    match_budget: bool = True  # compare both models on each task's first min(n_base, n_rl) samples
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class Comparison:
                 **{name: getattr(self.options, name) for name in SETTINGS},
                 "k_grid": list(self.options.k_grid) if self.options.k_grid else None,
                 "allow_missing": self.options.allow_missing,
+                "match_budget": self.options.match_budget,
             },
             "warnings": list(self.warnings),
             "tasks": [self._task_dict(i) for i in range(len(self.task_ids))],
@@ -152,7 +154,8 @@ class Comparison:
         grid = np.array(sorted(int(k) for k in payload["pass_at_k"]["base"]), dtype=np.int64)
         settings = payload["settings"]
         options = CompareOptions(tuple(settings["k_grid"]) if settings.get("k_grid") else None,
-                                 bool(settings.get("allow_missing", False)), *(settings[s] for s in SETTINGS))
+                                 bool(settings.get("allow_missing", False)), *(settings[s] for s in SETTINGS),
+                                 match_budget=bool(settings.get("match_budget", True)))
         return cls(
             base=counts("base"),
             rl=counts("rl"),

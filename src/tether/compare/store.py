@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tether.compare.counts import matched_limits
 from tether.compare.result import CompareOptions, Comparison, save_comparison
 from tether.compare.run import align, compare_counts, self_comparison
 from tether.store import Store, is_remote, open_store
@@ -59,7 +60,11 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     store = open_store(store)
     options = options or CompareOptions()
     base, rl = task_counts(store, base_label), task_counts(store, rl_label)
+    limits, warning = matched_limits(base, rl) if options.match_budget else (None, None)
+    if limits is not None:
+        base, rl = task_counts(store, base_label, limits), task_counts(store, rl_label, limits)
     overall = compare_counts(base, rl, options)
+    overall.warnings += [warning] if warning else []
     if self_label is not None:
         overall.self_comparison = self_comparison(store, self_label)
     benchmark_of = {str(t): "all" for t in overall.task_ids}

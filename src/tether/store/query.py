@@ -64,8 +64,10 @@ def current_verdicts(store: Store, label: str) -> str:
 
 # -- counts ---------------------------------------------------------------------------------------
 
-def task_counts(store: Store, label: str) -> TaskCounts:
-    """(n, c) per task of one label's current verdicts; every sample must have one."""
+def task_counts(store: Store, label: str, limits: dict[str, int] | None = None) -> TaskCounts:
+    """(n, c) per task of one label's current verdicts; every sample must have one.
+
+    With `limits` (task id -> m), only each task's first m samples by sample index count."""
     if not store.shard_paths("verdicts", label):
         samples = len(store.shard_paths("samples", label))
         hint = "its samples are not graded yet (run `tether grade`)" if samples else "it has no samples"
@@ -79,11 +81,29 @@ def task_counts(store: Store, label: str) -> TaskCounts:
     with connect() as connection:
         columns = connection.sql(query).fetchnumpy()
     graded, total = int(columns["n"].sum()), row_count(store, "samples", label)
+    if limits is not None and graded >= total:
+        columns = _first_samples(store, label, limits)
     if graded < total:
         raise InputError(
             f"{store.root}: {total - graded} of {total} samples of label {label!r} have no verdict (run `tether grade`)"
         )
     return TaskCounts.from_arrays(label, str(store.root), columns["task_id"], columns["n"], columns["c"])
+
+
+def _first_samples(store: Store, label: str, limits: dict[str, int]) -> dict:
+    """(task_id, n, c) columns over each task's first `limits[task]` current verdicts by sample index."""
+    wanted = pa.table({"task_id": list(limits), "m": pa.array(list(limits.values()), pa.int64())})
+    query = f"""
+        SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c FROM (
+            SELECT v.task_id, v.correct, l.m,
+                   row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) AS rank
+            FROM {_table(store, "verdicts", label)} v JOIN wanted l USING (task_id)
+            WHERE {current_verdicts(store, label)}
+        ) WHERE rank <= m GROUP BY task_id
+    """
+    with connect() as connection:
+        connection.register("wanted", wanted)
+        return connection.sql(query).fetchnumpy()
 
 
 def half_task_counts(store: Store, label: str) -> tuple[TaskCounts, TaskCounts]:
