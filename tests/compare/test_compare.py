@@ -61,7 +61,7 @@ def test_no_common_tasks(tmp_path):
 
 def test_k_grid_above_n_is_an_error(known_pair):
     base_path, rl_path, *_ = known_pair
-    with pytest.raises(InputError, match="k=32 exceeds the fewest samples"):
+    with pytest.raises(InputError, match="k=32 exceeds the samples of every task"):
         compare(base_path, rl_path, options=CompareOptions(k_grid=(1, 32)))
 
 
@@ -140,3 +140,22 @@ def test_rows_without_a_sample_index_are_matched_in_file_order(tmp_path):
     rl = write_jsonl(tmp_path / "r.jsonl", [{"task_id": "t", "correct": c} for c in (False, True)])
     result = compare(base, rl, options=CompareOptions(bootstrap_reps=20))
     assert (result.base.n[0], result.base.c[0], result.regions[0]) == (2, 0, "E")
+
+
+def test_one_short_task_does_not_shrink_the_grid_for_the_others():
+    """Nine tasks with 64 samples and one with 4: the grid runs to 64, the short task leaves the
+    mean beyond k = 4, and a warning names it."""
+    ids = [f"t{i}" for i in range(10)]
+    n = np.array([64] * 9 + [4])
+    c = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 4])
+    base = TaskCounts.from_arrays("base", "a", ids, n, c)
+    rl = TaskCounts.from_arrays("rl", "b", ids, n, np.minimum(c + 1, n))
+    result = compare_counts(base, rl, CompareOptions(bootstrap_reps=50))
+    assert result.k_grid.tolist() == [1, 2, 4, 8, 16, 32, 64]
+    assert any("1 tasks have fewer samples than the k grid reaches (64)" in w and "t9 (n=4)" in w
+               for w in result.warnings)
+    at_8 = pass_at_k(n[:9], c[:9], 8).mean()  # the nine full tasks only
+    assert result.pass_at_k["base"][3] == pytest.approx(at_8)
+    assert result.pass_at_k["base"][2] == pytest.approx(pass_at_k(n, c, 4).mean())  # all ten up to k = 4
+    lo, hi = result.pass_at_k_ci["base"]
+    assert np.all(lo <= result.pass_at_k["base"] + 1e-12) and np.all(result.pass_at_k["base"] <= hi + 1e-12)

@@ -84,7 +84,7 @@ def compare_cmd(
     rl: Annotated[str | None, typer.Option(help="RL model: a store or a JSONL/Parquet file of graded samples.")] = None,
     base_label: Annotated[str | None, typer.Option(help="Label of the base model inside a store/file [default: base, or the only one].")] = None,
     rl_label: Annotated[str | None, typer.Option(help="Label of the RL model inside a store/file [default: rl, or the only one].")] = None,
-    k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to min n].")] = None,
+    k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to the median n].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write compare.json and tasks.csv here.")] = None,
     allow_missing: Annotated[bool, typer.Option(help="Drop tasks present in only one model, with a warning.")] = False,
@@ -321,7 +321,7 @@ def report_cmd(
     out: Annotated[Path, typer.Option(help="Folder for report.html, report.md, summary.json and figures/.")] = Path("report"),
     base_label: Annotated[str, typer.Option(help="Label of the base model.")] = "base",
     rl_label: Annotated[str, typer.Option(help="Label of the RL model.")] = "rl",
-    k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to min n].")] = None,
+    k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to the median n].")] = None,
 ) -> None:
     """Write the shareable report: one self-contained HTML page, Markdown with PNG figures, summary.json."""
     from tether.compare import CompareOptions

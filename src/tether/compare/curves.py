@@ -18,7 +18,7 @@ from tether.metrics import (
     bootstrap_mean_replicates,
     crossover_estimate,
     log_k_grid,
-    pass_at_k,
+    pass_at_k_where_sampled,
 )
 from tether.metrics.uncertainty import percentile_interval
 from tether.store.schema import TaskCounts
@@ -37,10 +37,12 @@ class Curves:
 def pass_at_k_curves(base: TaskCounts, rl: TaskCounts, grid: np.ndarray, reps: int, confidence: float,
                      seed: int) -> Curves:
     """Mean pass@k curves of two aligned models on `grid`, with paired bootstrap intervals."""
-    dense = np.union1d(grid, log_k_grid(int(min(base.n.min(), rl.n.min()))))
+    dense = np.union1d(grid, log_k_grid(int(grid.max())))
     shown = np.isin(dense, grid)
-    per_task = {"base": pass_at_k(base.n, base.c, dense), "rl": pass_at_k(rl.n, rl.c, dense)}
-    means = {side: values.mean(axis=0) for side, values in per_task.items()}
+    beyond = dense[None, :] > np.minimum(base.n, rl.n)[:, None]  # a task is in both curves up to the k both reach
+    per_task = {side: np.where(beyond, np.nan, pass_at_k_where_sampled(model.n, model.c, dense))
+                for side, model in (("base", base), ("rl", rl))}
+    means = {side: np.nanmean(values, axis=0) for side, values in per_task.items()}
     replicates = dict(zip(per_task, bootstrap_mean_replicates(list(per_task.values()), reps, seed)))
     cis = {side: tuple(bound[shown] for bound in percentile_interval(replicates[side], confidence))
            for side in per_task}

@@ -86,8 +86,9 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
     regions, counts = support.regions, support.counts
     cis = bootstrap_rates(counts, options.bootstrap_reps, options.confidence, options.seed)
     rates = {name: Rate(support.rates[name], cis[name], support.notes.get(name)) for name in RATES}
-    curves = pass_at_k_curves(base, rl, _k_grid(base, rl, options.k_grid), options.bootstrap_reps,
-                              options.confidence, options.seed)
+    grid, short = _k_grid(base, rl, options.k_grid)
+    warnings += short
+    curves = pass_at_k_curves(base, rl, grid, options.bootstrap_reps, options.confidence, options.seed)
     tests = region_tests(regions, base.n, base.c, rl.n, rl.c)
     n_base, n_rl = int(np.median(base.n)), int(np.median(rl.n))
     return Comparison(
@@ -134,15 +135,25 @@ def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCo
     return base.subset(common), rl.subset(common), warnings
 
 
-def _k_grid(base: TaskCounts, rl: TaskCounts, requested: tuple[int, ...] | None) -> np.ndarray:
-    max_k = int(min(base.n.min(), rl.n.min()))
+def _k_grid(base: TaskCounts, rl: TaskCounts, requested: tuple[int, ...] | None) -> tuple[np.ndarray, list[str]]:
+    """The k grid (default: powers of two up to the median budget both models have on a task) and
+    a warning naming the tasks that leave the curves before its end."""
+    budget = np.minimum(base.n, rl.n)
     if requested is None:
-        return log_k_grid(max_k)
-    too_big = [k for k in requested if k > max_k]
-    if too_big:
-        raise InputError(f"k={too_big[0]} exceeds the fewest samples of any task ({max_k}); pass@k needs k <= n")
-    if any(k < 1 for k in requested):
-        raise InputError("every k in the grid must be >= 1")
-    return np.array(sorted(set(requested)), dtype=np.int64)
+        grid = log_k_grid(int(np.median(budget)))
+    else:
+        if any(k < 1 for k in requested):
+            raise InputError("every k in the grid must be >= 1")
+        too_big = [k for k in requested if k > budget.max()]
+        if too_big:
+            raise InputError(f"k={too_big[0]} exceeds the samples of every task (at most {int(budget.max())}); "
+                             "pass@k needs k <= n")
+        grid = np.array(sorted(set(requested)), dtype=np.int64)
+    short = np.flatnonzero(budget < grid.max())
+    if short.size == 0:
+        return grid, []
+    shown = ", ".join(f"{base.task_ids[i]} (n={int(budget[i])})" for i in short[:5]) + (", ..." if short.size > 5 else "")
+    return grid, [f"{short.size} tasks have fewer samples than the k grid reaches ({int(grid.max())}); each is left "
+                  f"out of the mean pass@k beyond its own n: {shown}"]
 
 

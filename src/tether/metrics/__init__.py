@@ -17,7 +17,7 @@ from tether.metrics.chance import (
     region_tests,
 )
 from tether.metrics.crossing import Crossing, Crossover, crossings, crossover_estimate, crossover_k
-from tether.metrics.passk import log_k_grid, pass_at_k
+from tether.metrics.passk import log_k_grid, pass_at_k, pass_at_k_where_sampled
 from tether.metrics.support import (
     RATES,
     REGIONS,
@@ -68,6 +68,7 @@ __all__ = [
     "format_probability",
     "log_k_grid",
     "pass_at_k",
+    "pass_at_k_where_sampled",
     "rate_notes",
     "region_counts",
     "samples_needed",

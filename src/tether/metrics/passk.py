@@ -114,3 +114,15 @@ def log_k_grid(max_k: int, extra: list[int] | None = None) -> np.ndarray:
     grid = {1 << i for i in range(int(np.log2(max_k)) + 1)} | {int(max_k)}
     grid |= {int(v) for v in (extra or []) if 1 <= v <= max_k}
     return np.array(sorted(grid), dtype=np.int64)
+
+
+def pass_at_k_where_sampled(n, c, k_grid) -> np.ndarray:
+    """pass@k of each task (rows) at each k of the grid (columns), NaN where k > n (a task is
+    not estimated beyond its own samples)."""
+    n, c = np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64)
+    out = np.full((len(n), len(k_grid)), np.nan)
+    for j, k in enumerate(np.asarray(k_grid, dtype=np.int64)):
+        rows = n >= k
+        if rows.any():
+            out[rows, j] = pass_at_k(n[rows], c[rows], int(k))
+    return out

@@ -86,8 +86,11 @@ def bootstrap_means(
 def bootstrap_mean_replicates(arrays: list[np.ndarray], reps: int = 1000, seed: int = 0) -> list[np.ndarray]:
     """Replicate column means (reps x columns) of each (tasks x columns) array, all under the *same*
     task draws: paired, so that a difference of two arrays' replicates is the bootstrap of the
-    difference."""
+    difference. NaN entries (a task not estimated at that column) are left out of that column's
+    mean in every replicate."""
     arrays = [np.asarray(a, dtype=float) for a in arrays]
+    present = [~np.isnan(a) for a in arrays]
+    arrays = [np.where(p, a, 0.0) for a, p in zip(arrays, present)]
     n_tasks = arrays[0].shape[0]
     rng = np.random.default_rng(seed)
     chunk = max(1, min(reps, (1 << 22) // max(1, n_tasks)))
@@ -97,8 +100,9 @@ def bootstrap_mean_replicates(arrays: list[np.ndarray], reps: int = 1000, seed: 
         # how often each task is drawn in each replicate: one bincount over all replicates
         drawn = rng.integers(0, n_tasks, size=(size, n_tasks)) + (np.arange(size) * n_tasks)[:, None]
         weights = np.bincount(drawn.ravel(), minlength=size * n_tasks).reshape(size, n_tasks)
-        for found, values in zip(means, arrays):
-            found.append(weights @ values / n_tasks)
+        for found, values, mask in zip(means, arrays, present):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                found.append(weights @ values / (weights @ mask))
     return [np.concatenate(found) for found in means]
 
 

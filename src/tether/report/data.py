@@ -10,7 +10,7 @@ import numpy as np
 
 from tether.compare import Comparison
 from tether.compare.store import StoreComparison
-from tether.metrics import pass_at_k
+from tether.metrics import pass_at_k_where_sampled
 from tether.store import Store, open_store, query
 from tether.store.schema import Diagnostic
 
@@ -68,8 +68,9 @@ def gather(store: str | Store, comparison: StoreComparison) -> ReportData:
 def task_curves(result: Comparison) -> list[TaskCurve]:
     """Up to three tasks, one per shape, each the clearest example of it in the store."""
     grid = result.k_grid
-    base = pass_at_k(result.base.n, result.base.c, grid)
-    rl = pass_at_k(result.rl.n, result.rl.c, grid)
+    base = pass_at_k_where_sampled(result.base.n, result.base.c, grid)
+    rl = pass_at_k_where_sampled(result.rl.n, result.rl.c, grid)
+    complete = ~np.isnan(base).any(axis=1) & ~np.isnan(rl).any(axis=1)  # tasks sampled up to the grid's end
     gap = rl - base
     picks = {
         # RL higher at small k, both (near) equal at the largest k
@@ -82,6 +83,7 @@ def task_curves(result: Comparison) -> list[TaskCurve]:
     }
     curves = []
     for shape, score in picks.items():
+        score = np.where(complete & ~np.isnan(score), score, -np.inf)
         best = int(np.argmax(score))
         if np.isfinite(score[best]):
             curves.append(TaskCurve(shape, str(result.task_ids[best]), str(result.regions[best]), grid,
