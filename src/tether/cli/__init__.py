@@ -93,13 +93,14 @@ def compare_cmd(
     alpha: Annotated[float, typer.Option(help="False discovery rate for the S/E tests.", min=0.0, max=1.0)] = 0.05,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     match_budget: Annotated[bool, typer.Option(help="Compare both models on each task's first min(n_base, n_rl) samples.")] = True,
+    extrapolate: Annotated[int, typer.Option(help="Doublings of k past the grid to estimate (beta-binomial fit; 0: none).", min=0, max=12)] = 4,
     self_label: Annotated[str | None, typer.Option("--self", help="Also compare this label of the store against itself (even vs odd samples): the noise floor at half its budget.")] = None,
 ) -> None:
     """Compare a base model with its RL-tuned child: P/S/E/O, support rates, pass@k, crossover."""
     from tether.cli.render import render_comparison
     from tether.compare import CompareOptions, compare, save_comparison
 
-    options = CompareOptions(_int_list(k_grid), allow_missing, reps, confidence, alpha, seed, match_budget)
+    options = CompareOptions(_int_list(k_grid), allow_missing, reps, confidence, alpha, seed, match_budget, extrapolate)
     with friendly_errors():
         result = compare(base, rl, store=store, base_label=base_label, rl_label=rl_label, options=options,
                          self_label=self_label)

@@ -37,6 +37,8 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
     console.print(_rates_table(result))
     console.print(_pass_at_k_table(result, max_k_columns))
     console.print(_crossover_line(result), highlight=False)
+    if result.extrapolation is not None:
+        console.print(_extrapolation_line(result), highlight=False)
     net = result.chance.s_minus_e
     console.print(f"S - E = {net.observed}; two identical models: {_fmt(net.expected, 1)} "
                   f"[{net.interval[0]}, {net.interval[1]}], p = {_p(net.p_value)}", highlight=False)
@@ -68,6 +70,19 @@ def _crossover_line(result: Comparison) -> str:
     if len(cross.crossings) > 1:
         line += "\ncrossings: " + ", ".join(f"k ≈ {c.k:.1f} ({c.leader} leads)" for c in cross.crossings)
     return line
+
+
+def _extrapolation_line(result: Comparison) -> str:
+    """The estimates at the largest extrapolated k: a model of the tasks, not a measurement."""
+    ext, last = result.extrapolation, -1
+    k = int(ext.k_grid[last])
+    models = ", ".join(f"{model.label} {ext.means[side][last]:.3f} [{ext.cis[side][0][last]:.3f}, "
+                       f"{ext.cis[side][1][last]:.3f}]" for side, model in (("base", result.base), ("rl", result.rl)))
+    regions = ", ".join(f"{r} {ext.regions[r][last]:.1f} [{ext.region_cis[r][0][last]:.1f}, {ext.region_cis[r][1][last]:.1f}]"
+                        for r in ("S", "E"))
+    cross = f"; the base overtakes at k ≈ {ext.crossover_k:.0f}" if ext.crossover_k and result.crossover_k is None else ""
+    return (f"extrapolated (beta-binomial estimate, not sampled) to k = {k}: mean pass@k {models}; "
+            f"expected {regions}{cross}")
 
 
 def _regions_table(result: Comparison, n_tasks: int) -> Table:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Interval, RegionCounts
+from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Extrapolation, Interval, RegionCounts
 from tether.store.schema import TaskCounts
 
 SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
@@ -29,6 +29,7 @@ class CompareOptions:
     alpha: float = 0.05
     seed: int = 0
     match_budget: bool = True  # compare both models on each task's first min(n_base, n_rl) samples
+    extrapolate: int = 4  # doublings of k beyond the grid's largest, estimated by a beta-binomial fit (0: none)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Comparison:
     options: CompareOptions
     warnings: list[str] = field(default_factory=list)
     self_comparison: SelfComparison | None = None  # when asked for (`--self LABEL`)
+    extrapolation: Extrapolation | None = None  # mean pass@k and regions beyond the sampled k (estimates)
 
     @property
     def task_ids(self) -> np.ndarray:
@@ -129,7 +131,9 @@ class Comparison:
                 "k_grid": list(self.options.k_grid) if self.options.k_grid else None,
                 "allow_missing": self.options.allow_missing,
                 "match_budget": self.options.match_budget,
+                "extrapolate": self.options.extrapolate,
             },
+            "extrapolation": self.extrapolation.as_dict() if self.extrapolation else None,
             "warnings": list(self.warnings),
             "tasks": [self._task_dict(i) for i in range(len(self.task_ids))],
         }
@@ -155,7 +159,8 @@ class Comparison:
         settings = payload["settings"]
         options = CompareOptions(tuple(settings["k_grid"]) if settings.get("k_grid") else None,
                                  bool(settings.get("allow_missing", False)), *(settings[s] for s in SETTINGS),
-                                 match_budget=bool(settings.get("match_budget", True)))
+                                 match_budget=bool(settings.get("match_budget", True)),
+                                 extrapolate=int(settings.get("extrapolate", 4)))
         return cls(
             base=counts("base"),
             rl=counts("rl"),
@@ -183,6 +188,7 @@ class Comparison:
             options=options,
             warnings=list(payload["warnings"]),
             self_comparison=SelfComparison.from_dict(payload["chance"]["self"]) if "self" in payload["chance"] else None,
+            extrapolation=Extrapolation.from_dict(payload["extrapolation"]) if payload.get("extrapolation") else None,
         )
 
     def _task_dict(self, i: int) -> dict:

@@ -8,6 +8,7 @@ with Benjamini-Hochberg control, mean pass@k curves and the crossover k.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,11 @@ from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparis
 from tether.errors import InputError
 from tether.metrics import (
     RATES,
+    Extrapolation,
     bootstrap_rates,
     chance_levels,
+    crossover_k,
+    extrapolate,
     fewest_successes,
     log_k_grid,
     miss_probability,
@@ -90,6 +94,7 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
     warnings += short
     curves = pass_at_k_curves(base, rl, grid, options.bootstrap_reps, options.confidence, options.seed)
     tests = region_tests(regions, base.n, base.c, rl.n, rl.c)
+    beyond = _extrapolation(base, rl, curves, options) if options.extrapolate > 0 else None
     n_base, n_rl = int(np.median(base.n)), int(np.median(rl.n))
     return Comparison(
         base=base,
@@ -114,7 +119,19 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
                           "E": fewest_successes(n_rl, n_base, options.alpha)},
         options=options,
         warnings=warnings,
+        extrapolation=beyond,
     )
+
+
+def _extrapolation(base: TaskCounts, rl: TaskCounts, curves, options: CompareOptions) -> Extrapolation:
+    """Mean pass@k and expected regions at `options.extrapolate` doublings past the grid's end."""
+    top = int(curves.k_grid.max())
+    ks = top * 2 ** np.arange(1, options.extrapolate + 1)
+    found = extrapolate(base.n, base.c, rl.n, rl.c, ks, options.bootstrap_reps, options.confidence, options.seed)
+    joined = np.concatenate([curves.k_grid, ks])
+    cross = crossover_k(joined, np.concatenate([curves.means["base"], found.means["base"]]),
+                        np.concatenate([curves.means["rl"], found.means["rl"]]))
+    return dataclasses.replace(found, crossover_k=cross)
 
 
 def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCounts, TaskCounts, list[str]]:

@@ -33,7 +33,6 @@ class StageLog:
 def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] | None = None,
                    progress: ProgressFactory = silent):
     """Run (or resume) every stage of an experiment; returns (comparison, store path, stage log)."""
-    from tether.compare import CompareOptions
     from tether.compare.store import compare_store, save_store_comparison
     from tether.grading import GradeOptions, grade
     from tether.tasks import ColumnMap, load_tasks
@@ -75,8 +74,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     done = sum(t.samples for t in graded.tallies.values())
     note("grade", "ran" if done else "skipped", f"{done} samples graded, {graded.verified} answers verified")
     c = experiment.compare
-    options = CompareOptions(tuple(c.k_grid) if c.k_grid else None, False, c.bootstrap_reps, c.confidence, c.alpha,
-                             c.seed)
+    options = c.options()
     compared = compare_store(store, options=options, self_label=c.self_label)
     save_store_comparison(compared, store)
     result = compared.overall

@@ -94,6 +94,15 @@ class CompareSection(_Strict):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     alpha: float = Field(default=0.05, ge=0, le=1)
     seed: int = 0
+    match_budget: bool = True
+    extrapolate: int = Field(default=4, ge=0, le=12)
+
+    def options(self):
+        """The `tether.compare.CompareOptions` these settings describe."""
+        from tether.compare import CompareOptions
+
+        return CompareOptions(tuple(self.k_grid) if self.k_grid else None, False, self.bootstrap_reps,
+                              self.confidence, self.alpha, self.seed, self.match_budget, self.extrapolate)
 
 
 class DiagnosticsSection(_Strict):

@@ -17,6 +17,7 @@ from tether.metrics.chance import (
     region_tests,
 )
 from tether.metrics.crossing import Crossing, Crossover, crossings, crossover_estimate, crossover_k
+from tether.metrics.extrapolate import BetaFit, Extrapolation, extrapolate, fit_beta_binomial
 from tether.metrics.passk import log_k_grid, pass_at_k, pass_at_k_where_sampled
 from tether.metrics.support import (
     RATES,
@@ -40,6 +41,10 @@ from tether.metrics.uncertainty import (
 )
 
 __all__ = [
+    "BetaFit",
+    "Extrapolation",
+    "extrapolate",
+    "fit_beta_binomial",
     "Crossing",
     "Crossover",
     "crossings",

@@ -66,6 +66,10 @@ def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str])
             lo, hi = result.pass_at_k_ci[key]
             ax.fill_between(result.k_grid, lo, hi, color=COLOURS[key], alpha=0.18, linewidth=0)
             ax.plot(result.k_grid, result.pass_at_k[key], marker="o", markersize=3, color=COLOURS[key], label=label)
+            if result.extrapolation is not None:  # estimates beyond the samples: dashed
+                ext = result.extrapolation
+                ax.plot([result.k_grid[-1], *ext.k_grid], [result.pass_at_k[key][-1], *ext.means[key]],
+                        linestyle="--", color=COLOURS[key], linewidth=1)
         if result.crossover_k is not None:
             ax.axvline(result.crossover_k, color="#333333", linestyle="--", linewidth=1)
             ax.annotate(f"crossover k≈{result.crossover_k:.0f}", (result.crossover_k, 0.97), fontsize=7,
@@ -78,7 +82,8 @@ def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str])
         ax.legend(loc="lower right", fontsize=7, frameon=True)
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
-    return _finish(plt, fig, "pass_at_k", "pass@k per benchmark (95% bootstrap bands; crossover dashed)")
+    return _finish(plt, fig, "pass_at_k", "pass@k per benchmark (95% bootstrap bands; crossover: vertical dashed "
+                   "line; dashed curves: beta-binomial extrapolation beyond the samples, an estimate)")
 
 
 def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> Figure:
