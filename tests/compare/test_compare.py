@@ -159,3 +159,10 @@ def test_one_short_task_does_not_shrink_the_grid_for_the_others():
     assert result.pass_at_k["base"][2] == pytest.approx(pass_at_k(n, c, 4).mean())  # all ten up to k = 4
     lo, hi = result.pass_at_k_ci["base"]
     assert np.all(lo <= result.pass_at_k["base"] + 1e-12) and np.all(result.pass_at_k["base"] <= hi + 1e-12)
+
+
+def test_a_task_without_samples_is_one_clear_error():
+    base = TaskCounts.from_arrays("base", "a", ["t1", "t2"], [4, 0], [1, 0])
+    rl = TaskCounts.from_arrays("rl", "b", ["t1", "t2"], [4, 4], [1, 0])
+    with pytest.raises(InputError, match="every task needs at least one sample"):
+        compare_counts(base, rl, CompareOptions(bootstrap_reps=20))

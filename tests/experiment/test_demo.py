@@ -31,6 +31,22 @@ def test_sampled_estimates_agree_with_exact_values(demo):
         assert abs(stats.avg_at_k - analysis.mean(label, "p_correct")) < 0.15
 
 
+def test_extrapolation_against_the_lab_truth(demo):
+    """From 64 samples to 1024 on the lab pair, whose every probability is known: the estimate
+    errs as docs/science.md records (small for the base, biased low for RL's rare tasks)."""
+    result, _ = demo
+    comparison, analysis = result.comparison, result.analysis
+    ext = comparison.extrapolation
+    assert ext is not None and ext.k_grid.tolist() == [128, 256, 512, 1024]
+    exact = {p.task_id: p for p in analysis.prompts}
+    for side in ("base", "rl"):
+        p = np.array([getattr(exact[str(t)], side).p_correct for t in comparison.task_ids])
+        truth = (1 - (1 - p[:, None]) ** ext.k_grid).mean(axis=0)
+        error = ext.means[side] - truth
+        assert np.all(np.abs(error) < 0.15), (side, error)
+        assert np.all(np.diff(ext.means[side]) > 0) and np.all(ext.means[side] < 1)
+
+
 def test_exact_checks_on_the_trained_pair(demo):
     analysis = demo[0].analysis
     assert analysis.tv_tabular < 1e-6

@@ -108,7 +108,11 @@ def _regions_table(result: Comparison, n_tasks: int) -> Table:
 
 
 def _p(value: float) -> str:
-    return "n/a" if math.isnan(value) else (f"{value:.2g}" if value >= 0.001 else f"{value:.1e}")
+    if math.isnan(value):
+        return "n/a"
+    if value <= 1e-15:
+        return "<1e-15"
+    return f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
 
 
 def _rates_table(result: Comparison) -> Table:

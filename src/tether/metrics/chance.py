@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
-TAIL = 1e-15  # probability mass trimmed from the ends of a distribution as it is built
+TAIL = 1e-15  # probability mass trimmed from the ends of a distribution as it is built; p-values below it read TAIL
 
 
 def all_in_first(n_first, n_second, total) -> np.ndarray:
@@ -111,7 +111,7 @@ def _level(observed: int, offset: int, pmf: np.ndarray, confidence: float, two_s
         p = min(1.0, 2 * min(upper, lower))
     else:
         p = upper
-    return ChanceLevel(int(observed), expected, (lo, hi), min(1.0, p))
+    return ChanceLevel(int(observed), expected, (lo, hi), min(1.0, max(p, TAIL)))  # below TAIL: not resolved
 
 
 @dataclass(frozen=True)
