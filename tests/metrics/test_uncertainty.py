@@ -104,6 +104,6 @@ def test_the_paired_interval_of_a_difference_is_narrower_when_models_agree_task_
     base, rl = difficulty, difficulty + 0.02 + 0.01 * rng.standard_normal((300, 1))
     rb, rr = bootstrap_mean_replicates([base, rl], reps=2000, seed=0)
     lo, hi = percentile_interval(rr - rb, 0.95)
-    (lo_b, hi_b), (lo_r, hi_r) = percentile_interval(rb, 0.95), percentile_interval(rr, 0.95)
+    (_, hi_b), (lo_r, _) = percentile_interval(rb, 0.95), percentile_interval(rr, 0.95)
     assert 0 < lo[0] < 0.02 < hi[0]  # the paired CI excludes 0 ...
     assert lo_r[0] < hi_b[0]  # ... although the two models' own intervals overlap
