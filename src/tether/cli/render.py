@@ -41,7 +41,7 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
         console.print(_extrapolation_line(result), highlight=False)
     net = result.chance.s_minus_e
     console.print(f"S - E = {net.observed}; two identical models: {_fmt(net.expected, 1)} "
-                  f"[{net.interval[0]}, {net.interval[1]}], p = {_p(net.p_value)}", highlight=False)
+                  f"[{net.interval[0]}, {net.interval[1]}], {_p_is(net.p_value)}", highlight=False)
     if result.self_comparison is not None:
         own = result.self_comparison
         console.print(f"{own.label} against itself (even vs odd samples, {own.samples_per_half} per task each): "
@@ -107,6 +107,11 @@ def _regions_table(result: Comparison, n_tasks: int) -> Table:
     return table
 
 
+def _p_is(value: float) -> str:
+    shown = _p(value)
+    return f"p {shown[0]} {shown[1:]}" if shown.startswith("<") else f"p = {shown}"
+
+
 def _p(value: float) -> str:
     if math.isnan(value):
         return "n/a"
@@ -140,7 +145,7 @@ def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
         table.add_row(model.label, *(_fmt(result.pass_at_k[label][i]) for i in picks))
     lo, hi = result.delta_pass_at_k_ci
     table.add_row(f"{result.rl.label} - {result.base.label}", *(f"{result.delta_pass_at_k[i]:+.3f}" for i in picks))
-    table.add_row(f"  paired {result.options.confidence:.0%} CI", *(f"[{lo[i]:+.3f}, {hi[i]:+.3f}]" for i in picks))
+    table.add_row(f"  paired {result.options.confidence:.0%} CI", *(f"{lo[i]:+.2f}..{hi[i]:+.2f}" for i in picks))
     return table
 
 
