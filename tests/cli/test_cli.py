@@ -154,3 +154,12 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
 def test_sample_flags_are_checked_by_the_experiment_schema(tmp_path, flags, message):
     out = tether("sample", "--model", "x", "--tasks", "lab-sums:2-3", "--store", tmp_path / "s", "--label", "a", *flags)
     assert out.returncode == 2 and message in out.stderr and not (tmp_path / "s").exists(), out.stderr
+
+
+def test_errors_print_brackets_as_they_are(tmp_path):
+    """Paths and values are never read as Rich markup: '[red]' stays, '[/x]' does not crash."""
+    out = tether("compare", "--base", tmp_path / "badrow[red].jsonl", "--rl", tmp_path / "x[/x].jsonl")
+    assert out.returncode == 2 and "badrow[red].jsonl: no such file" in out.stderr, out.stderr
+    bad = write_jsonl(tmp_path / "odd.jsonl", [{"task_id": "t", "correct": True, "model": "[/x]"}])
+    out = tether("compare", "--base", bad, "--rl", bad)
+    assert out.returncode == 2 and "[/x]" in out.stderr and "Traceback" not in out.stderr, out.stderr

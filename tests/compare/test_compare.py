@@ -166,3 +166,19 @@ def test_a_task_without_samples_is_one_clear_error():
     rl = TaskCounts.from_arrays("rl", "b", ["t1", "t2"], [4, 4], [1, 0])
     with pytest.raises(InputError, match="every task needs at least one sample"):
         compare_counts(base, rl, CompareOptions(bootstrap_reps=20))
+
+
+@pytest.mark.parametrize("name", ["exp[1]", "run*?", "with {braces} and spaces", "été-ü"])
+def test_store_names_are_never_patterns(known_pair, tmp_path, name):
+    """A store whose name holds pattern characters reads its own shards, not a sibling's."""
+    base_path, rl_path, *_ = known_pair
+    options = CompareOptions(bootstrap_reps=20, match_budget=False)
+    sibling = tmp_path / "exp1"  # what `exp[1]` would match as a glob: the models swapped
+    tether.import_samples(rl_path, sibling, label="base")
+    tether.import_samples(base_path, sibling, label="rl")
+    store = tmp_path / name
+    tether.import_samples(base_path, store, label="base")
+    tether.import_samples(rl_path, store, label="rl")
+    result = compare(store=store, options=options)
+    assert result.counts.as_dict() == {"P": 3, "S": 2, "E": 1, "O": 2}
+    assert list(result.base.n) == [16] * 8

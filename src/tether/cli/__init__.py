@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from tether import defaults
 from tether._version import __version__
@@ -31,8 +32,13 @@ app = typer.Typer(
     add_completion=False,
 )
 _state = {"debug": False}
-stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-stderr = Console(stderr=True, soft_wrap=True)
+# markup off: paths, labels and messages print as they are (a "[red]" in a file name stays text)
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+stderr = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def _styled(prefix: str, style: str, rest: str) -> Text:
+    return Text.assemble((prefix, style), rest)
 
 
 def _version(value: bool) -> None:
@@ -59,7 +65,7 @@ def friendly_errors() -> Iterator[None]:
     except (TetherError, OSError) as exc:
         if _state["debug"]:
             raise
-        stderr.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        stderr.print(_styled("error:", "red", f" {exc}"), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         if _state["debug"]:
@@ -105,7 +111,7 @@ def compare_cmd(
         result = compare(base, rl, store=store, base_label=base_label, rl_label=rl_label, options=options,
                          self_label=self_label)
         for warning in result.warnings:
-            stderr.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            stderr.print(_styled("warning:", "yellow", f" {warning}"), highlight=False, soft_wrap=True)
         if out is not None:
             save_comparison(result, out)
         if as_json:
@@ -125,7 +131,8 @@ def import_cmd(
     from tether.ingest import import_samples
 
     if model is not None:
-        stderr.print("[yellow]warning:[/] --model is deprecated for `tether import`; use --label", highlight=False)
+        stderr.print(_styled("warning:", "yellow", " --model is deprecated for `tether import`; use --label"),
+                     highlight=False)
         label = label or model
     with friendly_errors():
         summary = import_samples(file, store, label)
@@ -231,7 +238,7 @@ def _engine_name(given: str, engine_name) -> str:
         warnings.simplefilter("always", DeprecationWarning)
         name = engine_name(given)
     for warning in caught:
-        stderr.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+        stderr.print(_styled("warning:", "yellow", f" {warning.message}"), highlight=False)
     return name
 
 
@@ -344,7 +351,7 @@ def run_cmd(
     from tether.experiment import run_experiment
 
     def stage(name: str, status: str, detail: str) -> None:
-        stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)
+        stderr.print(_styled(name, "bold", f": {status} ({detail})"), highlight=False)
 
     with friendly_errors():
         result, store, _ = run_experiment(experiment, on_stage=stage, progress=RichBars(stderr))
@@ -367,7 +374,7 @@ def demo_cmd(
     from tether.experiment.demo import run_demo
 
     def stage(name: str, status: str, detail: str) -> None:
-        stderr.print(f"[bold]{name}[/]: {status} ({detail})", highlight=False)
+        stderr.print(_styled(name, "bold", f": {status} ({detail})"), highlight=False)
 
     with friendly_errors():
         result = run_demo(out, quick=quick, seed=seed, on_stage=stage, progress=RichBars(stderr))

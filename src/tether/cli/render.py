@@ -7,6 +7,7 @@ import math
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tether.compare import Comparison
 from tether.metrics import REGIONS
@@ -29,10 +30,8 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 def render_comparison(result: Comparison, console: Console, max_k_columns: int = 10) -> None:
     """Regions, rates with CIs, pass@k at a few k, crossover and significance."""
     n_tasks = len(result.task_ids)
-    console.print(
-        f"[bold]{result.base.label}[/] ({result.base.source})  vs  [bold]{result.rl.label}[/] ({result.rl.source}): "
-        f"{n_tasks} tasks"
-    )
+    console.print(Text.assemble((result.base.label, "bold"), f" ({result.base.source})  vs  ",
+                                (result.rl.label, "bold"), f" ({result.rl.source}): {n_tasks} tasks"))
     console.print(_regions_table(result, n_tasks))
     console.print(_rates_table(result))
     console.print(_pass_at_k_table(result, max_k_columns))
@@ -169,7 +168,7 @@ def render_grade_summary(summary, console: Console) -> None:
     for title, examples in (("no answer extracted", summary.no_answer_examples),
                             ("timed out (counted incorrect)", summary.timeout_examples)):
         if examples:
-            console.print(f"[bold]{title}[/], e.g.:")
+            console.print(Text.assemble((title, "bold"), ", e.g.:"))
             for task_id, text in examples[:3]:
                 console.print(f"  {task_id}: ...{text!r}", highlight=False)
 
@@ -177,14 +176,15 @@ def render_grade_summary(summary, console: Console) -> None:
 def render_sample_summary(summary, out: Console, err: Console) -> bool:
     """What `tether sample` did; False when some units failed (listed on `err`)."""
     for warning in summary.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(Text.assemble(("warning:", "yellow"), f" {warning}"), highlight=False)
     out.print(
         f"{summary.label}: wrote {summary.samples_written} samples ({summary.tokens_written} tokens) in "
         f"{summary.seconds:.1f} s; {summary.units_skipped} of {summary.units_total} units were already done",
         highlight=False,
     )
     if summary.failed:
-        err.print(f"[red]{len(summary.failed)} units failed[/] (re-run the same command to retry them):")
+        err.print(Text.assemble((f"{len(summary.failed)} units failed", "red"),
+                                " (re-run the same command to retry them):"))
         for name, error in summary.failed[:10]:
             err.print(f"  {name}: {error}", highlight=False)
     return summary.ok

@@ -86,9 +86,18 @@ class ObjectStore(Store):
     # -- shards ----------------------------------------------------------------------------
 
     def shard_paths(self, table: str, label: str | None = None) -> list[PurePosixPath]:
+        """Listed, not globbed: the store's own path may hold pattern characters."""
         self.fs.invalidate_cache()
-        found = self.fs.glob(f"{self._path}/{table}/{label or '*'}/*.parquet")
-        return sorted(PurePosixPath(p) for p in found if not PurePosixPath(p).name.startswith("."))
+        base = f"{self._path}/{table}" + (f"/{label}" if label else "")
+        if not self.fs.exists(base):
+            return []
+        found = [PurePosixPath(p) for p in self.fs.find(base)]
+        depth = 1 if label else 2  # files directly under the label folder
+        return sorted(p for p in found if p.suffix == ".parquet" and not p.name.startswith(".")
+                      and len(p.relative_to(PurePosixPath(base)).parts) == depth)
+
+    def shard_urls(self, table: str, label: str | None = None) -> list[str]:
+        return [f"{self.protocol}://{path}" for path in self.shard_paths(table, label)]
 
     def has_shard(self, table: str, label: str, name: str) -> bool:
         self.fs.invalidate_cache()

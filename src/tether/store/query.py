@@ -39,8 +39,10 @@ def quoted(text: str) -> str:
 
 
 def _table(store: Store, table: str, label: str | None = None) -> str:
-    """The SQL scan of one table's shards (of one label or partition)."""
-    return f"read_parquet('{quoted(store.glob(table, label))}')"
+    """The SQL scan of one table's shards (of one label or partition), as an explicit list of files:
+    no path is ever read as a pattern, and no folder name as a hive partition."""
+    files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls(table, label))
+    return f"read_parquet([{files}], hive_partitioning = false)"
 
 
 def _rows(query: str, register: dict | None = None) -> list[tuple]:
