@@ -76,6 +76,14 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
         (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nengine = "hf2"\nmodel = '),
          r"unknown engine 'hf2'; choose one of transformers, vllm, openai"),
         (lambda t: t + "\n[broken", "invalid TOML"),
+        (lambda t: t + '\n[grading]\nverifier = "bogus"', r"grading.verifier: Value error, unknown verifier 'bogus'"),
+        (lambda t: t.replace('columns = "id=id"', 'columns = "id=id"\nverifier = "bogus"'),
+         r"tasks.verifier: Value error, unknown verifier 'bogus'"),
+        (lambda t: t.replace("bootstrap_reps = 100", "bootstrap_reps = 100\nk_grid = [0, 64]"),
+         r"compare.k_grid.0: Input should be greater than or equal to 1"),
+        (lambda t: t.replace("k = 8", 'k = "2"'), r"sampling.k: Input should be a valid integer"),
+        (lambda t: t.replace("temperature = 1.0", "temperature = true"), r"sampling.temperature: Input should be a valid number"),
+        (lambda t: t + '\n[models.extra]\nmodel = "x"', r"unknown: extra"),
     ],
 )
 def test_bad_configs_are_one_clear_line(tmp_path, tiny_model, edit, message):
@@ -100,3 +108,10 @@ def test_cli_run(tmp_path, tiny_model):
     bad = subprocess.run([sys.executable, "-m", "tether", "run", str(tmp_path / "missing.toml")], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.toml'}: no such experiment file"
+
+
+def test_an_object_storage_out_stays_a_url(tmp_path):
+    from tether.experiment.run import store_location
+
+    assert store_location(tmp_path, "s3://bucket/run") == "s3://bucket/run"
+    assert store_location(tmp_path, "run") == tmp_path / "run"

@@ -45,7 +45,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
         if on_stage:
             on_stage(stage, status, detail)
 
-    store = _resolve(root, experiment.out)
+    store = store_location(root, experiment.out)
     spec = experiment.tasks
     tasks = load_tasks(maybe_path(root, spec.spec), data_dir=_resolve(root, spec.data_dir) if spec.data_dir else None,
                        columns=ColumnMap.parse(spec.columns), template=spec.template, verifier=spec.verifier,
@@ -78,7 +78,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     compared = compare_store(store, options=options, self_label=c.self_label)
     save_store_comparison(compared, store)
     result = compared.overall
-    note("compare", "ran", f"written to {store / 'compare'}")
+    note("compare", "ran", f"written to {store}/compare")
     _diagnose_stage(experiment, root, store, models, note, progress)
     if experiment.report.enabled:
         from tether.report import build_report
@@ -113,6 +113,13 @@ def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dic
              engines=lambda label: make_engine(sections[label].engine, models[label], **sections[label].engine_options()),
              progress=progress)
     note("diagnose", "ran", f"{', '.join(sorted(wanted))} of both models")
+
+
+def store_location(root: Path, out: str) -> str | Path:
+    """The experiment's store: an object-storage URL as it is, else a folder relative to the file."""
+    from tether.store import is_remote
+
+    return out if is_remote(out) else _resolve(root, out)
 
 
 def _resolve(root: Path, value: str) -> Path:

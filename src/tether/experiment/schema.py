@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tether import defaults
 from tether.errors import InputError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # k = "2" or temperature = true: errors
+
+
+def _known_verifier(name: str | None) -> str | None:
+    from tether.grading.registry import VERIFIERS
+
+    if name is not None and name != "auto" and name not in VERIFIERS:
+        raise ValueError(f"unknown verifier {name!r}; known: auto, {', '.join(VERIFIERS)}")
+    return name
 
 
 class TasksSection(_Strict):
@@ -27,6 +36,8 @@ class TasksSection(_Strict):
     template: str | None = None
     verifier: str | None = None
     limit: int | None = Field(default=None, ge=1)
+
+    _verifier = field_validator("verifier")(_known_verifier)
 
 
 class SamplingSection(_Strict):
@@ -55,7 +66,7 @@ class ModelSection(BaseModel):
     """A model and its engine; every other key is an option of that engine (its constructor's
     keyword parameters, checked against `tether.engines.options_model`)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     model: str
     engine: str = defaults.ENGINE
@@ -84,11 +95,13 @@ class GradingSection(_Strict):
     workers: int = Field(default=2, ge=1)
     timeout: int = Field(default=5, ge=1)
 
+    _verifier = field_validator("verifier")(_known_verifier)
+
 
 class CompareSection(_Strict):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
-    k_grid: list[int] | None = None
+    k_grid: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, min_length=1)
     self_label: str | None = Field(default=None, alias="self")  # a label compared against itself (docs/compare.md)
     bootstrap_reps: int = Field(default=1000, ge=10)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
@@ -133,6 +146,20 @@ class Experiment(_Strict):
         missing = {"base", "rl"} - set(self.models)
         if missing:
             raise ValueError(f"models needs [models.base] and [models.rl]; missing {', '.join(sorted(missing))}")
+        extra = set(self.models) - {"base", "rl"}
+        if extra:
+            raise ValueError(f"models has only [models.base] and [models.rl]; unknown: {', '.join(sorted(extra))}")
+        return self
+
+    @model_validator(mode="after")
+    def _store_location(self):
+        from tether.store import is_remote
+
+        if is_remote(self.out):
+            try:
+                import fsspec  # noqa: F401
+            except ImportError:
+                raise ValueError(f"out {self.out!r} is on object storage, which needs pip install 'tether[cloud]'")
         return self
 
 
