@@ -146,6 +146,26 @@ def import_cmd(
         stderr.print(f"ignored fields: {', '.join(summary.ignored_fields)}", highlight=False)
 
 
+@app.command("check")
+def check_cmd(
+    store: Annotated[str, typer.Argument(help="The store to check (a folder or an object-storage URL).")],
+    repair: Annotated[bool, typer.Option(help="Quarantine bad and copied shards (moved, never deleted) and remove temporary files.")] = False,
+) -> None:
+    """Check a store: readable shards, every (task, sample) once, no leftovers; --repair fixes what it can."""
+    from tether.store import open_store
+    from tether.store.check import check_store
+
+    with friendly_errors():
+        report = check_store(open_store(store), repair)
+    for problem in report.problems:
+        state = "repaired" if problem.repaired else "problem"
+        stdout.print(f"{state}: {problem.kind}: {problem.where}: {problem.detail}", highlight=False)
+    verdict = "ok" if report.ok else "problems left (see above)"
+    stdout.print(f"{report.root}: {report.shards} shards checked; {verdict}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command("bound")
 def bound_cmd(
     k: Annotated[int | None, typer.Option(help="Samples per task.", min=1)] = None,

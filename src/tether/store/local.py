@@ -121,9 +121,12 @@ class Store:
 
     def manifest(self) -> dict:
         try:
-            return json.loads((self.root / MANIFEST).read_text())
+            found = json.loads((self.root / MANIFEST).read_text())
         except json.JSONDecodeError as exc:
             raise StoreError(f"{self.root / MANIFEST} is not valid JSON: {exc}") from None
+        if not isinstance(found, dict):
+            raise StoreError(f"{self.root / MANIFEST} is not a tether manifest (a JSON {type(found).__name__})")
+        return found
 
     def update_manifest(self, key: str, value) -> None:
         """Set one top-level manifest entry (under a lock, atomically)."""

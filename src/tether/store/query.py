@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 
 from tether.errors import InputError
@@ -76,13 +77,17 @@ def task_counts(store: Store, label: str, limits: dict[str, int] | None = None) 
         labels = ", ".join(store.labels("verdicts")) or "none"
         raise InputError(f"{store.root}: no verdicts for label {label!r}: {hint}; graded labels: {labels}")
     query = f"""
-        SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c
+        SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c,
+               max(sample_idx) - min(sample_idx) + 1 AS span
         FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}
         GROUP BY task_id
     """
     with connect() as connection:
         columns = connection.sql(query).fetchnumpy()
-    graded, total = int(columns["n"].sum()), row_count(store, "samples", label)
+    _refuse_duplicates(store, "verdicts", label, bool(np.any(columns["n"] > columns["span"])))
+    rows, doubled = _sample_rows(store, label)
+    _refuse_duplicates(store, "samples", label, doubled)
+    graded, total = int(columns["n"].sum()), rows
     if limits is not None and graded >= total:
         columns = _first_samples(store, label, limits)
     if graded < total:
@@ -123,6 +128,37 @@ def half_task_counts(store: Store, label: str) -> tuple[TaskCounts, TaskCounts]:
         halves.append(TaskCounts.from_arrays(f"{label}[{name}]", str(store.root), [t for t, _, _ in part],
                                              [n for _, n, _ in part], [c for _, _, c in part]))
     return halves[0], halves[1]
+
+
+def _sample_rows(store: Store, label: str) -> tuple[int, bool]:
+    """(rows, whether some task surely holds a duplicate key) of one label's samples, in one scan."""
+    if not store.shard_paths("samples", label):
+        return 0, False
+    query = (f"SELECT coalesce(sum(n), 0), coalesce(bool_or(n > span), false) FROM (SELECT task_id, count(*) AS n, "
+             f"max(sample_idx) - min(sample_idx) + 1 AS span FROM {_table(store, 'samples', label)} GROUP BY task_id)")
+    rows, doubled = _rows(query)[0]
+    return int(rows), bool(doubled)
+
+
+def _refuse_duplicates(store: Store, table: str, label: str, suspected: bool) -> None:
+    """A task with more rows than the span of its sample indices holds a key twice (pigeonhole):
+    count the duplicates exactly and refuse, since counting them would be wrong."""
+    count = duplicate_keys(store, table, label) if suspected else 0
+    if count:
+        raise InputError(f"{store.root}: label {label!r} has {count} duplicate {table} of the same (task, sample) "
+                         f"(two runs at once, or a copied shard); counting them would be wrong: run "
+                         f"`tether check {store.root} --repair`")
+
+
+def duplicate_keys(store: Store, table: str, label: str) -> int:
+    """Rows beyond the first of each (task_id, sample_idx) of one label: in `samples`, all rows; in
+    `verdicts`, those of the current verifier versions. 0 in a healthy store."""
+    if not store.shard_paths(table, label):
+        return 0
+    where = current_verdicts(store, label) if table == "verdicts" else "TRUE"
+    query = (f"SELECT count(*) - count(DISTINCT (task_id, sample_idx)) FROM {_table(store, table, label)} "
+             f"WHERE {where}")
+    return int(_rows(query)[0][0])
 
 
 def row_count(store: Store, table: str, label: str) -> int:
