@@ -191,3 +191,17 @@ def test_the_old_model_keyword_still_works_with_a_warning(tmp_path):
     with pytest.warns(DeprecationWarning, match="use label="):
         summary = import_samples(path, tmp_path / "run", model="base")
     assert summary.labels == summary.models == ["base"]
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"task_id": "t\ud800", "correct": True}, "'task_id' is not valid Unicode"),
+    ({"task_id": "t", "correct": True, "completion": "x\udfff"}, "'completion' is not valid Unicode"),
+    ({"task_id": "t", "correct": True, "sample_idx": 2**70}, "'sample_idx' is too large for a 64-bit integer"),
+    ({"task_id": "t", "correct": True, "model": "base\n"}, "model label 'base\\\\n' is not allowed"),
+])
+def test_unstorable_values_are_one_clear_line(tmp_path, row, message):
+    path = tmp_path / "odd.jsonl"
+    path.write_text(json.dumps(row) + "\n")  # json.dumps writes the lone surrogate as an escape, as a tool would
+    with pytest.raises(InputError, match=message):
+        import_samples(path, tmp_path / "run", label=None if "model" in row else "base")
+    assert not (tmp_path / "run").exists() or not list((tmp_path / "run").rglob("*.parquet"))

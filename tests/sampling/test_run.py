@@ -137,3 +137,29 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_what_was_written(tmp_path, tin
     kept = rows(tmp_path / "s")
     assert len(kept) == 5 * 2 * 16 and len(kept) == len(set((r[0], r[1]) for r in kept))
     assert not list(folder.glob(".*tmp*"))  # the staged 6th unit was removed, not left behind
+
+
+_CLAIM = """
+import sys
+from tether.engines import Decoding
+from tether.sampling import SamplingConfig, prepare_run
+from tether.store import open_store
+from tether.tasks import load_tasks
+tasks = load_tasks("lab-sums:2-3")
+prepare_run(open_store(sys.argv[1]), sys.argv[2], tasks, [t.prompt for t in tasks], {"engine": "x"},
+            SamplingConfig(4, Decoding(1.0, 1.0, 4)))
+"""
+
+
+def test_labels_claimed_at_once_are_all_kept(tmp_path):
+    """Twelve processes claim twelve labels of one store at the same moment: no claim is lost (the
+    manifest's read-modify-write runs under its lock)."""
+    import subprocess
+    import sys
+
+    from tether.store import open_store
+
+    open_store(tmp_path / "s", create=True)
+    procs = [subprocess.Popen([sys.executable, "-c", _CLAIM, str(tmp_path / "s"), f"m{i}"]) for i in range(12)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 12
+    assert sorted(open_store(tmp_path / "s").manifest()["runs"]) == sorted(f"m{i}" for i in range(12))

@@ -125,9 +125,8 @@ class _LabelPlan:
         return self.options.verifier if self.options.verifier != "auto" else self.tasks[task_id]["verifier"]
 
     def run(self, pool: GradingPool, summary: GradeSummary, on_progress, chunk_size: int) -> None:
-        grading = self.store.manifest().get("grading", {})
-        grading[self.label] = {"versions": self.versions}
-        self.store.update_manifest("grading", grading)
+        with self.store.changing_manifest() as manifest:
+            manifest.setdefault("grading", {})[self.label] = {"versions": self.versions}
         cache = _load_cache(self.store, self.versions)
         for batch in query.ungraded_samples(self.store, self.label, self.versions, chunk_size):
             self._grade_chunk(batch, cache, pool, summary)

@@ -192,7 +192,7 @@ def _task_id(where: str, value: object) -> str:
     text = str(value)
     if not text:
         raise InputError(f"{where}: 'task_id' is empty")
-    return text
+    return _unicode(where, "task_id", text)
 
 
 def _correct(where: str, value: object) -> bool | None:
@@ -221,13 +221,24 @@ def _optional_int(where: str, row: dict, name: str) -> int | None:
         raise InputError(f"{where}: '{name}' must be an integer, got {value!r}")
     if value < 0 and name != "seed":
         raise InputError(f"{where}: '{name}' must be >= 0, got {value}")
+    if not -(2**63) <= value < 2**63:
+        raise InputError(f"{where}: '{name}' is too large for a 64-bit integer: {value}")
     return value
+
+
+def _unicode(where: str, name: str, text: str) -> str:
+    """`text`, if it can be stored: a lone surrogate ("\\ud800" in JSON) cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{where}: '{name}' is not valid Unicode (it holds a lone surrogate)") from None
+    return text
 
 
 def _optional_str(where: str, row: dict, name: str) -> str | None:
     value = row.get(name)
     if value is None or isinstance(value, str):
-        return value
+        return value if value is None else _unicode(where, name, value)
     if name == "answer" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise InputError(f"{where}: '{name}' must be a string, got {type(value).__name__}")

@@ -186,17 +186,17 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
         "n_tasks": len(tasks),
         "prompts_digest": digest.hexdigest()[:16],
     }
-    runs = store.manifest().get("runs", {})
-    previous = runs.get(label)
-    if previous is not None:
-        differences = _differences(previous["settings"], settings)
-        if differences:
-            raise StoreError(
-                f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
-                + "; ".join(differences)
-            )
-    runs[label] = {"settings": settings, "k": max(config.k, (previous or {}).get("k", 0))}
-    store.update_manifest("runs", runs)
+    with store.changing_manifest() as manifest:  # read, compare and claim under one lock
+        runs = manifest.setdefault("runs", {})
+        previous = runs.get(label)
+        if previous is not None:
+            differences = _differences(previous["settings"], settings)
+            if differences:
+                raise StoreError(
+                    f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
+                    + "; ".join(differences)
+                )
+        runs[label] = {"settings": settings, "k": max(config.k, (previous or {}).get("k", 0))}
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -130,9 +130,17 @@ class Store:
 
     def update_manifest(self, key: str, value) -> None:
         """Set one top-level manifest entry (under a lock, atomically)."""
+        with self.changing_manifest() as manifest:
+            manifest[key] = value
+
+    @contextlib.contextmanager
+    def changing_manifest(self) -> Iterator[dict]:
+        """The manifest to read and change in place, under the lock for the whole read-modify-write
+        (two processes claiming labels at once both keep their entry); written when the block ends
+        without an error, atomically."""
         with self._manifest_lock():
             manifest = self.manifest()
-            manifest[key] = value
+            yield manifest
             self._put_manifest(manifest)
 
     def record_event(self, kind: str, **details) -> None:

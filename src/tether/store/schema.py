@@ -174,7 +174,7 @@ def to_table(records: typing.Sequence, record_type: type) -> pa.Table:
 
 def check_label(label: str) -> str:
     """A model label names a folder of the store: letters, digits, '.', '_', '-'."""
-    if not isinstance(label, str) or not _LABEL.match(label):
+    if not isinstance(label, str) or not _LABEL.fullmatch(label):  # fullmatch: "base\n" is not a label
         raise InputError(
             f"model label {label!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
