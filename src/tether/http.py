@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -36,7 +37,7 @@ class OpenAIClient:
     api_key: str | None = None
     concurrency: int = 16
     max_retries: int = 5
-    timeout: float = 600.0
+    timeout: float = 120.0  # seconds per request
     backoff: float = 0.5
     headers: dict = field(init=False)
 
@@ -49,8 +50,13 @@ class OpenAIClient:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=self.timeout, limits=limits)
 
-    async def post(self, session: httpx.AsyncClient, path: str, body: dict) -> dict:
-        """POST with retries on transient failures; ServerError on permanent ones."""
+    async def post(self, session: httpx.AsyncClient, path: str, body: dict,
+                   check: Callable[[dict], None] | None = None) -> dict:
+        """POST with retries on transient failures; ServerError on permanent ones.
+
+        An answer that is not a JSON object, or that `check` rejects (raising TransientError: a
+        choice without text, too few choices), is retried like a server error: a malformed answer
+        is never returned."""
         for attempt in range(self.max_retries + 1):
             try:
                 response = await session.post(path, json=body)
@@ -58,10 +64,19 @@ class OpenAIClient:
                     raise TransientError(f"HTTP {response.status_code}: {reason(response)}")
                 if response.status_code >= 400:
                     raise ServerError(permanent_error(response, self.base_url + path, self.model))
-                return response.json()
+                try:
+                    data = response.json()
+                except ValueError:
+                    raise TransientError(f"HTTP {response.status_code} with a body that is not JSON: "
+                                         f"{response.text[:80]!r}") from None
+                if not isinstance(data, dict):
+                    raise TransientError(f"a JSON answer that is not an object: {type(data).__name__}")
+                if check is not None:
+                    check(data)
+                return data
             except (TransientError, httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempt == self.max_retries:
-                    raise TransientError(f"{exc or type(exc).__name__} (after {self.max_retries + 1} attempts)") from None
+                    raise TransientError(f"{str(exc) or type(exc).__name__} (after {self.max_retries + 1} attempts)") from None
                 delay = min(30.0, self.backoff * 2**attempt) * (0.5 + random.random())
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")

@@ -213,6 +213,7 @@ def sample_cmd(
     concurrency: Annotated[int | None, typer.Option(help="openai engine: requests in flight [default: 16].", min=1)] = None,
     n_per_request: Annotated[int | None, typer.Option(help="openai engine: samples per request, checked against the server [default: 1].", min=1)] = None,
     tokenizer: Annotated[str | None, typer.Option(help="openai engine: tokenizer whose chat template renders prompts locally.")] = None,
+    request_timeout: Annotated[float | None, typer.Option(help="openai engine: seconds per request before it is retried [default: 120].", min=1)] = None,
     batch_size: Annotated[int | None, typer.Option(help="transformers engine: rows per generate batch [default: 32].", min=1)] = None,
     device: Annotated[str | None, typer.Option(help="transformers engine: auto, cpu, cuda ... [default: auto].")] = None,
     dtype: Annotated[str | None, typer.Option(help="transformers/vllm engine: auto, float32, bfloat16, float16 [default: auto].")] = None,
@@ -234,7 +235,8 @@ def sample_cmd(
         kind = _engine_name(engine, engine_name)
         options = engine_options(kind, dict(template=template, base_url=base_url, api=api, api_key=api_key,
                                             concurrency=concurrency, n_per_request=n_per_request,
-                                            tokenizer=tokenizer, batch_size=batch_size, device=device, dtype=dtype))
+                                            tokenizer=tokenizer, batch_size=batch_size, device=device, dtype=dtype,
+                                            timeout=request_timeout))
         section = from_flags(ModelSection, model=model, engine=kind, **options)
         s = from_flags(SamplingSection, k=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                        stop=list(stop or ()), seed=seed, task_block=task_block, sample_block=sample_block, ray=ray,

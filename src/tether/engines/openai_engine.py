@@ -56,7 +56,7 @@ class OpenAICompatibleEngine:
         api_key: str | None = None,
         concurrency: int = 16,
         max_retries: int = 5,
-        timeout: float = 600.0,
+        timeout: float = 120.0,
         n_per_request: int = 1,
         tokenizer: str | None = None,
         template: str = "auto",
@@ -131,8 +131,8 @@ class OpenAICompatibleEngine:
     def _client(self) -> httpx.AsyncClient:
         return self.http.session()
 
-    async def _post(self, client: httpx.AsyncClient, path: str, body: dict) -> dict:
-        return await self.http.post(client, path, body)
+    async def _post(self, client: httpx.AsyncClient, path: str, body: dict, check=None) -> dict:
+        return await self.http.post(client, path, body, check)
 
     # -- checks ------------------------------------------------------------------------
 
@@ -141,12 +141,12 @@ class OpenAICompatibleEngine:
             try:
                 response = await client.get("/models")
             except httpx.TransportError as exc:
-                raise ServerError(f"cannot reach {self.base_url}: {exc or type(exc).__name__}") from None
+                raise ServerError(f"cannot reach {self.base_url}: {str(exc) or type(exc).__name__}") from None
             if response.status_code in (401, 403, 404):
                 raise ServerError(permanent_error(response, self.base_url + "/models", self.model))
             offered = []
             if response.status_code < 400:
-                offered = [m.get("id") for m in response.json().get("data", [])]
+                offered = _model_ids(response)
             else:  # e.g. `transformers serve` offline answers 500 here; the first request will tell
                 self.warnings.append(f"{self.base_url}/models answered HTTP {response.status_code}; model not checked")
             if offered and self.model not in offered:
@@ -155,7 +155,10 @@ class OpenAICompatibleEngine:
                 return
             # a short prompt of the same kind (text or chat): the run's own prompts may be the ones that fail
             probe = "Once upon a time" if isinstance(example.prompt, str) else [{"role": "user", "content": "Tell a story."}]
-            await self._probe(client, probe, example.decoding)
+            try:
+                await self._probe(client, probe, example.decoding)
+            except _Retryable as exc:
+                raise ServerError(f"{self.base_url}: the first requests failed: {exc}") from None
 
     async def _probe(self, client: httpx.AsyncClient, prompt, decoding: Decoding) -> None:
         probe = Decoding(temperature=max(decoding.temperature, 1.0), top_p=1.0, max_tokens=16)
@@ -207,17 +210,24 @@ class OpenAICompatibleEngine:
                 "top_p": decoding.top_p, "max_tokens": decoding.max_tokens}
         if decoding.stop:
             body["stop"] = list(decoding.stop)
-        if endpoint == "chat":
+        chat = endpoint == "chat"
+        if chat:
             body["messages"] = _messages(prompt)
-            data = await self._post(client, "/chat/completions", body)
-            texts = [(c.get("message") or {}).get("content") or "" for c in data.get("choices", [])]
         else:
             body["prompt"] = self.render(prompt)
-            data = await self._post(client, "/completions", body)
-            texts = [c.get("text", "") for c in data.get("choices", [])]
-        choices = data.get("choices", [])
-        if check_count and len(choices) != n:
-            raise _Retryable(f"asked for {n} choices, server returned {len(choices)}")
+
+        def check(data: dict) -> None:  # a malformed answer is retried, never stored
+            choices = data.get("choices")
+            if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+                raise _Retryable("the answer has no list of choices")
+            if check_count and len(choices) != n:
+                raise _Retryable(f"asked for {n} choices, server returned {len(choices)}")
+            if any(not isinstance(_text(c, chat), str) for c in choices):
+                raise _Retryable("a choice without text (null)")
+
+        data = await self._post(client, "/chat/completions" if chat else "/completions", body, check)
+        choices = data["choices"]
+        texts = [_text(c, chat) for c in choices]
         tokens = (data.get("usage") or {}).get("completion_tokens") if n == 1 else None
         return [
             Completion(text, tokens, choice.get("finish_reason") or "stop", seed)  # n > 1: the request's seed
@@ -275,6 +285,19 @@ def _echo_scores(logprobs: dict, start: int, end: int) -> TokenScores:
         top = np.array(list((tops[i] or {}).values()) if tops else [], dtype=float)
         entropies.append(float(-(np.exp(top) * top).sum()) if top.size else float("nan"))
     return TokenScores(values, np.array(entropies), exact_entropy=False)
+
+
+def _model_ids(response: httpx.Response) -> list[str]:
+    """The model names a /models answer lists (none when it is not the usual shape)."""
+    try:
+        data = response.json().get("data", [])
+        return [m.get("id") for m in data if isinstance(m, dict)]
+    except (ValueError, AttributeError):
+        return []
+
+
+def _text(choice: dict, chat: bool):
+    return (choice.get("message") or {}).get("content") if chat else choice.get("text")
 
 
 def _messages(prompt) -> Messages:
