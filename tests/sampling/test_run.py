@@ -163,3 +163,25 @@ def test_labels_claimed_at_once_are_all_kept(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", _CLAIM, str(tmp_path / "s"), f"m{i}"]) for i in range(12)]
     assert [p.wait(timeout=120) for p in procs] == [0] * 12
     assert sorted(open_store(tmp_path / "s").manifest()["runs"]) == sorted(f"m{i}" for i in range(12))
+
+
+def test_one_writer_per_label(tmp_path, tiny_model, holds):
+    """While one `tether sample` writes a label, a second one on that label is refused at start,
+    naming the first; another label of the same store samples meanwhile; and the lock dies with
+    its process."""
+    tasks = write_tasks(tmp_path / "t.jsonl", 4)
+    hold = holds("commit:samples", 1)
+    first = hold.start(tether_sample(tmp_path / "s", tiny_model, tasks), stdout=subprocess.DEVNULL)
+    hold.reached(first)
+    second = subprocess.run(tether_sample(tmp_path / "s", tiny_model, tasks), capture_output=True, text=True)
+    assert second.returncode == 2, second.stderr
+    assert f"label 'base' is being written by pid {first.pid} (tether sample" in second.stderr
+    other = [part if part != "base" else "other" for part in tether_sample(tmp_path / "s", tiny_model, tasks)]
+    assert subprocess.run(other, capture_output=True, text=True).returncode == 0
+    grading = subprocess.run([sys.executable, "-m", "tether", "grade", "--store", str(tmp_path / "s"), "--label", "base"],
+                             capture_output=True, text=True)
+    assert grading.returncode == 2 and "label 'base' is being written by" in grading.stderr
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    resumed = subprocess.run(tether_sample(tmp_path / "s", tiny_model, tasks), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr

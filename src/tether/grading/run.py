@@ -93,10 +93,10 @@ def grade(store: str | Store, options: GradeOptions | None = None, labels: Seque
     chosen = list(labels or target.labels("samples"))
     if not chosen:
         raise InputError(f"{target.root}: no samples to grade")
-    plans = [_plan(target, label, options, tasks) for label in chosen]
-    if on_start:
-        on_start(sum(plan.pending for plan in plans))
-    with _pool(options, executor) as pool:
+    with target.writing(chosen, "tether grade"), _pool(options, executor) as pool:
+        plans = [_plan(target, label, options, tasks) for label in chosen]
+        if on_start:
+            on_start(sum(plan.pending for plan in plans))
         for plan in plans:
             plan.run(pool, summary, on_progress, options.chunk_size)
         summary.workers_replaced = pool.replaced

@@ -55,17 +55,18 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
     if rows.table.num_rows == 0:
         raise InputError(f"{rows.path}: no rows to import")
     target = open_store(store, create=True)
-    table = _numbered(rows, target)
-    _check_not_in_store(rows.path, table, target)
-    name = new_shard_name("import")
-    version = "imported:" + _file_digest(rows.path)
-    shards = []
-    for label in rows.labels:
-        part = table.filter(pc.equal(table.column("model"), label))
-        shards.append(Shard("samples", label, _samples_table(part, name), name))
-        if rows.graded:
-            shards.append(Shard("verdicts", label, _verdicts_table(part, version), name))
-    written = target.write(shards)
+    with target.writing(rows.labels, "tether import"):  # numbering after the store's samples needs them still
+        table = _numbered(rows, target)
+        _check_not_in_store(rows.path, table, target)
+        name = new_shard_name("import")
+        version = "imported:" + _file_digest(rows.path)
+        shards = []
+        for label in rows.labels:
+            part = table.filter(pc.equal(table.column("model"), label))
+            shards.append(Shard("samples", label, _samples_table(part, name), name))
+            if rows.graded:
+                shards.append(Shard("verdicts", label, _verdicts_table(part, version), name))
+        written = target.write(shards)
     target.record_event("import", file=str(rows.path), models=rows.labels, rows=table.num_rows, shard=name)
     return ImportSummary(
         path=rows.path,

@@ -57,6 +57,11 @@ def sample_distributed(tasks: Sequence[Task], spec: EngineSpec, store: str | Sto
                        on_start: Callable[[int, int], None] | None = None) -> SampleSummary:
     """`tether.sample` with the units spread over `executor`'s workers (e.g. `tether.scale.RayExecutor`)."""
     target = open_store(store, create=True)
+    with target.writing([label], "tether sample, distributed"):  # the workers write under the driver's lock
+        return _drive(tasks, spec, target, label, config, executor, on_progress, on_start)
+
+
+def _drive(tasks, spec, target: Store, label, config, executor, on_progress, on_start) -> SampleSummary:
     pool = executor.pool(SamplingWorker, spec, str(target.root), label, list(tasks), config, gpus=True)
     try:
         rendered, description = pool.call_first("prepare")

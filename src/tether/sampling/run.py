@@ -87,12 +87,13 @@ def sample(
     """
     check_label(label)
     target = open_store(store, create=True)
-    rendered = [engine.render(task.prompt) for task in tasks]
-    todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start)
-    started = time.perf_counter()
-    window = max(1, int(getattr(engine, "units_in_flight", 1)))
-    for first in range(0, len(todo), window):
-        _run_units(todo[first : first + window], tasks, engine, target, label, config, summary, on_progress)
+    with target.writing([label], "tether sample"):
+        rendered = [engine.render(task.prompt) for task in tasks]
+        todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start)
+        started = time.perf_counter()
+        window = max(1, int(getattr(engine, "units_in_flight", 1)))
+        for first in range(0, len(todo), window):
+            _run_units(todo[first : first + window], tasks, engine, target, label, config, summary, on_progress)
     summary.seconds = time.perf_counter() - started
     summary.warnings += list(getattr(engine, "warnings", []))
     return summary

@@ -154,6 +154,29 @@ class Store:
         _write_json_atomic(self.root / MANIFEST, manifest)
 
     @contextlib.contextmanager
+    def writing(self, labels: Sequence[str], what: str) -> Iterator[None]:
+        """Hold the writer locks of `labels` for a whole run (`what`: e.g. "tether sample"): one
+        writer per label at a time. A label held by another process is refused at once, naming
+        the holder; the lock dies with its process (an OS file lock), so a killed run leaves none."""
+        folder = self.root / ".locks"
+        folder.mkdir(exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            for label in sorted(set(labels)):
+                handle = stack.enter_context(open(folder / f"{label}.lock", "a+"))
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise StoreError(f"{self.root}: label {label!r} is being written by {holder}; "
+                                     "wait for it to finish (or stop it) and run again") from None
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"pid {os.getpid()} ({what}, since {_now()})")
+                handle.flush()
+            yield
+
+    @contextlib.contextmanager
     def _manifest_lock(self) -> Iterator[None]:
         with open(self.root / ".manifest.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
