@@ -13,7 +13,7 @@ from pathlib import Path
 from tether.engines import EngineSpec, make_engine
 from tether.progress import ProgressFactory, silent
 from tether.sampling import SampleSummary, SamplingConfig, sample, sample_distributed
-from tether.store import Store
+from tether.store import Store, open_store
 from tether.tasks import Task
 
 
@@ -48,8 +48,10 @@ def sample_model(tasks: Sequence[Task], engine: str, model: str, options: dict, 
     if executor is not None:
         return sample_distributed(tasks, EngineSpec(engine, model, options), store, label, config, executor,
                                   on_progress, on_start)
-    built = make_engine(engine, model, **options)
-    try:
-        return sample(tasks, built, store, label, config, on_progress, on_start)
-    finally:
-        built.close()
+    target = open_store(store, create=True)
+    with target.writing([label], "tether sample"):  # refused before a model is loaded, not after
+        built = make_engine(engine, model, **options)
+        try:
+            return sample(tasks, built, target, label, config, on_progress, on_start)
+        finally:
+            built.close()

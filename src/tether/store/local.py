@@ -52,6 +52,7 @@ from tether.store.schema import (
 from tether.testing import hold
 
 MANIFEST = "manifest.json"
+_HELD: set[tuple[str, str]] = set()  # (store, label) writer locks this process holds
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "samples": SAMPLE_SCHEMA,
     "verdicts": VERDICT_SCHEMA,
@@ -162,6 +163,11 @@ class Store:
         folder.mkdir(exist_ok=True)
         with contextlib.ExitStack() as stack:
             for label in sorted(set(labels)):
+                key = (str(Path(self.root).resolve()), label)
+                if key in _HELD:  # this process holds it already (the CLI takes it before loading a model)
+                    continue
+                _HELD.add(key)
+                stack.callback(_HELD.discard, key)
                 handle = stack.enter_context(open(folder / f"{label}.lock", "a+"))
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
