@@ -75,6 +75,16 @@ def _first_rows(part: pa.Table, limits: dict[str, int]) -> pa.Table:
     return part.filter(pa.array(rank < cap))
 
 
+def budget_matched(load_base, load_rl, match: bool) -> tuple[TaskCounts, TaskCounts, str | None]:
+    """Both models' counts, each called as `load(limits)`: when `match` and their budgets differ
+    on some task, loaded again on each task's first min(n_base, n_rl) samples, with a warning."""
+    base, rl = load_base(None), load_rl(None)
+    limits, warning = matched_limits(base, rl) if match else (None, None)
+    if limits is not None:
+        base, rl = load_base(limits), load_rl(limits)
+    return base, rl, warning
+
+
 def matched_limits(base: TaskCounts, rl: TaskCounts) -> tuple[dict[str, int] | None, str | None]:
     """Per common task, min(n_base, n_rl), and a warning saying how many tasks it trims; (None,
     None) when both models have the same number of samples on every common task."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Extrapolation, Interval, RegionCounts
+from tether.metrics.uncertainty import json_number
 from tether.store.schema import TaskCounts
 
 SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
@@ -98,24 +99,24 @@ class Comparison:
     def to_dict(self) -> dict:
         """The JSON form documented in docs/compare.md."""
         curves = {
-            label: {str(int(k)): _num(v) for k, v in zip(self.k_grid, self.pass_at_k[label])}
+            label: {str(int(k)): json_number(v) for k, v in zip(self.k_grid, self.pass_at_k[label])}
             for label in ("base", "rl")
         }
         curve_cis = {
-            label: {str(int(k)): [_num(lo), _num(hi)] for k, lo, hi in zip(self.k_grid, *self.pass_at_k_ci[label])}
+            label: {str(int(k)): [json_number(lo), json_number(hi)] for k, lo, hi in zip(self.k_grid, *self.pass_at_k_ci[label])}
             for label in ("base", "rl")
         }
         return {
             "counts": self.counts.as_dict(),
             "metrics": {
-                name: {"value": _num(rate.value), "ci": [_num(rate.ci.lo), _num(rate.ci.hi)], "note": rate.note}
+                name: {"value": json_number(rate.value), "ci": [json_number(rate.ci.lo), json_number(rate.ci.hi)], "note": rate.note}
                 for name, rate in self.rates.items()
             },
             "pass_at_k": curves,
             "pass_at_k_ci": curve_cis,
-            "crossover_k": _num(self.crossover_k),
-            "delta_pass_at_k": {str(int(k)): _num(v) for k, v in zip(self.k_grid, self.delta_pass_at_k)},
-            "delta_pass_at_k_ci": {str(int(k)): [_num(lo), _num(hi)]
+            "crossover_k": json_number(self.crossover_k),
+            "delta_pass_at_k": {str(int(k)): json_number(v) for k, v in zip(self.k_grid, self.delta_pass_at_k)},
+            "delta_pass_at_k_ci": {str(int(k)): [json_number(lo), json_number(hi)]
                                    for k, lo, hi in zip(self.k_grid, *self.delta_pass_at_k_ci)},
             "crossover": self.crossover.as_dict(),
             "significant": dict(self.significant),
@@ -197,21 +198,14 @@ class Comparison:
             "region": str(self.regions[i]),
             "base": {"n": int(self.base.n[i]), "c": int(self.base.c[i])},
             "rl": {"n": int(self.rl.n[i]), "c": int(self.rl.c[i])},
-            "p_value": _num(self.p_values[i]),
-            "q_value": _num(self.q_values[i]),
-            "miss_probability": _num(self.miss_probability[i]),
+            "p_value": json_number(self.p_values[i]),
+            "q_value": json_number(self.q_values[i]),
+            "miss_probability": json_number(self.miss_probability[i]),
         }
 
 
 def _float(value) -> float:
     return math.nan if value is None else float(value)
-
-
-def _num(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
 
 
 def save_comparison(comparison: Comparison, out: str | Path) -> list[Path]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import load_counts, matched_limits
+from tether.compare.counts import budget_matched, load_counts
 from tether.compare.curves import pass_at_k_curves
 from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
 from tether.errors import InputError
@@ -54,12 +54,9 @@ def compare(
     if base is None or rl is None:
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()
-    base_counts = load_counts(base, base_label, "base")
-    rl_counts = load_counts(rl, rl_label, "rl")
-    limits, warning = matched_limits(base_counts, rl_counts) if options.match_budget else (None, None)
-    if limits is not None:
-        base_counts = load_counts(base, base_counts.label, "base", limits)
-        rl_counts = load_counts(rl, rl_counts.label, "rl", limits)
+    base_counts, rl_counts, warning = budget_matched(lambda limits: load_counts(base, base_label, "base", limits),
+                                                     lambda limits: load_counts(rl, rl_label, "rl", limits),
+                                                     options.match_budget)
     result = compare_counts(base_counts, rl_counts, options)
     result.warnings += [warning] if warning else []
     if self_label is not None:

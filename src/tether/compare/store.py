@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tether.compare.counts import matched_limits
+from tether.compare.counts import budget_matched
 from tether.compare.result import CompareOptions, Comparison, save_comparison
-from tether.compare.run import align, compare_counts, self_comparison
+from tether.compare.run import compare_counts, self_comparison
 from tether.store import Store, is_remote, open_store
 from tether.store.query import task_benchmarks, task_counts
 
@@ -59,21 +59,18 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     """Compare two labels of one store, overall and per benchmark (and `self_label` against itself)."""
     store = open_store(store)
     options = options or CompareOptions()
-    base, rl = task_counts(store, base_label), task_counts(store, rl_label)
-    limits, warning = matched_limits(base, rl) if options.match_budget else (None, None)
-    if limits is not None:
-        base, rl = task_counts(store, base_label, limits), task_counts(store, rl_label, limits)
+    base, rl, warning = budget_matched(lambda limits: task_counts(store, base_label, limits),
+                                       lambda limits: task_counts(store, rl_label, limits), options.match_budget)
     overall = compare_counts(base, rl, options)
     overall.warnings += [warning] if warning else []
     if self_label is not None:
         overall.self_comparison = self_comparison(store, self_label)
     benchmark_of = {str(t): "all" for t in overall.task_ids}
     benchmark_of.update({t: b for t, b in task_benchmarks(store, base_label).items() if t in benchmark_of})
-    base, rl, _ = align(base, rl, options.allow_missing)
     benchmarks = {}
-    for name in sorted(set(benchmark_of.values())):
+    for name in sorted(set(benchmark_of.values())):  # the overall comparison's counts are aligned already
         ids = np.array([t for t in overall.task_ids.astype(str) if benchmark_of[t] == name], dtype=object)
-        benchmarks[name] = compare_counts(base.subset(ids), rl.subset(ids), options)
+        benchmarks[name] = compare_counts(overall.base.subset(ids), overall.rl.subset(ids), options)
     return StoreComparison(overall, benchmarks, benchmark_of, stamp(store, base_label, rl_label))
 
 

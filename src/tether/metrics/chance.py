@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaln
 
+from tether.metrics.uncertainty import json_number
+
 TAIL = 1e-15  # probability mass trimmed from the ends of a distribution as it is built; p-values below it read TAIL
 
 
@@ -127,7 +129,7 @@ class ChanceLevels:
 
     def as_dict(self) -> dict:
         return {"S": self.s.as_dict(), "E": self.e.as_dict(), "S-E": self.s_minus_e.as_dict(),
-                "rates": {"srr": _num(self.srr), "ndr": _num(self.ndr)}, "confidence": self.confidence}
+                "rates": {"srr": json_number(self.srr), "ndr": json_number(self.ndr)}, "confidence": self.confidence}
 
     @classmethod
     def from_dict(cls, payload: dict) -> ChanceLevels:
@@ -186,6 +188,3 @@ def fewest_successes(n_first: int, n_second: int, alpha: float) -> int | None:
             return t
     return None
 
-
-def _num(value: float) -> float | None:
-    return None if math.isnan(value) else float(value)

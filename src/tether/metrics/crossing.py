@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tether.metrics.uncertainty import json_number
+
 
 @dataclass(frozen=True)
 class Crossing:
@@ -59,7 +61,7 @@ class Crossover:
     significant: bool  # the base is significantly ahead (paired CI of the difference) at some k past `k`
 
     def as_dict(self) -> dict:
-        return {"k": self.k, "ci": [_num(v) for v in self.ci], "no_crossover_share": self.without,
+        return {"k": self.k, "ci": [json_number(v) for v in self.ci], "no_crossover_share": self.without,
                 "significant": self.significant,
                 "crossings": [{"k": c.k, "leader": c.leader} for c in self.crossings]}
 
@@ -85,6 +87,3 @@ def crossover_estimate(k_grid, base_replicates: np.ndarray, rl_replicates: np.nd
     return Crossover(point, ci, float(1 - has.mean()) if len(found) else 1.0,
                      crossings(k, base_curve, rl_curve), significant)
 
-
-def _num(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)

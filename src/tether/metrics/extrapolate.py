@@ -120,10 +120,10 @@ def extrapolate(base_n, base_c, rl_n, rl_c, k_grid, reps: int = 1000, confidence
     names = ["base", "rl", *region_rows]
     replicates = bootstrap_mean_replicates([per_task["base"], per_task["rl"], *region_rows.values()], reps, seed)
     bounds = {name: percentile_interval(r, confidence) for name, r in zip(names, replicates)}
-    regions = expected_regions(per_task["base"], per_task["rl"])
     return Extrapolation(np.asarray(k_grid, dtype=np.int64), fits,
                          {side: v.mean(axis=0) for side, v in per_task.items()},
-                         {side: bounds[side] for side in ("base", "rl")}, regions,
+                         {side: bounds[side] for side in ("base", "rl")},
+                         {region: values.sum(axis=0) for region, values in region_rows.items()},
                          {r: (bounds[r][0] * tasks, bounds[r][1] * tasks) for r in region_rows})
 
 

@@ -18,12 +18,21 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from tether.metrics.support import RATES, RegionCounts, support_rates
+
+
+def json_number(value) -> float | None:
+    """A number for a JSON form: NaN (an undefined value) and None become null."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
 
 
 @dataclass(frozen=True)

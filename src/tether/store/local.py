@@ -202,11 +202,6 @@ class Store:
     def has_shard(self, table: str, label: str, name: str) -> bool:
         return (self.root / table / label / f"part-{name}.parquet").exists()
 
-    def glob(self, table: str, label: str | None = None) -> str:
-        """A glob over a table's shards, for other tools (the store path is not escaped: readers
-        inside tether use `shard_urls`, never a pattern)."""
-        return str(self.root / table / (label or "*") / "*.parquet")
-
     def shard_urls(self, table: str, label: str | None = None) -> list[str]:
         """The committed shards of a table as explicit file names for DuckDB (no pattern: a store
         named ``exp[1]`` reads its own shards, not those of ``exp1``)."""

@@ -8,7 +8,7 @@ put after all are staged, with Ctrl-C held, and removed again if a put fails. Th
 object replaced by a single put; it is not locked, so only one process at a time may update it
 (the driver of `tether sample`/`grade`; Ray workers write shards only).
 
-Readers query the same globs as for a local store: the store's fsspec filesystem is registered
+tether reads the same explicit shard lists as for a local store: the store's fsspec filesystem is registered
 with DuckDB (`tether.store.query.connect`), so no DuckDB extension is needed. Credentials and
 endpoints come from the usual places (AWS_* variables, ~/.aws, ``FSSPEC_S3_ENDPOINT_URL`` for an
 S3-compatible server such as MinIO).
@@ -105,9 +105,6 @@ class ObjectStore(Store):
     def has_shard(self, table: str, label: str, name: str) -> bool:
         self.fs.invalidate_cache()
         return self.fs.exists(f"{self._path}/{table}/{label}/part-{name}.parquet")
-
-    def glob(self, table: str, label: str | None = None) -> str:
-        return f"{self.protocol}://{self._path}/{table}/{label or '*'}/*.parquet"
 
     def labels(self, table: str = "samples") -> list[str]:
         return sorted({p.parent.name for p in self.shard_paths(table)})

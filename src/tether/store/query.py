@@ -161,13 +161,6 @@ def duplicate_keys(store: Store, table: str, label: str) -> int:
     return int(_rows(query)[0][0])
 
 
-def row_count(store: Store, table: str, label: str) -> int:
-    """Rows of one label in a table (0 when it has no shards)."""
-    if not store.shard_paths(table, label):
-        return 0
-    return int(_rows(f"SELECT count(*) FROM {_table(store, table, label)}")[0][0])
-
-
 def sample_counts(store: Store, label: str) -> dict[str, int]:
     """Number of stored samples per task of one label (empty when there are none)."""
     if not store.shard_paths("samples", label):
