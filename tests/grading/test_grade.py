@@ -1,6 +1,7 @@
 """`grade` end to end on real stores: dedup, cache, resume, version changes, compare, CLI, judge."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -157,3 +158,26 @@ def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(stor
     assert again.returncode == 0, again.stderr
     rows = verdicts(store)
     assert len(rows) == 64 and len({r[:3] for r in rows}) == 64 and kept in (rows[:32], rows[32:])
+
+
+def test_hostile_completions_are_graded_and_a_slow_extractor_times_out(tmp_path, monkeypatch):
+    from tether.grading.math import MathVerifier
+
+    from .test_extract import HOSTILE
+
+    tasks = load_tasks(str(write(tmp_path / "tasks.jsonl", [{"id": "a", "question": "6*7?", "answer": "42"}])),
+                       columns=ColumnMap(id="id"))
+    completions = [(text * (30_000 // len(text) + 1))[:30_000] for text in HOSTILE.values()] + [r"\boxed{42}"]
+    rows = [{"task_id": "a", "completion": text} for text in completions]
+    tether.import_samples(write(tmp_path / "rows.jsonl", rows), tmp_path / "run", label="base")
+    summary = grade(tmp_path / "run", GradeOptions(workers=1, deadline=5), tasks=tasks)
+    tally = summary.tallies[("base", "tasks")]
+    assert tally.samples == len(completions) and tally.correct == 1 and tally.statuses["timeout"] == 0
+
+    def catastrophic(self, completion, reference):  # a custom extractor with an exponential pattern
+        return "42" if re.match(r"(a+)+$", "a" * 40 + "b") else None
+
+    monkeypatch.setattr(MathVerifier, "extract", catastrophic)
+    slow = grade(tmp_path / "run", GradeOptions(workers=1, deadline=0.25, verifier_options={"math": {"timeout_seconds": 2}}),
+                 tasks=tasks)  # a new config: a new version, so everything is graded again
+    assert slow.tallies[("base", "tasks")].statuses["timeout"] == len(completions)

@@ -149,7 +149,7 @@ def import_cmd(
 @app.command("check")
 def check_cmd(
     store: Annotated[str, typer.Argument(help="The store to check (a folder or an object-storage URL).")],
-    repair: Annotated[bool, typer.Option(help="Quarantine bad and copied shards (moved, never deleted) and remove temporary files.")] = False,
+    repair: Annotated[bool, typer.Option(help="Quarantine bad, copied and uncommitted shards (moved, never deleted) and remove temporary files.")] = False,
 ) -> None:
     """Check a store: readable shards, every (task, sample) once, no leftovers; --repair fixes what it can."""
     from tether.store import open_store

@@ -11,6 +11,11 @@ in the parent process; `cascade` tries several in order.
 - `answer_tag`: the last ``<answer>...</answer>``;
 - `after_think`: the text after the last ``</think>``;
 - `last_line`: the last non-empty line.
+
+Each reads only the completion's last `TAIL_CHARS` characters (final answers sit at the end) and
+runs in time linear in what it reads: no pattern can backtrack (possessive quantifiers, literal
+searches instead of lazy spans), so a hostile completion (thousands of unclosed ``\boxed{`` or
+``<answer>``, "final answer" and a sea of newlines) costs milliseconds, like any other.
 """
 
 from __future__ import annotations
@@ -18,21 +23,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-_BOX = re.compile(r"\\(?:boxed|fbox)\s*")
-_BARE_TOKEN = re.compile(r"[^\s$.,;]+")
+VERSION = 2  # part of every verifier's version that uses these: a change here regrades
+TAIL_CHARS = 16_384
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*+")
+_BARE_TOKEN = re.compile(r"[^\s$.,;]++")
 _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
-_FINAL = re.compile(
-    r"(?:final\s+answer|the\s+answer)\s*(?:is)?\s*[:=]?\s*(.+)", re.IGNORECASE
-)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
+_FINAL = re.compile(r"(?:final\s++answer|the\s++answer)", re.IGNORECASE)
+_AFTER_FINAL = re.compile(r"\s*+(?:is)?+\s*+[:=]?+\s*+([^\n]*+)", re.IGNORECASE)
+_ANSWER_TAGS = re.compile(r"<(/?)answer>", re.IGNORECASE)
 
 Extractor = Callable[[str], "str | None"]
+
+
+def tail(text: str) -> str:
+    """The part of a completion extraction reads: its last `TAIL_CHARS` characters."""
+    return text[-TAIL_CHARS:]
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last \\boxed{...} / \\fbox{...}, braces balanced; None if absent or unclosed.
 
     Linear in the text: the braces are matched in one pass, however many boxes are left open."""
+    text = tail(text)
     closing: dict[int, int] | None = None
     for match in reversed(list(_BOX.finditer(text))):
         start = match.end()
@@ -60,24 +72,36 @@ def _matching_braces(text: str) -> dict[int, int]:
 
 
 def last_bold(text: str) -> str | None:
-    matches = _BOLD.findall(text)
+    matches = _BOLD.findall(tail(text))
     return _strip_answer(matches[-1]) if matches else None
 
 
 def final_answer_line(text: str) -> str | None:
-    matches = list(_FINAL.finditer(text))
-    if not matches:
-        return None
-    answer = _strip_answer(matches[-1].group(1).strip().splitlines()[0])
-    return answer or None
+    """The rest of the line after the last "final answer" / "the answer" (and an optional "is", ":"
+    or "=") that has any; the answer may start on a later line."""
+    text = tail(text)
+    for match in reversed(list(_FINAL.finditer(text))):
+        rest = _AFTER_FINAL.match(text, match.end()).group(1).strip()
+        if rest:
+            return _strip_answer(rest.splitlines()[0]) or None
+    return None
 
 
 def answer_tag(text: str) -> str | None:
-    matches = _ANSWER_TAG.findall(text)
-    return matches[-1].strip() if matches else None
+    """The content of the last closed ``<answer>…</answer>`` (the nearest opening tag before it)."""
+    text = tail(text)
+    opened = None
+    found = None
+    for match in _ANSWER_TAGS.finditer(text):
+        if not match.group(1):
+            opened = match.end()
+        elif opened is not None:
+            found, opened = (opened, match.start()), None
+    return text[found[0] : found[1]].strip() if found else None
 
 
 def after_think(text: str) -> str | None:
+    text = tail(text)
     cut = text.rfind("</think>")
     if cut < 0:
         return None
@@ -86,14 +110,16 @@ def after_think(text: str) -> str | None:
 
 
 def last_line(text: str) -> str | None:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
+    for line in reversed(tail(text).splitlines()):
+        if line.strip():
+            return line.strip()
+    return None
 
 
 def _strip_answer(answer: str) -> str:
-    answer = answer.strip().strip("*").strip()
-    answer = re.sub(r"^\$+|\$+$", "", answer).strip()
-    return answer.rstrip(".").strip()
+    """Without surrounding bold markers, dollar signs and a final full stop (``**$7$.**`` -> ``7``)."""
+    answer = answer.strip().strip("*").strip().rstrip(".").strip()
+    return answer.strip("$").strip().rstrip(".").strip()
 
 
 def cascade(text: str, extractors: Sequence[Extractor]) -> str | None:

@@ -17,6 +17,7 @@ import hashlib
 import re
 from typing import Any
 
+from tether.grading import extract as extraction
 from tether.grading.base import Grade, version_string
 from tether.grading.extract import after_think
 
@@ -53,10 +54,11 @@ class JudgeVerifier:
 
     def version(self) -> str:
         template_hash = hashlib.sha256(TEMPLATE.encode()).hexdigest()[:12]
-        return version_string(self.name, (), {"model": self.model, "template": template_hash})
+        return version_string(self.name, (), {"model": self.model, "template": template_hash,
+                                                 "extraction": extraction.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        answer = (after_think(completion) or completion).strip()
+        answer = (after_think(completion) or extraction.tail(completion)).strip()
         return answer[-4000:] or None
 
     def compare_many(self, items: list[tuple[str, dict[str, Any], str]]) -> list[Grade]:

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from tether.errors import InputError
+from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
 from tether.grading.extract import cascade, final_answer_line, last_bold, last_boxed
 
@@ -40,7 +41,8 @@ class MathVerifier:
         self._gold_cache: dict[str, list] = {}
 
     def version(self) -> str:
-        config = {"timeout": self.timeout_seconds, "float_rounding": self.float_rounding, "extract": 1}
+        config = {"timeout": self.timeout_seconds, "float_rounding": self.float_rounding,
+                  "extract": extraction.VERSION}
         return version_string(self.name, ("math-verify", "latex2sympy2_extended", "sympy"), config)
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:

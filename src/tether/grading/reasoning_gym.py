@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
 from tether.grading.extract import after_think, answer_tag, cascade, last_boxed, last_line
 
@@ -31,7 +32,8 @@ class ReasoningGymVerifier:
         self._datasets: dict[tuple, Any] = {}
 
     def version(self) -> str:
-        return version_string(self.name, ("reasoning-gym",), {"extract": ["answer_tag", "boxed", "think", "line"]})
+        return version_string(self.name, ("reasoning-gym",), {"extract": ["answer_tag", "boxed", "think", "line"],
+                                                                 "extraction": extraction.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         answer = cascade(completion, (answer_tag, last_boxed, after_think, last_line))

@@ -4,7 +4,7 @@ For each model label: the tasks' references come from the store's ``tasks``
 table (written by `tether sample`; give `tasks=` for imported samples). The
 samples lacking a verdict under the current verifier versions are streamed
 from DuckDB in chunks. Per chunk, answers are extracted in this process (text
-only), deduplicated per (task, answer), looked up in the store's verdict cache
+only, under the same per-answer deadline as comparison), deduplicated per (task, answer), looked up in the store's verdict cache
 (``grades/<verifier>/``, keyed by verifier version), and only the misses are
 verified, in a `GradingPool` of worker processes (or by the judge, which waits
 on the network). Each chunk's verdicts and new cache rows are written together,
@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from tether.errors import InputError
 from tether.grading.base import Grade
+from tether.grading.deadline import DeadlineExceeded, time_limit
 from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
 from tether.grading.registry import make_verifier
@@ -36,6 +37,7 @@ from tether.tasks.prompts import as_plain
 from tether.tasks.task import Task
 
 STATUSES = ("ok", "no_answer", "timeout", "error")
+EXTRACTION_TIMED_OUT = "\x00extraction timed out\x00"  # a sentinel: compared by identity
 
 
 @dataclass
@@ -136,7 +138,8 @@ class _LabelPlan:
     def _grade_chunk(self, batch: pa.RecordBatch, cache: dict, pool: GradingPool, summary: GradeSummary) -> None:
         rows = batch.to_pylist()
         answers = [self._extract(row) for row in rows]
-        keys = {(self.verifier_of(r["task_id"]), r["task_id"], a) for r, a in zip(rows, answers) if a is not None}
+        keys = {(self.verifier_of(r["task_id"]), r["task_id"], a) for r, a in zip(rows, answers)
+                if a is not None and a is not EXTRACTION_TIMED_OUT}
         summary.distinct_answers += len(keys)
         missing = [k for k in keys if (self.versions[k[0]], k[1], k[2]) not in cache]
         summary.cache_hits += len(keys) - len(missing)
@@ -157,11 +160,17 @@ class _LabelPlan:
         self.store.write(shards)
 
     def _extract(self, row: dict) -> str | None:
+        """The row's answer (None: none found; `EXTRACTION_TIMED_OUT`: extraction overran the deadline)."""
         completion = row["completion"]
         if not completion:
             return None
         task = self.tasks[row["task_id"]]
-        return self.verifiers[self.verifier_of(row["task_id"])].extract(completion, task["reference"])
+        verifier = self.verifiers[self.verifier_of(row["task_id"])]
+        try:
+            with time_limit(self.options.deadline):
+                return verifier.extract(completion, task["reference"])
+        except DeadlineExceeded:
+            return EXTRACTION_TIMED_OUT
 
     def _verify(self, keys: list[tuple[str, str, str]], pool: GradingPool) -> dict[tuple, Grade]:
         results: dict[tuple, Grade] = {}
@@ -178,7 +187,10 @@ class _LabelPlan:
     def _verdict(self, row: dict, answer: str | None, cache: dict, summary: GradeSummary) -> Verdict:
         name = self.verifier_of(row["task_id"])
         task = self.tasks[row["task_id"]]
-        found = Grade.no_answer() if answer is None else cache[(self.versions[name], row["task_id"], answer)]
+        if answer is EXTRACTION_TIMED_OUT:
+            found, answer = Grade.timeout(f"extracting the answer ran past {self.options.deadline:g} s"), None
+        else:
+            found = Grade.no_answer() if answer is None else cache[(self.versions[name], row["task_id"], answer)]
         tally = summary.tallies.setdefault((self.label, task["benchmark"]), BenchmarkTally())
         tally.samples += 1
         tally.correct += found.correct

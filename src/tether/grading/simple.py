@@ -6,8 +6,9 @@ import math
 import re
 from typing import Any
 
+from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
-from tether.grading.extract import answer_tag, cascade, final_answer_line, last_bold, last_boxed, last_line
+from tether.grading.extract import answer_tag, cascade, final_answer_line, last_bold, last_boxed, last_line, tail
 
 _TEXT_WRAP = re.compile(r"\\text(?:bf|rm)?\{([^{}]*)\}")
 _PUNCT = re.compile(r"^[\s\"'`*$]+|[\s\"'`*$.!]+$")
@@ -26,7 +27,7 @@ class ExactVerifier:
     in_process = False
 
     def version(self) -> str:
-        return version_string(self.name, (), {"normalise": 1})
+        return version_string(self.name, (), {"normalise": 1, "extraction": extraction.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return cascade(completion, (answer_tag, last_boxed, final_answer_line, last_bold, last_line))
@@ -40,11 +41,11 @@ class ExactVerifier:
         return Grade(correct, float(correct))
 
 
-_CHOICE_PATTERNS = (
-    re.compile(r"answer\s*(?:is|:)?\s*\(?\**([A-J])\b", re.IGNORECASE),
-    re.compile(r"\\boxed\{\s*\(?([A-J])\)?\s*\}"),
+_CHOICE_PATTERNS = (  # possessive: linear time on any text
+    re.compile(r"answer\s*+(?:is|:)?+\s*+\(?+\**+([A-J])\b", re.IGNORECASE),
+    re.compile(r"\\boxed\{\s*+\(?([A-J])\)?\s*+\}"),
     re.compile(r"\*\*\(?([A-J])\)?\*\*"),
-    re.compile(r"^\s*\(?([A-J])[).:]?\s*$", re.MULTILINE),
+    re.compile(r"^[ \t]*+\(?([A-J])[).:]?[ \t]*+$", re.MULTILINE),
 )
 
 
@@ -55,9 +56,11 @@ class ChoiceVerifier:
     in_process = False
 
     def version(self) -> str:
-        return version_string(self.name, (), {"patterns": [p.pattern for p in _CHOICE_PATTERNS]})
+        return version_string(self.name, (), {"patterns": [p.pattern for p in _CHOICE_PATTERNS],
+                                                 "extraction": extraction.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
+        completion = tail(completion)
         for pattern in _CHOICE_PATTERNS:
             found = pattern.findall(completion)
             if found:
@@ -99,7 +102,7 @@ class NumericVerifier:
         self.rel_tol = rel_tol
 
     def version(self) -> str:
-        return version_string(self.name, (), {"rel_tol": self.rel_tol})
+        return version_string(self.name, (), {"rel_tol": self.rel_tol, "extraction": extraction.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return cascade(completion, (last_boxed, final_answer_line, last_bold, answer_tag))

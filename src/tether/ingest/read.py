@@ -204,10 +204,19 @@ def _correct(where: str, value: object) -> bool | None:
 
 
 def _score(where: str, value: object, correct: bool | None) -> float | None:
+    """Partial credit in [0, 1], agreeing with `correct`: 1 exactly when correct (as tether's
+    verifiers score), below 1 when not; defaults to 1/0 from `correct`."""
     if value is None:
         return None if correct is None else float(correct)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(f"{where}: 'score' must be a finite number, got {value!r}")
+    if not 0 <= value <= 1:
+        raise InputError(f"{where}: 'score' is partial credit between 0 and 1, got {value!r}")
+    if correct is None:
+        raise InputError(f"{where}: 'score' without 'correct'; give both, or neither and grade with `tether grade`")
+    if correct != (value == 1):
+        raise InputError(f"{where}: 'score' {value!r} contradicts 'correct' {str(correct).lower()} "
+                         "(a correct answer scores 1, any other below 1)")
     return float(value)
 
 

@@ -70,8 +70,11 @@ def unit_samples(unit: Unit, n_tasks: int, config: SamplingConfig) -> int:
 
 
 def done_units(store: Store, label: str) -> list[Unit]:
+    """The units whose shards are in the store, each checked whole (a truncated shard is an error
+    naming `tether check --repair`, never a unit counted as done)."""
     units = []
     for path in store.shard_paths("samples", label):
+        store.check_readable(path)
         match = _UNIT.match(path.name)
         if match is None:
             raise StoreError(

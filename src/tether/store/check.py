@@ -1,31 +1,32 @@
 """`tether check STORE [--repair]`: is every shard readable, and is every (task, sample) counted once?
 
 Checks the manifest, every committed shard's Parquet footer and columns, duplicate (task_id,
-sample_idx) keys per label (samples; verdicts under the current verifier versions), and hidden
-temporary files left by killed writers. `repair=True` (local stores) moves unreadable shards and
-shards whose every key another shard already holds into ``<store>/quarantine/`` (never deleting
-them), and removes the temporary files. Duplicates spread over shards that also hold unique keys
-are reported, not guessed at.
+sample_idx) keys per label (samples; verdicts under the current verifier versions), groups left
+uncommitted by a killed writer (`tether.store.commit`), and hidden temporary files left by killed
+writers. `repair=True` (local stores) moves unreadable shards, the shards of uncommitted groups
+and shards whose every key another shard already holds into ``<store>/quarantine/`` (never
+deleting them), and removes the temporary files. Duplicates spread over shards that also hold
+unique keys are reported, not guessed at; a group whose writer still runs is left alone.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.store.local import TABLE_SCHEMAS, Store, is_remote
+from tether.store.commit import PendingGroup
+from tether.store.local import QUARANTINE, TABLE_SCHEMAS, Store, is_remote
 from tether.store.query import duplicate_keys
 
-QUARANTINE = "quarantine"
+__all__ = ["QUARANTINE", "CheckReport", "Problem", "check_store"]
 
 
 @dataclass
 class Problem:
-    kind: str  # unreadable, columns, duplicates, temp
+    kind: str  # unreadable, columns, duplicates, uncommitted, temp
     where: str
     detail: str
     repaired: bool = False
@@ -48,6 +49,7 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
     if repair and is_remote(store.root):
         raise StoreError(f"{store.root}: --repair works on local stores only (object storage: copy the store first)")
     report = CheckReport(str(store.root))
+    report.problems += [_uncommitted(store, group, repair) for group in store.pending_groups()]
     damaged: set[tuple[str, str]] = set()  # (table, label) with a bad shard left in place
     for table, schema in TABLE_SCHEMAS.items():
         for path in store.shard_paths(table):
@@ -56,7 +58,7 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
             if problem:
                 report.problems.append(problem)
                 if repair:
-                    _quarantine(store, Path(path))
+                    store.quarantine(store.relative(path))
                     problem.repaired = True
                 else:
                     damaged.add((table, Path(path).parent.name))
@@ -105,7 +107,7 @@ def _duplicates(store: Store, table: str, label: str, extra: int, repair: bool) 
         seen |= keys
     if repair and copies:
         for path in copies:
-            _quarantine(store, path)
+            store.quarantine(store.relative(path))
         left = duplicate_keys(store, table, label)
         return Problem("duplicates", where, f"{extra} duplicate keys; quarantined {len(copies)} copied shards"
                        + (f"; {left} remain in shards that also hold unique keys" if left else ""), repaired=not left)
@@ -114,7 +116,19 @@ def _duplicates(store: Store, table: str, label: str, extra: int, repair: bool) 
     return Problem("duplicates", where, f"{extra} duplicate keys; {hint}")
 
 
-def _quarantine(store: Store, path: Path) -> None:
-    target = Path(store.root) / QUARANTINE / path.relative_to(store.root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(path), str(target))
+def _uncommitted(store: Store, group: PendingGroup, repair: bool) -> Problem:
+    """A pending group: rolled back on repair when its labels' locks can be taken (its writer is gone)."""
+    where = f"{store.root}/.pending/{group.name}"
+    detail = f"{len(group.shards)} shards of labels {', '.join(group.labels) or '-'} not committed " \
+             f"(pid {group.pid} on {group.host}, since {group.since})"
+    if not repair:
+        return Problem("uncommitted", where, detail + ("; its writer still runs" if group.writer_alive() else
+                                                       "; its writer is gone (--repair quarantines them)"))
+    try:
+        with store.writing(group.labels, "tether check --repair"):  # rolls back groups of dead writers
+            pass
+    except StoreError as exc:
+        return Problem("uncommitted", where, f"{detail}; left alone: {exc}")
+    gone = group.name not in {g.name for g in store.pending_groups()}
+    return Problem("uncommitted", where, detail + ("; quarantined" if gone else "; its writer still runs"),
+                   repaired=gone)

@@ -13,7 +13,9 @@ Append-only: a shard, once written, is never rewritten, and a shard name is
 never reused. Each shard is written to a hidden temp file in its final folder
 and then hard-linked to its name, which fails if the name exists; a killed
 writer leaves at most a hidden ``.part-*.tmp-*`` file that no reader sees
-(readers glob ``*.parquet``; pyarrow ignores dot files). Every column a reader
+(readers list ``*.parquet``; pyarrow ignores dot files). A group of shards is committed
+all at once through a pending record (`tether.store.commit`); each label has one writer at a
+time (`Store.writing`), and the manifest's read-modify-writes run under a lock. Every column a reader
 needs, the label (column ``model``) included, is inside each file, so ``select * from
 'run/samples/**/*.parquet'`` works in DuckDB, polars and pandas alike.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import glob
 import json
 import os
 import signal
@@ -40,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
+from tether.store.commit import PENDING, PendingGroup, group_labels
 from tether.store.schema import (
     DIAGNOSTIC_SCHEMA,
     GRADE_SCHEMA,
@@ -52,6 +56,7 @@ from tether.store.schema import (
 from tether.testing import hold
 
 MANIFEST = "manifest.json"
+QUARANTINE = "quarantine"
 _HELD: set[tuple[str, str]] = set()  # (store, label) writer locks this process holds
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "samples": SAMPLE_SCHEMA,
@@ -163,7 +168,7 @@ class Store:
         folder.mkdir(exist_ok=True)
         with contextlib.ExitStack() as stack:
             for label in sorted(set(labels)):
-                key = (str(Path(self.root).resolve()), label)
+                key = (self._lock_key(), label)
                 if key in _HELD:  # this process holds it already (the CLI takes it before loading a model)
                     continue
                 _HELD.add(key)
@@ -180,6 +185,7 @@ class Store:
                 handle.truncate()
                 handle.write(f"pid {os.getpid()} ({what}, since {_now()})")
                 handle.flush()
+            self.roll_back_dead_groups()
             yield
 
     @contextlib.contextmanager
@@ -191,16 +197,87 @@ class Store:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    # -- group commits (tether.store.commit) --------------------------------------
+
+    def pending_groups(self) -> list[PendingGroup]:
+        """The groups being committed now, or left uncommitted by a killed writer."""
+        folder = self.root / PENDING
+        if not folder.is_dir():
+            return []
+        return [group for path in sorted(folder.glob("*.json")) if (group := _read_group(path)) is not None]
+
+    def roll_back_dead_groups(self) -> list[PendingGroup]:
+        """Clean up after dead writers of the labels this process now holds the writer locks of:
+        their pending groups are rolled back (shards to quarantine/, record away) and their
+        temporary files removed."""
+        held = {label for key, label in _HELD if key == self._lock_key()}
+        dead = [g for g in self.pending_groups()
+                if set(g.labels) <= held and g.pid != os.getpid() and not g.writer_alive()]
+        for group in dead:
+            self.roll_back(group)
+        self._remove_dead_temps(held)
+        return dead
+
+    def _remove_dead_temps(self, labels: set[str]) -> None:
+        for label in labels:
+            for temp in self.root.glob(f"*/{glob.escape(label)}/.part-*.tmp-*"):
+                if _temp_writer_gone(temp.name):
+                    temp.unlink(missing_ok=True)
+
+    def _lock_key(self) -> str:
+        return str(Path(self.root).resolve())
+
+    def roll_back(self, group: PendingGroup) -> None:
+        for shard in group.shards:
+            if self._exists(shard):
+                self.quarantine(shard)
+        self._end_group(group)
+
+    def quarantine(self, relative: str) -> None:
+        """Move a shard (a path relative to the store's root) to quarantine/, keeping its place."""
+        source = self.root / relative
+        target = self.root / QUARANTINE / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def relative(self, path) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    def _exists(self, relative: str) -> bool:
+        return (self.root / relative).exists()
+
+    def _begin_group(self, group: PendingGroup) -> None:
+        (self.root / PENDING).mkdir(exist_ok=True)
+        _write_text_atomic(self.root / PENDING / group.name, group.to_json())
+
+    def _end_group(self, group: PendingGroup) -> None:
+        (self.root / PENDING / group.name).unlink(missing_ok=True)
+
+    def _uncommitted(self) -> set[str]:
+        return {shard for group in self.pending_groups() for shard in group.shards}
+
     # -- shards -----------------------------------------------------------------
 
     def shard_paths(self, table: str, label: str | None = None) -> list[Path]:
-        """Committed shards of a table, of one label (or grade-cache verifier) or of all."""
+        """Committed shards of a table, of one label (or grade-cache verifier) or of all
+        (shards of a group still pending are not committed)."""
         base = self.root / table
         pattern = f"{label}/*.parquet" if label else "*/*.parquet"
-        return sorted(base.glob(pattern)) if base.is_dir() else []
+        found = sorted(base.glob(pattern)) if base.is_dir() else []
+        hidden = self._uncommitted() if found else set()
+        return [path for path in found if self.relative(path) not in hidden] if hidden else found
 
     def has_shard(self, table: str, label: str, name: str) -> bool:
-        return (self.root / table / label / f"part-{name}.parquet").exists()
+        relative = f"{table}/{label}/part-{name}.parquet"
+        return self._exists(relative) and relative not in self._uncommitted()
+
+    def check_readable(self, path) -> None:
+        """Raise a one-line StoreError unless `path` is a whole Parquet file (its footer reads)."""
+        try:
+            pq.read_metadata(path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the finding
+            raise StoreError(f"{self.root}: shard {self.relative(path)} is damaged ({type(exc).__name__}: {exc}); "
+                             f"run `tether check {self.root} --repair` to quarantine it, then run again") from None
 
     def shard_urls(self, table: str, label: str | None = None) -> list[str]:
         """The committed shards of a table as explicit file names for DuckDB (no pattern: a store
@@ -213,10 +290,7 @@ class Store:
 
     def labels(self, table: str = "samples") -> list[str]:
         """The labels (models, or verifiers for the grade cache) with at least one shard in `table`."""
-        base = self.root / table
-        if not base.is_dir():
-            return []
-        return sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+        return sorted({Path(path).parent.name for path in self.shard_paths(table)})
 
     def write(self, shards: Sequence[Shard]) -> list[Path]:
         """Write shards all-or-nothing as far as the filesystem allows.
@@ -231,7 +305,14 @@ class Store:
                 staged.append(self._stage(shard))
             hold_before_commit(shards)
             with _sigint_deferred():
-                return self._commit(staged)
+                if len(staged) < 2:
+                    return self._commit(staged)
+                group = PendingGroup(tuple(self.relative(final) for _, final in staged), group_labels(shards))
+                self._begin_group(group)
+                try:
+                    return self._commit(staged)
+                finally:
+                    self._end_group(group)  # the commit, or (the links undone) the cleanup
         finally:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
@@ -243,7 +324,7 @@ class Store:
         final = folder / f"part-{shard.name}.parquet"
         if final.exists():
             raise StoreError(f"shard {final} exists; stores are append-only")
-        temp = folder / f".part-{shard.name}.parquet.tmp-{uuid.uuid4().hex[:8]}"
+        temp = folder / f".part-{shard.name}.parquet.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         pq.write_table(data, temp, compression="zstd")
         return temp, final
 
@@ -254,6 +335,8 @@ class Store:
             for temp, final in staged:
                 os.link(temp, final)  # atomic, and refuses to replace an existing shard
                 done.append(final)
+                if len(staged) > 1 and len(done) == 1:
+                    hold("group:linked-one")
         except BaseException:
             for path in done:
                 path.unlink(missing_ok=True)
@@ -316,12 +399,39 @@ def _now() -> str:
 
 
 def _write_json_atomic(path: Path, payload: dict) -> None:
+    _write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
     temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        temp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        temp.write_text(text)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _temp_writer_gone(name: str) -> bool:
+    """True when the temp file `name` (``.part-….tmp-<pid>-<hex>``) was staged by a process that is gone."""
+    pid = name.rsplit(".tmp-", 1)[1].split("-")[0]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return not pid.isdigit()  # an older tether's temp file: its writer held this lock, so it is gone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _read_group(path: Path) -> PendingGroup | None:
+    try:
+        return PendingGroup.from_json(path.read_text())
+    except FileNotFoundError:
+        return None  # committed meanwhile
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(f"{path} is not a pending-group record ({exc}); move it aside and run `tether check`") from None
 
 
 @contextlib.contextmanager

@@ -4,9 +4,10 @@ Shards are whole objects: each is written in full in memory, then put with one r
 object stores make visible all at once or not at all (there is no rename to commit with, and no
 partial object is ever listed). A put refuses a name that exists (checked first: a store has one
 writer per shard name by construction, the unit or import that owns it). A group of shards is
-put after all are staged, with Ctrl-C held, and removed again if a put fails. The manifest is one
-object replaced by a single put; it is not locked, so only one process at a time may update it
-(the driver of `tether sample`/`grade`; Ray workers write shards only).
+put after all are staged, with Ctrl-C held, and removed again if a put fails; a pending record
+makes it visible all at once (`tether.store.commit`). Writer locks and the manifest's lock are lock
+objects with leases, taken by create-only puts (`tether.store.lease`): one writer per label, and
+every read-modify-write of the manifest under its lock, as on a local disk.
 
 tether reads the same explicit shard lists as for a local store: the store's fsspec filesystem is registered
 with DuckDB (`tether.store.query.connect`), so no DuckDB extension is needed. Credentials and
@@ -19,12 +20,29 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import socket
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.store.local import MANIFEST, Shard, Store, _sigint_deferred, checked_shard, hold_before_commit, new_manifest
+from tether.store import lease
+from tether.store.commit import PENDING, PendingGroup, group_labels
+from tether.store.local import (
+    _HELD,
+    MANIFEST,
+    QUARANTINE,
+    Shard,
+    Store,
+    _now,
+    _sigint_deferred,
+    checked_shard,
+    hold_before_commit,
+    new_manifest,
+)
+from tether.testing import hold
 
 FILESYSTEMS: dict[str, object] = {}  # protocol -> fsspec filesystem, registered with every DuckDB connection
 
@@ -73,38 +91,112 @@ class ObjectStore(Store):
 
     def manifest(self) -> dict:
         try:
-            return json.loads(self.fs.cat_file(f"{self._path}/{MANIFEST}"))
+            found = json.loads(self.fs.cat_file(f"{self._path}/{MANIFEST}"))
         except json.JSONDecodeError as exc:
             raise StoreError(f"{self.url}/{MANIFEST} is not valid JSON: {exc}") from None
+        if not isinstance(found, dict):
+            raise StoreError(f"{self.url}/{MANIFEST} is not a tether manifest (a JSON {type(found).__name__})")
+        return found
 
     def _put_manifest(self, manifest: dict) -> None:
         self.fs.pipe_file(f"{self._path}/{MANIFEST}", _json_bytes(manifest))
 
-    def writing(self, labels, what: str):
-        return contextlib.nullcontext()  # no lock on object storage: one driver per store (documented)
+    @contextlib.contextmanager
+    def writing(self, labels, what: str) -> Iterator[None]:
+        """`Store.writing` with lock objects under leases (`tether.store.lease`) instead of OS locks."""
+        with contextlib.ExitStack() as stack:
+            for label in sorted(set(labels)):
+                key = (self._lock_key(), label)
+                if key in _HELD:
+                    continue
+                holder = f"pid {os.getpid()} on {socket.gethostname()} ({what}, since {_now()})"
+                try:
+                    stack.enter_context(lease.take(self.fs, f"{self._path}/.locks/{label}.json", holder))
+                except StoreError as exc:
+                    raise StoreError(f"{self.url}: label {label!r} is being written: {exc}; wait for it to "
+                                     "finish (or stop it; a killed writer's lock expires within "
+                                     f"{lease.LEASE_SECONDS:.0f} s) and run again") from None
+                _HELD.add(key)
+                stack.callback(_HELD.discard, key)
+            self.roll_back_dead_groups()
+            yield
 
-    def _manifest_lock(self):
-        return contextlib.nullcontext()  # no lock on object storage: one driver per store
+    @contextlib.contextmanager
+    def _manifest_lock(self) -> Iterator[None]:
+        holder = f"pid {os.getpid()} on {socket.gethostname()} (manifest update)"
+        try:
+            taken = lease.take(self.fs, f"{self._path}/.locks/manifest.json", holder, seconds=30.0, wait=60.0)
+        except StoreError as exc:
+            raise StoreError(f"{self.url}: the manifest stayed locked for 60 s: {exc}") from None
+        with taken:
+            yield
+
+    def _lock_key(self) -> str:
+        return self.url
+
+    def _remove_dead_temps(self, labels: set[str]) -> None:
+        pass  # objects are put whole: there are no temp files
+
+    # -- group commits (tether.store.commit) ----------------------------------------------
+
+    def pending_groups(self) -> list[PendingGroup]:
+        self.fs.invalidate_cache()
+        folder = f"{self._path}/{PENDING}"
+        groups = []
+        for key in sorted(self.fs.find(folder)) if self.fs.exists(folder) else []:
+            try:
+                groups.append(PendingGroup.from_json(self.fs.cat_file(key)))
+            except FileNotFoundError:
+                continue  # committed meanwhile
+            except (ValueError, TypeError, KeyError) as exc:
+                raise StoreError(f"{self.protocol}://{key} is not a pending-group record ({exc})") from None
+        return groups
+
+    def quarantine(self, relative: str) -> None:
+        self.fs.mv(f"{self._path}/{relative}", f"{self._path}/{QUARANTINE}/{relative}")
+
+    def relative(self, path) -> str:
+        return PurePosixPath(path).relative_to(PurePosixPath(self._path)).as_posix()
+
+    def _exists(self, relative: str) -> bool:
+        self.fs.invalidate_cache()
+        return self.fs.exists(f"{self._path}/{relative}")
+
+    def _begin_group(self, group: PendingGroup) -> None:
+        self.fs.pipe_file(f"{self._path}/{PENDING}/{group.name}", group.to_json().encode())
+
+    def _end_group(self, group: PendingGroup) -> None:
+        key = f"{self._path}/{PENDING}/{group.name}"
+        self.fs.invalidate_cache()
+        if self.fs.exists(key):
+            self.fs.rm_file(key)
+
+    def check_readable(self, path) -> None:
+        try:
+            with self.fs.open(str(path), "rb") as handle:
+                pq.read_metadata(handle)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the finding
+            raise StoreError(f"{self.url}: shard {self.relative(path)} is damaged ({type(exc).__name__}: {exc}); "
+                             "remove it and run again") from None
 
     # -- shards ----------------------------------------------------------------------------
 
     def shard_paths(self, table: str, label: str | None = None) -> list[PurePosixPath]:
-        """Listed, not globbed: the store's own path may hold pattern characters."""
+        """Listed, not globbed: the store's own path may hold pattern characters. Shards of a group
+        still pending are not committed."""
         self.fs.invalidate_cache()
         base = f"{self._path}/{table}" + (f"/{label}" if label else "")
         if not self.fs.exists(base):
             return []
         found = [PurePosixPath(p) for p in self.fs.find(base)]
         depth = 1 if label else 2  # files directly under the label folder
-        return sorted(p for p in found if p.suffix == ".parquet" and not p.name.startswith(".")
-                      and len(p.relative_to(PurePosixPath(base)).parts) == depth)
+        found = sorted(p for p in found if p.suffix == ".parquet" and not p.name.startswith(".")
+                       and len(p.relative_to(PurePosixPath(base)).parts) == depth)
+        hidden = self._uncommitted() if found else set()
+        return [p for p in found if self.relative(p) not in hidden] if hidden else found
 
     def shard_urls(self, table: str, label: str | None = None) -> list[str]:
         return [f"{self.protocol}://{path}" for path in self.shard_paths(table, label)]
-
-    def has_shard(self, table: str, label: str, name: str) -> bool:
-        self.fs.invalidate_cache()
-        return self.fs.exists(f"{self._path}/{table}/{label}/part-{name}.parquet")
 
     def labels(self, table: str = "samples") -> list[str]:
         return sorted({p.parent.name for p in self.shard_paths(table)})
@@ -112,20 +204,42 @@ class ObjectStore(Store):
     def write(self, shards) -> list[PurePosixPath]:
         staged = [self._stage_bytes(shard) for shard in shards]
         hold_before_commit(shards)
-        done: list[str] = []
+        group = None
+        if len(staged) > 1:
+            group = PendingGroup(tuple(self.relative(key) for key, _ in staged), group_labels(shards))
         with _sigint_deferred():
+            if group:
+                self._begin_group(group)
             try:
-                for key, data in staged:
-                    self.fs.invalidate_cache()
-                    if self.fs.exists(key):
-                        raise StoreError(f"shard {self.protocol}://{key} exists; stores are append-only")
-                    self.fs.pipe_file(key, data)
-                    done.append(key)
-            except BaseException:
-                for key in done:
-                    self.fs.rm_file(key)
-                raise
+                return self._put_all(staged)
+            finally:
+                if group:
+                    self._end_group(group)
+
+    def _put_all(self, staged: list[tuple[str, bytes]]) -> list[PurePosixPath]:
+        done: list[str] = []
+        try:
+            for key, data in staged:
+                self._put_new(key, data)
+                done.append(key)
+                if len(staged) > 1 and len(done) == 1:
+                    hold("group:linked-one")
+        except BaseException:
+            for key in done:
+                self.fs.rm_file(key)
+            raise
         return [PurePosixPath(key) for key in done]
+
+    def _put_new(self, key: str, data: bytes) -> None:
+        """Put an object that must not exist yet: a conditional put where the filesystem has one
+        (S3's If-None-Match), else a check first (one writer per label makes that race-free)."""
+        self.fs.invalidate_cache()
+        if self.fs.exists(key):
+            raise StoreError(f"shard {self.protocol}://{key} exists; stores are append-only")
+        try:
+            self.fs.pipe_file(key, data, mode="create")
+        except FileExistsError:
+            raise StoreError(f"shard {self.protocol}://{key} exists; stores are append-only") from None
 
     def _stage_bytes(self, shard: Shard) -> tuple[str, bytes]:
         data = checked_shard(shard)

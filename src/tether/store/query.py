@@ -10,28 +10,40 @@ values; callers never see SQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
 
-from tether.errors import InputError
+from tether.errors import InputError, StoreError
 from tether.store.local import Store
 from tether.store.schema import Diagnostic, TaskCounts
 
 
-def connect():
-    """A DuckDB connection limited to two threads, with the object-storage filesystems in use."""
+@contextlib.contextmanager
+def connect() -> Iterator:
+    """A DuckDB connection limited to two threads, with the object-storage filesystems in use.
+
+    A damaged shard (truncated, zero bytes, not Parquet) read inside the block is a one-line
+    `StoreError` pointing at `tether check`, not a DuckDB traceback."""
     import duckdb
 
-    connection = duckdb.connect()
-    connection.execute("SET threads TO 2")
     from tether.store.objects import FILESYSTEMS
 
-    for fs in FILESYSTEMS.values():  # stores on object storage, read through their fsspec filesystem
-        connection.register_filesystem(fs)
-    return connection
+    with duckdb.connect() as connection:
+        connection.execute("SET threads TO 2")
+        for fs in FILESYSTEMS.values():  # stores on object storage, read through their fsspec filesystem
+            connection.register_filesystem(fs)
+        try:
+            yield connection
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            message = str(exc).strip().splitlines()[0]
+            if "parquet" not in message.lower() and "magic bytes" not in message:
+                raise
+            raise StoreError(f"a shard is damaged ({message}); run `tether check STORE --repair` "
+                             "to quarantine it, then run again") from None
 
 
 def quoted(text: str) -> str:
