@@ -25,7 +25,7 @@ def test_jsonl_with_column_mapping_and_math_template(tmp_path):
     assert [t.task_id for t in tasks] == ["p1", "p2"]
     assert tasks[0].benchmark == "probs"
     assert tasks[0].prompt.startswith("What is 1+1?") and tasks[0].prompt.endswith(MATH_INSTRUCTION)
-    assert tasks[0].reference == {"answer": "2", "level": 1}
+    assert tasks[0].reference == {"question": "What is 1+1?", "answer": "2", "level": 1}  # the bare question: for the judge
     assert tasks[0].verifier == "math"
 
 
@@ -55,10 +55,10 @@ def test_hf_dataset_loading_code_on_a_local_dataset(tmp_path):
     pq.write_table(pa.table({"problem": ["p?", "q?", "r?"], "answer": ["1", "2", "3"], "unique_id": ["u1", "u2", "u3"]}),
                    repo / "data" / "test-00000-of-00001.parquet")
     tasks = load_tasks(f"hf:{repo}?split=test", columns=PRESETS["math500"].columns)
-    assert [t.task_id for t in tasks] == ["u1", "u2", "u3"] and tasks[2].reference == {"answer": "3"}
+    assert [t.task_id for t in tasks] == ["u1", "u2", "u3"] and tasks[2].reference["answer"] == "3"
     saved = tmp_path / "saved"
     datasets.DatasetDict({"test": datasets.Dataset.from_dict({"question": ["z?"], "answer": ["9"]})}).save_to_disk(saved)
-    assert load_tasks(f"hf:{saved}?split=test")[0].reference == {"answer": "9"}
+    assert load_tasks(f"hf:{saved}?split=test")[0].reference["answer"] == "9"
     with pytest.raises(InputError, match="cannot load dataset"):
         load_tasks(f"hf:{repo}?split=validation")
 
@@ -66,7 +66,7 @@ def test_hf_dataset_loading_code_on_a_local_dataset(tmp_path):
 def test_presets_load_from_a_local_copy_or_say_why_not(tmp_path):
     write_jsonl(tmp_path / "aime24.jsonl", [{"id": 60, "problem": "Find x.", "answer": "204"}])
     tasks = load_tasks("aime24", data_dir=tmp_path)
-    assert tasks[0].task_id == "60" and tasks[0].benchmark == "aime24" and tasks[0].reference == {"answer": "204"}
+    assert tasks[0].task_id == "60" and tasks[0].benchmark == "aime24" and tasks[0].reference["answer"] == "204"
     with pytest.raises(InputError, match="no local copy of math500"):
         load_tasks("math500", data_dir=tmp_path)
     with pytest.raises(InputError, match="offline here; pass --data-dir"):

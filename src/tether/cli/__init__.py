@@ -276,25 +276,59 @@ def grade_cmd(
     judge_model: Annotated[str | None, typer.Option(help="judge: the grader model's name on the server.")] = None,
     judge_base_url: Annotated[str | None, typer.Option(help="judge: OpenAI-compatible base URL.")] = None,
     judge_api_key: Annotated[str | None, typer.Option(envvar="TETHER_JUDGE_API_KEY", help="judge: API key.")] = None,
+    judge_template: Annotated[Path | None, typer.Option(help="judge: a grading template file with {question}, {target} and {answer} slots [default: tether's, docs/grading.md].")] = None,
+    judge_retries: Annotated[int, typer.Option(help="judge: retries of a failed request before the answer counts as not graded (retried by the next run).", min=0)] = 5,
+    judge_check: Annotated[bool, typer.Option(help="judge: grade the bundled calibration set, print the agreement, and stop.")] = False,
     timeout: Annotated[int, typer.Option(help="math: Math-Verify timeout in whole seconds.", min=1)] = 5,
     ray: Annotated[str | None, typer.Option(help="Verify on Ray: 'local', 'auto' or a cluster address (--workers actors).")] = None,
+    regrade: Annotated[bool, typer.Option(help="Grade again the verdicts of the statuses in --status (all by default), under a new verifier version.")] = False,
+    status: Annotated[str | None, typer.Option(help="With --regrade: the statuses to grade again, comma-separated (ok, no_answer, timeout, error).")] = None,
+    update_tasks: Annotated[bool, typer.Option(help="Accept --tasks whose reference answers differ from the stored ones; regrade those tasks.")] = False,
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
-    from tether.cli.render import render_grade_summary
+    from tether.cli.render import render_grade_summary, render_grading_failures
     from tether.experiment.stages import ray_executor
     from tether.grading import GradeOptions, grade
     from tether.tasks import ColumnMap, load_tasks
 
     verifier_options = {"math": {"timeout_seconds": timeout}}
     if judge_model or judge_base_url:
-        verifier_options["judge"] = {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key}
-    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout))
+        verifier_options["judge"] = {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key,
+                                     "max_retries": judge_retries,
+                                     "template": str(judge_template) if judge_template else None}
+    if judge_check:
+        from tether.cli.render import render_judge_agreement
+        from tether.grading.judge import JudgeVerifier, judge_agreement
+
+        with friendly_errors():
+            agreement = judge_agreement(JudgeVerifier(**verifier_options.get("judge", {"model": None, "base_url": None})))
+        render_judge_agreement(agreement, stdout)
+        return
+    with friendly_errors():
+        statuses = _regrade_statuses(regrade, status)
+    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
+                           regrade=statuses, update_tasks=update_tasks)
     with friendly_errors():
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
         executor = ray_executor(ray, workers) if ray else None
         with RichBars(stderr)("grading") as bar:
             summary = grade(store, options, label, given, bar.advance, bar.start, executor=executor)
     render_grade_summary(summary, stdout)
+    if not summary.ok:
+        render_grading_failures(summary, stderr)
+        raise typer.Exit(1)
+
+
+def _regrade_statuses(regrade: bool, status: str | None) -> tuple[str, ...]:
+    from tether.grading.run import STATUSES
+
+    if status and not regrade:
+        raise TetherError("--status selects what --regrade grades again; add --regrade")
+    chosen = tuple(s.strip() for s in (status or ",".join(STATUSES)).split(",") if s.strip()) if regrade else ()
+    unknown = [s for s in chosen if s not in STATUSES]
+    if unknown:
+        raise TetherError(f"--status {', '.join(unknown)}: not a verdict status; known: {', '.join(STATUSES)}")
+    return chosen
 
 
 @app.command("diagnose")

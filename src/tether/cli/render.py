@@ -151,12 +151,13 @@ def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
 def render_grade_summary(summary, console: Console) -> None:
     """Per label and benchmark: correct, incorrect, no answer, timeout, error, mean score; then examples."""
     table = Table(title="Grading", title_justify="left")
-    for name in ("label", "benchmark", "samples", "correct", "incorrect", "no answer", "timeout", "error", "mean score"):
+    for name in ("label", "benchmark", "samples", "correct", "incorrect", "no answer", "timeout", "error", "mean score",
+                 "not graded"):
         table.add_column(name, justify="left" if name in ("label", "benchmark") else "right")
     for (label, benchmark), tally in sorted(summary.tallies.items()):
         table.add_row(label, benchmark, str(tally.samples), str(tally.correct), str(tally.incorrect),
                       str(tally.statuses["no_answer"]), str(tally.statuses["timeout"]), str(tally.statuses["error"]),
-                      _fmt(tally.mean_score))
+                      _fmt(tally.mean_score), str(tally.statuses["failed"]))
     console.print(table)
     console.print(
         f"{summary.distinct_answers} distinct (task, answer) pairs: {summary.verified} verified, "
@@ -166,11 +167,19 @@ def render_grade_summary(summary, console: Console) -> None:
     if summary.no_gold:
         console.print(f"graded by their scorer alone (no stored gold answer): {', '.join(sorted(summary.no_gold))}")
     for title, examples in (("no answer extracted", summary.no_answer_examples),
-                            ("timed out (counted incorrect)", summary.timeout_examples)):
+                            ("timed out twice (counted incorrect)", summary.timeout_examples)):
         if examples:
             console.print(Text.assemble((title, "bold"), ", e.g.:"))
             for task_id, text in examples[:3]:
                 console.print(f"  {task_id}: ...{text!r}", highlight=False)
+
+
+def render_grading_failures(summary, console: Console) -> None:
+    """The samples grading failed on (no verdict written), and what to do."""
+    console.print(Text.assemble((f"{summary.failed} samples could not be graded", "red"),
+                                " (no verdict stored; run `tether grade` again to retry them), e.g.:"))
+    for task_id, detail in summary.failure_examples[:3]:
+        console.print(f"  {task_id}: {detail}", highlight=False)
 
 
 def render_sample_summary(summary, out: Console, err: Console) -> bool:
@@ -262,3 +271,11 @@ def render_diagnostics(rows, console: Console) -> None:
     for cells in body:
         ppl.add_row(*cells)
     console.print(ppl)
+
+
+def render_judge_agreement(agreement, console: Console) -> None:
+    """The judge's agreement with the bundled calibration set, and where it disagreed."""
+    console.print(f"judge agreement on the calibration set: {agreement.agreed}/{agreement.total} "
+                  f"({agreement.rate:.0%}); {agreement.failed} requests failed", highlight=False)
+    for question, answer, expected, got in agreement.disagreements[:10]:
+        console.print(f"  expected {expected}, judged {got}: {question} -> {answer!r}", highlight=False)

@@ -71,6 +71,10 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     with progress("grade") as bar:
         graded = grade(store, GradeOptions(g.verifier, g.workers, verifier_options={"math": {"timeout_seconds": g.timeout}}),
                        on_progress=bar.advance, on_start=bar.start)
+    if not graded.ok:
+        task_id, detail = graded.failure_examples[0]
+        raise InputError(f"grading: {graded.failed} samples could not be graded, e.g. {task_id}: {detail}; "
+                         "re-run to retry them")
     done = sum(t.samples for t in graded.tallies.values())
     note("grade", "ran" if done else "skipped", f"{done} samples graded, {graded.verified} answers verified")
     c = experiment.compare

@@ -5,7 +5,10 @@ could (package versions and its config), ``extract(completion, reference)``
 (cheap, text only; may return None) and ``compare(answer, reference)`` (may be
 slow: it runs in a worker process with a deadline). A verdict is boolean
 ``correct`` plus a float ``score`` (partial credit where a scorer gives it) and
-a ``status``: ok, no_answer, timeout or error.
+a ``status``: ok, no_answer, timeout or error. Those are verdicts on the answer, cached and stored.
+A grading attempt that failed for reasons outside the answer (a worker that died, a judge server
+that kept failing) is ``Grade.failed``: never cached, never stored as a verdict, so the next
+``tether grade`` tries that sample again.
 
 Verifiers that grade by calling a service (the LLM judge) set ``in_process =
 True`` and implement ``compare_many`` instead; they run in the parent.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Protocol
 
+FAILED = "failed"
 MAX_ANSWER_CHARS = 1000  # longer extracted answers are rejected before any sympy work
 
 
@@ -42,6 +46,15 @@ class Grade:
     @classmethod
     def timeout(cls, detail: str) -> Grade:
         return cls(False, 0.0, "timeout", detail[:300])
+
+    @classmethod
+    def failed(cls, detail: str) -> Grade:
+        """Grading failed for a reason outside the answer: not a verdict; retried by the next run."""
+        return cls(False, 0.0, FAILED, detail[:300])
+
+    @property
+    def is_verdict(self) -> bool:
+        return self.status != FAILED
 
 
 class Verifier(Protocol):

@@ -2,7 +2,7 @@
 
 Jobs go out in batches; each worker grades its batch with its own one-process `GradingPool`
 (deadlines, hung processes replaced) on its node. A batch whose worker died is regraded by a
-replacement worker; a batch whose workers kept dying gets status ``error``.
+replacement worker; a batch whose workers kept dying is ``failed`` (not a verdict: retried by the next run).
 """
 
 from __future__ import annotations
@@ -51,6 +51,6 @@ class DistributedGradingPool:
         batches = [jobs[i : i + self.batch] for i in range(0, len(jobs), self.batch)]
         for batch, results, died in self.actors.map(batches, "grade"):
             if died:
-                yield from ((job.key, Grade.error("grading worker died")) for job in batch)
+                yield from ((job.key, Grade.failed("grading worker died")) for job in batch)
             else:
                 yield from results

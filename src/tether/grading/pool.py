@@ -5,8 +5,11 @@ process's main thread (and raises off it). Each worker grades one job at a
 time; the parent waits on all of them with `multiprocessing.connection.wait`
 and a deadline per job. A worker that overruns its deadline (a computation
 that ignores the alarm, such as a C-level power of a huge integer) is killed
-and replaced, and its job gets status ``timeout``; a worker that dies gets its
-job status ``error`` and is replaced too.
+and replaced, and its job gets status ``timeout``; a worker that dies is replaced too, and its
+job is ``failed`` (not a verdict on the answer: `grade` retries it). Workers that die as they
+start, before any has built a verifier, stop the pool at once with `GradingError` (the usual
+cause: a script calling `tether.grade` without an ``if __name__ == "__main__":`` guard, which
+worker processes re-run on import).
 
 The deadline covers the verification only: a worker reports once it has built
 the job's verifier (imports such as Math-Verify's take seconds on a busy
@@ -17,6 +20,8 @@ building gets its own, generous `STARTUP_DEADLINE`.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -24,8 +29,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from tether.errors import TetherError
 from tether.grading.base import Grade
 from tether.testing import hold
+
+
+class GradingError(TetherError):
+    """The grading pool cannot work at all (its workers die as they start)."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +65,14 @@ def _worker(connection: Connection) -> None:
             if name_key not in verifiers:
                 hold("grading:build-verifier")
                 verifiers[name_key] = make_verifier(job.verifier, **job.options)
+        except Exception as exc:  # noqa: BLE001 - the verifier, not the answer, failed
             connection.send(_READY)
+            connection.send((job.key, Grade.failed(f"building verifier {job.verifier!r}: {type(exc).__name__}: {exc}")))
+            continue
+        connection.send(_READY)
+        try:
             grade = verifiers[name_key].compare(job.answer, job.reference)
-        except Exception as exc:  # noqa: BLE001 - reported as this job's error
+        except Exception as exc:  # noqa: BLE001 - reported as this answer's error
             grade = Grade.error(f"{type(exc).__name__}: {exc}")
         connection.send((job.key, grade))
 
@@ -74,7 +89,10 @@ class _Slot:
 
     def assign(self, job: Job) -> None:
         self.job, self.started, self.verifying = job, time.monotonic(), False
-        self.connection.send(job)
+        try:
+            self.connection.send(job)
+        except OSError:
+            pass  # the worker is dead already: its connection reads as closed, and the pool replaces it
 
     def limit(self, deadline: float) -> float:
         """Seconds the job may take from `started`: the deadline once verifying, else the startup's."""
@@ -101,6 +119,8 @@ class GradingPool:
         self.deadline = deadline
         self.slots = [_Slot(self.context) for _ in range(max(1, workers))]
         self.replaced = 0
+        self.started = False  # some worker has built a verifier
+        self.deaths_at_start = 0
 
     def __enter__(self) -> GradingPool:
         return self
@@ -127,7 +147,8 @@ class GradingPool:
                     if received is not None:
                         yield received
                 elif slot.time_left(self.deadline, time.monotonic()) < 0:
-                    yield self._replace(slot, Grade.timeout(f"worker killed after {slot.overrun(self.deadline)}"))
+                    overrun = f"worker killed after {slot.overrun(self.deadline)}"
+                    yield self._replace(slot, Grade.timeout(overrun) if slot.verifying else Grade.failed(overrun))
 
     def _next_timeout(self, busy: list[_Slot]) -> float:
         now = time.monotonic()
@@ -138,12 +159,25 @@ class GradingPool:
         try:
             message = slot.connection.recv()
         except (EOFError, OSError):
-            return self._replace(slot, Grade.error("worker process died"))
+            slot.process.join(timeout=2)
+            code = slot.process.exitcode
+            if not self.started:
+                self._died_at_start(code)
+            return self._replace(slot, Grade.failed(f"worker process died (exit code {code})"))
         if message == _READY:
             slot.started, slot.verifying = time.monotonic(), True
+            self.started, self.deaths_at_start = True, 0
             return None
         slot.job = None
         return message
+
+    def _died_at_start(self, code) -> None:
+        """Count a worker that died before any worker started; give up once every slot's has, and once more."""
+        self.deaths_at_start += 1
+        if self.deaths_at_start > len(self.slots):
+            self.close()
+            raise GradingError(f"grading workers die as they start ({self.deaths_at_start} in a row, exit code {code}; "
+                               f"their error is printed above){main_guard_hint()}")
 
     def _replace(self, slot: _Slot, grade: Grade) -> tuple[Any, Grade]:
         key = slot.job.key
@@ -152,3 +186,17 @@ class GradingPool:
         self.slots[index] = _Slot(self.context)
         self.replaced += 1
         return key, grade
+
+
+def main_guard_hint() -> str:
+    """A hint when this process runs a script without an ``if __name__ == "__main__":`` guard."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not os.path.isfile(path):
+        return ""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        source = handle.read()
+    if "__main__" in source:
+        return ""
+    return (f"; {path} has no `if __name__ == \"__main__\":` guard: worker processes re-run a script's top level "
+            "when they start, so put the call to tether.grade under that guard")

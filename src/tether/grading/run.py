@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from tether.errors import InputError
-from tether.grading.base import Grade
+from tether.grading.base import FAILED, Grade
 from tether.grading.deadline import DeadlineExceeded, time_limit
 from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
@@ -37,6 +37,7 @@ from tether.tasks.prompts import as_plain
 from tether.tasks.task import Task
 
 STATUSES = ("ok", "no_answer", "timeout", "error")
+REGRADE = "+regrade"  # a verifier version with this suffix re-graded some verdicts of the one before
 EXTRACTION_TIMED_OUT = "\x00extraction timed out\x00"  # a sentinel: compared by identity
 
 
@@ -68,6 +69,13 @@ class GradeSummary:
     no_answer_examples: list[tuple[str, str]] = field(default_factory=list)
     timeout_examples: list[tuple[str, str]] = field(default_factory=list)
     no_gold: set[str] = field(default_factory=set)
+    failed: int = 0  # samples whose grading failed (no verdict written; the next run retries them)
+    failure_examples: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every sample got a verdict."""
+        return self.failed == 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class GradeOptions:
     chunk_size: int = 20_000
     deadline: float = 30.0
     verifier_options: dict = field(default_factory=dict)  # e.g. {"judge": {"model": ..., "base_url": ...}}
+    regrade: tuple[str, ...] = ()  # verdict statuses to grade again (e.g. ("error", "timeout")); () = none
+    update_tasks: bool = False  # accept given tasks whose reference answer changed (and regrade those tasks)
 
 
 Progress = Callable[[int], None]
@@ -118,9 +128,18 @@ class _LabelPlan:
     """Grading one label: its tasks, verifiers, versions and ungraded samples."""
 
     def __init__(self, store: Store, label: str, tasks: dict[str, dict], verifiers: dict[str, Any],
-                 options: GradeOptions):
+                 options: GradeOptions, changed_tasks: set[str] = frozenset()):
         self.store, self.label, self.tasks, self.verifiers, self.options = store, label, tasks, verifiers, options
-        self.versions = {name: v.version() for name, v in verifiers.items()}
+        recorded = store.manifest().get("grading", {}).get(label, {}).get("versions", {})
+        self.versions, self.carried = {}, {}
+        for name, verifier in verifiers.items():
+            base = verifier.version()
+            previous = recorded.get(name)
+            current = previous if previous and (previous == base or previous.startswith(base + REGRADE)) else base
+            if options.regrade or changed_tasks:  # a new version; what stays valid is carried over from the old
+                self.carried[name] = (current, set(options.regrade), set(changed_tasks))
+                current = f"{base}{REGRADE}{_regrade_number(current) + 1}"
+            self.versions[name] = current
         self.pending = query.ungraded_count(store, label, self.versions)
 
     def verifier_of(self, task_id: str) -> str:
@@ -130,6 +149,7 @@ class _LabelPlan:
         with self.store.changing_manifest() as manifest:
             manifest.setdefault("grading", {})[self.label] = {"versions": self.versions}
         cache = _load_cache(self.store, self.versions)
+        self.unwritten = self._carry_over(cache)
         for batch in query.ungraded_samples(self.store, self.label, self.versions, chunk_size):
             self._grade_chunk(batch, cache, pool, summary)
             if on_progress:
@@ -143,14 +163,25 @@ class _LabelPlan:
         summary.distinct_answers += len(keys)
         missing = [k for k in keys if (self.versions[k[0]], k[1], k[2]) not in cache]
         summary.cache_hits += len(keys) - len(missing)
+        carried = [k for k in keys if (self.versions[k[0]], k[1], k[2]) in self.unwritten]
         fresh = self._verify(missing, pool)
         summary.verified += len(fresh)
-        new_cache = []
+        new_cache, failed = [], {}
+        for name, task_id, answer in carried:  # cache rows carried over from the version before a regrade
+            found = cache[(self.versions[name], task_id, answer)]
+            self.unwritten.discard((self.versions[name], task_id, answer))
+            new_cache.append(CachedGrade(name, self.versions[name], task_id, answer, found.correct, found.score,
+                                         found.status, found.detail))
         for (name, task_id, answer), found in fresh.items():
+            if not found.is_verdict:  # not cached: the next run tries again
+                failed[(self.versions[name], task_id, answer)] = found
+                continue
             cache[(self.versions[name], task_id, answer)] = found
             new_cache.append(CachedGrade(name, self.versions[name], task_id, answer, found.correct, found.score,
                                          found.status, found.detail))
-        verdicts = [self._verdict(row, answer, cache, summary) for row, answer in zip(rows, answers)]
+        verdicts = [v for row, answer in zip(rows, answers) if (v := self._verdict(row, answer, cache, failed, summary))]
+        if not verdicts:
+            return
         shards = [Shard("verdicts", self.label, to_table(verdicts, Verdict), new_shard_name("grade"))]
         by_verifier = defaultdict(list)
         for entry in new_cache:
@@ -158,6 +189,19 @@ class _LabelPlan:
         shards += [Shard("grades", name, to_table(entries, CachedGrade), new_shard_name("cache"))
                    for name, entries in by_verifier.items()]
         self.store.write(shards)
+
+    def _carry_over(self, cache: dict) -> set[tuple[str, str, str]]:
+        """Fill `cache` with the old version's grades that a regrade keeps (not of a status being
+        regraded, not of a changed task); the keys whose cache rows are still to be written."""
+        kept = set()
+        for name, (old, statuses, tasks) in self.carried.items():
+            for _, task_id, answer, correct, score, status, detail in query.cached_grades(self.store, name, old):
+                if status in statuses or task_id in tasks:
+                    continue
+                key = (self.versions[name], task_id, answer)
+                cache[key] = Grade(bool(correct), float(score), status, detail)
+                kept.add(key)
+        return kept
 
     def _extract(self, row: dict) -> str | None:
         """The row's answer (None: none found; `EXTRACTION_TIMED_OUT`: extraction overran the deadline)."""
@@ -173,6 +217,8 @@ class _LabelPlan:
             return EXTRACTION_TIMED_OUT
 
     def _verify(self, keys: list[tuple[str, str, str]], pool: GradingPool) -> dict[tuple, Grade]:
+        """A grade for every key. A timeout or a failure gets a second attempt (in a fresh worker):
+        a ``timeout`` verdict means the comparison overran its deadline twice."""
         results: dict[tuple, Grade] = {}
         judged = [k for k in keys if self.verifiers[k[0]].in_process]
         if judged:
@@ -182,15 +228,26 @@ class _LabelPlan:
         jobs = [Job(k, k[0], self.options.verifier_options.get(k[0], {}), k[2], self.tasks[k[1]]["reference"])
                 for k in keys if not self.verifiers[k[0]].in_process]
         results.update(pool.grade(jobs))
+        again = [job for job in jobs if results[job.key].status in ("timeout", FAILED)]
+        results.update(pool.grade(again))
         return results
 
-    def _verdict(self, row: dict, answer: str | None, cache: dict, summary: GradeSummary) -> Verdict:
+    def _verdict(self, row: dict, answer: str | None, cache: dict, failed: dict,
+                 summary: GradeSummary) -> Verdict | None:
+        """The row's verdict, or None when grading it failed (counted in `summary`, retried next run)."""
         name = self.verifier_of(row["task_id"])
         task = self.tasks[row["task_id"]]
+        key = (self.versions[name], row["task_id"], answer)
+        if key in failed:
+            summary.tallies.setdefault((self.label, task["benchmark"]), BenchmarkTally()).statuses[FAILED] += 1
+            summary.failed += 1
+            if len(summary.failure_examples) < 5:
+                summary.failure_examples.append((row["task_id"], failed[key].detail or "failed"))
+            return None
         if answer is EXTRACTION_TIMED_OUT:
             found, answer = Grade.timeout(f"extracting the answer ran past {self.options.deadline:g} s"), None
         else:
-            found = Grade.no_answer() if answer is None else cache[(self.versions[name], row["task_id"], answer)]
+            found = Grade.no_answer() if answer is None else cache[key]
         tally = summary.tallies.setdefault((self.label, task["benchmark"]), BenchmarkTally())
         tally.samples += 1
         tally.correct += found.correct
@@ -209,17 +266,57 @@ class _LabelPlan:
 
 def _plan(store: Store, label: str, options: GradeOptions, given: Sequence[Task] | None) -> _LabelPlan:
     tasks = _stored_tasks(store, label)
+    changed: set[str] = set()
+    if given is not None:
+        given_tasks = {t.task_id: t for t in given}
+        if not tasks:  # checked before anything is written
+            _check_covered(store, label, given_tasks, "the given tasks (--tasks)")
+        changed = _changed_golds(store, label, tasks, given_tasks, options.update_tasks)
+        new = [t for t in given if t.task_id not in tasks or t.task_id in changed]
+        if new:
+            _store_tasks(store, label, new, "prompts" if not tasks else new_shard_name("update"))
+            if tasks:
+                store.record_event("update-tasks", label=label, changed=sorted(changed),
+                                   added=sorted(t.task_id for t in new if t.task_id not in tasks))
+            tasks = _stored_tasks(store, label)
     if not tasks:
-        if given is None:
-            raise InputError(
-                f"{store.root}: no tasks stored for {label!r} (imported samples?); pass --tasks so tether knows "
-                "each task's reference answer"
-            )
-        _store_tasks(store, label, given)
-        tasks = _stored_tasks(store, label)
+        raise InputError(
+            f"{store.root}: no tasks stored for {label!r} (imported samples?); pass --tasks so tether knows "
+            "each task's reference answer"
+        )
+    _check_covered(store, label, tasks, "the stored tasks (pass --tasks with the missing ones)")
     names = {options.verifier} if options.verifier != "auto" else {t["verifier"] for t in tasks.values()}
     verifiers = {name: make_verifier(name, **options.verifier_options.get(name, {})) for name in names}
-    return _LabelPlan(store, label, tasks, verifiers, options)
+    return _LabelPlan(store, label, tasks, verifiers, options, changed)
+
+
+def _check_covered(store: Store, label: str, tasks, what: str) -> None:
+    """Every task id among `label`'s samples must be in `tasks`, before anything is written."""
+    missing = sorted(set(query.sample_counts(store, label)) - set(tasks))
+    if missing:
+        shown = ", ".join(repr(t) for t in missing[:5])
+        raise InputError(f"{store.root}: {len(missing)} task ids of {label!r}'s samples are not in {what}, e.g. {shown}")
+
+
+def _changed_golds(store: Store, label: str, stored: dict[str, dict], given: dict[str, Task], update: bool) -> set[str]:
+    """Tasks whose reference (gold answer) differs from the stored one; an error unless `update`."""
+    changed = {tid for tid, task in given.items() if tid in stored
+               and _gold(json.loads(task.reference_json())) != _gold(stored[tid]["reference"])}
+    if changed and not update:
+        shown = ", ".join(repr(t) for t in sorted(changed)[:5])
+        raise InputError(f"{store.root}: the given tasks change the reference answer of {len(changed)} tasks of "
+                         f"{label!r} (e.g. {shown}); pass --update-tasks to store the new ones and regrade those tasks")
+    return changed
+
+
+def _gold(reference: dict) -> dict:
+    """What a reference says about the answer (the bare question kept beside it is not part of it)."""
+    return {key: value for key, value in reference.items() if key != "question"}
+
+
+def _regrade_number(version: str) -> int:
+    suffix = version.rpartition(REGRADE)[2] if REGRADE in version else ""
+    return int(suffix) if suffix.isdigit() else 0
 
 
 def _stored_tasks(store: Store, label: str) -> dict[str, dict]:
@@ -230,10 +327,10 @@ def _stored_tasks(store: Store, label: str) -> dict[str, dict]:
     }
 
 
-def _store_tasks(store: Store, label: str, tasks: Sequence[Task]) -> None:
+def _store_tasks(store: Store, label: str, tasks: Sequence[Task], name: str = "prompts") -> None:
     records = [TaskRecord(label, t.task_id, t.benchmark, t.prompt_json(), as_plain(t.prompt), t.reference_json(),
                           t.verifier) for t in tasks]
-    store.write([Shard("tasks", label, to_table(records, TaskRecord), "prompts")])
+    store.write([Shard("tasks", label, to_table(records, TaskRecord), name)])
 
 
 def _load_cache(store: Store, versions: dict[str, str]) -> dict[tuple[str, str, str], Grade]:

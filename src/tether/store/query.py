@@ -58,6 +58,14 @@ def _table(store: Store, table: str, label: str | None = None) -> str:
     return f"read_parquet([{files}], hive_partitioning = false)"
 
 
+def _tasks(store: Store, label: str) -> str:
+    """The tasks of `label`, one row per task: a task updated by `tether grade --update-tasks`
+    (a later shard, ``part-update-<time>``) has its latest row."""
+    files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls("tasks", label))
+    return (f"(SELECT * EXCLUDE (filename) FROM read_parquet([{files}], hive_partitioning = false, filename = true) "
+            "QUALIFY row_number() OVER (PARTITION BY task_id ORDER BY filename DESC) = 1)")
+
+
 def _rows(query: str, register: dict | None = None) -> list[tuple]:
     with connect() as connection:
         for name, value in (register or {}).items():
@@ -198,21 +206,21 @@ def stored_tasks(store: Store, label: str) -> list[tuple[str, str, str, str, str
     """(task_id, benchmark, prompt JSON, reference JSON, verifier) of each task stored for `label`."""
     if not store.shard_paths("tasks", label):
         return []
-    return _rows(f"SELECT task_id, benchmark, prompt, reference, verifier FROM {_table(store, 'tasks', label)}")
+    return _rows(f"SELECT task_id, benchmark, prompt, reference, verifier FROM {_tasks(store, label)}")
 
 
 def task_benchmarks(store: Store, label: str) -> dict[str, str]:
     """task id -> benchmark, from the store's tasks table (empty when it has none)."""
     if not store.shard_paths("tasks", label):
         return {}
-    return dict(_rows(f"SELECT DISTINCT task_id, benchmark FROM {_table(store, 'tasks', label)}"))
+    return dict(_rows(f"SELECT DISTINCT task_id, benchmark FROM {_tasks(store, label)}"))
 
 
 def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
     """task id -> the task's prompt (text or chat messages) as `label` was given it."""
     if not store.shard_paths("tasks", label):
         raise InputError(f"{store.root}: no prompts stored for {label!r} (samples made by `tether sample` have them)")
-    query = f"SELECT DISTINCT task_id, prompt FROM {_table(store, 'tasks', label)}"
+    query = f"SELECT DISTINCT task_id, prompt FROM {_tasks(store, label)}"
     return {task_id: json.loads(prompt) for task_id, prompt in _rows(query)}
 
 
@@ -271,7 +279,7 @@ def completions_with_benchmark(store: Store, label: str, k: int) -> list[tuple[s
     if not store.shard_paths("samples", label):
         raise InputError(f"{store.root}: no samples of {label!r}")
     return _rows(f"SELECT s.task_id, t.benchmark, s.completion FROM {_table(store, 'samples', label)} s "
-                 f"JOIN (SELECT DISTINCT task_id, benchmark FROM {_table(store, 'tasks', label)}) t "
+                 f"JOIN (SELECT DISTINCT task_id, benchmark FROM {_tasks(store, label)}) t "
                  f"USING (task_id) WHERE s.sample_idx < {int(k)} AND s.completion IS NOT NULL "
                  "AND s.completion <> '' ORDER BY s.task_id, s.sample_idx")
 

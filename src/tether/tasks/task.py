@@ -73,7 +73,7 @@ def task_from_row(
         question = question[0] if question else ""
     if not isinstance(question, str) or not question.strip():
         raise InputError(f"{where}: question column {columns.question!r} is empty or not text")
-    reference: dict[str, Any] = {}
+    reference: dict[str, Any] = {"question": question}  # the bare question, for the judge (not the rendered prompt)
     if columns.answer is not None:
         reference["answer"] = _jsonable(_field(row, columns.answer, where))
     for name in columns.extra:
