@@ -181,3 +181,16 @@ def test_hostile_completions_are_graded_and_a_slow_extractor_times_out(tmp_path,
     slow = grade(tmp_path / "run", GradeOptions(workers=1, deadline=0.25, verifier_options={"math": {"timeout_seconds": 2}}),
                  tasks=tasks)  # a new config: a new version, so everything is graded again
     assert slow.tallies[("base", "tasks")].statuses["timeout"] == len(completions)
+
+
+def test_no_full_text_answer_from_a_cut_off_completion_or_under_strict(tmp_path):
+    tasks = load_tasks(str(write(tmp_path / "tasks.jsonl", [{"id": "a", "question": "6*7?", "answer": "42"}])),
+                       columns=ColumnMap(id="id"))
+    rows = [{"task_id": "a", "completion": "so it is 42", "finish_reason": "length"},  # cut at max_tokens
+            {"task_id": "a", "completion": "so it is 42", "finish_reason": "stop"},
+            {"task_id": "a", "completion": r"\boxed{42}", "finish_reason": "length"}]  # explicit: graded
+    tether.import_samples(write(tmp_path / "rows.jsonl", rows), tmp_path / "run", label="base")
+    tally = grade(tmp_path / "run", GradeOptions(workers=1), tasks=tasks).tallies[("base", "tasks")]
+    assert (tally.correct, tally.statuses["no_answer"]) == (2, 1)
+    strict = grade(tmp_path / "run", GradeOptions(workers=1, strict=True)).tallies[("base", "tasks")]
+    assert (strict.correct, strict.statuses["no_answer"]) == (1, 2)  # a new version: all graded again

@@ -40,6 +40,20 @@ CASES = [
     ("degrees", r"\boxed{30^\circ}", "30", True),
     ("list gold, any counts", r"\boxed{7}", ["6", "7"], True),
     ("plain-text fallback", "after all that, x equals 12", "12", True),
+    # explicit answers before bold labels; the answer span ends with its sentence (issue 16)
+    ("bold step label, then the answer", "**Step 1:** add them.\nThe answer is 5.", "5", True),
+    ("bold answer label", "**Answer:** 3", "3", True),
+    ("answer, then a reason", "The answer is 42, because 6*7=42.", "42", True),
+    ("answer in dollars, then a sentence", "So the final answer is $\\frac{1}{2}$. I hope it is correct.", "1/2", True),
+    ("decimal answer with a full stop", "The answer is 3.5.", "3.5", True),
+    ("answer colon in bold", "Thus **Answer: 17**", "17", True),
+    ("bold word is not an answer", "The result follows. **Therefore** x = 9 \\boxed{9}", "9", True),
+    # exact values are compared exactly, not at float precision
+    ("factorials differ", r"\boxed{\frac{1}{2006!}}", r"\frac{1}{2004!}", False),
+    ("factorials agree", r"\boxed{\frac{1}{2004!}}", r"\frac{1}{2004!}", True),
+    ("equal fractions", r"\boxed{\frac{2}{4}}", r"\frac{1}{2}", True),
+    ("power and integer", r"\boxed{2^{10}}", "1024", True),
+    ("tiny rationals differ", r"\boxed{\frac{1}{10^{9}}}", r"\frac{1}{10^{9}+1}", False),
 ]
 
 
@@ -82,6 +96,15 @@ def test_huge_power_times_out_in_math_verify():
 def test_full_text_fallback_marker(verifier):
     assert verifier.extract("no boxes", {"answer": "1"}) == FULL_TEXT + "no boxes"
     assert verifier.extract("   ", {"answer": "1"}) is None
+
+
+@pytest.mark.parametrize("completion", [
+    "415 * 336 * -940 - 590 + 330 + 846 =",  # echoes the question's expression
+    "Let me compute -2 + 6 * 6 ...",
+    "First, 12 \\times",
+])
+def test_a_completion_ending_mid_expression_has_no_answer(verifier, completion):
+    assert verifier.extract(completion, {"answer": "1"}) is None
 
 
 def test_fractional_timeouts_are_refused():

@@ -284,6 +284,7 @@ def grade_cmd(
     regrade: Annotated[bool, typer.Option(help="Grade again the verdicts of the statuses in --status (all by default), under a new verifier version.")] = False,
     status: Annotated[str | None, typer.Option(help="With --regrade: the statuses to grade again, comma-separated (ok, no_answer, timeout, error).")] = None,
     update_tasks: Annotated[bool, typer.Option(help="Accept --tasks whose reference answers differ from the stored ones; regrade those tasks.")] = False,
+    strict: Annotated[bool, typer.Option(help="math: no full-text fallback; a completion without an explicit answer (box, 'the answer is', bold) is no_answer.")] = False,
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
     from tether.cli.render import render_grade_summary, render_grading_failures
@@ -307,7 +308,7 @@ def grade_cmd(
     with friendly_errors():
         statuses = _regrade_statuses(regrade, status)
     options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
-                           regrade=statuses, update_tasks=update_tasks)
+                           regrade=statuses, update_tasks=update_tasks, strict=strict)
     with friendly_errors():
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
         executor = ray_executor(ray, workers) if ray else None

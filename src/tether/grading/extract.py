@@ -28,7 +28,10 @@ TAIL_CHARS = 16_384
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*+")
 _BARE_TOKEN = re.compile(r"[^\s$.,;]++")
 _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
-_FINAL = re.compile(r"(?:final\s++answer|the\s++answer)", re.IGNORECASE)
+_FINAL = re.compile(r"(?:final\s++answer|the\s++answer|\banswer(?=\**\s*+[:=]))", re.IGNORECASE)
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|[,;]\s*+(?=[A-Za-z]{2,}\b)|\s+(?:because|since|which|as)\s")
+_WORD = re.compile(r"(?<!\\)\b[A-Za-z]{4,}\b")
 _AFTER_FINAL = re.compile(r"\s*+(?:is)?+\s*+[:=]?+\s*+([^\n]*+)", re.IGNORECASE)
 _ANSWER_TAGS = re.compile(r"<(/?)answer>", re.IGNORECASE)
 
@@ -76,6 +79,19 @@ def last_bold(text: str) -> str | None:
     return _strip_answer(matches[-1]) if matches else None
 
 
+def last_bold_answer(text: str) -> str | None:
+    """The last short bold that looks like an answer: not a label ending in ":" (``**Step 1:**``,
+    ``**Answer:**``), and no word of four or more letters outside LaTeX commands."""
+    for match in reversed(_BOLD.findall(tail(text))):
+        candidate = match.strip()
+        if candidate.endswith(":") or _WORD.search(candidate.replace("$", " ")):
+            continue
+        answer = _strip_answer(candidate)
+        if answer:
+            return answer
+    return None
+
+
 def final_answer_line(text: str) -> str | None:
     """The rest of the line after the last "final answer" / "the answer" (and an optional "is", ":"
     or "=") that has any; the answer may start on a later line."""
@@ -85,6 +101,20 @@ def final_answer_line(text: str) -> str | None:
         if rest:
             return _strip_answer(rest.splitlines()[0]) or None
     return None
+
+
+def final_answer_span(text: str) -> str | None:
+    """`final_answer_line` cut to the answer itself: a leading ``$…$``/``\\(…\\)`` span whole, else up
+    to the sentence's end (". ", "; ", ", because …", ", so …"): "The answer is 42, because 6*7=42."
+    gives "42"."""
+    line = final_answer_line(text)
+    if line is None:
+        return None
+    math = _MATH_SPAN.match(line.lstrip("*").strip())
+    if math:
+        return next(group for group in math.groups() if group is not None).strip() or None
+    cut = _SENTENCE_END.search(line)
+    return _strip_answer(line[: cut.start()] if cut else line) or None
 
 
 def answer_tag(text: str) -> str | None:

@@ -1,8 +1,10 @@
 """The `math` verifier: Math-Verify behind tether's extraction, fast paths and timeouts.
 
-Extraction (parent, text only): the last ``\\boxed{}``/``\\fbox{}``, else the
-last short markdown bold (``**73**``), else a final-answer line; when none is
-found, the completion's tail goes to Math-Verify's own full-text parse.
+Extraction (parent, text only), explicit answers first: the last ``\\boxed{}``/``\\fbox{}``, else
+the answer after the last "final answer" / "the answer is" / "Answer:" (a leading ``$…$`` span, or
+the text up to the sentence's end), else the last short bold that looks like an answer
+(``**73**``, not ``**Step 1:**``); when none is found, the completion's tail goes to
+Math-Verify's own full-text parse.
 
 Comparison (worker process): exact fast paths first (identical normalised
 strings; two plain integers), then Math-Verify ``parse`` + ``verify`` against
@@ -21,12 +23,13 @@ from typing import Any
 from tether.errors import InputError
 from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
-from tether.grading.extract import cascade, final_answer_line, last_bold, last_boxed
+from tether.grading.extract import cascade, final_answer_span, last_bold_answer, last_boxed
 
 FULL_TEXT = "\x00fulltext\x00"  # marks an "answer" that is the completion's tail, for Math-Verify to parse
 _TAIL_CHARS = 2000
 _SPACES = re.compile(r"\s+|\\[,!;: ]|\\left|\\right|\$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_UNFINISHED = re.compile(r"(?:[=+\-*/×÷^(,]|\\times|\\cdot|\.\.\.|…)\s*$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:(?:,|\{,\})\d{3})+$")
 
 
@@ -46,11 +49,13 @@ class MathVerifier:
         return version_string(self.name, ("math-verify", "latex2sympy2_extended", "sympy"), config)
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        answer = cascade(completion, (last_boxed, last_bold, final_answer_line))
+        answer = cascade(completion, (last_boxed, final_answer_span, last_bold_answer))
         if answer is not None:
             return answer
         tail = completion[-_TAIL_CHARS:].strip()
-        return FULL_TEXT + tail if tail else None
+        if not tail or _UNFINISHED.search(tail):
+            return None  # ends mid-expression (an echoed question, a cut-off computation): no answer to parse
+        return FULL_TEXT + tail
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         golds = _golds(reference)
@@ -82,6 +87,11 @@ class MathVerifier:
         for gold in golds:
             for g in self._parsed_gold(gold):
                 for p in predicted:
+                    exact = exact_equal(g, p)
+                    if exact is not None:
+                        if exact:
+                            return Grade(True, 1.0)
+                        continue
                     try:
                         if verify(g, p, float_rounding=self.float_rounding, timeout_seconds=self.timeout_seconds,
                                   raise_on_error=True):
@@ -133,3 +143,34 @@ def _as_integer(text: str) -> int | None:
     if _INTEGER.match(text) and len(text) < 400:
         return int(text)
     return None
+
+
+_EXACT_LIMIT = 10_000  # largest factorial argument, power exponent or integer digits decided exactly
+
+
+def exact_equal(gold, predicted) -> bool | None:
+    """True/False when both are exact numbers (integers, fractions, factorials, integer powers: no
+    floats, no symbols) small enough to evaluate, decided without rounding (``1/2006!`` is not
+    ``1/2004!``, which Math-Verify's float comparison cannot tell apart); None otherwise."""
+    import sympy
+
+    if not all(isinstance(x, sympy.Basic) and x.is_number for x in (gold, predicted)):
+        return None
+    for expr in (gold, predicted):
+        if expr.atoms(sympy.Float) or expr.has(sympy.I) or not _small(expr, sympy):
+            return None
+    values = [expr.doit() for expr in (gold, predicted)]
+    if not all(v.is_Rational for v in values):
+        return None
+    return bool(values[0] == values[1])
+
+
+def _small(expr, sympy) -> bool:
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.factorial) and not (node.args[0].is_Integer and abs(node.args[0]) <= _EXACT_LIMIT):
+            return False
+        if isinstance(node, sympy.Pow) and not (node.exp.is_Integer and abs(node.exp) <= _EXACT_LIMIT):
+            return False
+        if node.is_Integer and abs(node) > 10**_EXACT_LIMIT:
+            return False
+    return True

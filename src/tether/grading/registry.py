@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tether.errors import InputError
+from tether.grading.choice import ChoiceVerifier
 from tether.grading.judge import JudgeVerifier
 from tether.grading.math import MathVerifier
 from tether.grading.reasoning_gym import ReasoningGymVerifier
-from tether.grading.simple import ChoiceVerifier, ExactVerifier, NumericVerifier
+from tether.grading.simple import ExactVerifier, NumericVerifier
 from tether.grading.sums import SumVerifier
 
 VERIFIERS: dict[str, type] = {

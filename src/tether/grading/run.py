@@ -87,6 +87,7 @@ class GradeOptions:
     verifier_options: dict = field(default_factory=dict)  # e.g. {"judge": {"model": ..., "base_url": ...}}
     regrade: tuple[str, ...] = ()  # verdict statuses to grade again (e.g. ("error", "timeout")); () = none
     update_tasks: bool = False  # accept given tasks whose reference answer changed (and regrade those tasks)
+    strict: bool = False  # no full-text fallback: a completion without an explicit answer is no_answer
 
 
 Progress = Callable[[int], None]
@@ -133,7 +134,7 @@ class _LabelPlan:
         recorded = store.manifest().get("grading", {}).get(label, {}).get("versions", {})
         self.versions, self.carried = {}, {}
         for name, verifier in verifiers.items():
-            base = verifier.version()
+            base = verifier.version() + ("/strict" if options.strict else "")
             previous = recorded.get(name)
             current = previous if previous and (previous == base or previous.startswith(base + REGRADE)) else base
             if options.regrade or changed_tasks:  # a new version; what stays valid is carried over from the old
@@ -212,9 +213,13 @@ class _LabelPlan:
         verifier = self.verifiers[self.verifier_of(row["task_id"])]
         try:
             with time_limit(self.options.deadline):
-                return verifier.extract(completion, task["reference"])
+                answer = verifier.extract(completion, task["reference"])
         except DeadlineExceeded:
             return EXTRACTION_TIMED_OUT
+        if answer is not None and answer.startswith(FULL_TEXT) and (
+                self.options.strict or row.get("finish_reason") == "length"):
+            return None  # no explicit answer: under --strict, or cut at max_tokens, nothing is graded from the text
+        return answer
 
     def _verify(self, keys: list[tuple[str, str, str]], pool: GradingPool) -> dict[tuple, Grade]:
         """A grade for every key. A timeout or a failure gets a second attempt (in a fresh worker):

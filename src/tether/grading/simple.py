@@ -1,4 +1,4 @@
-"""Verifiers without a math engine: `exact`, `choice` (multiple-choice letters), `numeric` (SciBench style)."""
+"""Verifiers without a math engine: `exact` and `numeric` (SciBench style); `choice` is in tether.grading.choice."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
-from tether.grading.extract import answer_tag, cascade, final_answer_line, last_bold, last_boxed, last_line, tail
+from tether.grading.extract import answer_tag, cascade, final_answer_line, last_bold, last_boxed, last_line
 
 _TEXT_WRAP = re.compile(r"\\text(?:bf|rm)?\{([^{}]*)\}")
 _PUNCT = re.compile(r"^[\s\"'`*$]+|[\s\"'`*$.!]+$")
@@ -38,39 +38,6 @@ class ExactVerifier:
             return rejected
         golds = reference["answer"] if isinstance(reference["answer"], list) else [reference["answer"]]
         correct = normalise_text(answer) in {normalise_text(str(g)) for g in golds}
-        return Grade(correct, float(correct))
-
-
-_CHOICE_PATTERNS = (  # possessive: linear time on any text
-    re.compile(r"answer\s*+(?:is|:)?+\s*+\(?+\**+([A-J])\b", re.IGNORECASE),
-    re.compile(r"\\boxed\{\s*+\(?([A-J])\)?\s*+\}"),
-    re.compile(r"\*\*\(?([A-J])\)?\*\*"),
-    re.compile(r"^[ \t]*+\(?([A-J])[).:]?[ \t]*+$", re.MULTILINE),
-)
-
-
-class ChoiceVerifier:
-    """Multiple choice: the chosen letter (A-J) against the gold letter (or a 0-based index)."""
-
-    name = "choice"
-    in_process = False
-
-    def version(self) -> str:
-        return version_string(self.name, (), {"patterns": [p.pattern for p in _CHOICE_PATTERNS],
-                                                 "extraction": extraction.VERSION})
-
-    def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        completion = tail(completion)
-        for pattern in _CHOICE_PATTERNS:
-            found = pattern.findall(completion)
-            if found:
-                return found[-1].upper()
-        return None
-
-    def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
-        gold = reference["answer"]
-        gold = "ABCDEFGHIJ"[gold] if isinstance(gold, int) else str(gold).strip().strip("()").upper()
-        correct = answer.strip().upper() == gold
         return Grade(correct, float(correct))
 
 
@@ -118,3 +85,8 @@ class NumericVerifier:
             return Grade.error(f"gold answer {reference['answer']!r} is not a number")
         correct = math.isclose(value, gold, rel_tol=self.rel_tol, abs_tol=1e-12)
         return Grade(correct, float(correct))
+
+
+from tether.grading.choice import ChoiceVerifier  # noqa: E402 - kept importable from here
+
+__all__ = ["ChoiceVerifier", "ExactVerifier", "NumericVerifier", "normalise_text", "parse_number"]

@@ -243,10 +243,11 @@ def ungraded_count(store: Store, label: str, versions: dict[str, str]) -> int:
 
 def ungraded_samples(store: Store, label: str, versions: dict[str, str], chunk_size: int
                      ) -> Iterator[pa.RecordBatch]:
-    """(task_id, sample_idx, completion) batches of the samples without a verdict under `versions`, in order."""
+    """(task_id, sample_idx, completion, finish_reason) batches of the samples without a verdict under
+    `versions`, in order."""
     if not store.shard_paths("samples", label):
         return
-    query = (f"SELECT s.task_id, s.sample_idx, s.completion FROM {_table(store, 'samples', label)} AS s "
+    query = (f"SELECT s.task_id, s.sample_idx, s.completion, s.finish_reason FROM {_table(store, 'samples', label)} AS s "
              f"{_graded_filter(store, label, versions)} ORDER BY s.task_id, s.sample_idx")
     with connect() as connection:
         relation = connection.sql(query)
