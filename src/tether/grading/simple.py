@@ -9,6 +9,7 @@ from typing import Any
 from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
 from tether.grading.extract import answer_tag, cascade, final_answer_line, last_bold, last_boxed, last_line
+from tether.grading.numbers import parse_number
 
 _TEXT_WRAP = re.compile(r"\\text(?:bf|rm)?\{([^{}]*)\}")
 _PUNCT = re.compile(r"^[\s\"'`*$]+|[\s\"'`*$.!]+$")
@@ -41,26 +42,9 @@ class ExactVerifier:
         return Grade(correct, float(correct))
 
 
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:\s*(?:[eE]|\\times\s*10\^|\*\s*10\^|×\s*10\^)\s*\{?\s*[-+]?\d+\s*\}?)?")
-
-
-def parse_number(text: str) -> float | None:
-    """The first number in `text`, with scientific notation; units and words after it ignored."""
-    cleaned = text.replace(",", "").replace("{,}", "").replace("\\!", "").replace("−", "-")
-    match = _NUMBER.search(cleaned)
-    if not match:
-        return None
-    token = re.sub(r"\s+", "", match.group(0))
-    token = re.sub(r"(?:\\times|\*|×)10\^\{?([-+]?\d+)\}?", r"e\1", token)
-    try:
-        value = float(token)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 class NumericVerifier:
-    """Relative tolerance against a numeric gold (SciBench: 5 %); units stripped."""
+    """The answer's number (tether.grading.numbers: the whole final expression) against a numeric
+    gold, within a relative tolerance (default 5 %, as SciBench; `rel_tol`); a unit after the number is ignored."""
 
     name = "numeric"
     in_process = False
@@ -69,7 +53,8 @@ class NumericVerifier:
         self.rel_tol = rel_tol
 
     def version(self) -> str:
-        return version_string(self.name, (), {"rel_tol": self.rel_tol, "extraction": extraction.VERSION})
+        return version_string(self.name, (), {"rel_tol": self.rel_tol, "extraction": extraction.VERSION,
+                                                 "numbers": 2})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return cascade(completion, (last_boxed, final_answer_line, last_bold, answer_tag))
@@ -80,7 +65,7 @@ class NumericVerifier:
             return rejected
         value, gold = parse_number(answer), parse_number(str(reference["answer"]))
         if value is None:
-            return Grade(False, 0.0, "ok", "no number in the answer")
+            return Grade(False, 0.0, "ok", "the answer is not a single number")
         if gold is None:
             return Grade.error(f"gold answer {reference['answer']!r} is not a number")
         correct = math.isclose(value, gold, rel_tol=self.rel_tol, abs_tol=1e-12)
