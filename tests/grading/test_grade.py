@@ -175,9 +175,9 @@ def test_hostile_completions_are_graded_and_a_slow_extractor_times_out(tmp_path,
     assert tally.samples == len(completions) and tally.correct == 1 and tally.statuses["timeout"] == 0
 
     def catastrophic(self, completion, reference):  # a custom extractor with an exponential pattern
-        return "42" if re.match(r"(a+)+$", "a" * 40 + "b") else None
+        return ("42", "custom") if re.match(r"(a+)+$", "a" * 40 + "b") else (None, None)
 
-    monkeypatch.setattr(MathVerifier, "extract", catastrophic)
+    monkeypatch.setattr(MathVerifier, "extract_with_route", catastrophic)
     slow = grade(tmp_path / "run", GradeOptions(workers=1, deadline=0.25, verifier_options={"math": {"timeout_seconds": 2}}),
                  tasks=tasks)  # a new config: a new version, so everything is graded again
     assert slow.tallies[("base", "tasks")].statuses["timeout"] == len(completions)
@@ -194,3 +194,15 @@ def test_no_full_text_answer_from_a_cut_off_completion_or_under_strict(tmp_path)
     assert (tally.correct, tally.statuses["no_answer"]) == (2, 1)
     strict = grade(tmp_path / "run", GradeOptions(workers=1, strict=True)).tallies[("base", "tasks")]
     assert (strict.correct, strict.statuses["no_answer"]) == (1, 2)  # a new version: all graded again
+
+
+def test_every_verdict_says_how_its_answer_was_found(store_with_samples):
+    store, tasks = store_with_samples
+    summary = grade(store, GradeOptions(workers=1), tasks=tasks)
+    found = duckdb.sql(f"select answer, extraction, count(*) from '{store}/verdicts/base/*.parquet' "
+                       "group by all order by all").fetchall()
+    assert (r"\dfrac12", "box", 4) in found and ("42", "bold", 4) in found
+    assert ("no idea", "full_text", 4) in found  # the tail Math-Verify parsed is stored, so it can be audited
+    tally = summary.tallies[("base", "tasks")]
+    assert tally.routes == {"box": 24, "bold": 4, "full_text": 4} and tally.format_asked == 32
+    assert tally.format_followed == 24  # the prompt asked for \boxed{}

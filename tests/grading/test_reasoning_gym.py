@@ -52,3 +52,19 @@ def test_wrong_answer_scores_below_one(verifier):
     ref = reference("basic_arithmetic")
     result = verifier.compare("definitely not a number", ref)
     assert not result.correct and result.score < 1.0
+
+
+def test_strict_extraction_is_reasoning_gyms_own():
+    """strict reads only <answer> tags, as Reasoning Gym's extract_answer does; fair also takes a box."""
+    from reasoning_gym.utils import extract_answer
+
+    strict, fair = ReasoningGymVerifier(extraction="strict"), ReasoningGymVerifier()
+    ref = reference("gcd")
+    gold = ref["answer"]
+    for completion in (f"so \\boxed{{{gold}}}", f"<answer>{gold}</answer>", f"<answer>x</answer> <answer> {gold} </answer>",
+                       f"<ANSWER>{gold}</ANSWER>", f"<think>hm</think>{gold}", f"<answer>1 <answer>{gold}</answer>"):
+        assert strict.extract(completion, ref) == extract_answer(completion), completion
+    assert strict.extract(f"so \\boxed{{{gold}}}", ref) is None and fair.extract(f"so \\boxed{{{gold}}}", ref) == gold
+    assert strict.version() != fair.version()
+    with pytest.raises(Exception, match="use one of fair, strict"):
+        ReasoningGymVerifier(extraction="loose")

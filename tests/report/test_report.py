@@ -53,8 +53,13 @@ def test_shifted_tasks_carry_an_example_completion(report):
     solved_by = {"S": data.overall.base, "E": data.overall.rl}
     for task in data.shifted:
         assert task.example is not None  # the model that solved it stored its text
+        assert task.answer and task.extraction and task.gold  # its extracted answer, how it was found, and the gold
         row = list(solved_by[task.region].task_ids).index(task.task_id)
         assert solved_by[task.region].c[row] > 0
+    from tether.report.build import _html_shifted
+
+    table = _html_shifted(data)
+    assert "gold answer" in table and all(f"({t.extraction})" in table for t in data.shifted[:5])
 
 
 def test_three_shapes_are_real_curves(report):

@@ -110,3 +110,25 @@ def test_history_events_accumulate(tmp_path):
     store.record_event("import", rows=3)
     store.record_event("import", rows=4)
     assert [e["rows"] for e in store.manifest()["history"]] == [3, 4]
+
+
+def test_verdict_shards_written_before_a_column_was_added_still_count(tmp_path):
+    """Stores written before the verdicts' `extraction` column existed are read by name, with nulls."""
+    import pyarrow.parquet as pq
+
+    from tether.store import query
+    from tether.store.check import check_store
+    from tether.store.schema import VERDICT_SCHEMA
+
+    store = Store.create(tmp_path / "run")
+    old = pa.table({"model": ["base"] * 2, "task_id": ["t"] * 2, "sample_idx": [0, 1], "correct": [True, False],
+                    "score": [1.0, 0.0], "status": ["ok"] * 2, "verifier": ["exact"] * 2,
+                    "verifier_version": ["v"] * 2, "answer": ["a", "b"]})
+    assert "extraction" in VERDICT_SCHEMA.names and "extraction" not in old.column_names
+    (tmp_path / "run" / "verdicts" / "base").mkdir(parents=True)
+    pq.write_table(old, tmp_path / "run" / "verdicts" / "base" / "part-old.parquet")
+    new = old.set_column(2, "sample_idx", pa.array([2, 3]))
+    store.write([Shard("verdicts", "base", new, "new")])
+    counts = query.task_counts(store, "base")
+    assert list(counts.n) == [4] and list(counts.c) == [2]
+    assert check_store(store).problems == []

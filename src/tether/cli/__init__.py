@@ -285,6 +285,7 @@ def grade_cmd(
     status: Annotated[str | None, typer.Option(help="With --regrade: the statuses to grade again, comma-separated (ok, no_answer, timeout, error).")] = None,
     update_tasks: Annotated[bool, typer.Option(help="Accept --tasks whose reference answers differ from the stored ones; regrade those tasks.")] = False,
     strict: Annotated[bool, typer.Option(help="math: no full-text fallback; a completion without an explicit answer (box, 'the answer is', bold) is no_answer.")] = False,
+    extraction: Annotated[str, typer.Option(help="reasoning_gym: 'fair' (tag, box, after </think>, last line; for support accounting) or 'strict' (Reasoning Gym's own: <answer> tags only; for comparable numbers).")] = "fair",
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
     from tether.cli.render import render_grade_summary, render_grading_failures
@@ -292,7 +293,7 @@ def grade_cmd(
     from tether.grading import GradeOptions, grade
     from tether.tasks import ColumnMap, load_tasks
 
-    verifier_options = {"math": {"timeout_seconds": timeout}}
+    verifier_options = {"math": {"timeout_seconds": timeout}, "reasoning_gym": {"extraction": extraction}}
     if judge_model or judge_base_url:
         verifier_options["judge"] = {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key,
                                      "max_retries": judge_retries,

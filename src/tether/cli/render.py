@@ -164,6 +164,10 @@ def render_grade_summary(summary, console: Console) -> None:
         f"{summary.cache_hits} from the cache; {summary.workers_replaced} hung or crashed workers replaced",
         highlight=False,
     )
+    for (label, benchmark), tally in sorted(summary.tallies.items()):
+        console.print(f"{label} / {benchmark}: {extraction_line(tally)}", highlight=False)
+    for name, mode in sorted(summary.extraction_modes.items()):
+        console.print(f"{name} extraction: {mode}", highlight=False)
     if summary.no_gold:
         console.print(f"graded by their scorer alone (no stored gold answer): {', '.join(sorted(summary.no_gold))}")
     for title, examples in (("no answer extracted", summary.no_answer_examples),
@@ -172,6 +176,16 @@ def render_grade_summary(summary, console: Console) -> None:
             console.print(Text.assemble((title, "bold"), ", e.g.:"))
             for task_id, text in examples[:3]:
                 console.print(f"  {task_id}: ...{text!r}", highlight=False)
+
+
+def extraction_line(tally) -> str:
+    """How the answers were found ("box 80%, final_answer 12%, none 8%") and the requested format's share."""
+    total = sum(tally.routes.values())
+    routes = ", ".join(f"{route} {count / total:.0%}" for route, count in tally.routes.most_common()) if total else "-"
+    line = f"answers found by {routes}"
+    if tally.format_asked:
+        line += f"; {tally.format_share:.0%} followed the format the prompt asked for"
+    return line
 
 
 def render_grading_failures(summary, console: Console) -> None:

@@ -34,7 +34,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
                    progress: ProgressFactory = silent):
     """Run (or resume) every stage of an experiment; returns (comparison, store path, stage log)."""
     from tether.compare.store import compare_store, save_store_comparison
-    from tether.grading import GradeOptions, grade
+    from tether.grading import grade
     from tether.tasks import ColumnMap, load_tasks
 
     experiment, root = load_experiment(path)
@@ -69,8 +69,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
              f"{summary.units_skipped} of {summary.units_total} units already done")
     g = experiment.grading
     with progress("grade") as bar:
-        graded = grade(store, GradeOptions(g.verifier, g.workers, verifier_options={"math": {"timeout_seconds": g.timeout}}),
-                       on_progress=bar.advance, on_start=bar.start)
+        graded = grade(store, g.options(), on_progress=bar.advance, on_start=bar.start)
     if not graded.ok:
         task_id, detail = graded.failure_examples[0]
         raise InputError(f"grading: {graded.failed} samples could not be graded, e.g. {task_id}: {detail}; "

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tether import defaults
+
+if TYPE_CHECKING:
+    from tether.grading import GradeOptions
 from tether.errors import InputError
 
 
@@ -94,8 +97,17 @@ class GradingSection(_Strict):
     verifier: str = "auto"
     workers: int = Field(default=2, ge=1)
     timeout: int = Field(default=5, ge=1)
+    strict: bool = False  # math: no full-text fallback (docs/grading.md)
+    extraction: Literal["fair", "strict"] = "fair"  # reasoning_gym: fair cascade or Reasoning Gym's own tags
 
     _verifier = field_validator("verifier")(_known_verifier)
+
+    def options(self) -> GradeOptions:
+        from tether.grading import GradeOptions
+
+        return GradeOptions(self.verifier, self.workers, strict=self.strict,
+                            verifier_options={"math": {"timeout_seconds": self.timeout},
+                                              "reasoning_gym": {"extraction": self.extraction}})
 
 
 class CompareSection(_Strict):

@@ -68,6 +68,15 @@ class Verifier(Protocol):
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade: ...
 
 
+def extract_with_route(verifier, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(answer, how it was found) from a verifier; one without `extract_with_route` reports "extract"."""
+    method = getattr(verifier, "extract_with_route", None)
+    if method is not None:
+        return method(completion, reference)
+    answer = verifier.extract(completion, reference)
+    return answer, "extract" if answer is not None else None
+
+
 def version_string(name: str, packages: tuple[str, ...], config: dict) -> str:
     """'<name>/<pkg>=<version>,.../<hash of config>'; changes when any of them does."""
     parts = []

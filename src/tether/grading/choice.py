@@ -44,13 +44,18 @@ _WORD_AFTER = re.compile(r"^\s++(?!is\b|was\b)[a-z]")
 
 def extract_choice(completion: str) -> str | None:
     """The letter the completion commits to (see the module's doc), or None."""
+    return choice_with_route(completion)[0]
+
+
+def choice_with_route(completion: str) -> tuple[str | None, str | None]:
+    """(the letter, how it was marked: box, statement, bold or lone_letter), or (None, None)."""
     text = tail(completion)
-    for tier in ((_BOXED,), _STATEMENTS, (_BOLD,), (_LONE,)):
+    for route, tier in (("box", (_BOXED,)), ("statement", _STATEMENTS), ("bold", (_BOLD,)), ("lone_letter", (_LONE,))):
         found = [(m.start(g), m.group(g)) for pattern in tier for m in pattern.finditer(text)
                  for g in [m.lastindex] if _committed(text, m.start(g), m.end(g), pattern)]
         if found:
-            return max(found)[1]
-    return None
+            return max(found)[1], route
+    return None, None
 
 
 def _committed(text: str, start: int, end: int, pattern: re.Pattern) -> bool:
@@ -74,6 +79,9 @@ class ChoiceVerifier:
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return extract_choice(completion)
+
+    def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+        return choice_with_route(completion)
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         gold = reference["answer"]

@@ -34,6 +34,7 @@ _SENTENCE_END = re.compile(r"\.(?=\s|$)|[,;]\s*+(?=[A-Za-z]{2,}\b)|\s+(?:because
 _WORD = re.compile(r"(?<!\\)\b[A-Za-z]{4,}\b")
 _AFTER_FINAL = re.compile(r"\s*+(?:is)?+\s*+[:=]?+\s*+([^\n]*+)", re.IGNORECASE)
 _ANSWER_TAGS = re.compile(r"<(/?)answer>", re.IGNORECASE)
+_STRICT_TAGS = re.compile(r"<(/?)answer>")
 
 Extractor = Callable[[str], "str | None"]
 
@@ -154,8 +155,32 @@ def _strip_answer(answer: str) -> str:
 
 def cascade(text: str, extractors: Sequence[Extractor]) -> str | None:
     """The first answer any extractor finds, in order."""
+    return cascade_route(text, extractors)[0]
+
+
+def cascade_route(text: str, extractors: Sequence[Extractor]) -> tuple[str | None, str | None]:
+    """(the first answer any extractor finds, in order; the route that found it: `ROUTES`)."""
     for extractor in extractors:
         answer = extractor(text)
         if answer:
-            return answer
-    return None
+            return answer, ROUTES.get(extractor.__name__, extractor.__name__)
+    return None, None
+
+
+def answer_tag_strict(text: str) -> str | None:
+    """Reasoning Gym's own extraction (``reasoning_gym.utils.extract_answer``): the last match of
+    ``<answer>(.*?)</answer>`` (case as written), read left to right; linear, unlike that regex."""
+    text = tail(text)
+    opened, found = None, None
+    for match in _STRICT_TAGS.finditer(text):
+        if not match.group(1) and opened is None:
+            opened = match.end()
+        elif match.group(1) and opened is not None:
+            found, opened = (opened, match.start()), None
+    return text[found[0] : found[1]].strip() if found else None
+
+
+# how an answer was found, as stored in the verdicts' `extraction` column
+ROUTES = {"last_boxed": "box", "final_answer_span": "final_answer", "final_answer_line": "final_answer",
+          "last_bold": "bold", "last_bold_answer": "bold", "answer_tag": "answer_tag",
+          "answer_tag_strict": "answer_tag", "after_think": "after_think", "last_line": "last_line"}

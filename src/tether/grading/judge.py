@@ -60,8 +60,12 @@ class JudgeVerifier:
                                                  "extraction": extraction.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        answer = (after_think(completion) or extraction.tail(completion)).strip()
-        return answer[-4000:] or None
+        return self.extract_with_route(completion, reference)[0]
+
+    def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+        thought = after_think(completion)
+        answer = (thought or extraction.tail(completion)).strip()[-4000:]
+        return (answer, "after_think" if thought else "whole") if answer else (None, None)
 
     def compare_many(self, items: list[tuple[str, dict[str, Any], str]]) -> list[Grade]:
         """Grades of (answer, reference, question) triples, in order."""

@@ -23,7 +23,7 @@ from typing import Any
 from tether.errors import InputError
 from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
-from tether.grading.extract import cascade, final_answer_span, last_bold_answer, last_boxed
+from tether.grading.extract import cascade_route, final_answer_span, last_bold_answer, last_boxed
 
 FULL_TEXT = "\x00fulltext\x00"  # marks an "answer" that is the completion's tail, for Math-Verify to parse
 _TAIL_CHARS = 2000
@@ -49,13 +49,16 @@ class MathVerifier:
         return version_string(self.name, ("math-verify", "latex2sympy2_extended", "sympy"), config)
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        answer = cascade(completion, (last_boxed, final_answer_span, last_bold_answer))
+        return self.extract_with_route(completion, reference)[0]
+
+    def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+        answer, route = cascade_route(completion, (last_boxed, final_answer_span, last_bold_answer))
         if answer is not None:
-            return answer
+            return answer, route
         tail = completion[-_TAIL_CHARS:].strip()
         if not tail or _UNFINISHED.search(tail):
-            return None  # ends mid-expression (an echoed question, a cut-off computation): no answer to parse
-        return FULL_TEXT + tail
+            return None, None  # ends mid-expression (an echoed question, a cut-off computation): no answer
+        return FULL_TEXT + tail, "full_text"
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         golds = _golds(reference)

@@ -1,4 +1,10 @@
-"""The `reasoning_gym` verifier: the dataset's own `score_answer`, after the paper's fair extraction.
+"""The `reasoning_gym` verifier: the dataset's own `score_answer`, after fair or strict extraction.
+
+``extraction="strict"`` is Reasoning Gym's own pipeline (only the ``<answer>`` tag, as
+``reasoning_gym.utils.extract_answer`` reads it), for numbers comparable with published ones.
+``"fair"`` (the default, for support accounting) is the paper's cascade below, so a base model that
+answers correctly in another format is not counted as unable to solve the task. The mode is part
+of the verifier version and shown in `tether grade`'s summary.
 
 Extraction cascade (whitespace stripped): the ``<answer>`` tag, then the last
 ``\\boxed{}``, then the text after ``</think>``, then the final line. So a base
@@ -17,10 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tether.grading import extract as extraction
+from tether.errors import InputError
+from tether.grading import extract as extraction_rules
 from tether.grading.base import Grade, too_long, version_string
-from tether.grading.extract import after_think, answer_tag, cascade, last_boxed, last_line
+from tether.grading.extract import after_think, answer_tag, answer_tag_strict, cascade_route, last_boxed, last_line
 
+EXTRACTIONS = ("fair", "strict")
 NO_GOLD = ("boxnet", "graph_color", "propositional_logic", "rubiks_cube", "rush_hour")
 
 
@@ -28,16 +36,25 @@ class ReasoningGymVerifier:
     name = "reasoning_gym"
     in_process = False
 
-    def __init__(self):
+    def __init__(self, extraction: str = "fair"):
+        if extraction not in EXTRACTIONS:
+            raise InputError(f"reasoning_gym extraction {extraction!r}: use one of {', '.join(EXTRACTIONS)}")
+        self.extraction = extraction
         self._datasets: dict[tuple, Any] = {}
 
     def version(self) -> str:
-        return version_string(self.name, ("reasoning-gym",), {"extract": ["answer_tag", "boxed", "think", "line"],
-                                                                 "extraction": extraction.VERSION})
+        order = ["answer_tag", "boxed", "think", "line"] if self.extraction == "fair" else ["answer_tag (strict)"]
+        return version_string(self.name, ("reasoning-gym",), {"extract": order, "mode": self.extraction,
+                                                                 "extraction": extraction_rules.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        answer = cascade(completion, (answer_tag, last_boxed, after_think, last_line))
-        return answer.strip() if answer else None
+        return self.extract_with_route(completion, reference)[0]
+
+    def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+        extractors = (answer_tag, last_boxed, after_think, last_line) if self.extraction == "fair" \
+            else (answer_tag_strict,)
+        answer, route = cascade_route(completion, extractors)
+        return (answer.strip(), route) if answer and answer.strip() else (None, None)
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         rejected = too_long(answer) if len(answer) > 20_000 else None  # some answers (grids, proofs) are long

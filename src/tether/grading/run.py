@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from tether.errors import InputError
-from tether.grading.base import FAILED, Grade
+from tether.grading.base import FAILED, Grade, extract_with_route
 from tether.grading.deadline import DeadlineExceeded, time_limit
 from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
@@ -49,6 +49,14 @@ class BenchmarkTally:
     correct: int = 0
     statuses: Counter = field(default_factory=Counter)
     score_sum: float = 0.0
+    routes: Counter = field(default_factory=Counter)  # how answers were found ("none": no answer)
+    format_asked: int = 0  # samples whose prompt asked for a format (\boxed{}, <answer> tags)
+    format_followed: int = 0  # ... and whose answer was found in that format
+
+    @property
+    def format_share(self) -> float:
+        """The share of samples asked for a format that followed it (nan when none was asked)."""
+        return self.format_followed / self.format_asked if self.format_asked else float("nan")
 
     @property
     def incorrect(self) -> int:
@@ -69,6 +77,7 @@ class GradeSummary:
     no_answer_examples: list[tuple[str, str]] = field(default_factory=list)
     timeout_examples: list[tuple[str, str]] = field(default_factory=list)
     no_gold: set[str] = field(default_factory=set)
+    extraction_modes: dict[str, str] = field(default_factory=dict)  # verifier -> its extraction mode, where it has one
     failed: int = 0  # samples whose grading failed (no verdict written; the next run retries them)
     failure_examples: list[tuple[str, str]] = field(default_factory=list)
 
@@ -108,6 +117,8 @@ def grade(store: str | Store, options: GradeOptions | None = None, labels: Seque
         raise InputError(f"{target.root}: no samples to grade")
     with target.writing(chosen, "tether grade"), _pool(options, executor) as pool:
         plans = [_plan(target, label, options, tasks) for label in chosen]
+        summary.extraction_modes = {name: v.extraction for plan in plans for name, v in plan.verifiers.items()
+                                    if hasattr(v, "extraction")}
         if on_start:
             on_start(sum(plan.pending for plan in plans))
         for plan in plans:
@@ -158,7 +169,8 @@ class _LabelPlan:
 
     def _grade_chunk(self, batch: pa.RecordBatch, cache: dict, pool: GradingPool, summary: GradeSummary) -> None:
         rows = batch.to_pylist()
-        answers = [self._extract(row) for row in rows]
+        extracted = [self._extract(row) for row in rows]
+        answers = [answer for answer, _ in extracted]
         keys = {(self.verifier_of(r["task_id"]), r["task_id"], a) for r, a in zip(rows, answers)
                 if a is not None and a is not EXTRACTION_TIMED_OUT}
         summary.distinct_answers += len(keys)
@@ -180,7 +192,8 @@ class _LabelPlan:
             cache[(self.versions[name], task_id, answer)] = found
             new_cache.append(CachedGrade(name, self.versions[name], task_id, answer, found.correct, found.score,
                                          found.status, found.detail))
-        verdicts = [v for row, answer in zip(rows, answers) if (v := self._verdict(row, answer, cache, failed, summary))]
+        verdicts = [v for row, (answer, route) in zip(rows, extracted)
+                    if (v := self._verdict(row, answer, route, cache, failed, summary))]
         if not verdicts:
             return
         shards = [Shard("verdicts", self.label, to_table(verdicts, Verdict), new_shard_name("grade"))]
@@ -204,22 +217,23 @@ class _LabelPlan:
                 kept.add(key)
         return kept
 
-    def _extract(self, row: dict) -> str | None:
-        """The row's answer (None: none found; `EXTRACTION_TIMED_OUT`: extraction overran the deadline)."""
+    def _extract(self, row: dict) -> tuple[str | None, str | None]:
+        """The row's (answer, how it was found); answer None: none found; `EXTRACTION_TIMED_OUT`:
+        extraction overran the deadline."""
         completion = row["completion"]
         if not completion:
-            return None
+            return None, None
         task = self.tasks[row["task_id"]]
         verifier = self.verifiers[self.verifier_of(row["task_id"])]
         try:
             with time_limit(self.options.deadline):
-                answer = verifier.extract(completion, task["reference"])
+                answer, route = extract_with_route(verifier, completion, task["reference"])
         except DeadlineExceeded:
-            return EXTRACTION_TIMED_OUT
+            return EXTRACTION_TIMED_OUT, None
         if answer is not None and answer.startswith(FULL_TEXT) and (
                 self.options.strict or row.get("finish_reason") == "length"):
-            return None  # no explicit answer: under --strict, or cut at max_tokens, nothing is graded from the text
-        return answer
+            return None, None  # no explicit answer: under --strict, or cut at max_tokens, nothing is graded from the text
+        return answer, route
 
     def _verify(self, keys: list[tuple[str, str, str]], pool: GradingPool) -> dict[tuple, Grade]:
         """A grade for every key. A timeout or a failure gets a second attempt (in a fresh worker):
@@ -237,7 +251,7 @@ class _LabelPlan:
         results.update(pool.grade(again))
         return results
 
-    def _verdict(self, row: dict, answer: str | None, cache: dict, failed: dict,
+    def _verdict(self, row: dict, answer: str | None, route: str | None, cache: dict, failed: dict,
                  summary: GradeSummary) -> Verdict | None:
         """The row's verdict, or None when grading it failed (counted in `summary`, retried next run)."""
         name = self.verifier_of(row["task_id"])
@@ -255,6 +269,11 @@ class _LabelPlan:
             found = Grade.no_answer() if answer is None else cache[key]
         tally = summary.tallies.setdefault((self.label, task["benchmark"]), BenchmarkTally())
         tally.samples += 1
+        tally.routes[route or "none"] += 1
+        asked = requested_route(task["question"])
+        if asked:
+            tally.format_asked += 1
+            tally.format_followed += route == asked
         tally.correct += found.correct
         tally.statuses[found.status] += 1
         tally.score_sum += found.score
@@ -264,9 +283,9 @@ class _LabelPlan:
             summary.timeout_examples.append((row["task_id"], (answer or "")[:200]))
         if task["reference"].get("answer") is None and name == "reasoning_gym":
             summary.no_gold.add(task["benchmark"])
-        stored = None if answer is None or answer.startswith(FULL_TEXT) else answer
+        stored = answer[len(FULL_TEXT):] if answer is not None and answer.startswith(FULL_TEXT) else answer
         return Verdict(self.label, row["task_id"], row["sample_idx"], found.correct, found.score, found.status, name,
-                       self.versions[name], stored)
+                       self.versions[name], stored, route)
 
 
 def _plan(store: Store, label: str, options: GradeOptions, given: Sequence[Task] | None) -> _LabelPlan:
@@ -317,6 +336,15 @@ def _changed_golds(store: Store, label: str, stored: dict[str, dict], given: dic
 def _gold(reference: dict) -> dict:
     """What a reference says about the answer (the bare question kept beside it is not part of it)."""
     return {key: value for key, value in reference.items() if key != "question"}
+
+
+def requested_route(prompt: str) -> str | None:
+    """The answer format a task's prompt asks for: "box" (``\\boxed{}``), "answer_tag" (``<answer>``) or None."""
+    if "\\boxed" in prompt:
+        return "box"
+    if "<answer>" in prompt:
+        return "answer_tag"
+    return None
 
 
 def _regrade_number(version: str) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
-from tether.grading.extract import answer_tag, cascade, final_answer_line, last_bold, last_boxed, last_line
+from tether.grading.extract import answer_tag, cascade_route, final_answer_line, last_bold, last_boxed, last_line
 from tether.grading.numbers import parse_number
 
 _TEXT_WRAP = re.compile(r"\\text(?:bf|rm)?\{([^{}]*)\}")
@@ -31,7 +31,10 @@ class ExactVerifier:
         return version_string(self.name, (), {"normalise": 1, "extraction": extraction.VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        return cascade(completion, (answer_tag, last_boxed, final_answer_line, last_bold, last_line))
+        return self.extract_with_route(completion, reference)[0]
+
+    def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+        return cascade_route(completion, (answer_tag, last_boxed, final_answer_line, last_bold, last_line))
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         rejected = too_long(answer)
@@ -57,7 +60,10 @@ class NumericVerifier:
                                                  "numbers": 2})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        return cascade(completion, (last_boxed, final_answer_line, last_bold, answer_tag))
+        return self.extract_with_route(completion, reference)[0]
+
+    def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+        return cascade_route(completion, (last_boxed, final_answer_line, last_bold, answer_tag))
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         rejected = too_long(answer)

@@ -20,6 +20,10 @@ class SumVerifier:
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return completion.strip() or None
 
+    def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
+        answer = self.extract(completion, reference)
+        return answer, "whole" if answer else None
+
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         terms = parse(answer)
         if terms is None:

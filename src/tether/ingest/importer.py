@@ -124,6 +124,7 @@ def _verdicts_table(part: pa.Table, version: str) -> pa.Table:
         "verifier": pa.array(["imported"] * size, pa.string()),
         "verifier_version": pa.array([version] * size, pa.string()),
         "answer": part.column("answer"),
+        "extraction": pa.nulls(size, pa.string()),  # graded elsewhere: how the answer was found is not known
     }
     return pa.Table.from_pydict(columns, schema=VERDICT_SCHEMA)
 

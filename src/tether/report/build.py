@@ -186,9 +186,10 @@ def _html_shifted(data: ReportData) -> str:
     if not data.shifted:
         return "<p class='muted'>None: every task is in P or O.</p>"
     header = ["task", "benchmark", "region", f"{data.labels[0]} correct", f"{data.labels[1]} correct",
-              "p-value (one-sided exact)", "q-value (BH)"]
+              "p-value (one-sided exact)", "q-value (BH)", "extracted answer (how found)", "gold answer"]
     rows = [[t.task_id, t.benchmark, f"{t.region} ({REGION_NAMES[t.region]})", f"{t.base[0]}/{t.base[1]}",
-             f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}", f"{t.q_value:.2g}"] for t in data.shifted]
+             f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}", f"{t.q_value:.2g}", _found(t), _short(t.gold)]
+            for t in data.shifted]
     examples = "".join(
         f"<details><summary>{html.escape(t.task_id)}: a correct completion of "
         f"{html.escape(data.labels[0] if t.region == 'S' else data.labels[1])}</summary>"
@@ -210,10 +211,24 @@ def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
     if rows:
         lines += ["### Perplexity on reference traces", "", *_md_table(header, rows), ""]
     lines += ["## Tasks only one model solves", ""]
-    lines += _md_table(["task", "region", "base", "rl", "p", "q"],
+    lines += _md_table(["task", "region", "base", "rl", "p", "q", "extracted answer (how found)", "gold"],
                        [[t.task_id, t.region, f"{t.base[0]}/{t.base[1]}", f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}",
-                         f"{t.q_value:.2g}"] for t in data.shifted]) if data.shifted else ["None."]
+                         f"{t.q_value:.2g}", _found(t), _short(t.gold)] for t in data.shifted]) if data.shifted else ["None."]
     return "\n".join(lines) + "\n"
+
+
+def _found(task) -> str:
+    """The extracted answer of the example and its route, e.g. "42 (box)"."""
+    if task.answer is None:
+        return "-" if task.example is None else f"- ({task.extraction or 'no answer'})"
+    return f"{_short(task.answer)} ({task.extraction or 'imported'})"
+
+
+def _short(text: str | None, limit: int = 60) -> str:
+    if text is None:
+        return "-"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -4,6 +4,7 @@ pass@k curves show the three shapes, and the stored diagnostics. Nothing is comp
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,9 @@ class ShiftedTask:
     p_value: float
     q_value: float
     example: str | None  # a correct completion of the model that solved it
+    answer: str | None = None  # the answer extracted from that completion
+    extraction: str | None = None  # how it was found (box, final_answer, bold, full_text, ...)
+    gold: str | None = None  # the task's reference answer
 
 
 @dataclass(frozen=True)
@@ -95,18 +99,25 @@ def _shifted(store: Store, result: Comparison, benchmark_of: dict[str, str], bas
              rl_label: str) -> list[ShiftedTask]:
     index = [i for i in np.argsort(result.q_values, kind="stable") if result.regions[i] in ("S", "E")]
     wanted = {str(result.task_ids[i]): (base_label if result.regions[i] == "S" else rl_label) for i in index}
-    examples = {label: _examples(store, label, [t for t, who in wanted.items() if who == label])
+    examples = {label: query.first_correct_completions(store, label, [t for t, who in wanted.items() if who == label])
                 for label in (base_label, rl_label)}
+    golds = _golds(store, base_label)
     found = []
     for i in index:
         task = str(result.task_ids[i])
+        text, answer, route = examples[wanted[task]].get(task, (None, None, None))
         found.append(ShiftedTask(task, benchmark_of.get(task, "all"), str(result.regions[i]),
                                  (int(result.base.c[i]), int(result.base.n[i])), (int(result.rl.c[i]), int(result.rl.n[i])),
-                                 float(result.p_values[i]), float(result.q_values[i]), examples[wanted[task]].get(task)))
+                                 float(result.p_values[i]), float(result.q_values[i]),
+                                 text[:EXAMPLE_CHARS] if text else None, answer, route, golds.get(task)))
     return found
 
 
-def _examples(store: Store, label: str, task_ids: list[str]) -> dict[str, str]:
-    """The first correct completion of each task (by sample index), where samples have text."""
-    found = query.first_correct_completions(store, label, task_ids)
-    return {task: text[:EXAMPLE_CHARS] for task, text in found.items()}
+def _golds(store: Store, label: str) -> dict[str, str]:
+    """task id -> its reference answer as text (empty when the store holds no tasks for `label`)."""
+    golds = {}
+    for task_id, _, _, reference, _ in query.stored_tasks(store, label):
+        gold = json.loads(reference).get("answer")
+        if gold is not None:
+            golds[task_id] = gold if isinstance(gold, str) else json.dumps(gold)
+    return golds

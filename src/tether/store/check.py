@@ -54,7 +54,7 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
     for table, schema in TABLE_SCHEMAS.items():
         for path in store.shard_paths(table):
             report.shards += 1
-            problem = _shard_problem(store, path, schema.names)
+            problem = _shard_problem(store, path, [f.name for f in schema if not f.nullable])
             if problem:
                 report.problems.append(problem)
                 if repair:

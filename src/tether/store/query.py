@@ -55,7 +55,7 @@ def _table(store: Store, table: str, label: str | None = None) -> str:
     """The SQL scan of one table's shards (of one label or partition), as an explicit list of files:
     no path is ever read as a pattern, and no folder name as a hive partition."""
     files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls(table, label))
-    return f"read_parquet([{files}], hive_partitioning = false)"
+    return f"read_parquet([{files}], hive_partitioning = false, union_by_name = true)"
 
 
 def _tasks(store: Store, label: str) -> str:
@@ -285,17 +285,19 @@ def completions_with_benchmark(store: Store, label: str, k: int) -> list[tuple[s
                  "AND s.completion <> '' ORDER BY s.task_id, s.sample_idx")
 
 
-def first_correct_completions(store: Store, label: str, task_ids: list[str]) -> dict[str, str]:
-    """The first correct completion (by sample index) of each of `task_ids`, where samples have text."""
+def first_correct_completions(store: Store, label: str, task_ids: list[str]
+                              ) -> dict[str, tuple[str, str | None, str | None]]:
+    """(completion, extracted answer, how it was found) of the first correct sample (by sample index)
+    of each of `task_ids`, where samples have text."""
     if not task_ids or not store.shard_paths("samples", label):
         return {}
     wanted = ", ".join(f"'{quoted(t)}'" for t in task_ids)
-    query = (f"SELECT v.task_id, s.completion FROM {_table(store, 'verdicts', label)} v "
+    query = (f"SELECT v.task_id, s.completion, v.answer, v.extraction FROM {_table(store, 'verdicts', label)} v "
              f"JOIN {_table(store, 'samples', label)} s USING (task_id, sample_idx) "
              f"WHERE v.correct AND v.task_id IN ({wanted}) AND s.completion IS NOT NULL "
              f"AND {current_verdicts(store, label)} "
              "QUALIFY row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) = 1")
-    return dict(_rows(query))
+    return {task: (completion, answer, route) for task, completion, answer, route in _rows(query)}
 
 
 # -- diagnostics ----------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class Verdict:
     verifier: str
     verifier_version: str
     answer: str | None = None
+    extraction: str | None = None  # how the answer was found: box, final_answer, bold, answer_tag, full_text, ...
 
 
 @dataclass(frozen=True, slots=True)
