@@ -108,7 +108,9 @@ def grade(store: str | Store, options: GradeOptions | None = None, labels: Seque
     """Grade every ungraded sample of the given labels (default: all) in `store`.
 
     Verification runs in local worker processes, or on `executor`'s workers when one is given
-    (e.g. `tether.scale.RayExecutor`: then `options.workers` is ignored for the executor's own)."""
+    (e.g. `tether.scale.RayExecutor`: then `options.workers` is ignored for the executor's own).
+    A script calling this needs an ``if __name__ == "__main__":`` guard (workers re-import it).
+    Samples whose grading failed get no verdict: see `GradeSummary.ok` and `.failed`."""
     target = open_store(store)
     options = options or GradeOptions()
     summary = GradeSummary()
