@@ -79,6 +79,8 @@ def test_a_judge_that_fails_for_a_while_leaves_nothing_stale(judged_store):
         assert first.returncode == 1, first.stdout + first.stderr
         assert "4 samples could not be graded" in first.stderr and "HTTP 503" in first.stderr
         assert not list(store.glob("verdicts/*/*.parquet")) and not list(store.glob("grades/*/*.parquet"))
+        attempt = tether.open_store(store).manifest()["history"][-1]
+        assert attempt["event"] == "grading-failed" and attempt["samples"] == 4 and "HTTP 503" in attempt["examples"][0]
         second = subprocess.run(command, capture_output=True, text=True)
         assert second.returncode == 0, second.stdout + second.stderr
         rows = duckdb.sql(f"select answer, correct, status from '{store}/verdicts/*/*.parquet' order by all").fetchall()
@@ -171,3 +173,14 @@ def test_a_task_missing_from_the_given_tasks_is_one_error_before_anything_is_wri
                           str(tasks), "--columns", "id=id", "--verifier", "exact"], capture_output=True, text=True)
     assert out.returncode == 2 and "1 task ids of 'base''s samples are not in the given tasks" in out.stderr
     assert "Traceback" not in out.stderr and not list((tmp_path / "run").glob("tasks/*/*.parquet"))
+
+
+def test_regrade_can_be_limited_to_some_tasks(tmp_path):
+    rows = [{"task_id": t, "completion": c} for t in ("q", "r") for c in ("x", "y")]
+    tether.import_samples(_write(tmp_path / "s.jsonl", rows), tmp_path / "run", label="base")
+    given = load_tasks(str(_write(tmp_path / "t.jsonl", [{"id": "q", "question": "?", "answer": "x"},
+                                                         {"id": "r", "question": "?", "answer": "y"}])),
+                       columns=ColumnMap(id="id"), verifier="exact")
+    grade(tmp_path / "run", GradeOptions(workers=1), tasks=given)
+    only_q = grade(tmp_path / "run", GradeOptions(workers=1, regrade=("ok",), regrade_tasks=("q",)))
+    assert only_q.verified == 2 and only_q.cache_hits == 2  # q's two answers verified again, r's carried over

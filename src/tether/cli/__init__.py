@@ -281,7 +281,7 @@ def grade_cmd(
     judge_check: Annotated[bool, typer.Option(help="judge: grade the bundled calibration set, print the agreement, and stop.")] = False,
     timeout: Annotated[int, typer.Option(help="math: Math-Verify timeout in whole seconds.", min=1)] = 5,
     ray: Annotated[str | None, typer.Option(help="Verify on Ray: 'local', 'auto' or a cluster address (--workers actors).")] = None,
-    regrade: Annotated[bool, typer.Option(help="Grade again the verdicts of the statuses in --status (all by default), under a new verifier version.")] = False,
+    regrade: Annotated[bool, typer.Option(help="Grade again the verdicts of the statuses in --status (all by default), of the tasks in --tasks (all by default), under a new verifier version.")] = False,
     status: Annotated[str | None, typer.Option(help="With --regrade: the statuses to grade again, comma-separated (ok, no_answer, timeout, error).")] = None,
     update_tasks: Annotated[bool, typer.Option(help="Accept --tasks whose reference answers differ from the stored ones; regrade those tasks.")] = False,
     strict: Annotated[bool, typer.Option(help="math: no full-text fallback; a completion without an explicit answer (box, 'the answer is', bold) is no_answer.")] = False,
@@ -307,11 +307,10 @@ def grade_cmd(
         render_judge_agreement(agreement, stdout)
         return
     with friendly_errors():
-        statuses = _regrade_statuses(regrade, status)
-    options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
-                           regrade=statuses, update_tasks=update_tasks, strict=strict)
-    with friendly_errors():
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
+        options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
+                               regrade=_regrade_statuses(regrade, status), update_tasks=update_tasks, strict=strict,
+                               regrade_tasks=tuple(t.task_id for t in given) if given and regrade else ())
         executor = ray_executor(ray, workers) if ray else None
         with RichBars(stderr)("grading") as bar:
             summary = grade(store, options, label, given, bar.advance, bar.start, executor=executor)

@@ -95,6 +95,7 @@ class GradeOptions:
     deadline: float = 30.0
     verifier_options: dict = field(default_factory=dict)  # e.g. {"judge": {"model": ..., "base_url": ...}}
     regrade: tuple[str, ...] = ()  # verdict statuses to grade again (e.g. ("error", "timeout")); () = none
+    regrade_tasks: tuple[str, ...] = ()  # with `regrade`: only these tasks' verdicts (() = every task's)
     update_tasks: bool = False  # accept given tasks whose reference answer changed (and regrade those tasks)
     strict: bool = False  # no full-text fallback: a completion without an explicit answer is no_answer
 
@@ -126,6 +127,9 @@ def grade(store: str | Store, options: GradeOptions | None = None, labels: Seque
         for plan in plans:
             plan.run(pool, summary, on_progress, options.chunk_size)
         summary.workers_replaced = pool.replaced
+    if summary.failed:  # failed attempts are recorded, not stored as verdicts; the next run retries them
+        target.record_event("grading-failed", labels=chosen, samples=summary.failed,
+                            examples=[f"{task}: {detail}" for task, detail in summary.failure_examples])
     return summary
 
 
@@ -151,7 +155,7 @@ class _LabelPlan:
             previous = recorded.get(name)
             current = previous if previous and (previous == base or previous.startswith(base + REGRADE)) else base
             if options.regrade or changed_tasks:  # a new version; what stays valid is carried over from the old
-                self.carried[name] = (current, set(options.regrade), set(changed_tasks))
+                self.carried[name] = (current, set(options.regrade), set(options.regrade_tasks), set(changed_tasks))
                 current = f"{base}{REGRADE}{_regrade_number(current) + 1}"
             self.versions[name] = current
         self.pending = query.ungraded_count(store, label, self.versions)
@@ -210,9 +214,9 @@ class _LabelPlan:
         """Fill `cache` with the old version's grades that a regrade keeps (not of a status being
         regraded, not of a changed task); the keys whose cache rows are still to be written."""
         kept = set()
-        for name, (old, statuses, tasks) in self.carried.items():
+        for name, (old, statuses, only, changed) in self.carried.items():
             for _, task_id, answer, correct, score, status, detail in query.cached_grades(self.store, name, old):
-                if status in statuses or task_id in tasks:
+                if (status in statuses and (not only or task_id in only)) or task_id in changed:
                     continue
                 key = (self.versions[name], task_id, answer)
                 cache[key] = Grade(bool(correct), float(score), status, detail)

@@ -54,15 +54,18 @@ class PendingGroup:
     def writer_alive(self) -> bool:
         """True while the process that wrote the record runs on this host. (Of a writer on another
         host nothing is known here: whoever holds the group's label locks knows it is gone.)"""
-        if self.host != socket.gethostname():
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
+        return self.host == socket.gethostname() and process_alive(self.pid)
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process `pid` runs on this host (one of another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
         return True
+    return True
 
 
 def group_labels(shards) -> tuple[str, ...]:

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import StoreError
-from tether.store.commit import PENDING, PendingGroup, group_labels
+from tether.store.commit import PENDING, PendingGroup, group_labels, process_alive
 from tether.store.schema import (
     DIAGNOSTIC_SCHEMA,
     GRADE_SCHEMA,
@@ -414,15 +414,9 @@ def _write_text_atomic(path: Path, text: str) -> None:
 def _temp_writer_gone(name: str) -> bool:
     """True when the temp file `name` (``.part-….tmp-<pid>-<hex>``) was staged by a process that is gone."""
     pid = name.rsplit(".tmp-", 1)[1].split("-")[0]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return not pid.isdigit()  # an older tether's temp file: its writer held this lock, so it is gone
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    if not pid.isdigit():
+        return True  # an older tether's temp file: its writer held this lock, so it is gone
+    return int(pid) != os.getpid() and not process_alive(int(pid))
 
 
 def _read_group(path: Path) -> PendingGroup | None:
