@@ -60,6 +60,13 @@ class MathVerifier:
             return None, None  # ends mid-expression (an echoed question, a cut-off computation): no answer
         return FULL_TEXT + tail, "full_text"
 
+    def warm(self) -> None:
+        """Do Math-Verify's first-use imports (LaTeX parser, sympy) now: a worker calls this while
+        building the verifier, so they never count against an answer's deadline."""
+        from math_verify import parse, verify
+
+        verify(parse("$\\frac{1}{2}$"), parse("$0.5$"))
+
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
         golds = _golds(reference)
         full_text = answer.startswith(FULL_TEXT)

@@ -65,6 +65,9 @@ def _worker(connection: Connection) -> None:
             if name_key not in verifiers:
                 hold("grading:build-verifier")
                 verifiers[name_key] = make_verifier(job.verifier, **job.options)
+                warm = getattr(verifiers[name_key], "warm", None)
+                if warm is not None:
+                    warm()  # first-use imports count as building the verifier, not as this answer's time
         except Exception as exc:  # noqa: BLE001 - the verifier, not the answer, failed
             connection.send(_READY)
             connection.send((job.key, Grade.failed(f"building verifier {job.verifier!r}: {type(exc).__name__}: {exc}")))
