@@ -72,7 +72,7 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def quick_demo(tmp_path_factory):
-    """`tether demo --quick` run once (lab-quick pair trained into a fresh cache): (DemoResult, cache)."""
+    """`tether demo --quick --train` run once (the lab-quick pair trained into a fresh cache): (DemoResult, cache)."""
     import os
 
     from tether.experiment.demo import run_demo
@@ -81,7 +81,7 @@ def quick_demo(tmp_path_factory):
     previous = os.environ.get("TETHER_CACHE")
     os.environ["TETHER_CACHE"] = str(cache)
     try:
-        result = run_demo(tmp_path_factory.mktemp("demo") / "out", quick=True)
+        result = run_demo(tmp_path_factory.mktemp("demo") / "out", quick=True, train=True)  # the --train path
     finally:
         if previous is None:
             os.environ.pop("TETHER_CACHE")

@@ -49,6 +49,7 @@ def test_extrapolation_against_the_lab_truth(demo):
 
 def test_exact_checks_on_the_trained_pair(demo):
     analysis = demo[0].analysis
+    assert demo[0].pair == "trained" and "lab-quick:" not in (demo[0].folder / "experiment.toml").read_text()
     assert analysis.tv_tabular < 1e-6
     assert analysis.support_violations == []
     exact = json.loads((demo[0].folder / "exact.json").read_text())
@@ -65,6 +66,9 @@ def test_cli_demo_reuses_models_and_stages(demo):
                          capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert "sample base: skipped" in out.stderr and "pretraining" not in out.stderr
+    assert re.search(r"sample base: skipped \(.*; \d+\.\d s\)", out.stderr)  # each stage with its time
+    assert "Warning" not in out.stderr and "warn" not in out.stderr.lower()
+    assert out.stdout.startswith("model pair: trained on this machine earlier")
     for text in ("Support regions", "exact (expected)", "Mean pass@k: sampled [95% CI] vs exact", "avg@32",
                  "support preservation: 0 correct RL modes", "Diagnostics (entropies in nats)", "(report:"):
         assert text in out.stdout

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -419,22 +420,35 @@ def run_cmd(
         stdout.print(f"store: {store}", highlight=False)
 
 
+PAIRS = {"shipped": "model pair: the lab pair shipped with tether (the same on every machine, so are the exact "
+                     "expectations below)",
+         "trained": "model pair: trained on this machine just now (--train); the exact expectations below are this "
+                    "pair's, not the shipped one's",
+         "cached": "model pair: trained on this machine earlier (cached); the exact expectations below are this pair's"}
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("tether-demo"),
     quick: Annotated[bool, typer.Option(help="A smaller pair and setting (about a minute).")] = False,
     seed: Annotated[int | None, typer.Option(
         help="Sampling seed [default: the bundled experiment's]; the run is deterministic given it.")] = None,
+    train: Annotated[bool, typer.Option(help="Train the base and RL pair from scratch on this machine instead of using the shipped one.")] = False,
 ) -> None:
-    """The lab's whole story offline on CPU: train (or reuse) a tiny base and RL pair, sample, grade, compare, and compute every probability exactly."""
+    """The lab's whole story offline on CPU: a tiny base and RL pair (shipped, or --train), sampled, graded, compared, and every probability computed exactly."""
     from tether.cli.render import render_answer_stats, render_comparison, render_diagnostics, render_lab_analysis
     from tether.experiment.demo import run_demo
 
-    def stage(name: str, status: str, detail: str) -> None:
-        stderr.print(_styled(name, "bold", f": {status} ({detail})"), highlight=False)
+    last = [time.perf_counter()]
+
+    def stage(name: str, status: str, detail: str) -> None:  # called as each stage ends: its time since the last
+        now = time.perf_counter()
+        stderr.print(_styled(name, "bold", f": {status} ({detail}; {now - last[0]:.1f} s)"), highlight=False)
+        last[0] = now
 
     with friendly_errors():
-        result = run_demo(out, quick=quick, seed=seed, on_stage=stage, progress=RichBars(stderr))
+        result = run_demo(out, quick=quick, seed=seed, on_stage=stage, progress=RichBars(stderr), train=train)
+    stdout.print(PAIRS[result.pair], highlight=False)
     render_comparison(result.comparison, stdout)
     render_lab_analysis(result.analysis, result.comparison, stdout)
     render_answer_stats(result.answers, result.analysis, stdout)

@@ -14,13 +14,13 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from tether.compare import Comparison
 from tether.lab.analysis import ExactPrompt, LabAnalysis, analyse, exact_model
-from tether.lab.models import CONFIGS, resolve_lab_model
+from tether.lab.models import CONFIGS, is_lab_model, lab_models, resolve_lab_model, shipped_pair
 from tether.metrics import detectability_epsilon
 from tether.progress import ProgressFactory, silent
 
@@ -36,22 +36,27 @@ class DemoResult:
     folder: Path
     report: Path  # report.html
     seconds: float
+    pair: str = "shipped"  # "shipped" (the same on every machine) or "trained" (trained here by --train)
+    stages: dict = field(default_factory=dict)  # stage -> seconds
 
 
 def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,
              on_stage: Callable[[str, str, str], None] | None = None, threshold: float | None = None,
-             progress: ProgressFactory = silent) -> DemoResult:
+             progress: ProgressFactory = silent, train: bool = False) -> DemoResult:
     """Run the bundled experiment with sampling seed `seed` (default: the file's), then the exact
     analysis; enumeration keeps completions with probability >= `threshold` (default 1e-12; 1e-8
     for the quick setting).
 
-    The model pair is trained with the fixed seeds of its lab configuration (so it is shared by
-    every demo seed); `seed` drives the sampling, so a run is deterministic given it."""
+    The model pair is the one shipped with tether (the demo's configuration), so the exact
+    expectations are the same on every machine; `train=True` trains a new pair from scratch on
+    this machine first (then the expectations are that pair's). `seed` drives the sampling, so a
+    run is deterministic given it (and given the pair)."""
     from tether.diagnostics import answer_stats, load_diagnostics
     from tether.experiment.run import load_experiment, run_experiment
     from tether.store import open_store
     from tether.tasks import load_tasks
 
+    _quiet_libraries()
     started = time.perf_counter()
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,19 +64,22 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,
     source = resources.files("tether.experiment").joinpath("demos", name)
     path = folder / "experiment.toml"
     text = source.read_text()
+    config_name = "lab-quick" if quick else "lab"
+    if train:
+        base_dir, rl_dir = lab_models(CONFIGS[config_name], train=True, progress=progress,
+                                      on_stage=(lambda what: on_stage("train", "ran", what)) if on_stage else None)
+        text = text.replace(f'"{config_name}:base"', json.dumps(str(base_dir))).replace(
+            f'"{config_name}:rl"', json.dumps(str(rl_dir)))
     path.write_text(text if seed is None else with_seed(text, seed))
     comparison, store, _ = run_experiment(path, on_stage=on_stage, progress=progress)
     opened = open_store(store)
     answers = {label: answer_stats(opened, label, k=32) for label in ("base", "rl")}
     diagnostics = load_diagnostics(opened)
     experiment, _ = load_experiment(path)
-    if on_stage:
-        on_stage("exact analysis", "ran", "enumerating every completion of every prompt under both models")
     tasks = load_tasks(experiment.tasks.spec)
-    base = resolve_lab_model(experiment.models["base"].model)
-    rl = resolve_lab_model(experiment.models["rl"].model)
+    base, rl = (_lab_folder(experiment.models[label].model) for label in ("base", "rl"))
     k = experiment.sampling.k
-    config = CONFIGS[experiment.models["rl"].model.split(":")[0]]
+    config = CONFIGS[config_name]
     threshold = threshold if threshold is not None else (1e-8 if quick else 1e-12)
     with progress("exact analysis") as bar:
         bar.start(len(tasks))
@@ -83,8 +91,31 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,
         k_grid=list(comparison.k_grid),
     )
     (folder / "exact.json").write_text(json.dumps(analysis.to_dict(), indent=1) + "\n")
+    if on_stage:
+        on_stage("exact analysis", "ran", f"every completion of {len(tasks)} prompts under both models enumerated")
     report = folder / experiment.report.out / "report.html"
-    return DemoResult(comparison, analysis, answers, diagnostics, folder, report, time.perf_counter() - started)
+    pair = "trained" if train else ("shipped" if shipped_pair(config) else "cached")
+    return DemoResult(comparison, analysis, answers, diagnostics, folder, report, time.perf_counter() - started, pair)
+
+
+def _quiet_libraries() -> None:
+    """No library chatter on the demo's screen: transformers' progress bars and advisory warnings
+    (e.g. deprecations) are the libraries' business, not the reader's; errors still show."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    for module in ("transformers", "torch", "huggingface_hub"):
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+
+
+def _lab_folder(spec: str) -> str:
+    """A lab model spec (``lab:base``) resolved to its folder; a folder stays as it is."""
+    return resolve_lab_model(spec) if is_lab_model(spec) else spec
 
 
 def with_seed(experiment: str, seed: int) -> str:
