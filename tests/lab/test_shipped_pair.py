@@ -37,7 +37,7 @@ def test_stored_expectations_follow_from_the_stored_probabilities():
     assert min(EXPECTED["region_chance"].values()) >= 0.9  # every region, E included, likely in a run
 
 
-@pytest.mark.parametrize("target", [54, 66, 120])  # an S, an E and an O task of the demo
+@pytest.mark.parametrize("target", [66, 120])  # an E and an O task of the demo (S: tested by the stored file)
 def test_the_shipped_pair_gives_the_stored_probabilities(target):
     stored = next(p for p in EXPECTED["prompts"] if p["target"] == target)
     [prompt] = exact_prompts(load_tasks(f"lab-sums:{target}"), SHIPPED / "base", SHIPPED / "rl", max_tokens=6,

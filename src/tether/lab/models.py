@@ -33,9 +33,17 @@ class LabConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     rl_targets: tuple[int, ...] = tuple(range(2, 31))
+    trainer: str = "tether"  # the RL trainer: "tether" (tether.lab.grpo) or "trl" (TRL's GRPOTrainer)
+
+    def __post_init__(self) -> None:
+        if self.trainer not in ("tether", "trl"):
+            raise InputError(f"lab trainer {self.trainer!r}: use 'tether' or 'trl'")
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        fields = asdict(self)
+        if self.trainer == "tether":
+            del fields["trainer"]  # the hash of every pair trained before the choice existed
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
 DEMO_CORPUS = CorpusConfig(targets=tuple(range(2, 41)), absent=(23, 29, 37), faint=(46, 47, 48, 49))
@@ -44,6 +52,8 @@ CONFIGS: dict[str, LabConfig] = {
     # the corpus covers N <= 40 (three of them absent) and shows N = 46..49 three times each; GRPO
     # trains on N <= 50; the demo also asks for N = 41..120, which the base reaches only faintly
     "lab": LabConfig(pretrain=PretrainConfig(corpus=DEMO_CORPUS), rl_targets=tuple(range(2, 51))),
+    # the same pair, GRPO by TRL's GRPOTrainer instead of tether's own (benchmarks/trainer.py compares them)
+    "lab-trl": LabConfig(pretrain=PretrainConfig(corpus=DEMO_CORPUS), rl_targets=tuple(range(2, 51)), trainer="trl"),
     "lab-quick": LabConfig(
         pretrain=PretrainConfig(corpus=CorpusConfig(examples=8000), steps=300, batch=128),
         grpo=GRPOConfig(steps=20, prompts_per_step=8, lr=2e-3),
@@ -117,8 +127,11 @@ def train_pair(config: LabConfig, folder: Path, on_stage: Stage | None = None,
             on_stage(f"GRPO on {len(config.rl_targets)} prompts ({config.grpo.steps} steps)")
         with progress("GRPO") as bar:
             bar.start(config.grpo.steps)
-            train_grpo(folder / "base", list(config.rl_targets), config.grpo, folder / "rl",
-                       on_step=record("grpo mean reward", bar))
+            trainer = train_grpo
+            if config.trainer == "trl":
+                from tether.lab.trl_grpo import train_trl_grpo as trainer
+            trainer(folder / "base", list(config.rl_targets), config.grpo, folder / "rl",
+                    on_step=record("grpo mean reward", bar))
     (folder / "lab.json").write_text(json.dumps({"digest": config.digest(), **asdict(config)}, indent=2))
 
 
