@@ -185,3 +185,21 @@ def test_one_writer_per_label(tmp_path, tiny_model, holds):
     first.wait()
     resumed = subprocess.run(tether_sample(tmp_path / "s", tiny_model, tasks, "--k", "8"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_label_that_holds_no_samples_can_be_claimed_again_with_new_settings(tmp_path, tiny_model):
+    """A first run stopped before writing anything must not lock the label to its settings."""
+    from tether.sampling import prepare_run
+    from tether.store import open_store
+
+    tasks = load_tasks("lab-sums:2-3")
+    first = SamplingConfig(k=4, decoding=Decoding(1.0, 1.0, 256), seed=1, task_block=2, sample_block=4)
+    store = open_store(tmp_path / "s", create=True)
+    prepare_run(store, "base", tasks, [t.prompt for t in tasks], {"engine": "transformers", "model": "m"}, first)
+    assert store.shard_paths("samples", "base") == []  # claimed, then stopped before any unit
+    engine = TransformersEngine(str(tiny_model), template="plain", batch_size=16)
+    second = SamplingConfig(k=4, decoding=Decoding(1.0, 1.0, 6), seed=1, task_block=2, sample_block=4)
+    summary = sample(tasks, engine, tmp_path / "s", "base", second)
+    assert summary.samples_written == 8 and any("wrote no samples" in w for w in summary.warnings)
+    with pytest.raises(StoreError, match="sampled with other settings"):  # now it has samples: refused as before
+        sample(tasks, engine, tmp_path / "s", "base", first)

@@ -37,8 +37,9 @@ def test_parquet_rows_are_numbered_without_an_id_column(tmp_path):
 
 def test_missing_column_and_duplicate_ids_are_clear_errors(tmp_path):
     path = write_jsonl(tmp_path / "x.jsonl", [{"q": "a"}])
-    with pytest.raises(InputError, match="no column 'question'; columns are q"):
-        load_tasks(str(path))
+    with pytest.raises(InputError, match="no columns 'question', 'answer'; columns are q; map yours with --columns"):
+        load_tasks(str(path))  # every missing column at once, and the flag that maps them
+    assert load_tasks(str(path), columns="question=q,answer=", template="{question}")[0].prompt == "a"
     dup = write_jsonl(tmp_path / "d.jsonl", [{"id": "a", "question": "x", "answer": 1}] * 2)
     with pytest.raises(InputError, match="task id 'a' appears twice"):
         load_tasks(str(dup), columns=ColumnMap(id="id"))
@@ -70,6 +71,19 @@ def test_presets_load_from_a_local_copy_or_say_why_not(tmp_path):
     with pytest.raises(InputError, match="no local copy of math500"):
         load_tasks("math500", data_dir=tmp_path)
     with pytest.raises(InputError, match="offline here; pass --data-dir"):
+        load_tasks("math500")
+
+
+def test_an_unreachable_hub_names_data_dir_at_once(monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a local port nobody listens on: the connection is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with pytest.raises(InputError, match="does not answer from here.*pass --data-dir"):
         load_tasks("math500")
 
 

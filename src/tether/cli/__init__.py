@@ -30,6 +30,7 @@ app = typer.Typer(
     help="Did RL expand what your model can solve, or only sharpen what the base model could already sample?",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text as written: "[default: base]" is text, not a markup tag
     add_completion=False,
 )
 _state = {"debug": False}
@@ -89,8 +90,8 @@ def compare_cmd(
     store: Annotated[str | None, typer.Argument(help="A store holding both models (a folder or an s3://… URL).")] = None,
     base: Annotated[str | None, typer.Option(help="Base model: a store or a JSONL/Parquet file of graded samples.")] = None,
     rl: Annotated[str | None, typer.Option(help="RL model: a store or a JSONL/Parquet file of graded samples.")] = None,
-    base_label: Annotated[str | None, typer.Option(help="Label of the base model inside a store/file [default: base, or the only one].")] = None,
-    rl_label: Annotated[str | None, typer.Option(help="Label of the RL model inside a store/file [default: rl, or the only one].")] = None,
+    base_label: Annotated[str | None, typer.Option(help="Label of the base model [default: base; in a file or a store given by --base: its only label, else base].")] = None,
+    rl_label: Annotated[str | None, typer.Option(help="Label of the RL model [default: rl; in a file or a store given by --rl: its only label, else rl].")] = None,
     k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to the median n].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
     out: Annotated[Path | None, typer.Option(help="Also write compare.json and tasks.csv here.")] = None,

@@ -150,6 +150,10 @@ def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
 
 def render_grade_summary(summary, console: Console) -> None:
     """Per label and benchmark: correct, incorrect, no answer, timeout, error, mean score; then examples."""
+    if not summary.tallies:
+        console.print("nothing to grade: every sample already has a verdict under the current verifier versions "
+                      "(--regrade grades them again)", highlight=False)
+        return
     table = Table(title="Grading", title_justify="left")
     for name in ("label", "benchmark", "samples", "correct", "incorrect", "no answer", "timeout", "error", "mean score",
                  "not graded"):

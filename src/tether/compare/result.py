@@ -64,9 +64,10 @@ class SelfComparison:
                    ChanceLevel.from_dict(payload["S"]), ChanceLevel.from_dict(payload["E"]))
 
 
-@dataclass
+@dataclass(repr=False)
 class Comparison:
-    """Everything `tether compare` reports, as arrays aligned on `task_ids`."""
+    """Everything `tether compare` reports, as arrays aligned on `task_ids`; `tasks_frame()` is the
+    per-task table as a pandas DataFrame."""
 
     base: TaskCounts
     rl: TaskCounts
@@ -95,6 +96,20 @@ class Comparison:
     @property
     def task_ids(self) -> np.ndarray:
         return self.base.task_ids
+
+    def __repr__(self) -> str:
+        counts = " ".join(f"{region}={value}" for region, value in self.counts.as_dict().items())
+        return (f"Comparison({self.base.label!r} vs {self.rl.label!r}: {len(self.task_ids)} tasks, {counts}, "
+                f"crossover_k={self.crossover_k}, warnings={len(self.warnings)})")
+
+    def tasks_frame(self):
+        """One row per task (region, counts, exact test, BH q-value, miss probability) as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame({"task_id": self.task_ids.astype(str), "region": self.regions.astype(str),
+                             "base_n": self.base.n, "base_c": self.base.c, "rl_n": self.rl.n, "rl_c": self.rl.c,
+                             "p_value": self.p_values, "q_value": self.q_values,
+                             "miss_probability": self.miss_probability})
 
     def to_dict(self) -> dict:
         """The JSON form documented in docs/compare.md."""
@@ -208,6 +223,13 @@ def _float(value) -> float:
     return math.nan if value is None else float(value)
 
 
+def natural_key(text: str) -> list:
+    """A sort key that orders the numbers inside ids by value: 1/2 before 1/10."""
+    import re
+
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(text)) if part]
+
+
 def save_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
     """Write `compare.json` (the JSON form) and `tasks.csv` (one row per task) into `out`."""
     import csv
@@ -222,7 +244,7 @@ def save_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
     with open(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["task_id", "region", "base_n", "base_c", "rl_n", "rl_c", "p_value", "q_value", "miss_probability"])
-        for task in payload["tasks"]:
+        for task in sorted(payload["tasks"], key=lambda t: natural_key(t["task_id"])):
             writer.writerow([
                 task["task_id"], task["region"], task["base"]["n"], task["base"]["c"], task["rl"]["n"],
                 task["rl"]["c"], task["p_value"], task["q_value"], task["miss_probability"],

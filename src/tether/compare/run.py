@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import budget_matched, load_counts
+from tether.compare.counts import budget_matched, label_warnings, load_counts
 from tether.compare.curves import pass_at_k_curves
 from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
 from tether.errors import InputError
@@ -49,8 +49,14 @@ def compare(
     'rl'), or `base` and `rl` sources (stores or JSONL/Parquet files).
     `self_label` adds the self-comparison of that label of `store` (`self_comparison`).
     """
+    warnings: list[str] = []
     if store is not None:
         base, rl = base or store, rl or store
+        if base == rl:  # two labels of one store: never the "only label there is" of each
+            from tether.store import open_store
+
+            base_label, rl_label = base_label or "base", rl_label or "rl"
+            warnings += label_warnings(open_store(store), base_label, rl_label)
     if base is None or rl is None:
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()
@@ -58,7 +64,7 @@ def compare(
                                                      lambda limits: load_counts(rl, rl_label, "rl", limits),
                                                      options.match_budget)
     result = compare_counts(base_counts, rl_counts, options)
-    result.warnings += [warning] if warning else []
+    result.warnings += warnings + ([warning] if warning else [])
     if self_label is not None:
         if store is None:
             raise InputError("--self needs a store (it splits a label's samples by sample index)")

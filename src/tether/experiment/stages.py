@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tether.engines import EngineSpec, make_engine
+from tether.errors import InputError
 from tether.progress import ProgressFactory, silent
 from tether.sampling import SampleSummary, SamplingConfig, sample, sample_distributed
 from tether.store import Store, open_store
@@ -24,7 +25,22 @@ def resolve_model(spec: str, root: Path | None = None, on_stage: Callable[[str],
 
     if is_lab_model(spec):
         return resolve_lab_model(spec, on_stage, progress)
-    return maybe_path(root, spec) if root is not None else spec
+    found = maybe_path(root, spec) if root is not None else spec
+    check_local_model(found)
+    return found
+
+
+def check_local_model(spec: str) -> None:
+    """A model given as a local path (``/``, ``./``, ``../``, ``~``) must be a folder that exists:
+    said at once, before any engine imports torch (a hub id looks like ``org/name``)."""
+    if not spec.startswith(("/", "./", "../", "~")) and spec not in (".", ".."):
+        return
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise InputError(f"model {spec}: no such folder (a local checkpoint folder, or a hub id such as "
+                         "HuggingFaceTB/SmolLM2-135M-Instruct)")
+    if path.is_dir() and not (path / "config.json").exists() and not any(path.glob("*.gguf")):
+        raise InputError(f"model {spec}: a folder without config.json, so not a Hugging Face checkpoint")
 
 
 def maybe_path(root: Path, value: str) -> str:

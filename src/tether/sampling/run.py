@@ -29,7 +29,7 @@ from tether import defaults
 from tether.engines.base import Decoding, Request, Result, Sampler, derive_seed
 from tether.errors import InputError, StoreError
 from tether.sampling.units import Unit, done_units, missing_units, unit_samples
-from tether.store import Shard, Store, open_store
+from tether.store import Shard, Store, new_shard_name, open_store
 from tether.store.schema import Sample, TaskRecord, check_label, to_table
 from tether.tasks.task import Task
 
@@ -106,14 +106,17 @@ def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Seque
 
     `engine` is the engine's `describe()`; `rendered` its rendering of each task's prompt."""
     check_label(label)
-    _claim_run(store, label, tasks, rendered, engine, config)
-    _write_tasks(store, label, tasks, rendered)
+    notes: list[str] = []
+    _claim_run(store, label, tasks, rendered, engine, config, notes)
+    _write_tasks(store, label, tasks, rendered, replace=bool(notes))
     done = done_units(store, label)
     todo = missing_units(len(tasks), config, done)
     if on_start:
         remaining = sum(unit_samples(u, len(tasks), config) for u in todo)
         on_start(len(tasks) * config.k, len(tasks) * config.k - remaining)
-    return todo, SampleSummary(label, len(done) + len(todo), len(done))
+    summary = SampleSummary(label, len(done) + len(todo), len(done))
+    summary.warnings += notes
+    return todo, summary
 
 
 def run_unit(unit: Unit, tasks: Sequence[Task], engine: Sampler, store: Store, label: str,
@@ -173,7 +176,8 @@ def _finish_unit(unit: Unit, results: list[Result], store: Store, label: str, su
         on_progress(len(rows), tokens)
 
 
-def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: SamplingConfig) -> None:
+def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: SamplingConfig,
+               notes: list[str]) -> None:
     """Record this label's settings, or refuse if they differ from the run being resumed."""
     digest = hashlib.sha256()
     for task, text in zip(tasks, rendered):
@@ -192,11 +196,15 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
         previous = runs.get(label)
         if previous is not None:
             differences = _differences(previous["settings"], settings)
-            if differences:
+            if differences and store.shard_paths("samples", label):
                 raise StoreError(
                     f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
                     + "; ".join(differences)
                 )
+            if differences:  # claimed by a run that wrote nothing: nothing to keep consistent with
+                notes.append(f"label {label!r} was claimed with other settings by a run that wrote no samples; "
+                             "it now has this run's settings")
+                previous = None
         runs[label] = {"settings": settings, "k": max(config.k, (previous or {}).get("k", 0))}
 
 
@@ -212,12 +220,15 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return found
 
 
-def _write_tasks(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str]) -> None:
-    if store.shard_paths("tasks", label):
+def _write_tasks(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str],
+                 replace: bool = False) -> None:
+    """The label's prompts, once; `replace` (a re-claimed label) stores this run's as the latest rows."""
+    existing = store.shard_paths("tasks", label)
+    if existing and not replace:
         return  # the prompts digest in the manifest guarantees they are the same
     records = [
         TaskRecord(label, t.task_id, t.benchmark, t.prompt_json(), text, t.reference_json(), t.verifier)
         for t, text in zip(tasks, rendered)
     ]
-    store.write([Shard("tasks", label, to_table(records, TaskRecord), "prompts")])
+    store.write([Shard("tasks", label, to_table(records, TaskRecord), new_shard_name("update") if existing else "prompts")])
 

@@ -30,13 +30,17 @@ def load_tasks(
     spec: str,
     *,
     data_dir: str | Path | None = None,
-    columns: ColumnMap | None = None,
+    columns: ColumnMap | str | None = None,
     template: str | None = None,
     verifier: str | None = None,
     benchmark: str | None = None,
     limit: int | None = None,
 ) -> list[Task]:
-    """Tasks from a preset, a Reasoning Gym spec, a hub/local dataset, or a file."""
+    """Tasks from a preset, a Reasoning Gym spec, a hub/local dataset, or a file.
+
+    `columns` maps a table's columns (a `ColumnMap`, or its flag form ``"question=problem,answer=solution"``)."""
+    if isinstance(columns, str):
+        columns = ColumnMap.parse(columns)
     if spec.startswith(RG_PREFIX):
         tasks = reasoning_gym_tasks(spec)
     elif spec.startswith(LAB_PREFIX):
@@ -112,10 +116,43 @@ def preset_tasks(preset: Preset, data_dir: str | Path | None) -> list[Task]:
             "pass --data-dir with a local copy (see docs/tasks.md)"
         )
     else:
-        rows = hf_rows(preset.dataset, preset.config, preset.split)
+        rows = _hub_or_cache_rows(preset)
     return [
         task_from_row(r, i, preset.columns, preset.name, preset.verifier, preset.template) for i, r in enumerate(rows)
     ]
+
+
+def _hub_or_cache_rows(preset: Preset) -> list[dict]:
+    """A preset from the hub when it answers within seconds, else from the local datasets cache
+    only; when neither has it, at once the error that names --data-dir (not half a minute of retries)."""
+    if hub_reachable():
+        return hf_rows(preset.dataset, preset.config, preset.split)
+    saved = {name: os.environ.get(name) for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    os.environ.update({name: "1" for name in saved})
+    try:
+        return hf_rows(preset.dataset, preset.config, preset.split)
+    except InputError:
+        raise InputError(f"{preset.name} comes from the hub ({preset.dataset}), which does not answer from here, and "
+                         "it is not in the local datasets cache; pass --data-dir with a local copy "
+                         "(see docs/tasks.md)") from None
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the Hugging Face hub (or ``HF_ENDPOINT``) answers an HTTP request within `timeout` seconds."""
+    import httpx
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        httpx.head(f"{endpoint}/api/datasets", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 def _local_copy(data_dir: Path, name: str) -> Path | None:

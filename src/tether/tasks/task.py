@@ -68,6 +68,7 @@ def task_from_row(
 ) -> Task:
     """A task from one row of a table; `template` has a ``{question}`` slot."""
     where = f"{benchmark} row {index}"
+    _check_columns(row, columns, where)
     question = _field(row, columns.question, where)
     if isinstance(question, list):
         question = question[0] if question else ""
@@ -80,6 +81,18 @@ def task_from_row(
         reference[name] = _jsonable(_field(row, name, where))
     task_id = str(_field(row, columns.id, where)) if columns.id else f"{benchmark}/{index}"
     return Task(task_id, benchmark, template.format(question=question), reference, verifier)
+
+
+def _check_columns(row: dict[str, Any], columns: ColumnMap, where: str) -> None:
+    """Every mapped column must be in the row: all missing ones named at once, with the flag that maps them."""
+    wanted = {"question": columns.question, "answer": columns.answer, "id": columns.id}
+    missing = {role: name for role, name in wanted.items() if name is not None and name not in row}
+    missing |= {f"extra {name}": name for name in columns.extra if name not in row}
+    if missing:
+        names = ", ".join(repr(name) for name in missing.values())
+        example = ",".join(f"{role}=COLUMN" for role in missing if not role.startswith("extra"))
+        raise InputError(f"{where}: no column{'s' if len(missing) > 1 else ''} {names}; columns are {', '.join(sorted(row))}; map yours with "
+                         f"--columns {example or 'extra=COLUMN'} (e.g. --columns question=prompt,answer=solution)")
 
 
 def _field(row: dict[str, Any], name: str, where: str) -> Any:

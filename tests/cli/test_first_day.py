@@ -1,0 +1,47 @@
+"""What a researcher meets on the first day (issue 18): each message names the fix, at once."""
+
+import csv
+import subprocess
+import sys
+
+import tether
+
+from ..conftest import graded_rows, write_jsonl
+
+
+def run(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "tether", *map(str, args)], capture_output=True, text=True, **kwargs)
+
+
+def test_a_model_path_that_does_not_exist_is_said_before_anything_loads(tmp_path):
+    out = run("sample", "--model", "./no-such-checkpoint", "--tasks", "lab-sums:2-3", "--store", tmp_path / "s",
+              "--label", "base")
+    assert out.returncode == 2 and "model ./no-such-checkpoint: no such folder" in out.stderr
+    assert "Repo id" not in out.stderr and not (tmp_path / "s" / "samples").exists()
+
+
+def test_grading_a_graded_store_says_so_and_help_keeps_brackets(tmp_path):
+    counts = {f"t{i}": (4, i % 3) for i in range(3)}
+    tether.import_samples(write_jsonl(tmp_path / "b.jsonl", graded_rows(counts, 1)), tmp_path / "run", label="base")
+    tasks = write_jsonl(tmp_path / "t.jsonl", [{"id": f"t{i}", "question": "?", "answer": "x"} for i in range(3)])
+    rows = [{"task_id": f"t{i}", "completion": "x"} for i in range(3)]
+    tether.import_samples(write_jsonl(tmp_path / "u.jsonl", rows), tmp_path / "run", label="rl")
+    first = run("grade", "--store", tmp_path / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact")
+    assert first.returncode == 0, first.stderr
+    again = run("grade", "--store", tmp_path / "run", "--verifier", "exact")
+    assert again.returncode == 0 and "nothing to grade: every sample already has a verdict" in again.stdout
+    assert "[default: powers of 2 up to the median n]" in " ".join(run("compare", "--help").stdout.split())
+
+
+def test_tasks_csv_orders_numbered_ids_by_number_and_the_api_has_a_frame(tmp_path):
+    counts = {f"1/{i}": (4, i % 3) for i in (1, 2, 10)}
+    for label, seed in (("base", 1), ("rl", 2)):
+        tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(counts, seed)), tmp_path / "run",
+                              label=label)
+    result = tether.compare(store=tmp_path / "run")
+    assert repr(result).startswith("Comparison('base' vs 'rl': 3 tasks, P=") and "array" not in repr(result)
+    frame = result.tasks_frame()
+    assert list(frame.columns[:3]) == ["task_id", "region", "base_n"] and len(frame) == 3
+    tether.save_comparison(result, tmp_path / "out")
+    with open(tmp_path / "out" / "tasks.csv") as handle:
+        assert [row["task_id"] for row in csv.DictReader(handle)] == ["1/1", "1/2", "1/10"]

@@ -1,0 +1,47 @@
+"""`compare` on one store never compares a label with itself, and says why (issue 18)."""
+
+import subprocess
+import sys
+
+import pytest
+
+import tether
+from tether.errors import InputError
+
+from ..conftest import graded_rows, write_jsonl
+
+
+def test_a_label_without_verdicts_is_refused_not_compared_with_the_other(tmp_path):
+    counts = {f"t{i}": (8, i % 4) for i in range(4)}
+    tether.import_samples(write_jsonl(tmp_path / "g.jsonl", graded_rows(counts, 1)), tmp_path / "run", label="base")
+    ungraded = [{"task_id": f"t{i}", "completion": "x"} for i in range(4)]
+    tether.import_samples(write_jsonl(tmp_path / "u.jsonl", ungraded), tmp_path / "run", label="rl")
+    with pytest.raises(InputError, match=r"no verdicts for label 'rl'.*not graded yet.*graded labels: base"):
+        tether.compare(store=tmp_path / "run")
+    out = subprocess.run([sys.executable, "-m", "tether", "compare", str(tmp_path / "run")], capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and "no verdicts for label 'rl'" in out.stderr and "base (" not in out.stdout
+
+
+def test_a_label_is_never_compared_with_itself(tmp_path):
+    counts = {f"t{i}": (8, i % 4) for i in range(4)}
+    tether.import_samples(write_jsonl(tmp_path / "g.jsonl", graded_rows(counts, 1)), tmp_path / "run", label="rl")
+    with pytest.raises(InputError, match="no verdicts for label 'base'"):
+        tether.compare(store=tmp_path / "run")  # once: "rl vs rl", S = E = 0, exit 0
+    with pytest.raises(InputError, match="compares label 'rl' with itself.*--self"):
+        tether.compare(store=tmp_path / "run", base_label="rl", rl_label="rl")
+
+
+def test_identical_run_settings_are_warned_about(tmp_path):
+    counts = {f"t{i}": (8, i % 4) for i in range(4)}
+    for label, seed in (("base", 1), ("rl", 2)):
+        tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(counts, seed)), tmp_path / "run",
+                              label=label)
+    store = tether.open_store(tmp_path / "run")
+    same = {"engine": {"engine": "transformers", "model": "m"}, "decoding": {"temperature": 0.6}, "seed": 0}
+    store.update_manifest("runs", {"base": {"settings": same, "k": 8}, "rl": {"settings": same, "k": 8}})
+    warnings = tether.compare(store=tmp_path / "run").warnings
+    assert any("sampled with identical settings" in w for w in warnings)
+    other = {**same, "seed": 1}
+    store.update_manifest("runs", {"base": {"settings": same, "k": 8}, "rl": {"settings": other, "k": 8}})
+    assert not any("identical settings" in w for w in tether.compare(store=tmp_path / "run").warnings)
