@@ -45,3 +45,38 @@ def test_tasks_csv_orders_numbered_ids_by_number_and_the_api_has_a_frame(tmp_pat
     tether.save_comparison(result, tmp_path / "out")
     with open(tmp_path / "out" / "tasks.csv") as handle:
         assert [row["task_id"] for row in csv.DictReader(handle)] == ["1/1", "1/2", "1/10"]
+
+
+def test_every_comparison_says_what_produced_it(quick_demo, tmp_path):
+    from tether.compare.provenance import describe
+
+    store = quick_demo[0].folder / "store"
+    result = tether.compare(store=store)
+    base = result.provenance["base"]
+    assert base["origin"] == "sampled" and base["engine"] == "transformers" and base["k"] == 64
+    assert base["decoding"]["temperature"] == 1.0 and base["seed"] == 0 and 0 <= base["truncation_rate"] <= 1
+    assert base["verifier_versions"]["lab_sum"].startswith("lab_sum/")
+    line = describe(base)
+    assert line.startswith("base: model ") and "temperature 1.0" in line and "cut at max_tokens" in line
+    out = run("compare", store, "--out", tmp_path / "c")
+    assert out.returncode == 0 and "  base: model " in out.stdout and "  rl: model " in out.stdout
+    saved = tether.load_comparison(tmp_path / "c" / "compare.json") if hasattr(tether, "load_comparison") else None
+    import json
+
+    assert json.loads((tmp_path / "c" / "compare.json").read_text())["provenance"]["rl"]["k"] == 64
+    assert saved is None or saved.provenance["rl"]["k"] == 64
+
+
+def test_experiment_models_may_have_their_own_decoding():
+    import pytest
+
+    from tether.engines import Decoding
+    from tether.experiment.schema import ModelSection
+    from tether.sampling import SamplingConfig
+
+    shared = SamplingConfig(k=4, decoding=Decoding(0.6, 0.95, 128), seed=0, task_block=8, sample_block=4)
+    own = ModelSection(model="m", temperature=1.0, seed=3).sampling(shared)
+    assert (own.decoding.temperature, own.decoding.top_p, own.decoding.max_tokens, own.seed) == (1.0, 0.95, 128, 3)
+    assert ModelSection(model="m").sampling(shared) == shared
+    with pytest.raises(Exception, match="temperature"):
+        ModelSection(model="m", temperature="0.7")  # strict types, as everywhere in the file

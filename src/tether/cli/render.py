@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tether.compare import Comparison
+from tether.compare.provenance import describe as describe_provenance
 from tether.metrics import REGIONS
 
 _REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
@@ -32,6 +33,9 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
     n_tasks = len(result.task_ids)
     console.print(Text.assemble((result.base.label, "bold"), f" ({result.base.source})  vs  ",
                                 (result.rl.label, "bold"), f" ({result.rl.source}): {n_tasks} tasks"))
+    for side in ("base", "rl"):
+        if side in result.provenance:
+            console.print("  " + describe_provenance(result.provenance[side]), highlight=False)
     console.print(_regions_table(result, n_tasks))
     console.print(_rates_table(result))
     console.print(_pass_at_k_table(result, max_k_columns))

@@ -92,6 +92,7 @@ class Comparison:
     warnings: list[str] = field(default_factory=list)
     self_comparison: SelfComparison | None = None  # when asked for (`--self LABEL`)
     extrapolation: Extrapolation | None = None  # mean pass@k and regions beyond the sampled k (estimates)
+    provenance: dict[str, dict] = field(default_factory=dict)  # "base"/"rl" -> what produced it (compare.provenance)
 
     @property
     def task_ids(self) -> np.ndarray:
@@ -151,6 +152,7 @@ class Comparison:
             },
             "extrapolation": self.extrapolation.as_dict() if self.extrapolation else None,
             "warnings": list(self.warnings),
+            "provenance": self.provenance,
             "tasks": [self._task_dict(i) for i in range(len(self.task_ids))],
         }
 
@@ -205,6 +207,7 @@ class Comparison:
             warnings=list(payload["warnings"]),
             self_comparison=SelfComparison.from_dict(payload["chance"]["self"]) if "self" in payload["chance"] else None,
             extrapolation=Extrapolation.from_dict(payload["extrapolation"]) if payload.get("extrapolation") else None,
+            provenance=dict(payload.get("provenance") or {}),
         )
 
     def _task_dict(self, i: int) -> dict:

@@ -50,13 +50,17 @@ def compare(
     `self_label` adds the self-comparison of that label of `store` (`self_comparison`).
     """
     warnings: list[str] = []
+    origin = {}
     if store is not None:
         base, rl = base or store, rl or store
         if base == rl:  # two labels of one store: never the "only label there is" of each
+            from tether.compare.provenance import provenance
             from tether.store import open_store
 
+            opened = open_store(store)
             base_label, rl_label = base_label or "base", rl_label or "rl"
-            warnings += label_warnings(open_store(store), base_label, rl_label)
+            warnings += label_warnings(opened, base_label, rl_label)
+            origin = {"base": provenance(opened, base_label), "rl": provenance(opened, rl_label)}
     if base is None or rl is None:
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()
@@ -65,6 +69,7 @@ def compare(
                                                      options.match_budget)
     result = compare_counts(base_counts, rl_counts, options)
     result.warnings += warnings + ([warning] if warning else [])
+    result.provenance = origin
     if self_label is not None:
         if store is None:
             raise InputError("--self needs a store (it splits a label's samples by sample index)")

@@ -73,6 +73,9 @@ class ModelSection(BaseModel):
 
     model: str
     engine: str = defaults.ENGINE
+    temperature: float | None = Field(default=None, ge=0)  # this model's own decoding, over [sampling]'s
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
 
     @model_validator(mode="after")
     def _engine_and_options(self):
@@ -91,6 +94,14 @@ class ModelSection(BaseModel):
     def engine_options(self) -> dict:
         """The engine's options as given in the file."""
         return dict(self.model_extra or {})
+
+    def sampling(self, shared):
+        """`shared` (the [sampling] `SamplingConfig`) with this model's temperature, top_p and seed where given."""
+        import dataclasses
+
+        decoding = dataclasses.replace(shared.decoding, **{k: v for k, v in (("temperature", self.temperature),
+                                                                              ("top_p", self.top_p)) if v is not None})
+        return dataclasses.replace(shared, decoding=decoding, seed=shared.seed if self.seed is None else self.seed)
 
 
 class GradingSection(_Strict):

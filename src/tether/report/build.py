@@ -86,6 +86,7 @@ def summary(data: ReportData) -> dict:
         "tether_version": __version__,
         "store": data.store,
         "labels": {"base": data.labels[0], "rl": data.labels[1]},
+        "provenance": data.overall.provenance,
         "overall": _finite(data.overall.to_dict()),
         "benchmarks": {name: _finite({k: v for k, v in c.to_dict().items() if k != "tasks"})
                        for name, c in data.benchmarks.items()},
@@ -93,6 +94,25 @@ def summary(data: ReportData) -> dict:
         "task_curves": [{"shape": c.shape, "task_id": c.task_id, "region": c.region} for c in data.curves],
         "diagnostics": [dataclasses.asdict(r) for r in data.diagnostics],
     }
+
+
+def provenance_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    """Per model: what sampled it, how, how many times, graded by which verifier, and how much was cut."""
+    header = ["model", "checkpoint (engine)", "temperature", "top_p", "max_tokens", "seed", "k", "verifier",
+              "cut at max_tokens"]
+    rows = []
+    for side in ("base", "rl"):
+        found = data.overall.provenance.get(side) or {}
+        decoding = found.get("decoding") or {}
+        rate = found.get("truncation_rate")
+        checkpoint = "imported samples" if found.get("origin") == "imported" else \
+            f"{found.get('model')} ({found.get('engine')})"
+        rows.append([found.get("label", side), checkpoint if found else "-",
+                     *(str(decoding.get(key, "-")) for key in ("temperature", "top_p", "max_tokens")),
+                     str(found.get("seed", "-")), str(found.get("k", "-")),
+                     ", ".join((found.get("verifier_versions") or {}).values()) or "-",
+                     "-" if rate is None else f"{rate:.1%}"])
+    return header, rows
 
 
 def _finite(value):
@@ -147,6 +167,7 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
              "<h1>Did RL expand what the model can solve, or only sharpen it?</h1>",
              f"<p class='muted'>store <code>{html.escape(data.store)}</code>; base <b>{html.escape(data.labels[0])}</b>, "
              f"RL <b>{html.escape(data.labels[1])}</b>; tether {__version__}</p>",
+             "<h2>What produced these numbers</h2>", _html_table(*provenance_table(data)),
              "<h2>Headline</h2>", _html_table(headline_header(data), headline_rows(data)),
              "<p class='muted'>P both solve a task at least once, S only the base, E only RL, O neither. "
              "SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; 95% bootstrap intervals over tasks. "
@@ -201,6 +222,7 @@ def _html_shifted(data: ReportData) -> str:
 
 def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
     lines = ["# tether report", "", f"Store `{data.store}`: base `{data.labels[0]}`, RL `{data.labels[1]}`.", "",
+             "## What produced these numbers", "", *_md_table(*provenance_table(data)), "",
              "## Headline", "", *_md_table(headline_header(data), headline_rows(data)), ""]
     for figure in drawn:
         lines += [f"![{figure.title}](figures/{figure.name}.png)", "", f"*{figure.title}*", ""]

@@ -181,6 +181,16 @@ def duplicate_keys(store: Store, table: str, label: str) -> int:
     return int(_rows(query)[0][0])
 
 
+def truncation_rate(store: Store, label: str) -> float | None:
+    """The share of `label`'s completions cut at max_tokens (finish reason "length"); None when the
+    samples do not say why they ended (imported without finish_reason) or there are none."""
+    if not store.shard_paths("samples", label):
+        return None
+    cut, known = _rows(f"SELECT count(*) FILTER (WHERE finish_reason = 'length'), count(finish_reason) "
+                       f"FROM {_table(store, 'samples', label)}")[0]
+    return cut / known if known else None
+
+
 def sample_counts(store: Store, label: str) -> dict[str, int]:
     """Number of stored samples per task of one label (empty when there are none)."""
     if not store.shard_paths("samples", label):

@@ -1,0 +1,51 @@
+"""Where a comparison's numbers came from: per label, the model, engine, decoding, seed, k, verifier
+versions and the share of completions cut at max_tokens, from the store's manifest and samples.
+
+Shown in `tether compare`'s header, kept in compare.json and summary.json, and in the report's
+first section, so a table is never separated from what produced it.
+"""
+
+from __future__ import annotations
+
+from tether.store import Store
+from tether.store.query import truncation_rate
+
+
+def provenance(store: Store, label: str) -> dict:
+    """What produced `label`'s samples and verdicts ("imported" when tether did not sample them)."""
+    manifest = store.manifest()
+    run = manifest.get("runs", {}).get(label, {})
+    settings = run.get("settings", {})
+    engine = settings.get("engine", {})
+    return {
+        "label": label,
+        "origin": "sampled" if run else "imported",
+        "model": engine.get("model"),
+        "engine": engine.get("engine"),
+        "decoding": settings.get("decoding"),
+        "seed": settings.get("seed"),
+        "k": run.get("k"),
+        "verifier_versions": manifest.get("grading", {}).get(label, {}).get("versions"),
+        "truncation_rate": truncation_rate(store, label),
+    }
+
+
+def describe(details: dict) -> str:
+    """One line: "base: model X (transformers), temperature 0.6, top_p 0.95, max_tokens 1024, seed 0, k 256;
+    verifier math/...; 2.1% cut at max_tokens"."""
+    parts = []
+    if details.get("origin") == "imported":
+        parts.append("imported samples")
+    else:
+        parts.append(f"model {details.get('model')} ({details.get('engine')})")
+        decoding = details.get("decoding") or {}
+        parts += [f"{key} {decoding[key]}" for key in ("temperature", "top_p", "max_tokens") if key in decoding]
+        parts += [f"seed {details.get('seed')}", f"k {details.get('k')}"]
+    line = f"{details['label']}: " + ", ".join(parts)
+    versions = details.get("verifier_versions")
+    if versions:
+        line += "; verifier " + ", ".join(versions.values())
+    rate = details.get("truncation_rate")
+    if rate is not None:
+        line += f"; {rate:.1%} cut at max_tokens"
+    return line
