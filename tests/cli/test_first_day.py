@@ -26,8 +26,10 @@ def test_grading_a_graded_store_says_so_and_help_keeps_brackets(tmp_path):
     tasks = write_jsonl(tmp_path / "t.jsonl", [{"id": f"t{i}", "question": "?", "answer": "x"} for i in range(3)])
     rows = [{"task_id": f"t{i}", "completion": "x"} for i in range(3)]
     tether.import_samples(write_jsonl(tmp_path / "u.jsonl", rows), tmp_path / "run", label="rl")
-    first = run("grade", "--store", tmp_path / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact")
-    assert first.returncode == 0, first.stderr
+    from tether.grading import GradeOptions
+    from tether.tasks import load_tasks
+
+    tether.grade(tmp_path / "run", GradeOptions(verifier="exact", workers=1), tasks=load_tasks(str(tasks), columns="id=id"))
     again = run("grade", "--store", tmp_path / "run", "--verifier", "exact")
     assert again.returncode == 0 and "nothing to grade: every sample already has a verdict" in again.stdout
     assert "[default: powers of 2 up to the median n]" in " ".join(run("compare", "--help").stdout.split())
