@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -37,7 +37,6 @@ class DemoResult:
     report: Path  # report.html
     seconds: float
     pair: str = "shipped"  # "shipped" (the same on every machine) or "trained" (trained here by --train)
-    stages: dict = field(default_factory=dict)  # stage -> seconds
 
 
 def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,

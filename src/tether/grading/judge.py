@@ -32,7 +32,6 @@ from tether.grading.extract import after_think
 
 DEFAULT_TEMPLATE = (Path(__file__).parent / "templates" / "judge.txt").read_text()
 CALIBRATION = Path(__file__).parent / "templates" / "judge_calibration.jsonl"
-TEMPLATE = DEFAULT_TEMPLATE  # the name older code imports
 _FINAL_GRADE = re.compile(r"^\W*(?:GRADE|Grade|grade)\s*[:=]\s*\**\s*(A|B|C|CORRECT|INCORRECT|NOT_ATTEMPTED)\b")
 _BARE_GRADE = re.compile(r"^\W*(A|B|C|CORRECT|INCORRECT|NOT_ATTEMPTED)\W*$")
 _GRADES = {"A": Grade(True, 1.0, "ok", "CORRECT"), "B": Grade(False, 0.0, "ok", "INCORRECT"),

@@ -34,7 +34,7 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -201,10 +201,21 @@ class Store:
 
     def pending_groups(self) -> list[PendingGroup]:
         """The groups being committed now, or left uncommitted by a killed writer."""
+        groups = []
+        for where, read in self._pending_records():
+            try:
+                groups.append(PendingGroup.from_json(read()))
+            except FileNotFoundError:
+                continue  # committed meanwhile
+            except (ValueError, TypeError, KeyError) as exc:
+                raise StoreError(f"{where} is not a pending-group record ({exc}); move it aside and run "
+                                 "`tether check`") from None
+        return groups
+
+    def _pending_records(self) -> list[tuple[str, Callable[[], str | bytes]]]:
+        """(where, how to read it) of each pending record."""
         folder = self.root / PENDING
-        if not folder.is_dir():
-            return []
-        return [group for path in sorted(folder.glob("*.json")) if (group := _read_group(path)) is not None]
+        return [(str(path), path.read_text) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
 
     def roll_back_dead_groups(self) -> list[PendingGroup]:
         """Clean up after dead writers of the labels this process now holds the writer locks of:
@@ -253,8 +264,13 @@ class Store:
     def _end_group(self, group: PendingGroup) -> None:
         (self.root / PENDING / group.name).unlink(missing_ok=True)
 
-    def _uncommitted(self) -> set[str]:
+    def _pending_shards(self) -> set[str]:
         return {shard for group in self.pending_groups() for shard in group.shards}
+
+    def _committed(self, found: list) -> list:
+        """`found` (shard paths) without those of groups still pending."""
+        hidden = self._pending_shards() if found else set()
+        return [path for path in found if self.relative(path) not in hidden] if hidden else found
 
     # -- shards -----------------------------------------------------------------
 
@@ -263,13 +279,11 @@ class Store:
         (shards of a group still pending are not committed)."""
         base = self.root / table
         pattern = f"{label}/*.parquet" if label else "*/*.parquet"
-        found = sorted(base.glob(pattern)) if base.is_dir() else []
-        hidden = self._uncommitted() if found else set()
-        return [path for path in found if self.relative(path) not in hidden] if hidden else found
+        return self._committed(sorted(base.glob(pattern)) if base.is_dir() else [])
 
     def has_shard(self, table: str, label: str, name: str) -> bool:
         relative = f"{table}/{label}/part-{name}.parquet"
-        return self._exists(relative) and relative not in self._uncommitted()
+        return self._exists(relative) and relative not in self._pending_shards()
 
     def check_readable(self, path) -> None:
         """Raise a one-line StoreError unless `path` is a whole Parquet file (its footer reads)."""
@@ -417,15 +431,6 @@ def _temp_writer_gone(name: str) -> bool:
     if not pid.isdigit():
         return True  # an older tether's temp file: its writer held this lock, so it is gone
     return int(pid) != os.getpid() and not process_alive(int(pid))
-
-
-def _read_group(path: Path) -> PendingGroup | None:
-    try:
-        return PendingGroup.from_json(path.read_text())
-    except FileNotFoundError:
-        return None  # committed meanwhile
-    except (ValueError, TypeError, KeyError) as exc:
-        raise StoreError(f"{path} is not a pending-group record ({exc}); move it aside and run `tether check`") from None
 
 
 @contextlib.contextmanager

@@ -139,18 +139,11 @@ class ObjectStore(Store):
 
     # -- group commits (tether.store.commit) ----------------------------------------------
 
-    def pending_groups(self) -> list[PendingGroup]:
+    def _pending_records(self) -> list:
         self.fs.invalidate_cache()
         folder = f"{self._path}/{PENDING}"
-        groups = []
-        for key in sorted(self.fs.find(folder)) if self.fs.exists(folder) else []:
-            try:
-                groups.append(PendingGroup.from_json(self.fs.cat_file(key)))
-            except FileNotFoundError:
-                continue  # committed meanwhile
-            except (ValueError, TypeError, KeyError) as exc:
-                raise StoreError(f"{self.protocol}://{key} is not a pending-group record ({exc})") from None
-        return groups
+        keys = sorted(self.fs.find(folder)) if self.fs.exists(folder) else []
+        return [(f"{self.protocol}://{key}", lambda key=key: self.fs.cat_file(key)) for key in keys]
 
     def quarantine(self, relative: str) -> None:
         self.fs.mv(f"{self._path}/{relative}", f"{self._path}/{QUARANTINE}/{relative}")
@@ -190,10 +183,8 @@ class ObjectStore(Store):
             return []
         found = [PurePosixPath(p) for p in self.fs.find(base)]
         depth = 1 if label else 2  # files directly under the label folder
-        found = sorted(p for p in found if p.suffix == ".parquet" and not p.name.startswith(".")
-                       and len(p.relative_to(PurePosixPath(base)).parts) == depth)
-        hidden = self._uncommitted() if found else set()
-        return [p for p in found if self.relative(p) not in hidden] if hidden else found
+        return self._committed(sorted(p for p in found if p.suffix == ".parquet" and not p.name.startswith(".")
+                                      and len(p.relative_to(PurePosixPath(base)).parts) == depth))
 
     def shard_urls(self, table: str, label: str | None = None) -> list[str]:
         return [f"{self.protocol}://{path}" for path in self.shard_paths(table, label)]
