@@ -47,13 +47,13 @@ def load_counts(source: str | Path, label: str | None, default_label: str,
     return counts_of_rows(rows.table, chosen, str(path), limits)
 
 
-def label_warnings(store, base_label: str, rl_label: str) -> list[str]:
+def label_warnings(store, base_label: str, rl_label: str, manifest: dict | None = None) -> list[str]:
     """Refuse comparing a label with itself; warn when both labels were sampled with identical
     settings (the same model, engine, decoding and seed: the comparison is of a model with itself)."""
     if base_label == rl_label:
         raise InputError(f"{store.root}: compares label {base_label!r} with itself; name two labels "
                          "(--base-label, --rl-label), or use --self for a label's noise floor")
-    runs = store.manifest().get("runs", {})
+    runs = (manifest if manifest is not None else store.manifest()).get("runs", {})
     settings = [runs.get(label, {}).get("settings") for label in (base_label, rl_label)]
     if settings[0] is not None and settings[0] == settings[1]:
         return [f"{base_label!r} and {rl_label!r} were sampled with identical settings (model, engine, decoding, "

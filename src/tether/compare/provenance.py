@@ -7,13 +7,22 @@ first section, so a table is never separated from what produced it.
 
 from __future__ import annotations
 
+from tether.compare.counts import label_warnings
 from tether.store import Store
 from tether.store.query import truncation_rate
 
 
-def provenance(store: Store, label: str) -> dict:
-    """What produced `label`'s samples and verdicts ("imported" when tether did not sample them)."""
+def checked_labels(store: Store, base_label: str, rl_label: str) -> tuple[list[str], dict[str, dict]]:
+    """The warnings about comparing these two labels (`label_warnings`: a label against itself is an
+    error) and the provenance of each, from one read of the manifest."""
     manifest = store.manifest()
+    return (label_warnings(store, base_label, rl_label, manifest),
+            {"base": provenance(store, base_label, manifest), "rl": provenance(store, rl_label, manifest)})
+
+
+def provenance(store: Store, label: str, manifest: dict | None = None) -> dict:
+    """What produced `label`'s samples and verdicts ("imported" when tether did not sample them)."""
+    manifest = manifest if manifest is not None else store.manifest()
     run = manifest.get("runs", {}).get(label, {})
     settings = run.get("settings", {})
     engine = settings.get("engine", {})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import budget_matched, label_warnings, load_counts
+from tether.compare.counts import budget_matched, load_counts
 from tether.compare.curves import pass_at_k_curves
 from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
 from tether.errors import InputError
@@ -54,13 +54,11 @@ def compare(
     if store is not None:
         base, rl = base or store, rl or store
         if base == rl:  # two labels of one store: never the "only label there is" of each
-            from tether.compare.provenance import provenance
+            from tether.compare.provenance import checked_labels
             from tether.store import open_store
 
-            opened = open_store(store)
             base_label, rl_label = base_label or "base", rl_label or "rl"
-            warnings += label_warnings(opened, base_label, rl_label)
-            origin = {"base": provenance(opened, base_label), "rl": provenance(opened, rl_label)}
+            warnings, origin = checked_labels(open_store(store), base_label, rl_label)
     if base is None or rl is None:
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()

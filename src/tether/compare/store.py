@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tether.compare.counts import budget_matched, label_warnings
-from tether.compare.provenance import provenance
+from tether.compare.counts import budget_matched
+from tether.compare.provenance import checked_labels
 from tether.compare.result import CompareOptions, Comparison, save_comparison
 from tether.compare.run import compare_counts, self_comparison
 from tether.store import Store, is_remote, open_store
@@ -60,12 +60,12 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     """Compare two labels of one store, overall and per benchmark (and `self_label` against itself)."""
     store = open_store(store)
     options = options or CompareOptions()
-    warnings = label_warnings(store, base_label, rl_label)
+    warnings, origin = checked_labels(store, base_label, rl_label)
     base, rl, warning = budget_matched(lambda limits: task_counts(store, base_label, limits),
                                        lambda limits: task_counts(store, rl_label, limits), options.match_budget)
     overall = compare_counts(base, rl, options)
     overall.warnings += warnings + ([warning] if warning else [])
-    overall.provenance = {"base": provenance(store, base_label), "rl": provenance(store, rl_label)}
+    overall.provenance = origin
     if self_label is not None:
         overall.self_comparison = self_comparison(store, self_label)
     benchmark_of = {str(t): "all" for t in overall.task_ids}

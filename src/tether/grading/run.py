@@ -159,6 +159,7 @@ class _LabelPlan:
                 current = f"{base}{REGRADE}{_regrade_number(current) + 1}"
             self.versions[name] = current
         self.pending = query.ungraded_count(store, label, self.versions)
+        self.asked = {task_id: requested_route(task["question"]) for task_id, task in tasks.items()}
 
     def verifier_of(self, task_id: str) -> str:
         return self.options.verifier if self.options.verifier != "auto" else self.tasks[task_id]["verifier"]
@@ -187,17 +188,14 @@ class _LabelPlan:
         summary.verified += len(fresh)
         new_cache, failed = [], {}
         for name, task_id, answer in carried:  # cache rows carried over from the version before a regrade
-            found = cache[(self.versions[name], task_id, answer)]
             self.unwritten.discard((self.versions[name], task_id, answer))
-            new_cache.append(CachedGrade(name, self.versions[name], task_id, answer, found.correct, found.score,
-                                         found.status, found.detail))
+            new_cache.append(self._cache_row(name, task_id, answer, cache[(self.versions[name], task_id, answer)]))
         for (name, task_id, answer), found in fresh.items():
             if not found.is_verdict:  # not cached: the next run tries again
                 failed[(self.versions[name], task_id, answer)] = found
                 continue
             cache[(self.versions[name], task_id, answer)] = found
-            new_cache.append(CachedGrade(name, self.versions[name], task_id, answer, found.correct, found.score,
-                                         found.status, found.detail))
+            new_cache.append(self._cache_row(name, task_id, answer, found))
         verdicts = [v for row, (answer, route) in zip(rows, extracted)
                     if (v := self._verdict(row, answer, route, cache, failed, summary))]
         if not verdicts:
@@ -209,6 +207,10 @@ class _LabelPlan:
         shards += [Shard("grades", name, to_table(entries, CachedGrade), new_shard_name("cache"))
                    for name, entries in by_verifier.items()]
         self.store.write(shards)
+
+    def _cache_row(self, name: str, task_id: str, answer: str, found: Grade) -> CachedGrade:
+        return CachedGrade(name, self.versions[name], task_id, answer, found.correct, found.score, found.status,
+                           found.detail)
 
     def _carry_over(self, cache: dict) -> set[tuple[str, str, str]]:
         """Fill `cache` with the old version's grades that a regrade keeps (not of a status being
@@ -263,8 +265,9 @@ class _LabelPlan:
         name = self.verifier_of(row["task_id"])
         task = self.tasks[row["task_id"]]
         key = (self.versions[name], row["task_id"], answer)
+        tally = summary.tallies.setdefault((self.label, task["benchmark"]), BenchmarkTally())
         if key in failed:
-            summary.tallies.setdefault((self.label, task["benchmark"]), BenchmarkTally()).statuses[FAILED] += 1
+            tally.statuses[FAILED] += 1
             summary.failed += 1
             if len(summary.failure_examples) < 5:
                 summary.failure_examples.append((row["task_id"], failed[key].detail or "failed"))
@@ -273,10 +276,9 @@ class _LabelPlan:
             found, answer = Grade.timeout(f"extracting the answer ran past {self.options.deadline:g} s"), None
         else:
             found = Grade.no_answer() if answer is None else cache[key]
-        tally = summary.tallies.setdefault((self.label, task["benchmark"]), BenchmarkTally())
         tally.samples += 1
         tally.routes[route or "none"] += 1
-        asked = requested_route(task["question"])
+        asked = self.asked[row["task_id"]]
         if asked:
             tally.format_asked += 1
             tally.format_followed += route == asked

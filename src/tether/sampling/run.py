@@ -106,16 +106,15 @@ def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Seque
 
     `engine` is the engine's `describe()`; `rendered` its rendering of each task's prompt."""
     check_label(label)
-    notes: list[str] = []
-    _claim_run(store, label, tasks, rendered, engine, config, notes)
-    _write_tasks(store, label, tasks, rendered, replace=bool(notes))
+    reclaimed = _claim_run(store, label, tasks, rendered, engine, config)
+    _write_tasks(store, label, tasks, rendered, replace=reclaimed is not None)
     done = done_units(store, label)
     todo = missing_units(len(tasks), config, done)
     if on_start:
         remaining = sum(unit_samples(u, len(tasks), config) for u in todo)
         on_start(len(tasks) * config.k, len(tasks) * config.k - remaining)
     summary = SampleSummary(label, len(done) + len(todo), len(done))
-    summary.warnings += notes
+    summary.warnings += [reclaimed] if reclaimed else []
     return todo, summary
 
 
@@ -176,9 +175,9 @@ def _finish_unit(unit: Unit, results: list[Result], store: Store, label: str, su
         on_progress(len(rows), tokens)
 
 
-def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: SamplingConfig,
-               notes: list[str]) -> None:
-    """Record this label's settings, or refuse if they differ from the run being resumed."""
+def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: SamplingConfig) -> str | None:
+    """Record this label's settings, or refuse if they differ from the run being resumed; a note
+    when the label was claimed with other settings by a run that wrote no samples (claimed anew)."""
     digest = hashlib.sha256()
     for task, text in zip(tasks, rendered):
         digest.update(f"{task.task_id}\x1f{text}\x1e".encode())
@@ -202,10 +201,11 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
                     + "; ".join(differences)
                 )
             if differences:  # claimed by a run that wrote nothing: nothing to keep consistent with
-                notes.append(f"label {label!r} was claimed with other settings by a run that wrote no samples; "
-                             "it now has this run's settings")
-                previous = None
+                runs[label] = {"settings": settings, "k": config.k}
+                return (f"label {label!r} was claimed with other settings by a run that wrote no samples; "
+                        "it now has this run's settings")
         runs[label] = {"settings": settings, "k": max(config.k, (previous or {}).get("k", 0))}
+    return None
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -51,18 +51,17 @@ def quoted(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _table(store: Store, table: str, label: str | None = None) -> str:
+def _table(store: Store, table: str, label: str | None = None, extra: str = "") -> str:
     """The SQL scan of one table's shards (of one label or partition), as an explicit list of files:
     no path is ever read as a pattern, and no folder name as a hive partition."""
     files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls(table, label))
-    return f"read_parquet([{files}], hive_partitioning = false, union_by_name = true)"
+    return f"read_parquet([{files}], hive_partitioning = false, union_by_name = true{extra})"
 
 
 def _tasks(store: Store, label: str) -> str:
     """The tasks of `label`, one row per task: a task updated by `tether grade --update-tasks`
     (a later shard, ``part-update-<time>``) has its latest row."""
-    files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls("tasks", label))
-    return (f"(SELECT * EXCLUDE (filename) FROM read_parquet([{files}], hive_partitioning = false, filename = true) "
+    return (f"(SELECT * EXCLUDE (filename) FROM {_table(store, 'tasks', label, ', filename = true')} "
             "QUALIFY row_number() OVER (PARTITION BY task_id ORDER BY filename DESC) = 1)")
 
 
