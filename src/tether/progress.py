@@ -2,7 +2,9 @@
 
 A `ProgressFactory` takes a stage's description and gives a context manager
 yielding a `Bar`: ``start(total, completed)`` once the size is known, then
-``advance(n)``. `silent` draws nothing (the default for library calls).
+``advance(n)``; a bar may also take ``in_flight(amount, tokens)``, the work done
+inside units not finished yet (sampling reports it from an engine's batch).
+`silent` draws nothing (the default for library calls).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class _NoBar:
         return None
 
     def advance(self, n: int = 1) -> None:
+        return None
+
+    def in_flight(self, amount: float, tokens: int = 0) -> None:
         return None
 
 

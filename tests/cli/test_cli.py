@@ -1,6 +1,7 @@
 """The `tether` command end to end, in a subprocess, on generated files with known regions."""
 
 import json
+import re
 import subprocess
 import sys
 from math import comb
@@ -136,6 +137,9 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
     out = subprocess.run([*command, "--store", str(tmp_path / "s"), "--label", "base"], capture_output=True,
                          text=True, env=env)
     assert out.returncode == 0, out.stderr
+    # stderr is a pipe, as in a SLURM job: progress comes as plain lines, the last with the totals
+    assert re.search(r"^base: 2 tasks x 4: 8/8 samples \(100\.0%\), [\d.]+ samples/s, .*ETA 0:00$", out.stderr,
+                     re.MULTILINE), out.stderr
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert manifest["runs"]["base"]["settings"]["engine"]["engine"] == "transformers"
     with pytest.warns(DeprecationWarning, match="engine name 'hf' is deprecated; use 'transformers'"):

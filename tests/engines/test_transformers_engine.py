@@ -37,6 +37,22 @@ def test_samples_do_not_depend_on_batching(tiny_model, engine):
     assert {r.request.key: r.completions for r in engine.generate(requests(seed=1))} != reference
 
 
+def test_a_batch_reports_its_progress_step_by_step(tiny_model):
+    """`on_batch` hears every decoding step: the rows' share of the max_tokens budget so far and the tokens
+    generated, which add up to the completions' own token counts; then (0, 0) when the batch is over."""
+    engine = TransformersEngine(tiny_model, batch_size=16)
+    reports, yielded = [], []
+    engine.on_batch = lambda amount, tokens: reports.append((amount, tokens, len(yielded)))
+    for result in engine.generate(requests(n_tasks=3, n=5)):
+        yielded.append(result)
+    assert reports[-1][:2] == (0.0, 0) and all(seen == 0 for *_, seen in reports)  # all before any result
+    steps = reports[:-1]
+    assert [a for a, *_ in steps] == pytest.approx([15 * (s + 1) / 12 for s in range(len(steps))])
+    tokens = [t for _, t, _ in steps]
+    assert tokens == sorted(tokens) and tokens[0] == 15
+    assert tokens[-1] == sum(c.n_tokens for r in yielded for c in r.completions)
+
+
 def test_sampler_draws_from_the_tempered_nucleus(engine):
     """First-token frequencies over 3000 seeded samples match softmax(logits/T) restricted to top-p."""
     decoding = Decoding(temperature=1.3, top_p=0.9, max_tokens=1)

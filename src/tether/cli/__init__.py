@@ -22,7 +22,7 @@ from rich.text import Text
 
 from tether import defaults
 from tether._version import __version__
-from tether.cli.progress import RichBars
+from tether.cli.progress import DEFAULT_EVERY, Bars
 from tether.errors import TetherError
 
 app = typer.Typer(
@@ -33,7 +33,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # help text as written: "[default: base]" is text, not a markup tag
     add_completion=False,
 )
-_state = {"debug": False}
+_state = {"debug": False, "progress_every": DEFAULT_EVERY}
 # markup off: paths, labels and messages print as they are (a "[red]" in a file name stays text)
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
 stderr = Console(stderr=True, soft_wrap=True, markup=False)
@@ -55,8 +55,17 @@ def _main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    progress_every: Annotated[float, typer.Option(
+        envvar="TETHER_PROGRESS_EVERY", min=0.01,
+        help="Seconds between progress lines when stderr is not a terminal (a log, a SLURM job).")] = DEFAULT_EVERY,
 ) -> None:
     _state["debug"] = debug
+    _state["progress_every"] = progress_every
+
+
+def bars() -> Bars:
+    """Progress on stderr: live bars on a terminal, plain lines every --progress-every seconds in a log."""
+    return Bars(stderr, _state["progress_every"])
 
 
 @contextlib.contextmanager
@@ -226,7 +235,6 @@ def sample_cmd(
     ray_gpus: Annotated[float, typer.Option(help="Ray: GPUs per worker (1 for vLLM on a GPU node).", min=0)] = 0.0,
 ) -> None:
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
-    from tether.cli.progress import SamplingMeter
     from tether.cli.render import render_sample_summary
     from tether.engines import engine_name, engine_options
     from tether.experiment.schema import ModelSection, SamplingSection, from_flags
@@ -245,11 +253,11 @@ def sample_cmd(
                        ray_workers=ray_workers, ray_gpus=ray_gpus)
         task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
                                limit=limit)
-        path = resolve_model(section.model, progress=RichBars(stderr))
+        path = resolve_model(section.model, progress=bars())
         executor = ray_executor(s.ray, s.ray_workers, s.ray_gpus) if s.ray else None
-        with SamplingMeter(stderr, f"{label}: {len(task_list)} tasks x {k}") as meter:
+        with bars().sampling(f"{label}: {len(task_list)} tasks x {k}") as meter:
             summary = sample_model(task_list, section.engine, path, section.engine_options(), store, label,
-                                   s.config(), executor, meter.on_progress, meter.on_start)
+                                   s.config(), executor, meter.on_progress, meter.start, meter.in_flight)
     if not render_sample_summary(summary, stdout, stderr):
         raise typer.Exit(1)
 
@@ -314,7 +322,7 @@ def grade_cmd(
                                regrade=_regrade_statuses(regrade, status), update_tasks=update_tasks, strict=strict,
                                regrade_tasks=tuple(t.task_id for t in given) if given and regrade else ())
         executor = ray_executor(ray, workers) if ray else None
-        with RichBars(stderr)("grading") as bar:
+        with bars()("grading", "samples") as bar:
             summary = grade(store, options, label, given, bar.advance, bar.start, executor=executor)
     render_grade_summary(summary, stdout)
     if not summary.ok:
@@ -364,7 +372,7 @@ def diagnose_cmd(
         result = diagnose(opened, names, engines=lambda label: sampling_engine(opened, label, models.get(label), engine,
                                                                                    **options),
                           k=k, traces=read_traces(traces) if traces else None, token_entropy_on=token_entropy,
-                          batch=batch_size, progress=RichBars(stderr))
+                          batch=batch_size, progress=bars())
     if as_json:
         rows = [dataclasses.asdict(row) for row in result.rows]
         sys.stdout.write(json.dumps({"run_id": result.run_id, "diagnostics": rows}) + "\n")
@@ -413,7 +421,7 @@ def run_cmd(
         stderr.print(_styled(name, "bold", f": {status} ({detail})"), highlight=False)
 
     with friendly_errors():
-        result, store, _ = run_experiment(experiment, on_stage=stage, progress=RichBars(stderr))
+        result, store, _ = run_experiment(experiment, on_stage=stage, progress=bars())
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
     else:
@@ -448,7 +456,7 @@ def demo_cmd(
         last[0] = now
 
     with friendly_errors():
-        result = run_demo(out, quick=quick, seed=seed, on_stage=stage, progress=RichBars(stderr), train=train)
+        result = run_demo(out, quick=quick, seed=seed, on_stage=stage, progress=bars(), train=train)
     stdout.print(PAIRS[result.pair], highlight=False)
     render_comparison(result.comparison, stdout)
     render_lab_analysis(result.analysis, result.comparison, stdout)

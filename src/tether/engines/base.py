@@ -7,13 +7,20 @@ seeds so that a sample's randomness does not depend on how requests are
 batched. A `Scorer`'s `score` teacher-forces a completion and returns per-token
 log-probs and entropies (used by diagnostics). An `Engine` is both.
 
+An engine that generates in long batches may also report progress inside a
+batch: if it has an ``on_batch`` attribute, `tether.sampling.sample` sets it to a
+`BatchProgress` callback, which the engine calls as its batch advances with the
+samples' worth of work done so far (rows x steps / max_tokens, an upper bound on
+the time still needed) and the tokens generated so far, and with ``(0, 0)`` once
+the batch is over (its results are then counted as they are yielded).
+
 Engines know nothing of grading or of the store.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -80,6 +87,9 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+BatchProgress = Callable[[float, int], None]  # (samples' worth of work, tokens) of the batch in flight
 
 
 @dataclass(frozen=True)

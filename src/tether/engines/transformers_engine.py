@@ -8,7 +8,8 @@ So a sample is the same whichever batch it lands in (up to floating-point
 differences between batch shapes), and `generate` runs greedy decoding over the
 processed scores. Stops at EOS or at any stop string (which is cut from the
 text, as OpenAI servers do). bf16 on GPUs that support it, fp16 on other GPUs,
-float32 on CPU.
+float32 on CPU. With ``on_batch`` set, every decoding step reports the batch's
+progress (see `tether.engines.base`), so a batch that runs for minutes shows.
 
 Heavy imports (torch, transformers) happen when an engine is built.
 """
@@ -20,7 +21,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tether.engines.base import Completion, Decoding, Request, Result, TokenScores
+from tether.engines.base import BatchProgress, Completion, Decoding, Request, Result, TokenScores
 from tether.errors import InputError
 from tether.tasks.prompts import render_prompt
 from tether.tasks.task import Messages
@@ -57,6 +58,7 @@ class TransformersEngine:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot load model {self.model_id!r}: {first}") from None
         self.model.to(self.device).eval()
+        self.on_batch: BatchProgress | None = None
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
@@ -110,7 +112,8 @@ class TransformersEngine:
         encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         prompt_len = encoded["input_ids"].shape[1]
         seeds = [r.seeds[i] for r, i in batch]
-        sampler = SeededSampler(seeds, decoding, prompt_len, self.device)
+        eos = _eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id)
+        sampler = SeededSampler(seeds, decoding, prompt_len, self.device, StepMeter(self.on_batch, eos, decoding))
         config = GenerationConfig(
             max_new_tokens=decoding.max_tokens,
             do_sample=False,
@@ -125,6 +128,7 @@ class TransformersEngine:
                 logits_processor=LogitsProcessorList([sampler]),
                 tokenizer=self.tokenizer if decoding.stop else None,
             )
+        sampler.meter.finish()
         return [self._completion(row, decoding, seed) for row, seed in zip(output[:, prompt_len:], seeds)]
 
     def _completion(self, new_tokens, decoding: Decoding, seed: int) -> Completion:
@@ -172,19 +176,21 @@ class TransformersEngine:
 class SeededSampler:
     """A logits processor that samples each row from its own seeded uniforms (temperature, top-p)."""
 
-    def __init__(self, seeds: list[int], decoding: Decoding, prompt_len: int, device: str):
+    def __init__(self, seeds: list[int], decoding: Decoding, prompt_len: int, device: str,
+                 meter: StepMeter | None = None):
         import torch
 
-        self.decoding, self.prompt_len = decoding, prompt_len
+        self.decoding, self.prompt_len, self.meter = decoding, prompt_len, meter or StepMeter(None, set(), decoding)
         streams = [torch.rand(decoding.max_tokens, generator=torch.Generator().manual_seed(s)) for s in seeds]
         self.uniforms = torch.stack(streams).to(device)
 
     def __call__(self, input_ids, scores):
         import torch
 
+        step = input_ids.shape[1] - self.prompt_len
+        self.meter.step(input_ids, step)
         if self.decoding.temperature == 0:
             return scores
-        step = input_ids.shape[1] - self.prompt_len
         probs = torch.softmax(scores.float() / self.decoding.temperature, dim=-1)
         sorted_probs, order = probs.sort(dim=-1, descending=True)
         cumulative = sorted_probs.cumsum(dim=-1)
@@ -195,6 +201,31 @@ class SeededSampler:
         tokens = order.gather(-1, choice)
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(-1, tokens, 0.0)
+
+
+class StepMeter:
+    """Counts a batch's decoding steps and its rows still running, for `BatchProgress`."""
+
+    def __init__(self, report: BatchProgress | None, eos: set[int], decoding: Decoding):
+        self.report, self.eos, self.max_tokens = report, sorted(eos), decoding.max_tokens
+        self.alive = None
+        self.tokens = 0
+
+    def step(self, input_ids, step: int) -> None:
+        if self.report is None:
+            return
+        import torch
+
+        if self.alive is None:
+            self.alive = torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        elif self.eos:
+            self.alive &= ~torch.isin(input_ids[:, -1], torch.tensor(self.eos, device=input_ids.device))
+        self.tokens += int(self.alive.sum())
+        self.report(input_ids.shape[0] * (step + 1) / self.max_tokens, self.tokens)
+
+    def finish(self) -> None:
+        if self.report is not None:
+            self.report(0.0, 0)
 
 
 def _dtype(name: str, device: str):

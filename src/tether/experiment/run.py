@@ -60,7 +60,8 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
                                               progress)
         with progress(f"sample {label}") as bar:
             summary = sample_model(tasks, section.engine, model, section.engine_options(), store, label,
-                                   section.sampling(config), executor, lambda n, _: bar.advance(n), bar.start)
+                                   section.sampling(config), executor, lambda n, _: bar.advance(n), bar.start,
+                                   getattr(bar, "in_flight", None))
         if summary.failed:
             raise InputError(f"sampling {label}: {len(summary.failed)} units failed, e.g. {summary.failed[0][1]}; "
                              "re-run to retry them")

@@ -59,7 +59,8 @@ def ray_executor(address: str, workers: int, gpus: float = 0.0):
 def sample_model(tasks: Sequence[Task], engine: str, model: str, options: dict, store: str | Path | Store,
                  label: str, config: SamplingConfig, executor=None,
                  on_progress: Callable[[int, int], None] | None = None,
-                 on_start: Callable[[int, int], None] | None = None) -> SampleSummary:
+                 on_start: Callable[[int, int], None] | None = None,
+                 on_in_flight: Callable[[float, int], None] | None = None) -> SampleSummary:
     """Sample `label` with engine `engine` of `model`: here, or on `executor`'s workers (one engine each)."""
     if executor is not None:
         return sample_distributed(tasks, EngineSpec(engine, model, options), store, label, config, executor,
@@ -68,6 +69,6 @@ def sample_model(tasks: Sequence[Task], engine: str, model: str, options: dict, 
     with target.writing([label], "tether sample"):  # refused before a model is loaded, not after
         built = make_engine(engine, model, **options)
         try:
-            return sample(tasks, built, target, label, config, on_progress, on_start)
+            return sample(tasks, built, target, label, config, on_progress, on_start, on_in_flight)
         finally:
             built.close()

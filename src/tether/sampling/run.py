@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tether import defaults
-from tether.engines.base import Decoding, Request, Result, Sampler, derive_seed
+from tether.engines.base import BatchProgress, Decoding, Request, Result, Sampler, derive_seed
 from tether.errors import InputError, StoreError
 from tether.sampling.units import Unit, done_units, missing_units, unit_samples
 from tether.store import Shard, Store, new_shard_name, open_store
@@ -79,13 +79,19 @@ def sample(
     config: SamplingConfig,
     on_progress: Progress | None = None,
     on_start: Callable[[int, int], None] | None = None,
+    on_in_flight: BatchProgress | None = None,
 ) -> SampleSummary:
     """Generate the missing samples of `label` for `tasks`; returns what was done.
 
     `on_start(total_samples, samples_already_done)` is called once before work
-    starts, `on_progress(samples, tokens)` after every unit written.
+    starts, `on_progress(samples, tokens)` as each request's samples are generated
+    (they are written with their unit), and `on_in_flight(samples' worth, tokens)`
+    from inside an engine's batch where the engine reports it (see
+    `tether.engines.base`).
     """
     check_label(label)
+    if on_in_flight is not None and hasattr(engine, "on_batch"):
+        engine.on_batch = on_in_flight
     target = open_store(store, create=True)
     with target.writing([label], "tether sample"):
         rendered = [engine.render(task.prompt) for task in tasks]
@@ -151,12 +157,14 @@ def _run_units(units, tasks, engine, store, label, config, summary, on_progress)
     for result in engine.generate([r for reqs in requests.values() for r in reqs]):
         unit = owner[result.request.key]
         results[unit].append(result)
+        if on_progress and result.ok:
+            on_progress(len(result.completions), sum(c.n_tokens or 0 for c in result.completions))
         pending[unit] -= 1
         if pending[unit] == 0:
-            _finish_unit(unit, results.pop(unit), store, label, summary, on_progress)
+            _finish_unit(unit, results.pop(unit), store, label, summary)
 
 
-def _finish_unit(unit: Unit, results: list[Result], store: Store, label: str, summary, on_progress) -> None:
+def _finish_unit(unit: Unit, results: list[Result], store: Store, label: str, summary) -> None:
     errors = [r.error for r in results if not r.ok]
     if errors:
         summary.failed.append((unit.name, errors[0]))
@@ -171,8 +179,6 @@ def _finish_unit(unit: Unit, results: list[Result], store: Store, label: str, su
     tokens = sum(row.n_tokens or 0 for row in rows)
     summary.samples_written += len(rows)
     summary.tokens_written += tokens
-    if on_progress:
-        on_progress(len(rows), tokens)
 
 
 def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: SamplingConfig) -> str | None:
