@@ -133,26 +133,34 @@ def compare_cmd(
 
 @app.command("import")
 def import_cmd(
-    file: Annotated[Path, typer.Argument(help="JSONL (.jsonl, .jsonl.gz) or Parquet file of samples.")],
+    file: Annotated[Path, typer.Argument(help="Samples: tether's JSONL (.jsonl, .jsonl.gz) or Parquet rows, an lm-eval --log_samples file, or a lighteval details Parquet.")],
     store: Annotated[str, typer.Option(help="Store directory or object-store URL (created if absent).")],
-    label: Annotated[str | None, typer.Option(help="Label of every row in the store, e.g. base or rl [default: each row's 'model'].")] = None,
+    label: Annotated[str | None, typer.Option(help="Label of every row in the store, e.g. base or rl [default: each row's 'model'; required for harness files].")] = None,
+    format: Annotated[str, typer.Option(help="auto, tether, lm-eval or lighteval (see docs/import.md).")] = "auto",
+    metric: Annotated[str | None, typer.Option(help="Harness files: the 0/1 per-document metric that says correct [default: exact_match, else the file's first 0/1 metric].")] = None,
+    filter: Annotated[str | None, typer.Option(help="lm-eval files: the filter whose lines to import [default: the file's first].")] = None,
+    verifier: Annotated[str, typer.Option(help="Harness files: the verifier `tether grade` uses on their tasks.")] = "math",
     model: Annotated[str | None, typer.Option(hidden=True, help="Deprecated name of --label.")] = None,
 ) -> None:
-    """Import samples produced elsewhere (vLLM scripts, lm-eval, lighteval dumps) into a store."""
-    from tether.ingest import import_samples
+    """Import samples produced elsewhere (your scripts, lm-eval --log_samples, lighteval details) into a store."""
+    from tether.ingest import HarnessOptions, import_samples
 
     if model is not None:
         stderr.print(_styled("warning:", "yellow", " --model is deprecated for `tether import`; use --label"),
                      highlight=False)
         label = label or model
     with friendly_errors():
-        summary = import_samples(file, store, label)
+        summary = import_samples(file, store, label, format=format,
+                                 harness=HarnessOptions(metric=metric, filter=filter, verifier=verifier))
     graded = "graded" if summary.graded else "ungraded"
+    source = {"lm-eval": " from lm-eval's --log_samples", "lighteval": " from lighteval's details"}.get(summary.format, "")
     stdout.print(
-        f"imported {summary.rows} {graded} samples of {summary.tasks} tasks "
+        f"imported {summary.rows} {graded} samples of {summary.tasks} tasks{source} "
         f"({', '.join(summary.labels)}) into {store}",
         highlight=False,
     )
+    for note in summary.notes:
+        stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
     if summary.ignored_fields:
         stderr.print(f"ignored fields: {', '.join(summary.ignored_fields)}", highlight=False)
 

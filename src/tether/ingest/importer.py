@@ -1,12 +1,15 @@
 """Importing samples made elsewhere into a store: all-or-nothing, numbered after what the store holds.
 
 Rows come validated from `tether.ingest.read`; nothing is written unless every row is valid.
-Imported grades become verdicts of the verifier ``imported``.
+Imported grades become verdicts of the verifier ``imported``. A harness file (lm-eval, lighteval)
+also brings each document's prompt and gold answer, stored as the label's tasks so that
+`tether grade` needs no ``--tasks``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tether.errors import InputError
+from tether.ingest.harness import HarnessOptions
 from tether.ingest.read import GradedRows, read_graded_rows
 from tether.store import Shard, Store, new_shard_name, open_store
 from tether.store.query import existing_sample_keys, sample_counts
-from tether.store.schema import SAMPLE_SCHEMA, VERDICT_SCHEMA
+from tether.store.schema import SAMPLE_SCHEMA, VERDICT_SCHEMA, TaskRecord, to_table
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class ImportSummary:
     graded: bool
     shards: list[Path]
     ignored_fields: list[str]
+    format: str = "tether"
+    notes: tuple[str, ...] = ()
 
     @property
     def models(self) -> list[str]:
@@ -40,18 +46,20 @@ class ImportSummary:
 
 
 def import_samples(path: str | Path, store: str | Path | Store, label: str | None = None, *,
-                   model: str | None = None) -> ImportSummary:
+                   model: str | None = None, format: str = "auto",
+                   harness: HarnessOptions = HarnessOptions()) -> ImportSummary:
     """Validate a file and append its samples (and verdicts, if graded) to a store.
 
     `label`, when given, labels every row (default: each row's ``model``). Rows without
     ``sample_idx`` are numbered per task in file order, after the samples the store already holds
     for that task and label. A (label, task_id, sample_idx) already in the store is an error.
-    `model=` is the deprecated name of `label`.
+    `format` is ``tether``, ``lm-eval``, ``lighteval`` or ``auto``; `harness` picks a harness
+    file's metric and filter. `model=` is the deprecated name of `label`.
     """
     if model is not None:
         warnings.warn("import_samples(model=...) is deprecated; use label=...", DeprecationWarning, stacklevel=2)
         label = label or model
-    rows = read_graded_rows(path, label)
+    rows = read_graded_rows(path, label, format=format, harness=harness)
     if rows.table.num_rows == 0:
         raise InputError(f"{rows.path}: no rows to import")
     target = open_store(store, create=True)
@@ -66,8 +74,11 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
             shards.append(Shard("samples", label, _samples_table(part, name), name))
             if rows.graded:
                 shards.append(Shard("verdicts", label, _verdicts_table(part, version), name))
+            if rows.tasks:
+                shards.append(Shard("tasks", label, _tasks_table(rows, label, harness.verifier), name))
         written = target.write(shards)
-    target.record_event("import", file=str(rows.path), models=rows.labels, rows=table.num_rows, shard=name)
+    target.record_event("import", file=str(rows.path), models=rows.labels, rows=table.num_rows, shard=name,
+                        format=rows.format, notes=rows.notes, decoding=rows.decoding)
     return ImportSummary(
         path=rows.path,
         labels=rows.labels,
@@ -76,6 +87,8 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
         graded=rows.graded,
         shards=written,
         ignored_fields=sorted(rows.ignored_fields),
+        format=rows.format,
+        notes=tuple(rows.notes),
     )
 
 
@@ -127,6 +140,13 @@ def _verdicts_table(part: pa.Table, version: str) -> pa.Table:
         "extraction": pa.nulls(size, pa.string()),  # graded elsewhere: how the answer was found is not known
     }
     return pa.Table.from_pydict(columns, schema=VERDICT_SCHEMA)
+
+
+def _tasks_table(rows: GradedRows, label: str, verifier: str) -> pa.Table:
+    """A harness file's documents as the label's tasks: the prompt the model saw and the gold answer."""
+    records = [TaskRecord(label, t.task_id, t.benchmark, json.dumps(t.prompt, ensure_ascii=False), t.prompt,
+                          json.dumps({"answer": t.answer}, ensure_ascii=False), verifier) for t in rows.tasks.values()]
+    return to_table(records, TaskRecord)
 
 
 def _file_digest(path: Path) -> str:

@@ -5,7 +5,8 @@ The row format is documented in docs/import.md. Each row is one completion:
 ``correct`` for grading later); ``model`` (the row's label), ``sample_idx``,
 ``completion``, ``answer``, ``score``, ``n_tokens``, ``finish_reason`` and
 ``seed`` are optional. A file is graded throughout or not at all. Every problem
-is reported as ``FILE:LINE: what is wrong``.
+is reported as ``FILE:LINE: what is wrong``. Files written by lm-eval or lighteval
+are converted to these rows first (`tether.ingest.harness`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import InputError
+from tether.ingest.harness import FORMATS, HarnessOptions, HarnessTask, detect_format, read_harness
 from tether.store.schema import check_label
 
 _OPTIONAL_STR = ("completion", "answer", "finish_reason")
@@ -47,6 +49,10 @@ class GradedRows:
     table: pa.Table
     graded: bool
     ignored_fields: set[str] = field(default_factory=set)
+    format: str = "tether"
+    tasks: dict[str, HarnessTask] = field(default_factory=dict)  # from a harness file: each document's gold
+    notes: list[str] = field(default_factory=list)  # what a harness conversion chose
+    decoding: dict = field(default_factory=dict)  # a harness file's generation settings, as it states them
 
     @property
     def labels(self) -> list[str]:
@@ -54,22 +60,36 @@ class GradedRows:
         return sorted(set(self.table.column("model").to_pylist()))
 
 
-def read_graded_rows(path: str | Path, label: str | None = None, default_label: str | None = None) -> GradedRows:
+def read_graded_rows(path: str | Path, label: str | None = None, default_label: str | None = None,
+                     format: str = "auto", harness: HarnessOptions = HarnessOptions()) -> GradedRows:
     """Read and validate a JSONL (optionally .gz) or Parquet file of samples.
 
     `label`, when given, is every row's label (a row whose ``model`` names another is an error);
-    `default_label` labels only the rows that name none.
+    `default_label` labels only the rows that name none. `format` is ``tether`` (the rows of
+    docs/import.md), ``lm-eval``, ``lighteval`` or ``auto`` (told from the file's first record).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     for given in (label, default_label):
         if given is not None:
             check_label(given)
+    fmt = detect_format(path) if format == "auto" else format
     builder = _RowBuilder(path, label, default_label)
-    for location, row in _raw_rows(path):
+    if fmt == "tether":
+        for location, row in _raw_rows(path):
+            builder.add(location, row)
+        return builder.finish()
+    converted = read_harness(path, fmt, harness)
+    if label is None and default_label is None:
+        raise InputError(f"{path}: an {fmt} file does not name the model; pass --label")
+    for location, row in converted.rows:
         builder.add(location, row)
-    return builder.finish()
+    rows = builder.finish()
+    rows.format, rows.tasks, rows.notes, rows.decoding = fmt, converted.tasks, converted.notes, converted.decoding
+    return rows
 
 
 
