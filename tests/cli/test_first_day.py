@@ -82,3 +82,26 @@ def test_experiment_models_may_have_their_own_decoding():
     assert ModelSection(model="m").sampling(shared) == shared
     with pytest.raises(Exception, match="temperature"):
         ModelSection(model="m", temperature="0.7")  # strict types, as everywhere in the file
+
+
+def test_reset_label_asks_then_sets_the_samples_aside(tmp_path):
+    """A label the user wants to start again: --reset-label asks (no answer is no), --yes does not ask; the
+    old shards move to quarantine/reset-*/ (never deleted) and the label is sampled anew."""
+    store = tmp_path / "s"
+    rows = [{"task_id": "sum/002", "completion": "1+1", "correct": True}]
+    tether.import_samples(write_jsonl(tmp_path / "old.jsonl", rows), store, label="base")
+    command = ["sample", "--model", "lab:base", "--tasks", "lab-sums:2-3", "--k", "2", "--max-tokens", "6",
+               "--template", "plain", "--store", store, "--label", "base", "--reset-label"]
+    declined = run(*command, input="n\n")
+    assert declined.returncode == 2 and "set aside label 'base'" in declined.stderr
+    assert "--reset-label not confirmed; nothing changed" in declined.stderr
+    assert len(list((store / "samples" / "base").glob("*.parquet"))) == 1 and not (store / "quarantine").exists()
+    done = run(*command, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "reset label 'base'" in done.stderr and "1 samples, with their verdicts" in done.stderr
+    assert len(list((store / "quarantine").glob("reset-label-*/samples/base/part-import-*.parquet"))) == 1
+    from tether.store.query import sample_counts
+
+    opened = tether.open_store(store)
+    assert sample_counts(opened, "base") == {"sum/002": 2, "sum/003": 2}
+    assert [e["event"] for e in opened.manifest()["history"]] == ["import", "reset-label"]

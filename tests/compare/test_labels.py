@@ -45,3 +45,18 @@ def test_identical_run_settings_are_warned_about(tmp_path):
     other = {**same, "seed": 1}
     store.update_manifest("runs", {"base": {"settings": same, "k": 8}, "rl": {"settings": other, "k": 8}})
     assert not any("identical settings" in w for w in tether.compare(store=tmp_path / "run").warnings)
+
+
+def test_identical_samples_are_warned_about_whatever_the_settings_say(tmp_path):
+    """Imported labels have no run settings; the same texts under both labels still say "one model twice"."""
+    rows = [{"task_id": f"t{i}", "sample_idx": j, "completion": f"answer {i}.{j}", "correct": j == 0}
+            for i in range(6) for j in range(3)]
+    tether.import_samples(write_jsonl(tmp_path / "a.jsonl", rows), tmp_path / "run", label="base")
+    tether.import_samples(write_jsonl(tmp_path / "b.jsonl", rows), tmp_path / "run", label="rl")
+    warnings = tether.compare(store=tmp_path / "run").warnings
+    assert any("'base' and 'rl' have identical samples: all 12 first samples" in w for w in warnings)
+    rows[4]["completion"] = "another answer"
+    tether.import_samples(write_jsonl(tmp_path / "c.jsonl", rows), tmp_path / "other", label="base")
+    tether.import_samples(write_jsonl(tmp_path / "b.jsonl", rows[:4] + [dict(rows[4], completion="x")] + rows[5:]),
+                          tmp_path / "other", label="rl")
+    assert not any("identical samples" in w for w in tether.compare(store=tmp_path / "other").warnings)

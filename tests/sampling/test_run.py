@@ -201,5 +201,5 @@ def test_a_label_that_holds_no_samples_can_be_claimed_again_with_new_settings(tm
     second = SamplingConfig(k=4, decoding=Decoding(1.0, 1.0, 6), seed=1, task_block=2, sample_block=4)
     summary = sample(tasks, engine, tmp_path / "s", "base", second)
     assert summary.samples_written == 8 and any("wrote no samples" in w for w in summary.warnings)
-    with pytest.raises(StoreError, match="sampled with other settings"):  # now it has samples: refused as before
+    with pytest.raises(StoreError, match="sampled with other settings.*--reset-label to set its samples aside"):
         sample(tasks, engine, tmp_path / "s", "base", first)

@@ -241,6 +241,8 @@ def sample_cmd(
     ray: Annotated[str | None, typer.Option(help="Run the units on Ray: 'local' (start one here), 'auto' or a cluster address.")] = None,
     ray_workers: Annotated[int, typer.Option(help="Ray: engine workers (actors).", min=1)] = 2,
     ray_gpus: Annotated[float, typer.Option(help="Ray: GPUs per worker (1 for vLLM on a GPU node).", min=0)] = 0.0,
+    reset_label: Annotated[bool, typer.Option(help="First set aside the label's samples, verdicts and settings (moved to the store's quarantine/, not deleted) and sample it anew; asks unless --yes.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset-label: do not ask.")] = False,
 ) -> None:
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
     from tether.cli.render import render_sample_summary
@@ -261,6 +263,8 @@ def sample_cmd(
                        ray_workers=ray_workers, ray_gpus=ray_gpus)
         task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
                                limit=limit)
+        if reset_label:
+            _reset_label(store, label, yes)
         path = resolve_model(section.model, progress=bars())
         executor = ray_executor(s.ray, s.ray_workers, s.ray_gpus) if s.ray else None
         with bars().sampling(f"{label}: {len(task_list)} tasks x {k}") as meter:
@@ -268,6 +272,32 @@ def sample_cmd(
                                    s.config(), executor, meter.on_progress, meter.start, meter.in_flight)
     if not render_sample_summary(summary, stdout, stderr):
         raise typer.Exit(1)
+
+
+def _reset_label(store: str, label: str, yes: bool) -> None:
+    """--reset-label: say what would be set aside, ask (unless --yes), then do it."""
+    from tether.store import is_store, open_store
+    from tether.store.query import sample_counts
+
+    if not is_store(store):
+        return  # a new store: nothing to reset
+    opened = open_store(store)
+    samples = sum(sample_counts(opened, label).values()) if opened.shard_paths("samples", label) else 0
+    what = f"label {label!r} of {opened.root}: {samples} samples, with their verdicts and run settings"
+    if not yes and not _confirm(f"set aside {what} (moved to quarantine/, not deleted)?"):
+        raise TetherError("--reset-label not confirmed; nothing changed (add --yes to skip the question)")
+    moved, folder = opened.reset_label(label)
+    stderr.print(f"reset {what}: {moved} shards moved to {folder}", highlight=False)
+
+
+def _confirm(question: str) -> bool:
+    """Ask on stderr; no answer (no terminal, end of input) is no."""
+    import click
+
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except (click.exceptions.Abort, EOFError):
+        return False
 
 
 def _engine_name(given: str, engine_name) -> str:

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from tether.errors import InputError
 from tether.ingest import read_graded_rows
 from tether.store import is_remote, is_store, open_store
-from tether.store.query import task_counts
+from tether.store.query import first_samples_agreement, task_counts
 from tether.store.schema import TaskCounts
 
 
@@ -49,7 +49,9 @@ def load_counts(source: str | Path, label: str | None, default_label: str,
 
 def label_warnings(store, base_label: str, rl_label: str, manifest: dict | None = None) -> list[str]:
     """Refuse comparing a label with itself; warn when both labels were sampled with identical
-    settings (the same model, engine, decoding and seed: the comparison is of a model with itself)."""
+    settings (the same model, engine, decoding and seed: the comparison is of a model with itself),
+    or, whatever the settings say (imported samples have none), when every paired first sample of
+    the two labels is the same text."""
     if base_label == rl_label:
         raise InputError(f"{store.root}: compares label {base_label!r} with itself; name two labels "
                          "(--base-label, --rl-label), or use --self for a label's noise floor")
@@ -58,7 +60,15 @@ def label_warnings(store, base_label: str, rl_label: str, manifest: dict | None 
     if settings[0] is not None and settings[0] == settings[1]:
         return [f"{base_label!r} and {rl_label!r} were sampled with identical settings (model, engine, decoding, "
                 "seed): their samples are the same, so every difference below is zero by construction"]
+    pairs, identical = first_samples_agreement(store, base_label, rl_label)
+    if pairs >= IDENTICAL_PAIRS_MIN and identical == pairs:
+        return [f"{base_label!r} and {rl_label!r} have identical samples: all {pairs} first samples paired by task "
+                "and sample index are the same text (one model sampled twice with the same seeds?), so every "
+                "difference below is zero by construction"]
     return []
+
+
+IDENTICAL_PAIRS_MIN = 8  # fewer paired first samples (short greedy answers) say too little to warn
 
 
 def counts_of_rows(table: pa.Table, label: str, source: str, limits: dict[str, int] | None = None) -> TaskCounts:

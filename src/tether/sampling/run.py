@@ -205,6 +205,7 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
                 raise StoreError(
                     f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
                     + "; ".join(differences)
+                    + " (use another label, or --reset-label to set its samples aside and start again)"
                 )
             if differences:  # claimed by a run that wrote nothing: nothing to keep consistent with
                 runs[label] = {"settings": settings, "k": config.k}

@@ -244,15 +244,33 @@ class Store:
                 self.quarantine(shard)
         self._end_group(group)
 
-    def quarantine(self, relative: str) -> None:
-        """Move a shard (a path relative to the store's root) to quarantine/, keeping its place."""
+    def quarantine(self, relative: str, folder: str = "") -> None:
+        """Move a shard (a path relative to the store's root) to quarantine/[folder/], keeping its place."""
         source = self.root / relative
-        target = self.root / QUARANTINE / relative
+        target = self.root / QUARANTINE / folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
 
     def relative(self, path) -> str:
         return Path(path).relative_to(self.root).as_posix()
+
+    def reset_label(self, label: str) -> tuple[int, str]:
+        """Set aside everything of `label`: its samples, verdicts, tasks and diagnostics move to
+        ``quarantine/reset-<time>/`` (never deleted), and its run settings and grading state leave
+        the manifest, so the label can be sampled anew with any settings. Holds the label's writer
+        lock. Returns (shards moved, the folder they went to)."""
+        folder = f"reset-{new_shard_name('label')}"
+        with self.writing([label], "tether sample --reset-label"):
+            moved = 0
+            for table in ("samples", "verdicts", "tasks", "diagnostics"):
+                for path in self.shard_paths(table, label):
+                    self.quarantine(self.relative(path), folder)
+                    moved += 1
+            with self.changing_manifest() as manifest:
+                for key in ("runs", "grading"):
+                    manifest.get(key, {}).pop(label, None)
+            self.record_event("reset-label", label=label, shards=moved, moved_to=f"{QUARANTINE}/{folder}")
+        return moved, f"{QUARANTINE}/{folder}"
 
     def _exists(self, relative: str) -> bool:
         return (self.root / relative).exists()

@@ -145,8 +145,9 @@ class ObjectStore(Store):
         keys = sorted(self.fs.find(folder)) if self.fs.exists(folder) else []
         return [(f"{self.protocol}://{key}", lambda key=key: self.fs.cat_file(key)) for key in keys]
 
-    def quarantine(self, relative: str) -> None:
-        self.fs.mv(f"{self._path}/{relative}", f"{self._path}/{QUARANTINE}/{relative}")
+    def quarantine(self, relative: str, folder: str = "") -> None:
+        target = f"{QUARANTINE}/{folder}/{relative}" if folder else f"{QUARANTINE}/{relative}"
+        self.fs.mv(f"{self._path}/{relative}", f"{self._path}/{target}")
 
     def relative(self, path) -> str:
         return PurePosixPath(path).relative_to(PurePosixPath(self._path)).as_posix()

@@ -84,6 +84,20 @@ def current_verdicts(store: Store, label: str) -> str:
     return versions_clause(store.manifest().get("grading", {}).get(label, {}).get("versions"))
 
 
+def first_samples_agreement(store: Store, a: str, b: str, first: int = 2) -> tuple[int, int]:
+    """(pairs, identical): each task's first `first` samples of labels `a` and `b`, paired by
+    (task, sample index), and how many pairs have the same completion text (a cheap look: one
+    filtered scan of each label's samples)."""
+    if not store.shard_paths("samples", a) or not store.shard_paths("samples", b):
+        return 0, 0
+    pick = f"SELECT task_id, sample_idx, completion FROM {{}} WHERE sample_idx < {int(first)} AND completion IS NOT NULL"
+    query = f"""SELECT count(*), count(*) FILTER (WHERE x.completion = y.completion)
+        FROM ({pick.format(_table(store, "samples", a))}) x JOIN ({pick.format(_table(store, "samples", b))}) y
+        USING (task_id, sample_idx)"""
+    pairs, identical = _rows(query)[0]
+    return int(pairs), int(identical or 0)
+
+
 # -- counts ---------------------------------------------------------------------------------------
 
 def task_counts(store: Store, label: str, limits: dict[str, int] | None = None) -> TaskCounts:
