@@ -105,3 +105,16 @@ def test_reset_label_asks_then_sets_the_samples_aside(tmp_path):
     opened = tether.open_store(store)
     assert sample_counts(opened, "base") == {"sum/002": 2, "sum/003": 2}
     assert [e["event"] for e in opened.manifest()["history"]] == ["import", "reset-label"]
+
+
+def test_convert_gguf_refuses_at_once_what_it_cannot_do(tmp_path):
+    """The conversion itself runs as the suite's SmolLM2 preparation (tests/servers.py); here the refusals,
+    said before transformers is imported."""
+    missing = run("convert-gguf", tmp_path / "nope.gguf", tmp_path / "out")
+    assert missing.returncode == 2 and "nope.gguf: no such GGUF file" in missing.stderr
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("keep")
+    taken = run("convert-gguf", tmp_path / "m.gguf", tmp_path / "used")
+    assert taken.returncode == 2 and "used: already exists and is not an empty folder" in taken.stderr
+    assert (tmp_path / "used" / "x").read_text() == "keep"

@@ -467,6 +467,22 @@ def run_cmd(
         stdout.print(f"store: {store}", highlight=False)
 
 
+@app.command("convert-gguf")
+def convert_gguf_cmd(
+    file: Annotated[Path, typer.Argument(help="A GGUF checkpoint file (.gguf), quantized or not.")],
+    out: Annotated[Path, typer.Argument(help="A new folder for the converted checkpoint.")],
+) -> None:
+    """Convert a GGUF checkpoint once into a float32 safetensors folder that every engine loads in about a second."""
+    from tether.engines.gguf import check_conversion, convert_gguf
+
+    with friendly_errors():
+        check_conversion(file, out)
+        started = time.perf_counter()
+        folder = convert_gguf(file, out)
+    stdout.print(f"wrote {folder} (float32 safetensors and tokenizer) in {time.perf_counter() - started:.0f} s; "
+                 f"sample it with --model {folder}", highlight=False)
+
+
 PAIRS = {"shipped": "model pair: the lab pair shipped with tether (the same on every machine, so are the exact "
                      "expectations below)",
          "trained": "model pair: trained on this machine just now (--train); the exact expectations below are this "
