@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,20 @@ def test_report_renders_in_a_real_browser(report, tmp_path):
     assert all(box and box["width"] > 100 and box["height"] > 50 for box in boxes), boxes
     assert all(n > 5 for n in drawn), drawn
     assert shot.stat().st_size > 50_000
+
+
+def test_figures_keep_legends_off_the_curves_and_label_every_region():
+    """pass@k: one legend above the panels (not one inside each, over a curve), long titles wrapped, not
+    clipped; regions: every count written right of its bar, however thin the segment."""
+    from tether.report.figures import pass_at_k_figure, regions_figure
+
+    toy = Path(__file__).parents[2] / "examples" / "toy"
+    result = tether.compare(str(toy / "base.jsonl.gz"), str(toy / "rl.jsonl.gz"))
+    name = "a-benchmark-with-a-rather-long-name-that-was-clipped (level 3)"
+    figure = pass_at_k_figure({name: result, "short": result}, ("base", "rl"))
+    assert figure.svg.count(">base<") == 1 and figure.svg.count(">rl<") == 1
+    title = "".join(re.findall(r"<text[^>]*>([^<]*)</text>", figure.svg))
+    assert "a-benchmark-with-a-rather-long-name-that-wa" in title and "s-clipped (level 3) (120 tasks)" in title
+    regions = regions_figure({name: result})
+    c = result.counts
+    assert f"P {c.P}  S {c.S}  E {c.E}  O {c.O}" in regions.svg

@@ -45,8 +45,10 @@ def _pyplot():
 def _finish(plt, fig, name: str, title: str) -> Figure:
     fig.tight_layout()
     svg, png = io.StringIO(), io.BytesIO()
-    fig.savefig(svg, format="svg", metadata={"Date": None})
-    fig.savefig(png, format="png", dpi=120)
+    # the saved area grows to hold everything drawn (a legend above the panels, a long title, labels
+    # right of the bars): nothing is clipped
+    fig.savefig(svg, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.08)
+    fig.savefig(png, format="png", dpi=120, bbox_inches="tight", pad_inches=0.08)
     plt.close(fig)
     text = svg.getvalue()
     return Figure(name, title, text[text.index("<svg"):], png.getvalue())
@@ -76,12 +78,12 @@ def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str])
                         xytext=(-3, 0), textcoords="offset points", ha="right", va="top")
         ax.set_xscale("log", base=2)
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{name} ({len(result.task_ids)} tasks)")
+        ax.set_title(_wrapped(f"{name} ({len(result.task_ids)} tasks)"), fontsize=9)
         ax.set_xlabel("k (samples)")
         ax.set_ylabel("mean pass@k")
-        ax.legend(loc="lower right", fontsize=7, frameon=True)
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
+    _legend_above(fig, axes.flat[0])  # one legend for all panels, over none of the curves
     return _finish(plt, fig, "pass_at_k", "pass@k per benchmark (95% bootstrap bands; crossover: vertical dashed "
                    "line; dashed curves: beta-binomial extrapolation beyond the samples, an estimate)")
 
@@ -116,21 +118,38 @@ def task_curves_figure(curves: list[TaskCurve], labels: tuple[str, str]) -> Figu
             ax.plot(curve.k_grid, values, marker="o", markersize=3, color=COLOURS[key], label=label)
         ax.set_xscale("log", base=2)
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{curve.shape}: {curve.task_id} ({curve.region})", fontsize=8)
+        ax.set_title(_wrapped(f"{curve.shape}: {curve.task_id} ({curve.region})"), fontsize=8)
         ax.set_xlabel("k (samples)")
         ax.set_ylabel("pass@k")
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
+    _legend_above(fig, axes.flat[0])
     return _finish(plt, fig, "task_curves", "Three tasks, three shapes: preservation, expansion, shrinkage")
 
 
+def _wrapped(title: str, width: int = 44) -> str:
+    """A long panel title on several lines rather than cut at the panel's edge."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width, break_long_words=True, break_on_hyphens=False)) or title
+
+
+def _legend_above(fig, ax) -> None:
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(names), fontsize=8,
+               frameon=False)
+
+
 def regions_figure(benchmarks: dict[str, Comparison]) -> Figure:
+    """Stacked P/S/E/O shares per benchmark; every count is written: on its segment when there is room,
+    and all four right of the bar."""
     plt = _pyplot()
     names = list(benchmarks)
-    fig, ax = plt.subplots(figsize=(6.5, 1.0 + 0.45 * len(names)))
+    lines = sum(_wrapped(n, 28).count("\n") + 1 for n in names)
+    fig, ax = plt.subplots(figsize=(8.0, 1.0 + 0.3 * lines + 0.2 * len(names)))
     left = [0.0] * len(names)
+    ticks = [_wrapped(n, 28) for n in names]
     for region in REGIONS:
         shares = [getattr(benchmarks[n].counts, region) / max(1, len(benchmarks[n].task_ids)) for n in names]
-        bars = ax.barh(names, shares, left=left, color=REGION_COLOURS[region], label=region)
+        bars = ax.barh(ticks, shares, left=left, color=REGION_COLOURS[region], label=region)
         for bar, share, n in zip(bars, shares, names):
             if share >= 0.06:
                 ax.text(bar.get_x() + bar.get_width() / 2, bar.get_y() + bar.get_height() / 2,
@@ -141,12 +160,16 @@ def regions_figure(benchmarks: dict[str, Comparison]) -> Figure:
                 end = left[i] + level.expected / max(1, len(benchmarks[n].task_ids))
                 ax.plot([end, end], [i - 0.4, i + 0.4], color="black", linewidth=1.2)
         left = [a + b for a, b in zip(left, shares)]
+    for i, n in enumerate(names):
+        counts = benchmarks[n].counts
+        ax.text(1.02, i, "  ".join(f"{r} {getattr(counts, r)}" for r in REGIONS), ha="left", va="center",
+                fontsize=7, transform=ax.get_yaxis_transform())
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of tasks")
     ax.invert_yaxis()
     ax.legend(ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=7, frameon=False)
-    return _finish(plt, fig, "regions", "Support regions per benchmark (task counts on the bars; a black tick "
-                   "marks where S and E would end for two identical models)")
+    return _finish(plt, fig, "regions", "Support regions per benchmark (task counts on the bars and right of "
+                   "them; a black tick marks where S and E would end for two identical models)")
 
 
 def diagnostics_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure | None:
