@@ -115,3 +115,35 @@ def test_an_object_storage_out_stays_a_url(tmp_path):
 
     assert store_location(tmp_path, "s3://bucket/run") == "s3://bucket/run"
     assert store_location(tmp_path, "run") == tmp_path / "run"
+
+
+def test_every_paper_experiment_file_is_valid_and_planned(tmp_path):
+    """examples/paper/: each file validates (schema, engine options, task specs) and plans its cost offline:
+    the math files hold the six benchmarks' 1,547 tasks at k = 8192."""
+    from tether.experiment.plan import plan_experiment
+
+    files = sorted((Path(__file__).parents[2] / "examples" / "paper").glob("*.toml"))
+    assert len(files) >= 8
+    for path in files:
+        plan = plan_experiment(path, throughput=2000, mean_tokens=4000)
+        assert not plan.notes and [m.label for m in plan.models] == ["base", "rl"]
+        if path.name.endswith(".math.toml"):
+            assert plan.n_tasks == 1547 and plan.k == 8192 and len(plan.tasks) == 6
+            assert plan.models[0].samples == 1547 * 8192 and plan.models[1].expected_tokens == 1547 * 8192 * 4000
+            assert plan.gpu_hours(plan.models[0].expected_tokens) == pytest.approx(1547 * 8192 * 4000 / 2000 / 3600)
+
+
+def test_run_check_prints_the_plan_and_loads_nothing(tmp_path):
+    experiment = tmp_path / "e.toml"
+    experiment.write_text('out = "run"\n[tasks]\nspec = "lab-sums:2-11+lab-sums:20-29"\n[sampling]\nk = 64\n'
+                          'max_tokens = 100\n[models.base]\nmodel = "lab:base"\n[models.rl]\nmodel = "./nowhere"\n')
+    out = subprocess.run([sys.executable, "-m", "tether", "run", str(experiment), "--check"], capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and "model ./nowhere: no such folder" in out.stderr
+    experiment.write_text(experiment.read_text().replace('"./nowhere"', '"lab:rl"'))
+    out = subprocess.run([sys.executable, "-m", "tether", "run", str(experiment), "--check", "--throughput", "100"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "tasks: 20 = lab-sums:2-11 (10), lab-sums:20-29 (10)" in out.stdout
+    assert "both models 256.00k tokens" in out.stdout and "0.7 GPU hours at 100 generated tokens/s" in out.stdout
+    assert not (tmp_path / "run").exists()

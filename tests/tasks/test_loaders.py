@@ -123,3 +123,24 @@ def test_render_prompt_modes(tiny_model):
 def test_task_json_forms():
     task = Task("t", "b", [{"role": "user", "content": "é"}], {"answer": ["1", "2"]}, "math")
     assert json.loads(task.prompt_json()) == task.prompt and json.loads(task.reference_json()) == task.reference
+
+
+def test_specs_joined_by_plus_load_and_count_each_part(tmp_path):
+    """`a+b`: both parts' tasks in order, ids prefixed by their benchmark so they never clash, `limit` per part;
+    `count_tasks` counts each part without fetching (a preset's known size, a file's rows)."""
+    from tether.tasks import count_tasks
+
+    for name in ("alpha", "beta"):
+        (tmp_path / f"{name}.jsonl").write_text("".join(
+            json.dumps({"id": str(i), "question": f"{name} {i}?", "answer": str(i)}) + "\n" for i in range(3)))
+    spec = f"{tmp_path / 'alpha.jsonl'}+{tmp_path / 'beta.jsonl'}"
+    tasks = load_tasks(spec, columns="id=id", limit=2)
+    assert [t.task_id for t in tasks] == ["alpha/0", "alpha/1", "beta/0", "beta/1"]
+    assert count_tasks(spec, limit=2) == {str(tmp_path / "alpha.jsonl"): 2, str(tmp_path / "beta.jsonl"): 2}
+    assert count_tasks("math500+aime24+reasoning-gym:knights_knaves?size=7") == {
+        "math500": 500, "aime24": 30, "reasoning-gym:knights_knaves?size=7": 7}
+    assert count_tasks("hf:org/data") == {"hf:org/data": None}
+    with pytest.raises(InputError, match="no Reasoning Gym dataset 'knight_knaves'; did you mean"):
+        count_tasks("reasoning-gym:knight_knaves")
+    with pytest.raises(InputError, match="an empty part between"):
+        load_tasks("math500++aime24")

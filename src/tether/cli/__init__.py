@@ -450,10 +450,22 @@ def report_cmd(
 def run_cmd(
     experiment: Annotated[Path, typer.Argument(help="The experiment's TOML file (see docs/experiment.md).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as one JSON object.")] = False,
+    check: Annotated[bool, typer.Option(help="Only validate the file and print the plan: tasks, samples, tokens and GPU hours; loads no model.")] = False,
+    throughput: Annotated[float, typer.Option(help="With --check: generated tokens per second per GPU, for the GPU-hour estimate.", min=1e-9)] = 5000.0,
+    mean_tokens: Annotated[int | None, typer.Option(help="With --check: the mean completion length in tokens [default: max_tokens, the upper bound].", min=1)] = None,
 ) -> None:
     """Run an experiment file: sample both models, grade, compare; each stage resumes or is skipped when done."""
     from tether.cli.render import render_comparison
     from tether.experiment import run_experiment
+
+    if check:
+        from tether.cli.render import render_plan
+        from tether.experiment.plan import plan_experiment
+
+        with friendly_errors():
+            plan = plan_experiment(experiment, throughput, mean_tokens)
+        render_plan(plan, stdout)
+        return
 
     def stage(name: str, status: str, detail: str) -> None:
         stderr.print(_styled(name, "bold", f": {status} ({detail})"), highlight=False)

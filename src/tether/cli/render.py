@@ -301,3 +301,41 @@ def render_judge_agreement(agreement, console: Console) -> None:
                   f"({agreement.rate:.0%}); {agreement.failed} requests failed", highlight=False)
     for question, answer, expected, got in agreement.disagreements[:10]:
         console.print(f"  expected {expected}, judged {got}: {question} -> {answer!r}", highlight=False)
+
+
+def render_plan(plan, console: Console) -> None:
+    """`tether run --check`: what the experiment would do and what it would cost, before any model loads."""
+    console.print(f"{plan.path}: valid; nothing was loaded or sampled", highlight=False)
+    console.print(f"store: {plan.store}", highlight=False)
+    parts = ", ".join(f"{part} ({'?' if n is None else f'{n:,}'})" for part, n in plan.tasks.items())
+    console.print(f"tasks: {plan.n_tasks:,} = {parts}", highlight=False, soft_wrap=True)
+    bounded = plan.mean_tokens == plan.max_tokens
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("label", "model", "engine", "decoding", "samples", "tokens", "GPU hours"):
+        table.add_column(column, justify="right" if column in ("samples", "tokens", "GPU hours") else "left",
+                         overflow="fold")
+    for m in plan.models:
+        tokens, hours = _tokens(m.expected_tokens), f"{plan.gpu_hours(m.expected_tokens):,.1f}"
+        if not bounded:
+            tokens += f" (≤ {_tokens(m.max_tokens)})"
+            hours += f" (≤ {plan.gpu_hours(m.max_tokens):,.1f})"
+        table.add_row(m.label, m.model, m.engine, f"T {m.temperature:g}, top_p {m.top_p:g}, seed {m.seed}",
+                      f"{m.samples:,}", tokens, hours)
+    console.print(table)
+    total = sum(m.expected_tokens for m in plan.models)
+    length = "every completion at max_tokens, the upper bound" if bounded else \
+        f"a mean completion of {plan.mean_tokens:,} tokens"
+    console.print(f"k = {plan.k:,}, max_tokens = {plan.max_tokens:,}: both models {_tokens(total)} tokens with "
+                  f"{length}; {plan.gpu_hours(total):,.1f} GPU hours at {plan.throughput:,.0f} generated tokens/s "
+                  "per GPU (set --throughput to your engine's measured rate and --mean-tokens from a pilot run)",
+                  highlight=False, soft_wrap=True)
+    console.print(f"stages: {' -> '.join(plan.stages)}", highlight=False)
+    for note in plan.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+def _tokens(n: int) -> str:
+    for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:,.2f}{unit}"
+    return f"{n:,}"

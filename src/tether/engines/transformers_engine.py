@@ -41,6 +41,7 @@ class TransformersEngine:
         batch_size: int = 32,
         template: str = "auto",
         gguf_file: str | None = None,
+        revision: str | None = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -51,6 +52,9 @@ class TransformersEngine:
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         self.torch_dtype = _dtype(dtype, self.device)
         extra = {"gguf_file": gguf_file} if gguf_file else {}
+        if revision:  # a hub branch, tag or commit (e.g. an earlier release kept in the repo's history)
+            extra["revision"] = revision
+        self.revision = revision
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_id, padding_side="left", **extra)
             self.model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.torch_dtype, **extra)
@@ -75,6 +79,7 @@ class TransformersEngine:
             "template": self.template,
             "chat_template": hashlib.sha256((self.tokenizer.chat_template or "").encode()).hexdigest()[:16],
             "dtype": str(self.torch_dtype).removeprefix("torch."),
+            **({"revision": self.revision} if self.revision else {}),
         }
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]:

@@ -32,7 +32,7 @@ class VLLMEngine:
     name = "vllm"
 
     def __init__(self, model: str, *, template: str = "auto", dtype: str = "auto", max_model_len: int | None = None,
-                 chunk_requests: int = 4096, **llm_kwargs):
+                 chunk_requests: int = 4096, revision: str | None = None, **llm_kwargs):
         try:
             from vllm import LLM
         except ImportError:
@@ -41,6 +41,9 @@ class VLLMEngine:
         kwargs = {"dtype": dtype, **llm_kwargs}
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
+        if revision:  # a hub branch, tag or commit (e.g. an earlier release kept in the repo's history)
+            kwargs["revision"] = kwargs["tokenizer_revision"] = revision
+        self.revision = revision
         self.llm = LLM(model=model, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 
@@ -50,7 +53,8 @@ class VLLMEngine:
     def describe(self) -> dict:
         template = getattr(self.tokenizer, "chat_template", None) or ""
         return {"engine": self.name, "model": self.model_id, "template": self.template,
-                "chat_template": hashlib.sha256(template.encode()).hexdigest()[:16]}
+                "chat_template": hashlib.sha256(template.encode()).hexdigest()[:16],
+                **({"revision": self.revision} if self.revision else {})}
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
         from vllm import SamplingParams

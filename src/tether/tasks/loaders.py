@@ -6,9 +6,13 @@
 - ``reasoning-gym:<dataset>?size=50&seed=1``, generated offline;
 - ``lab-sums:2-30``, the lab's "a+b=N" tasks (`tether.tasks.sums`);
 - ``hf:<dataset id or local folder>?config=…&split=…``;
-- a path to a ``.jsonl``/``.jsonl.gz``/``.parquet`` file or a dataset folder.
+- a path to a ``.jsonl``/``.jsonl.gz``/``.parquet`` file or a dataset folder;
+- several of these joined by ``+`` (``math500+aime24+aime25``): their tasks in that order, each
+  task id prefixed by its benchmark (``aime24/60``) so that ids of different benchmarks never
+  clash, and `limit` applying to each part.
 
-Files and datasets take a `ColumnMap`; the template has a ``{question}`` slot.
+Files and datasets take a `ColumnMap`; the template has a ``{question}`` slot. `count_tasks`
+says how many tasks a spec holds without fetching anything (for planning a run).
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ def load_tasks(
     `columns` maps a table's columns (a `ColumnMap`, or its flag form ``"question=problem,answer=solution"``)."""
     if isinstance(columns, str):
         columns = ColumnMap.parse(columns)
+    parts = combined_parts(spec)
+    if len(parts) > 1:
+        tasks = [_prefixed(task) for part in parts
+                 for task in load_tasks(part, data_dir=data_dir, columns=columns, template=template,
+                                        verifier=verifier, benchmark=benchmark, limit=limit)]
+        _check_unique(tasks, spec)
+        return tasks
     if spec.startswith(RG_PREFIX):
         tasks = reasoning_gym_tasks(spec)
     elif spec.startswith(LAB_PREFIX):
@@ -56,6 +67,66 @@ def load_tasks(
     tasks = tasks[:limit] if limit is not None else tasks
     _check_unique(tasks, spec)
     return tasks
+
+
+def combined_parts(spec: str) -> list[str]:
+    """The parts of ``a+b+c`` (a path that exists, ``+`` and all, is one part)."""
+    if "+" not in spec or Path(spec).exists():
+        return [spec]
+    parts = [part.strip() for part in spec.split("+")]
+    if not all(parts):
+        raise InputError(f"{spec}: an empty part between '+'; join task specs as math500+aime24")
+    return parts
+
+
+def _prefixed(task: Task) -> Task:
+    import dataclasses
+
+    if task.task_id.startswith(f"{task.benchmark}/"):
+        return task
+    return dataclasses.replace(task, task_id=f"{task.benchmark}/{task.task_id}")
+
+
+def count_tasks(spec: str, data_dir: str | Path | None = None, limit: int | None = None) -> dict[str, int | None]:
+    """How many tasks each part of `spec` holds, without fetching from the hub: a preset's known size
+    (or its local copy's rows under `data_dir`), a generated set's size, a local file's rows; None
+    where it cannot be known offline (a hub dataset)."""
+    counts: dict[str, int | None] = {}
+    for part in combined_parts(spec):
+        counts[part] = _count_part(part, data_dir)
+        if counts[part] is not None and limit is not None:
+            counts[part] = min(counts[part], limit)
+    return counts
+
+
+def _count_part(spec: str, data_dir: str | Path | None) -> int | None:
+    if spec.startswith(RG_PREFIX):
+        parts = urlsplit(spec[len(RG_PREFIX):])
+        _check_reasoning_gym_name(spec, parts.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        try:
+            return int(query.get("size", 100))
+        except ValueError:
+            raise InputError(f"{spec}: size must be an integer") from None
+    if spec.startswith(LAB_PREFIX):
+        return len(lab_tasks(spec))
+    if spec in PRESETS:
+        local = _local_copy(Path(data_dir), spec) if data_dir is not None else None
+        return len(_read_rows(local)) if local is not None else PRESETS[spec].size
+    if spec.startswith(HF_PREFIX):
+        return None
+    return len(_read_rows(Path(spec)))
+
+
+def _check_reasoning_gym_name(spec: str, name: str) -> None:
+    try:
+        from reasoning_gym.factory import DATASETS
+    except ImportError:
+        return  # said when the tasks are generated: `pip install 'tether[tasks]'`
+    if name not in DATASETS:
+        near = [known for known in sorted(DATASETS) if name.split("_")[0] in known][:5]
+        raise InputError(f"{spec}: no Reasoning Gym dataset {name!r}" + (f"; did you mean {', '.join(near)}?"
+                                                                          if near else ""))
 
 
 class _Options:

@@ -33,27 +33,28 @@ class Preset:
     template: str
     verifier: str
     note: str = ""
+    size: int | None = None  # tasks in the split, for planning without the data (None: not known offline)
 
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
         Preset("math500", "HuggingFaceH4/MATH-500", None, "test",
-               ColumnMap("problem", "answer", "unique_id"), MATH_TEMPLATE, "math"),
+               ColumnMap("problem", "answer", "unique_id"), MATH_TEMPLATE, "math", size=500),
         Preset("minerva", "math-ai/minervamath", None, "test",
-               ColumnMap("question", "answer"), MATH_TEMPLATE, "math"),
+               ColumnMap("question", "answer"), MATH_TEMPLATE, "math", size=272),
         Preset("olympiadbench", "Hothan/OlympiadBench", "OE_TO_maths_en_COMP", "train",
                ColumnMap("question", "final_answer", "id"), MATH_TEMPLATE, "math",
-               "final_answer is a list; any element counts"),
+               "final_answer is a list; any element counts", size=675),
         Preset("aime24", "HuggingFaceH4/aime_2024", None, "train",
-               ColumnMap("problem", "answer", "id"), MATH_TEMPLATE, "math"),
+               ColumnMap("problem", "answer", "id"), MATH_TEMPLATE, "math", size=30),
         Preset("aime25", "math-ai/aime25", None, "test",
-               ColumnMap("problem", "answer", "id"), MATH_TEMPLATE, "math"),
+               ColumnMap("problem", "answer", "id"), MATH_TEMPLATE, "math", size=30),
         Preset("amc23", "math-ai/amc23", None, "test",
-               ColumnMap("question", "answer", "id"), MATH_TEMPLATE, "math"),
+               ColumnMap("question", "answer", "id"), MATH_TEMPLATE, "math", size=40),
         Preset("simpleqa", "basicv8vc/SimpleQA", None, "test",
                ColumnMap("problem", "answer"), QA_TEMPLATE, "judge",
-               "graded by an LLM judge with the SimpleQA template"),
+               "graded by an LLM judge with the SimpleQA template", size=4326),
         Preset("scibench", "xw27/scibench", None, "train",
                ColumnMap("problem_text", "answer_number", extra=("unit",)), SCIENCE_TEMPLATE, "numeric",
                "relative tolerance, units stripped"),

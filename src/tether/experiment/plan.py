@@ -1,0 +1,101 @@
+"""`tether run FILE --check`: an experiment validated and its cost planned, without loading a model.
+
+The plan says what the run would do: the store, the tasks (counted without fetching
+anything: a preset's known size, a local file's rows), each model with its engine and
+its own decoding, the samples to draw, and the tokens: at most ``tasks x k x max_tokens``
+per model (every completion cut at the limit), and at a mean completion length the user
+states. GPU hours are those tokens at a throughput the user states (tokens per second per
+GPU): tether cannot know it without running the model, so the number is the user's, and the
+plan says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tether.errors import InputError
+from tether.experiment.schema import Experiment, load_experiment
+from tether.experiment.stages import check_local_model, maybe_path
+
+DEFAULT_THROUGHPUT = 5000.0  # generated tokens per second per GPU, stated in every plan; the user's to set
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    label: str
+    model: str
+    engine: str
+    temperature: float
+    top_p: float
+    seed: int
+    samples: int
+    max_tokens: int  # every completion at max_tokens
+    expected_tokens: int  # at the stated mean completion length
+
+
+@dataclass
+class Plan:
+    path: Path
+    store: str
+    spec: str
+    tasks: dict[str, int | None]  # per part of the spec
+    k: int
+    max_tokens: int
+    mean_tokens: int
+    throughput: float
+    models: list[ModelPlan]
+    stages: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_tasks(self) -> int:
+        """The tasks counted (parts whose count is not known offline are left out, with a note)."""
+        return sum(n for n in self.tasks.values() if n is not None)
+
+    def gpu_hours(self, tokens: int) -> float:
+        return tokens / self.throughput / 3600
+
+
+def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
+                    mean_tokens: int | None = None) -> Plan:
+    """Validate an experiment file (schema, model folders, task specs) and plan its sampling cost."""
+    from tether.engines import engine_name
+    from tether.experiment.run import store_location
+    from tether.lab.models import is_lab_model
+    from tether.tasks import count_tasks
+
+    if throughput <= 0:
+        raise InputError(f"throughput must be > 0 tokens/s, got {throughput}")
+    experiment, root = load_experiment(path)
+    s = experiment.sampling
+    mean = s.max_tokens if mean_tokens is None else mean_tokens
+    if not 1 <= mean <= s.max_tokens:
+        raise InputError(f"mean completion length must be between 1 and max_tokens ({s.max_tokens}), got {mean}")
+    spec = maybe_path(root, experiment.tasks.spec)
+    data_dir = str(root / experiment.tasks.data_dir) if experiment.tasks.data_dir else None
+    counts = count_tasks(spec, data_dir, experiment.tasks.limit)
+    plan = Plan(Path(path), str(store_location(root, experiment.out)), spec, counts, s.k, s.max_tokens, mean,
+                throughput, [], _stages(experiment))
+    for label in ("base", "rl"):
+        section = experiment.models[label]
+        model = section.model if is_lab_model(section.model) else maybe_path(root, section.model)
+        check_local_model(model)
+        config = section.sampling(s.config())
+        samples = plan.n_tasks * s.k
+        plan.models.append(ModelPlan(label, model, engine_name(section.engine), config.decoding.temperature,
+                                     config.decoding.top_p, config.seed, samples, samples * s.max_tokens,
+                                     samples * mean))
+    unknown = [part for part, count in counts.items() if count is None]
+    if unknown:
+        plan.notes.append(f"task count not known offline for {', '.join(unknown)}: the totals leave them out")
+    return plan
+
+
+def _stages(experiment: Experiment) -> list[str]:
+    stages = ["sample base", "sample rl", f"grade ({experiment.grading.verifier})", "compare"]
+    if experiment.diagnostics.enabled:
+        stages.append(f"diagnose (k {experiment.diagnostics.k})")
+    if experiment.report.enabled:
+        stages.append("report")
+    return stages
