@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tether"
 
 EVERYWHERE = {"errors", "defaults", "_version"}  # leaves that any module may import
 STAGES = ("store", "tasks", "engines", "sampling", "ingest", "grading", "metrics", "compare", "diagnostics",
-          "report", "scale", "lab", "experiment", "cli")
+          "likelihood", "report", "scale", "lab", "experiment", "cli")
 MAY_IMPORT = {  # beyond its own folder and EVERYWHERE; docs/design.md draws the same picture
     "metrics": set(),  # pure functions, no I/O
     "http": set(),
@@ -25,6 +25,7 @@ MAY_IMPORT = {  # beyond its own folder and EVERYWHERE; docs/design.md draws the
     "grading": {"store", "tasks", "http", "testing"},  # no engines (the judge talks through http), no scale
     "compare": {"store", "metrics", "ingest"},  # ingest: counts from files of graded samples
     "diagnostics": {"store", "tasks", "engines", "metrics", "progress"},
+    "likelihood": {"store", "engines", "metrics", "progress", "compare", "diagnostics"},  # diagnostics: sampling_engine
     "report": {"store", "metrics", "compare"},  # compare: the saved comparison it shows
     "scale": set(),  # runs any worker class handed to it
     "experiment": set(STAGES) - {"experiment", "cli"} | {"progress", "http"},  # wires the stages together

@@ -9,9 +9,11 @@ import sys
 import duckdb
 import pytest
 
+import tether
 from tether.engines import Decoding
 from tether.engines.transformers_engine import TransformersEngine
 from tether.errors import StoreError
+from tether.grading import GradeOptions
 from tether.sampling import SamplingConfig, Unit, missing_units, sample
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
@@ -165,10 +167,10 @@ def test_labels_claimed_at_once_are_all_kept(tmp_path):
     assert sorted(open_store(tmp_path / "s").manifest()["runs"]) == sorted(f"m{i}" for i in range(12))
 
 
-def test_one_writer_per_label(tmp_path, tiny_model, holds):
+def test_one_writer_per_label(tmp_path, tiny_model, engine, holds):
     """While one `tether sample` writes a label, a second one on that label is refused at start,
     naming the first; another label of the same store samples meanwhile; and the lock dies with
-    its process."""
+    its process (the later writers run here, in this process: a lock is per process)."""
     tasks = write_tasks(tmp_path / "t.jsonl", 4)
     hold = holds("commit:samples", 1)
     first = hold.start(tether_sample(tmp_path / "s", tiny_model, tasks), stdout=subprocess.DEVNULL)
@@ -176,15 +178,15 @@ def test_one_writer_per_label(tmp_path, tiny_model, holds):
     second = subprocess.run(tether_sample(tmp_path / "s", tiny_model, tasks), capture_output=True, text=True)
     assert second.returncode == 2, second.stderr
     assert f"label 'base' is being written by pid {first.pid} (tether sample" in second.stderr
-    other = [part if part != "base" else "other" for part in tether_sample(tmp_path / "s", tiny_model, tasks, "--k", "8")]
-    assert subprocess.run(other, capture_output=True, text=True).returncode == 0  # a small k: the last --k counts
-    grading = subprocess.run([sys.executable, "-m", "tether", "grade", "--store", str(tmp_path / "s"), "--label", "base"],
-                             capture_output=True, text=True)
-    assert grading.returncode == 2 and "label 'base' is being written by" in grading.stderr
+    loaded = load_tasks(str(tasks), columns=ColumnMap(id="id"))
+    small = SamplingConfig(8, Decoding(temperature=1.0, max_tokens=16), task_block=2, sample_block=16)
+    assert sample(loaded, engine, tmp_path / "s", "other", small).ok  # another label meanwhile
+    with pytest.raises(StoreError, match=f"label 'base' is being written by pid {first.pid}"):
+        tether.grade(tmp_path / "s", GradeOptions(workers=1), labels=["base"])
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
-    resumed = subprocess.run(tether_sample(tmp_path / "s", tiny_model, tasks, "--k", "8"), capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    same = TransformersEngine(str(tiny_model), batch_size=32)  # the CLI run's engine and settings, at a smaller k
+    assert sample(loaded, same, tmp_path / "s", "base", small).ok
 
 
 def test_a_label_that_holds_no_samples_can_be_claimed_again_with_new_settings(tmp_path, tiny_model):

@@ -89,12 +89,16 @@ def test_an_experiment_file_samples_on_ray(cluster, tiny_model, tmp_path):
 
     from ..experiment.test_run import write_experiment
 
+    stages_off = "\n[diagnostics]\nenabled = false\n[report]\nenabled = false\n"  # sampling is what differs
     path = write_experiment(tmp_path, tiny_model)
-    path.write_text(path.read_text().replace("sample_block = 4", 'sample_block = 4\nray = "local"\nray_workers = 2'))
+    path.write_text(path.read_text().replace("sample_block = 4", 'sample_block = 4\nray = "local"\nray_workers = 2')
+                    + stages_off)
     on_ray, _, log = run_experiment(path)
     assert ("sample base", "ran") in [(stage, status) for stage, status, _ in log.entries]
     (tmp_path / "plain").mkdir()
-    alone, _, _ = run_experiment(write_experiment(tmp_path / "plain", tiny_model))
+    plain = write_experiment(tmp_path / "plain", tiny_model)
+    plain.write_text(plain.read_text() + stages_off)
+    alone, _, _ = run_experiment(plain)
     assert list(on_ray.base.c) == list(alone.base.c) and list(on_ray.rl.c) == list(alone.rl.c)
 
 
@@ -141,8 +145,8 @@ def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_m
     store = tmp_path / "store"
     command = [sys.executable, "-m", "tether", "sample", "--model", str(tiny_model), "--tasks", "lab-sums:2-9",
                "--store", str(store), "--label", "m", "--k", "64", "--template", "plain", "--max-tokens", "6",
-               "--temperature", "1", "--sample-block", "8", "--task-block", "2", "--ray", "local",
-               "--ray-workers", "1"]  # 4 task blocks x 8 sample blocks = 32 units
+               "--temperature", "1", "--sample-block", "8", "--task-block", "2", "--ray", cluster.address,
+               "--ray-workers", "1"]  # 4 task blocks x 8 sample blocks = 32 units, on this module's cluster
     hold = holds("sampling:unit-done", 2)  # the driver stops at the 3rd unit reported
     driver = hold.start(command)
     hold.reached(driver)
@@ -151,8 +155,8 @@ def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_m
     assert driver.returncode == 130 and "everything already written is kept" in err, err[-2000:]
     written = len(list((store / "samples" / "m").glob("*.parquet")))
     assert 3 <= written <= 3 + 1  # the units reported, and at most one in flight per worker
-    done = subprocess.run(command[:-4], capture_output=True, text=True)  # resumed in one process (a new Ray
-    assert done.returncode == 0, done.stderr                         # instance costs ~10 s; Ray resumes: above)
+    done = subprocess.run(command[:-4], capture_output=True, text=True)  # resumed in one process (Ray resumes:
+    assert done.returncode == 0, done.stderr                         # above)
     assert f"{written} of 32 units were already done" in done.stdout
     table = pq.read_table(store / "samples" / "m", columns=["task_id", "sample_idx"])
     keys = list(zip(table.column("task_id").to_pylist(), table.column("sample_idx").to_pylist()))

@@ -25,6 +25,8 @@ from tether.engines.base import (
     Result,
     Sampler,
     Scorer,
+    SequenceScorer,
+    SequenceScores,
     TokenScores,
     derive_seed,
 )
@@ -115,5 +117,5 @@ class EngineSpec:
 
 
 __all__ = ["DEPRECATED_NAMES", "ENGINE", "ENGINES", "Completion", "Decoding", "Engine", "EngineSpec", "Request",
-           "Result", "Sampler", "Scorer", "TokenScores", "derive_seed", "engine_class", "engine_name", "engine_options", "make_engine",
+           "Result", "Sampler", "Scorer", "SequenceScorer", "SequenceScores", "TokenScores", "derive_seed", "engine_class", "engine_name", "engine_options", "make_engine",
            "options_model"]

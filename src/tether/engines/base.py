@@ -101,6 +101,20 @@ class TokenScores:
     exact_entropy: bool = True  # False when computed from a top-k approximation
 
 
+@dataclass(frozen=True)
+class SequenceScores:
+    """One completion's tokens and their log-probabilities under a sampling distribution (temperature,
+    top-p as the engine samples): -inf for a token outside the nucleus."""
+
+    logprobs: np.ndarray
+    tokens: tuple[str, ...]  # each token's text, for showing where two models part
+    token_ids: tuple[int, ...]
+
+    @property
+    def total(self) -> float:
+        return float(self.logprobs.sum()) if len(self.logprobs) else 0.0
+
+
 @runtime_checkable
 class Sampler(Protocol):
     """What sampling needs: prompts rendered as the model sees them, and completions."""
@@ -134,6 +148,22 @@ class Scorer(Protocol):
 
     def close(self) -> None:
         """Release the model or connections."""
+
+
+@runtime_checkable
+class SequenceScorer(Protocol):
+    """What the cross-likelihood needs: a completion's probability under the engine's *sampling*
+    distribution at given decoding settings (tempered, nucleus applied), token by token, with the
+    end-of-sequence token scored where the completion stopped on it."""
+
+    name: str
+
+    def render(self, prompt: str | Messages) -> str:
+        """The exact text (or JSON of messages) the model is given for `prompt`."""
+
+    def sequence_scores(self, prompts: Sequence[str | Messages], completions: Sequence[str], decoding: Decoding,
+                        ends: Sequence[bool]) -> list[SequenceScores]:
+        """Each completion's token log-probabilities after its prompt; `ends[i]`: it ended with EOS."""
 
 
 @runtime_checkable

@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tether.engines.base import BatchProgress, Completion, Decoding, Request, Result, TokenScores
+from tether.engines.base import BatchProgress, Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
 from tether.tasks.prompts import render_prompt
 from tether.tasks.task import Messages
@@ -101,6 +101,17 @@ class TransformersEngine:
             results += self._score_batch(list(chunk))
         return results
 
+    def sequence_scores(self, prompts: Sequence[str | Messages], completions: Sequence[str], decoding: Decoding,
+                        ends: Sequence[bool]) -> list[SequenceScores]:
+        """Token log-probabilities under this engine's sampling distribution at `decoding` (exact: the
+        full next-token distribution is at hand), EOS appended where `ends`."""
+        results = []
+        for start in range(0, len(prompts), self.batch_size):
+            stop = start + self.batch_size
+            results += self._sequence_batch(list(zip(prompts[start:stop], completions[start:stop], ends[start:stop])),
+                                            decoding)
+        return results
+
     def close(self) -> None:
         self.model = None
 
@@ -176,6 +187,62 @@ class TransformersEngine:
             token_logp = logp[row, positions].gather(-1, targets[:, None])[:, 0]
             results.append(TokenScores(token_logp.cpu().numpy(), entropy[row, positions].cpu().numpy()))
         return results
+
+
+    def _sequence_batch(self, items: list[tuple[str | Messages, str, bool]], decoding: Decoding) -> list[SequenceScores]:
+        import torch
+
+        eos = sorted(_eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id))
+        sequences, spans = [], []
+        for prompt, completion, ends in items:
+            prompt_ids = self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
+            completion_ids = self.tokenizer(completion, add_special_tokens=False)["input_ids"] + eos[:1] * bool(ends)
+            sequences.append(prompt_ids + completion_ids)
+            spans.append(len(completion_ids))
+        width = max(len(s) for s in sequences)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=self.device)
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask).logits
+            results = []
+            for row, length in enumerate(spans):
+                targets = ids[row, width - length:]
+                rows = logits[row, width - length - 1: width - 1]
+                logprobs = sampling_logprobs(rows, targets, decoding).cpu().numpy()
+                token_ids = tuple(targets.tolist())
+                tokens = tuple(self.tokenizer.decode([t]) for t in token_ids)
+                results.append(SequenceScores(logprobs, tokens, token_ids))
+        return results
+
+
+def sampling_logprobs(logits, targets, decoding: Decoding, chunk: int = 256):
+    """log P(target) at each position under the sampling distribution `SeededSampler` draws from:
+    softmax(logits / T) restricted to the nucleus (sorted tokens whose preceding cumulative mass is
+    < top_p), renormalised; -inf outside it. Nucleus membership is decided in float32 exactly as the
+    sampler decides it; the log-probability itself in float64. T = 0 is greedy: 0 for the argmax, else -inf."""
+    import torch
+
+    out = []
+    for start in range(0, len(targets), chunk):
+        block, wanted = logits[start : start + chunk].float(), targets[start : start + chunk]
+        if decoding.temperature == 0:
+            out.append(torch.where(block.argmax(-1) == wanted, 0.0, float("-inf")).double())
+            continue
+        scaled = block / decoding.temperature
+        logp = torch.log_softmax(scaled.double(), dim=-1)
+        chosen = logp.gather(-1, wanted[:, None])[:, 0]
+        if decoding.top_p >= 1:
+            out.append(chosen)
+            continue
+        probs = torch.softmax(scaled, dim=-1)
+        ordered, order = probs.sort(dim=-1, descending=True)
+        keep_sorted = (ordered.cumsum(dim=-1) - ordered) < decoding.top_p
+        keep = torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)
+        kept_mass = torch.where(keep, logp.exp(), 0.0).sum(-1)
+        inside = keep.gather(-1, wanted[:, None])[:, 0]
+        out.append(torch.where(inside, chosen - kept_mass.log(), float("-inf")))
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 
 class SeededSampler:

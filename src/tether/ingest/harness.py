@@ -63,14 +63,15 @@ class HarnessFile:
 def detect_format(path: Path) -> str:
     """``lm-eval``, ``lighteval`` or ``tether`` (tether's own row format) from the file's first record."""
     name = path.name.lower()
-    if name.endswith(".parquet"):
-        try:
-            names = set(pq.read_schema(path).names)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
-        return "lighteval" if {"doc", "model_response", "metric"} <= names else "tether"
-    first = _first_json_object(path)
-    return "lm-eval" if isinstance(first, dict) and {"doc_id", "resps"} <= set(first) else "tether"
+    try:
+        if name.endswith(".parquet"):
+            return "lighteval" if {"doc", "model_response", "metric"} <= set(pq.read_schema(path).names) else "tether"
+        if name.endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+            first = _first_json_object(path)
+            return "lm-eval" if isinstance(first, dict) and {"doc_id", "resps"} <= set(first) else "tether"
+    except (InputError, pa.ArrowInvalid, OSError):
+        pass  # not readable as either harness's file: tether's own reader says precisely what is wrong
+    return "tether"
 
 
 def read_harness(path: Path, fmt: str, options: HarnessOptions) -> HarnessFile:

@@ -49,6 +49,7 @@ from tether.store.schema import (
     GRADE_SCHEMA,
     SAMPLE_SCHEMA,
     SCHEMA_VERSION,
+    SEQUENCE_SCORE_SCHEMA,
     TASK_SCHEMA,
     VERDICT_SCHEMA,
     check_label,
@@ -64,6 +65,7 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "tasks": TASK_SCHEMA,
     "grades": GRADE_SCHEMA,
     "diagnostics": DIAGNOSTIC_SCHEMA,
+    "likelihood": SEQUENCE_SCORE_SCHEMA,
 }
 _PACKAGES = ("tether", "numpy", "scipy", "pyarrow", "duckdb")
 
@@ -262,7 +264,7 @@ class Store:
         folder = f"reset-{new_shard_name('label')}"
         with self.writing([label], "tether sample --reset-label"):
             moved = 0
-            for table in ("samples", "verdicts", "tasks", "diagnostics"):
+            for table in ("samples", "verdicts", "tasks", "diagnostics", "likelihood"):
                 for path in self.shard_paths(table, label):
                     self.quarantine(self.relative(path), folder)
                     moved += 1

@@ -247,6 +247,13 @@ def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
     return {task_id: json.loads(prompt) for task_id, prompt in _rows(query)}
 
 
+def rendered_prompts(store: Store, label: str) -> dict[str, str]:
+    """task id -> the exact text `label`'s model was given (as its engine rendered the prompt)."""
+    if not store.shard_paths("tasks", label):
+        return {}
+    return dict(_rows(f"SELECT task_id, rendered_prompt FROM {_tasks(store, label)}"))
+
+
 # -- samples and verdicts -------------------------------------------------------------------------
 
 def _graded_filter(store: Store, label: str, versions: dict[str, str]) -> str:
@@ -321,6 +328,34 @@ def first_correct_completions(store: Store, label: str, task_ids: list[str]
              f"AND {current_verdicts(store, label)} "
              "QUALIFY row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) = 1")
     return {task: (completion, answer, route) for task, completion, answer, route in _rows(query)}
+
+
+def task_samples(store: Store, label: str, task_ids: list[str]) -> dict[str, list[tuple[int, bool, str | None, str | None]]]:
+    """(sample_idx, correct, completion where correct, finish_reason) of every graded sample of each of
+    `task_ids`, by sample index (the current verdicts)."""
+    if not task_ids:
+        return {}
+    wanted = ", ".join(f"'{quoted(t)}'" for t in task_ids)
+    query = (f"SELECT v.task_id, v.sample_idx, v.correct, CASE WHEN v.correct THEN s.completion END, s.finish_reason "
+             f"FROM {_table(store, 'verdicts', label)} v JOIN {_table(store, 'samples', label)} s "
+             f"USING (task_id, sample_idx) WHERE v.task_id IN ({wanted}) AND {current_verdicts(store, label)} "
+             "ORDER BY v.task_id, v.sample_idx")
+    found: dict[str, list] = {}
+    for task_id, index, correct, completion, finish in _rows(query):
+        found.setdefault(task_id, []).append((int(index), bool(correct), completion, finish))
+    return found
+
+
+def stored_sequence_scores(store: Store, scorer: str, source: str) -> dict[tuple[str, int], tuple]:
+    """(task_id, sample_idx) -> (temperature, top_p, logprob, outside, token_logprobs, tokens) of `source`'s
+    samples scored by `scorer`'s model (`tether likelihood`), the newest row of each."""
+    if not store.shard_paths("likelihood", scorer):
+        return {}
+    query = (f"SELECT task_id, sample_idx, temperature, top_p, logprob, outside, token_logprobs, tokens "
+             f"FROM {_table(store, 'likelihood', scorer, ', filename = true')} WHERE source = '{quoted(source)}' "
+             "QUALIFY row_number() OVER (PARTITION BY task_id, sample_idx, temperature, top_p "
+             "ORDER BY filename DESC) = 1")
+    return {(task, int(index)): tuple(rest) for task, index, *rest in _rows(query)}
 
 
 # -- diagnostics ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ drift apart. Tables:
 - `TaskRecord`: a task with the exact prompt one model was given.
 - `CachedGrade`: the verdict cache, one row per distinct (task, answer, verifier version).
 - `Diagnostic`: a diagnostic value (avg@k, an entropy, a perplexity) of one model.
+- `SequenceScore`: a stored completion scored token by token by one model under its sampling
+  distribution (`tether likelihood`).
 
 and the read side's `TaskCounts`: samples and correct samples per task of one model.
 
@@ -119,6 +121,24 @@ class Diagnostic:
     detail: str | None = None  # e.g. "exact" or "top-20 approximation" for token entropy
 
 
+@dataclass(frozen=True, slots=True)
+class SequenceScore:
+    """One stored completion of label `source`, scored by the model of label `model` under that model's
+    sampling distribution (temperature, top-p): what `tether likelihood` reweights samples with."""
+
+    model: str  # the label whose model scored it
+    source: str  # the label whose sample it is
+    task_id: str
+    sample_idx: int
+    temperature: float
+    top_p: float
+    logprob: float  # the sum over tokens; -inf when a token is outside the scorer's nucleus
+    n_tokens: int
+    outside: int | None  # the first token position outside the scorer's nucleus (None: none)
+    token_logprobs: list[float]
+    tokens: list[str]
+
+
 @dataclass(frozen=True)
 class TaskCounts:
     """Samples `n` and correct samples `c` per task of one label, sorted by task id."""
@@ -155,6 +175,9 @@ def schema_of(record_type: type) -> pa.Schema:
         args = typing.get_args(hint)
         nullable = isinstance(hint, types.UnionType) and type(None) in args
         base = next(a for a in args if a is not type(None)) if nullable else hint
+        if typing.get_origin(base) is list:  # list[float], list[str]: a list column
+            fields.append(pa.field(field.name, pa.list_(_ARROW_TYPES[typing.get_args(base)[0]]), nullable=nullable))
+            continue
         fields.append(pa.field(field.name, _ARROW_TYPES[base], nullable=nullable))
     return pa.schema(fields)
 
@@ -164,6 +187,7 @@ VERDICT_SCHEMA = schema_of(Verdict)
 TASK_SCHEMA = schema_of(TaskRecord)
 GRADE_SCHEMA = schema_of(CachedGrade)
 DIAGNOSTIC_SCHEMA = schema_of(Diagnostic)
+SEQUENCE_SCORE_SCHEMA = schema_of(SequenceScore)
 
 
 def to_table(records: typing.Sequence, record_type: type) -> pa.Table:
