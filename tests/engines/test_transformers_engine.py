@@ -120,3 +120,33 @@ def test_smollm2_chat_model(smollm2):
     assert all(c.text.strip() for c in result.completions)
     assert any("5" in c.text for c in result.completions)
     assert engine.describe()["weights"] is not None
+
+
+def test_sequence_scores_are_the_sampling_distribution_computed_from_logits(engine):
+    """Under temperature and top-p the scores are log-probabilities of what the sampler draws: softmax(logits / T)
+    on the nucleus, renormalised (the lab's enumeration computes them independently from the same logits);
+    a token outside the nucleus is -inf; the EOS token is scored when the completion ended on it. (The tiny
+    random model sometimes samples a special token that decoding drops: such a text re-tokenises to other
+    tokens than were sampled, and only completions whose tokens survive the round trip are compared.)"""
+    from tether.lab.enumerate import step_logprobs
+
+    decoding = Decoding(temperature=0.7, top_p=0.8, max_tokens=12)
+    completions = [c for c in next(engine.generate([Request("q", "7+", tuple(range(16)), decoding)])).completions]
+    ends = [c.finish_reason == "stop" for c in completions]
+    scored = engine.sequence_scores(["7+"] * 16, [c.text for c in completions], decoding, ends)
+    prompt_ids = engine.tokenizer(engine.render("7+"), add_special_tokens=False)["input_ids"]
+    compared = 0
+    for completion, ended, s in zip(completions, ends, scored):
+        ids = engine.tokenizer(completion.text, add_special_tokens=False)["input_ids"]
+        ids += [engine.tokenizer.eos_token_id] * ended
+        if len(ids) != completion.n_tokens:
+            continue
+        compared += 1
+        with torch.no_grad():
+            logits = engine.model(torch.tensor([prompt_ids + ids])).logits[0]
+        expected = [float(step_logprobs(logits[len(prompt_ids) - 1 + i], 0.7, 0.8)[t]) for i, t in enumerate(ids)]
+        assert np.all(np.isfinite(s.logprobs))  # sampled at these settings: inside the nucleus at every step
+        assert s.logprobs == pytest.approx(expected, abs=1e-5) and list(s.token_ids) == ids
+    assert compared >= 3
+    outside = engine.sequence_scores(["7+"], ["zzzzzz"], Decoding(temperature=0.7, top_p=0.05), [False])[0]
+    assert np.isneginf(outside.total)

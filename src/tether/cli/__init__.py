@@ -428,6 +428,32 @@ def _assignments(items: list[str]) -> dict[str, str]:
     return found
 
 
+@app.command("likelihood")
+def likelihood_cmd(
+    store: Annotated[str, typer.Argument(help="A store holding both models' graded samples.")],
+    tasks: Annotated[str, typer.Option(help="Regions whose tasks to estimate, comma-separated: E (the base's chance), S (the RL model's), P (the base's, all P tasks).")] = "E,S",
+    p_tasks: Annotated[int, typer.Option(help="Without P in --tasks: this many P tasks (picked by --seed) as a check where the base's own rate is known.", min=0)] = 5,
+    max_completions: Annotated[int | None, typer.Option(help="Use each model's first samples of a task up to its N-th correct one (fewer to score; still unbiased).", min=1)] = None,
+    threshold: Annotated[float | None, typer.Option(help="An estimate above it is 'rare but reachable' [default: the ε of a 10x larger budget].")] = None,
+    base_label: Annotated[str, typer.Option(help="Label of the base model.")] = "base",
+    rl_label: Annotated[str, typer.Option(help="Label of the RL model.")] = "rl",
+    seed: Annotated[int, typer.Option(help="Seed for picking P tasks and for the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Each model's chance on the tasks only the other solved, by importance sampling over both models' samples (scores stored, resumable)."""
+    from tether.cli.render import render_likelihood
+    from tether.likelihood import cross_likelihood
+
+    regions = tuple(part.strip().upper() for part in tasks.split(",") if part.strip())
+    with friendly_errors():
+        result = cross_likelihood(store, base_label, rl_label, regions=regions, p_tasks=p_tasks,
+                                  max_completions=max_completions, threshold=threshold, seed=seed, progress=bars())
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False, default=str) + "\n")
+    else:
+        render_likelihood(result, stdout)
+
+
 @app.command("report")
 def report_cmd(
     store: Annotated[str, typer.Argument(help="A store holding both models (a folder or an s3://… URL).")],

@@ -339,3 +339,47 @@ def _tokens(n: int) -> str:
         if n >= size:
             return f"{n / size:,.2f}{unit}"
     return f"{n:,}"
+
+
+def render_likelihood(result, console: Console) -> None:
+    """`tether likelihood`: per task the other model's estimated chance, the forks, the impossible tokens."""
+    from tether.metrics.bound import format_probability
+
+    table = Table(show_edge=False, pad_edge=False, title=f"{result.base_label} vs {result.rl_label}: each task's "
+                  f"chance for the model that did not solve it (k = {result.k}, ε = {format_probability(result.epsilon)})")
+    for column in ("task", "region", "target", "its own", "estimate", "95% CI", "ESS", "samples to solve once"):
+        table.add_column(column, justify="left" if column in ("task", "region", "target") else "right")
+    for t in result.tasks:
+        e = t.estimate
+        needed, (low, high) = e.samples_needed()
+        if t.reachable == "estimated":
+            estimate, ci = format_probability(e.q_hat), f"[{format_probability(e.ci[0])}, {format_probability(e.ci[1])}]"
+            solve = f"≈ {_count(needed)} [{_count(low)}, {_count(high)}]"
+        else:
+            estimate, ci, solve = t.reachable, "", ""
+        table.add_row(t.task_id, t.region, t.target, f"{t.observed[0]}/{t.observed[1]}", estimate, ci,
+                      f"{e.ess:.1f}", solve)
+    console.print(table)
+    for region, counts in result.summary().items():
+        console.print(f"{region}: {counts['reachable']} rare but reachable (estimate >= "
+                      f"{format_probability(result.threshold)}, the ε of a {10}x budget), {counts['below']} below it, "
+                      f"{counts['out of reach']} out of reach, {counts['no estimate']} without a trustworthy estimate "
+                      "(weights too uneven)", highlight=False, soft_wrap=True)
+    for t in result.tasks:
+        if t.outside:
+            index, fork = t.outside[0]
+            console.print(f"{t.task_id}: {len(t.outside)} of {t.proposal}'s correct samples need a token {t.target}'s "
+                          f"sampler can never emit, e.g. sample {index}: {fork.token!r} at position {fork.position}, "
+                          f"after …{fork.context!r}", highlight=False, soft_wrap=True)
+    for t in result.tasks:
+        if t.region == "E" and t.forks:
+            where = "; ".join(f"{f.token!r} at {f.position} ({f.drop:+.1f} nats) after …{f.context[-30:]!r}"
+                              for f in t.forks)
+            console.print(f"{t.task_id}: where {t.proposal} departs from {t.target} (sample {t.fork_sample}): {where}",
+                          highlight=False, soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+def _count(value: float) -> str:
+    return "∞" if not math.isfinite(value) else f"{value:,.0f}" if value < 1e6 else f"{value:.2g}"

@@ -216,11 +216,16 @@ class TransformersEngine:
         return results
 
 
+NUCLEUS_TOLERANCE = 1e-5  # cumulative mass: a batch of another shape rounds logits differently (~1e-6)
+
+
 def sampling_logprobs(logits, targets, decoding: Decoding, chunk: int = 256):
     """log P(target) at each position under the sampling distribution `SeededSampler` draws from:
     softmax(logits / T) restricted to the nucleus (sorted tokens whose preceding cumulative mass is
-    < top_p), renormalised; -inf outside it. Nucleus membership is decided in float32 exactly as the
-    sampler decides it; the log-probability itself in float64. T = 0 is greedy: 0 for the argmax, else -inf."""
+    < top_p), renormalised; -inf outside it. Membership is decided in float32 as the sampler decides
+    it, with `NUCLEUS_TOLERANCE` on the cumulative mass (the sampler saw the logits of another batch
+    shape, which differ by rounding); the log-probability itself in float64. T = 0 is greedy: 0 for
+    the argmax, else -inf."""
     import torch
 
     out = []
@@ -237,7 +242,7 @@ def sampling_logprobs(logits, targets, decoding: Decoding, chunk: int = 256):
             continue
         probs = torch.softmax(scaled, dim=-1)
         ordered, order = probs.sort(dim=-1, descending=True)
-        keep_sorted = (ordered.cumsum(dim=-1) - ordered) < decoding.top_p
+        keep_sorted = (ordered.cumsum(dim=-1) - ordered) < decoding.top_p + NUCLEUS_TOLERANCE
         keep = torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)
         kept_mass = torch.where(keep, logp.exp(), 0.0).sum(-1)
         inside = keep.gather(-1, wanted[:, None])[:, 0]

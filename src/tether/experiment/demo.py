@@ -125,7 +125,10 @@ def with_seed(experiment: str, seed: int) -> str:
     return text
 
 
-def exact_prompts(tasks, base_dir, rl_dir, *, max_tokens: int, threshold: float, on_prompt=None) -> list[ExactPrompt]:
+def exact_prompts(tasks, base_dir, rl_dir, *, max_tokens: int, threshold: float, on_prompt=None,
+                  temperature: float = 1.0, top_p: float = 1.0) -> list[ExactPrompt]:
+    """Every lab prompt's exact P(correct), modes and completions under both models, sampled at
+    `temperature` and `top_p` (the engine's sampling distribution)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tether.tasks import sums
@@ -139,8 +142,8 @@ def exact_prompts(tasks, base_dir, rl_dir, *, max_tokens: int, threshold: float,
         def correct(text: str, n: int = target) -> bool:
             return sums.is_correct(text, n)
 
-        exact = [exact_model(m, t, task.prompt, correct, max_tokens=max_tokens, threshold=threshold)
-                 for m, t in models]
+        exact = [exact_model(m, t, task.prompt, correct, max_tokens=max_tokens, threshold=threshold,
+                             temperature=temperature, top_p=top_p) for m, t in models]
         prompts.append(ExactPrompt(task.task_id, target, *exact))
         if on_prompt:
             on_prompt(1)

@@ -1,12 +1,11 @@
 """`cross_likelihood`: how far outside the other model's reach a task is, from the samples already drawn.
 
 For an E task (the RL model solved it, the base never did in its k samples) the base's own
-success probability is estimated from the RL model's samples by importance sampling
-(`tether.metrics.importance`): each correct RL completion is scored token by token under both
+success probability is estimated by importance sampling from both models' samples
+(`tether.metrics.importance`): each correct completion is scored token by token under both
 models' sampling distributions (temperature and top-p from the store's manifest, on each
-model's own rendered prompt). For an S task the roles swap (the RL model's chance, from the
-base's samples); for a few P tasks, picked by seed, the base's chance is estimated too, where
-its own empirical rate is known: a check of the estimator on real data.
+model's own rendered prompt). For an S task the roles swap (the RL model's chance); for a few
+P tasks, picked by seed, the base's chance is estimated too, where its own rate is known.
 
 Scores are stored in the store's ``likelihood`` table (one row per completion and scoring model,
 with the per-token log-probabilities), so a re-run scores only what is new, and every
@@ -43,10 +42,10 @@ class TaskLikelihood:
     target: str
     proposal: str
     observed: tuple[int, int]  # the target's own (correct, samples) in the store
-    estimate: ImportanceEstimate
-    bound: str  # "unbiased" or "lower bound" (the proposal's nucleus may exclude some of the target's solutions)
-    outside: list[tuple[int, Fork]] = field(default_factory=list)  # (sample_idx, first token the target can't emit)
-    forks: list[Fork] = field(default_factory=list)  # along the proposal's highest-weight correct completion
+    estimate: ImportanceEstimate  # from both models' samples (tether.metrics.importance)
+    outside: list[tuple[int, Fork]] = field(default_factory=list)  # the other's (sample_idx, first token the
+    forks: list[Fork] = field(default_factory=list)  # target can't emit); along the other's highest-weight
+    #                                                  correct completion: where the target would rarely go
     fork_sample: int | None = None
     mismatched: int = 0  # correct completions whose re-tokenised text the proposal's own sampler could not emit
 
@@ -88,12 +87,13 @@ class LikelihoodResult:
             needed, (low, high) = e.samples_needed()
             return {"task_id": t.task_id, "region": t.region, "target": t.target, "proposal": t.proposal,
                     "observed": {"correct": t.observed[0], "samples": t.observed[1]},
-                    "q_hat": e.q_hat, "log10_q_hat": _finite(e.log10_q_hat), "se": e.se, "ci": list(e.ci),
+                    "q_hat": e.q_hat, "log10_q_hat": _finite(e.log10_q_hat), "se": _finite(e.se),
+                    "ci": [_finite(v) for v in e.ci],
                     "ess": e.ess, "trusted": e.trusted, "n": e.n, "n_correct": e.n_correct,
-                    "zero_weight": e.zero_weight, "bound": t.bound, "reachable": t.reachable,
+                    "zero_weight": e.zero_weight, "reachable": t.reachable,
                     "samples_needed": _finite(needed), "samples_needed_ci": [_finite(low), _finite(high)],
-                    "outside": [{"sample_idx": i, **asdict(f)} for i, f in t.outside],
-                    "forks": [asdict(f) for f in t.forks], "fork_sample": t.fork_sample,
+                    "outside": [{"sample_idx": i, **_fork(f)} for i, f in t.outside],
+                    "forks": [_fork(f) for f in t.forks], "fork_sample": t.fork_sample,
                     "mismatched": t.mismatched}
 
         return {"base_label": self.base_label, "rl_label": self.rl_label, "k": self.k, "epsilon": self.epsilon,
@@ -125,10 +125,9 @@ def cross_likelihood(store: str | Store, base_label: str = "base", rl_label: str
     decodings = {**{label: _decoding(store, label) for label in (base_label, rl_label) if label not in (decodings or {})},
                  **(decodings or {})}
     plans = _plans(store, chosen, base_label, rl_label, max_completions)
-    scores = _scores(store, plans, decodings, engines or (lambda label: _default_engine(store, label)), progress,
-                     result)
+    scores = _scores(store, plans, decodings, engines, progress, result)
     for plan in plans:
-        result.tasks.append(_task_result(plan, scores, decodings, counts))
+        result.tasks.append(_task_result(plan, scores, counts))
     result.notes += _notes(decodings, base_label, rl_label)
     return result
 
@@ -138,11 +137,11 @@ class _Plan:
     task_id: str
     region: str
     target: str
-    proposal: str
-    samples: list[tuple[int, bool, str | None, str | None]]  # the proposal's (index, correct, text, finish)
+    proposal: str  # the other model
+    samples: dict[str, list[tuple[int, bool, str | None, str | None]]]  # label -> (index, correct, text, finish)
 
-    def correct(self) -> list[tuple[int, str, str | None]]:
-        return [(i, text, finish) for i, ok, text, finish in self.samples if ok and text is not None]
+    def correct(self, source: str) -> list[tuple[int, str, str | None]]:
+        return [(i, text, finish) for i, ok, text, finish in self.samples[source] if ok and text is not None]
 
 
 def _region_counts(store: Store, base_label: str, rl_label: str) -> dict:
@@ -171,22 +170,23 @@ def _chosen_tasks(counts: dict, regions: tuple[str, ...], p_tasks: int, seed: in
 
 
 def _plans(store: Store, chosen, base_label: str, rl_label: str, max_completions: int | None) -> list[_Plan]:
-    by_proposal: dict[str, list[tuple[str, str]]] = {}
-    for task_id, region in chosen:
-        proposal = base_label if region == "S" else rl_label
-        by_proposal.setdefault(proposal, []).append((task_id, region))
+    ids = [task_id for task_id, _ in chosen]
+    samples = {label: task_samples(store, label, ids) for label in (base_label, rl_label)}
     plans = []
-    for proposal, tasks in by_proposal.items():
-        samples = task_samples(store, proposal, [t for t, _ in tasks])
-        target = rl_label if proposal == base_label else base_label
-        for task_id, region in tasks:
-            rows = samples.get(task_id, [])
-            if max_completions is not None:  # the first samples, up to the last before the (N+1)-th correct one:
-                correct = [j for j, row in enumerate(rows) if row[1]]  # an estimate on fewer samples, still unbiased
-                if len(correct) > max_completions:
-                    rows = rows[: correct[max_completions]]
-            plans.append(_Plan(task_id, region, target, proposal, rows))
+    for task_id, region in chosen:
+        target, other = (rl_label, base_label) if region == "S" else (base_label, rl_label)
+        plans.append(_Plan(task_id, region, target, other,
+                           {label: _first(samples[label].get(task_id, []), max_completions) for label in samples}))
     return plans
+
+
+def _first(rows: list, max_completions: int | None) -> list:
+    """The first samples, up to the last before the (N+1)-th correct one: an estimate on fewer samples, as
+    unbiased as on all."""
+    if max_completions is None:
+        return rows
+    correct = [j for j, row in enumerate(rows) if row[1]]
+    return rows[: correct[max_completions]] if len(correct) > max_completions else rows
 
 
 def _decoding(store: Store, label: str) -> Decoding:
@@ -204,52 +204,53 @@ def _default_engine(store: Store, label: str) -> SequenceScorer:
     return sampling_engine(store, label)
 
 
-def _scores(store: Store, plans: list[_Plan], decodings: dict[str, Decoding], engines: EngineFactory,
+def _scores(store: Store, plans: list[_Plan], decodings: dict[str, Decoding], engines: EngineFactory | None,
             progress: ProgressFactory, result: LikelihoodResult) -> dict[tuple[str, str, str, int], tuple]:
-    """(scorer, source, task, index) -> stored row, scoring what the store does not hold yet, one model at a time."""
+    """(scorer, source, task, index) -> stored row, scoring what the store does not hold yet, one model at a time
+    (engines made here are closed after use; the caller's are left open)."""
     found: dict[tuple[str, str, str, int], tuple] = {}
-    for scorer in sorted({p.target for p in plans} | {p.proposal for p in plans}):
+    labels = sorted({p.target for p in plans} | {p.proposal for p in plans})
+    for scorer in labels:
         decoding = decodings[scorer]
-        for source in sorted({p.proposal for p in plans}):
+        for source in labels:
             stored = stored_sequence_scores(store, scorer, source)
             for (task, index), row in stored.items():
                 if (row[0], row[1]) == (decoding.temperature, decoding.top_p):
                     found[(scorer, source, task, index)] = row
-        missing = [(p, i, text, finish) for p in plans for i, text, finish in p.correct()
-                   if (scorer, p.proposal, p.task_id, i) not in found]
+        missing = [(p, source, i, text, finish) for p in plans for source in labels
+                   for i, text, finish in p.correct(source) if (scorer, source, p.task_id, i) not in found]
         if not missing:
             continue
-        engine = engines(scorer)
+        engine = engines(scorer) if engines else _default_engine(store, scorer)
         if not isinstance(engine, SequenceScorer):
             raise InputError(f"the {getattr(engine, 'name', '?')} engine cannot score completions under a sampling "
                              "distribution (it has no sequence_scores); use --engine transformers")
         try:
             _score_missing(store, engine, scorer, missing, decoding, progress, found, result)
         finally:
-            close = getattr(engine, "close", None)
-            if close:
-                close()
+            if engines is None:
+                engine.close()
     return found
 
 
 def _score_missing(store, engine, scorer, missing, decoding, progress, found, result, chunk: int = 64) -> None:
-    prompts = _scorer_prompts(store, scorer, {p.proposal for p, *_ in missing})
+    prompts = _scorer_prompts(store, scorer, {source for _, source, *_ in missing})
     _check_rendering(store, engine, scorer, {p.task_id: prompts[p.task_id] for p, *_ in missing})
     with progress(f"scoring with {scorer}'s model") as bar:
         bar.start(len(missing))
         for start in range(0, len(missing), chunk):
             part = missing[start : start + chunk]
             scored = engine.sequence_scores([prompts[p.task_id] for p, *_ in part],
-                                            [text for _, _, text, _ in part], decoding,
+                                            [text for *_, text, _ in part], decoding,
                                             [finish == "stop" and not decoding.stop for *_, finish in part])
             rows = []
-            for (plan, index, _, _), s in zip(part, scored):
+            for (plan, source, index, _, _), s in zip(part, scored):
                 outside = np.flatnonzero(np.isneginf(s.logprobs))
-                rows.append(SequenceScore(scorer, plan.proposal, plan.task_id, index, decoding.temperature,
+                rows.append(SequenceScore(scorer, source, plan.task_id, index, decoding.temperature,
                                           decoding.top_p, s.total, len(s.logprobs),
                                           int(outside[0]) if outside.size else None,
                                           [float(x) for x in s.logprobs], list(s.tokens)))
-                found[(scorer, plan.proposal, plan.task_id, index)] = (
+                found[(scorer, source, plan.task_id, index)] = (
                     decoding.temperature, decoding.top_p, s.total, rows[-1].outside, rows[-1].token_logprobs,
                     rows[-1].tokens)
             store.write([Shard("likelihood", scorer, to_table(rows, SequenceScore), new_shard_name("likelihood"))])
@@ -278,46 +279,52 @@ def _check_rendering(store: Store, engine, scorer: str, prompts: dict) -> None:
                              "and template it was sampled with")
 
 
-def _task_result(plan: _Plan, scores: dict, decodings: dict[str, Decoding], counts: dict) -> TaskLikelihood:
-    indices = [i for i, *_ in plan.samples]
-    correct = np.array([ok and text is not None for _, ok, text, _ in plan.samples], dtype=bool)
-    log_q = np.full(len(indices), np.nan)
-    log_pi = np.full(len(indices), np.nan)
+def _task_result(plan: _Plan, scores: dict, counts: dict) -> TaskLikelihood:
+    """The mixture estimate of the target's P(correct) from both models' samples of the task."""
+    correct, log_q, log_pi, own, where, pairs = [], [], [], [], [], []
+    for source in (plan.target, plan.proposal):
+        for index, ok, text, _ in plan.samples[source]:
+            scored = ok and text is not None
+            target = scores.get((plan.target, source, plan.task_id, index)) if scored else None
+            other = scores.get((plan.proposal, source, plan.task_id, index)) if scored else None
+            correct.append(scored)
+            log_q.append(target[2] if target else np.nan)
+            log_pi.append(other[2] if other else np.nan)
+            own.append(source == plan.target)
+            pairs.append(index)  # sample j of both models was drawn from the same seed
+            where.append((source, index, target, other))
+    correct, log_q, log_pi, own = (np.array(a) for a in (correct, log_q, log_pi, own))
+    sampled_by = np.where(own, log_q, log_pi)
+    mismatched = correct & ~np.isfinite(np.nan_to_num(sampled_by, nan=0.0))  # re-tokenised text its own
+    estimate = importance_estimate(correct & ~mismatched, log_q, log_pi, own=own,  # sampler could not emit
+                                   pairs=np.array(pairs))
     outside, best, best_weight = [], None, -np.inf
-    for j, index in enumerate(indices):
-        if not correct[j]:
+    for j, (source, index, target, other) in enumerate(where):
+        if not correct[j] or own[j]:
             continue
-        target = scores[(plan.target, plan.proposal, plan.task_id, index)]
-        proposal = scores[(plan.proposal, plan.proposal, plan.task_id, index)]
-        log_q[j], log_pi[j] = target[2], proposal[2]
         if target[3] is not None:
-            fork = first_outside(np.asarray(target[4]), target[5])
-            outside.append((index, fork))
-        if np.isfinite(log_pi[j]) and log_q[j] - log_pi[j] > best_weight:
-            best, best_weight = (index, target, proposal), log_q[j] - log_pi[j]
-    mismatched = correct & ~np.isfinite(np.nan_to_num(log_pi, nan=0.0))
-    correct_for_estimate = correct & ~mismatched  # scored on another tokenisation than sampled: left out, counted
-    estimate = importance_estimate(correct_for_estimate, log_q, log_pi)
+            outside.append((index, first_outside(np.asarray(target[4]), target[5])))
+        if not mismatched[j] and log_q[j] - log_pi[j] > best_weight:
+            best, best_weight = (index, target, other), log_q[j] - log_pi[j]
     forks = fork_tokens(np.asarray(best[1][4]), np.asarray(best[2][4]), best[1][5]) if best else []
     row = list(counts["task_ids"]).index(plan.task_id)
-    own = counts["base"] if plan.target == counts["base"].label else counts["rl"]
-    bound = "lower bound" if decodings[plan.proposal].top_p < 1 or decodings[plan.proposal].temperature == 0 \
-        else "unbiased"
-    return TaskLikelihood(plan.task_id, plan.region, plan.target, plan.proposal, (int(own.c[row]), int(own.n[row])),
-                          estimate, bound, outside, forks, best[0] if best else None, int(mismatched.sum()))
+    mine = counts["base"] if plan.target == counts["base"].label else counts["rl"]
+    return TaskLikelihood(plan.task_id, plan.region, plan.target, plan.proposal, (int(mine.c[row]), int(mine.n[row])),
+                          estimate, outside, forks, best[0] if best else None, int(mismatched.sum()))
 
 
 def _notes(decodings: dict[str, Decoding], base_label: str, rl_label: str) -> list[str]:
-    notes = []
+    notes = ["estimates combine both models' samples (balance-heuristic importance sampling): unbiased, but "
+             "correct completions neither model sampled are seen by no estimate; for a task the target never "
+             "solved in its k samples their mass is below epsilon (95%)"]
     for label in (base_label, rl_label):
-        d = decodings[label]
-        if d.top_p < 1:
-            other = rl_label if label == base_label else base_label
-            notes.append(f"{label} sampled with top_p {d.top_p:g}: where {label}'s samples estimate {other}'s chance, "
-                         f"completions outside {label}'s nucleus are never drawn, so the estimate is a lower bound")
-        if d.stop:
+        if decodings[label].stop:
             notes.append(f"{label} stopped at stop strings: the stop string's own tokens are not scored")
     return notes
+
+
+def _fork(fork: Fork) -> dict:
+    return {**asdict(fork), "drop": _finite(fork.drop)}
 
 
 def _finite(value: float) -> float | None:

@@ -1,21 +1,28 @@
-"""The base model's chance of solving a task, estimated from the RL model's samples by importance sampling.
+"""A model's chance of solving a task, estimated from both models' samples by importance sampling.
 
-For one task, the RL model drew n completions y_1 … y_n from its sampling distribution π
-(its temperature and top-p). With q the base's sampling distribution, the base's success
-probability is P_q(correct) = E_π[1[correct(y)] q(y)/π(y)] wherever π(y) > 0 for every correct y
-that q can produce, so
+For one task, the target model q (say the base) drew n_q completions from its sampling
+distribution (its temperature and top-p) and the other model π (the RL model) drew n_π. With
+every correct completion scored under both distributions, the balance-heuristic multiple
+importance sampling estimate (Veach & Guibas, 1995) of P_q(correct) is
 
-    q̂ = (1/n) Σ_j 1[correct(y_j)] · q(y_j)/π(y_j)
+    q̂ = Σ over all correct completions y (of either model) of q(y) / (n_q q(y) + n_π π(y)).
 
-is unbiased then; where π misses part of q's correct mass (an RL nucleus that excludes a token
-the base would use) it is a lower bound. Only correct completions carry weight, so only they
-need scoring. A correct completion with q(y) = 0 (a token outside the base's nucleus) has
-weight 0: the base's sampler cannot emit it.
+It is unbiased: the mixture n_q q + n_π π covers every completion q can produce, so no
+support condition is needed while n_q > 0. Where the target never succeeded itself (an E task
+for the base) it reduces, up to the denominator, to the plain estimate over the other model's
+samples, (1/n_π) Σ q(y)/π(y); with n_q = 0 it is exactly that, and it is then unbiased only
+where π reaches every correct completion q can produce. Where the target did succeed (a P
+task), its own samples carry the modes the other model has abandoned, so a collapsed RL model
+does not hide the base's other solutions.
 
-The weights w_j are uneven when the RL model has moved far from the base; their effective
-sample size ESS = (Σ w)² / Σ w² says how many samples the estimate is worth. Below `MIN_ESS`
-the estimate is not trusted: reported as such, not as a number. Everything is computed in log
-space (q/π ranges over hundreds of orders of magnitude).
+What no estimate sees: correct completions neither model sampled. For a task the target never
+solved in n_q samples, their mass is below the detection bound ε(n_q) with 95 % confidence.
+
+A correct completion with q(y) = 0 (a token outside the target's nucleus) weighs 0: the
+target's sampler cannot emit it. The weights' effective sample size ESS = (Σ w)² / Σ w² says
+how many samples the estimate is worth; below `MIN_ESS` it is reported as untrustworthy.
+Everything is computed in log space; the CI is a percentile bootstrap resampling each model's
+samples separately.
 """
 
 from __future__ import annotations
@@ -32,13 +39,13 @@ BOOTSTRAP_REPS = 2000
 class ImportanceEstimate:
     """q̂ with its standard error, a percentile-bootstrap CI, and how trustworthy the weights are."""
 
-    n: int  # RL samples of the task (correct or not)
-    n_correct: int
-    log_q_hat: float  # natural log of q̂ (-inf when no correct completion can come from the base)
+    n: int  # samples of both models (correct or not)
+    n_correct: int  # correct completions (of either model)
+    log_q_hat: float  # natural log of q̂ (-inf when no correct completion can come from the target)
     se: float
     ci: tuple[float, float]
     ess: float
-    zero_weight: int  # correct completions the base cannot sample (q = 0: outside its nucleus)
+    zero_weight: int  # correct completions the target cannot sample (q = 0: outside its nucleus)
     confidence: float
 
     @property
@@ -54,53 +61,78 @@ class ImportanceEstimate:
         return self.log_q_hat / float(np.log(10))
 
     def samples_needed(self) -> tuple[float, tuple[float, float]]:
-        """About 1/q̂ base samples to solve the task once, with the CI's reciprocal."""
-        inverse = float(np.exp(-self.log_q_hat))
-        return inverse, (_reciprocal(self.ci[1]), _reciprocal(self.ci[0]))
+        """About 1/q̂ samples of the target to solve the task once, with the CI's reciprocal."""
+        return float(np.exp(-self.log_q_hat)), (_reciprocal(self.ci[1]), _reciprocal(self.ci[0]))
 
 
-def importance_estimate(correct: np.ndarray, log_q: np.ndarray, log_pi: np.ndarray, *, confidence: float = 0.95,
+def importance_estimate(correct: np.ndarray, log_q: np.ndarray, log_pi: np.ndarray, *,
+                        own: np.ndarray | None = None, pairs: np.ndarray | None = None, confidence: float = 0.95,
                         reps: int = BOOTSTRAP_REPS, seed: int = 0) -> ImportanceEstimate:
-    """The estimate from one task's RL samples: `correct` for all n of them, `log_q` and `log_pi`
-    (sequence log-probabilities under the base's and the RL model's sampling distributions) where
-    correct (values elsewhere are ignored; -inf in `log_q` means the base cannot produce it)."""
+    """The estimate of P_q(correct) from the samples of one task.
+
+    Each sample (row) has `correct`, `log_q` and `log_pi` (its log-probability under the target's
+    and the other model's sampling distributions; needed where correct, ignored elsewhere) and
+    `own`: True where the target model drew it (default: none, the plain estimate from the other
+    model's samples). -inf in `log_q` means the target cannot produce that completion. `pairs`
+    (optional) gives samples that are not independent the same id, and the bootstrap resamples
+    them together: tether draws sample j of both models from the same seed, so j is the pair."""
     correct = np.asarray(correct, dtype=bool)
-    n = correct.size
-    if n == 0:
+    own = np.zeros(correct.size, dtype=bool) if own is None else np.asarray(own, dtype=bool)
+    n_q, n_pi = int(own.sum()), int((~own).sum())
+    if correct.size == 0:
         raise ValueError("no samples")
-    log_q, log_pi = np.asarray(log_q, dtype=np.float64)[correct], np.asarray(log_pi, dtype=np.float64)[correct]
-    if np.any(~np.isfinite(log_pi)):
-        raise ValueError("an RL sample has probability 0 under the RL model's own sampling distribution: its "
-                         "scores do not match the distribution it was sampled from")
-    log_w = log_q - log_pi  # -inf where the base cannot produce the completion
-    zero = int(np.sum(np.isneginf(log_w)))
+    log_q, log_pi = np.asarray(log_q, dtype=np.float64), np.asarray(log_pi, dtype=np.float64)
+    sampled_by = np.where(own, log_q, log_pi)
+    if np.any(correct & ~np.isfinite(sampled_by)):
+        raise ValueError("a correct sample has probability 0 under the distribution it was sampled from: its "
+                         "scores do not match that distribution")
+    log_w = np.full(correct.size, -np.inf)
+    lq, lp = log_q[correct], log_pi[correct]
+    with np.errstate(divide="ignore"):
+        mixture = np.logaddexp(np.log(n_q) + lq if n_q else -np.inf, np.log(n_pi) + lp if n_pi else -np.inf)
+    log_w[correct] = lq - mixture
+    zero = int(np.sum(correct & np.isneginf(log_q)))
     if not np.any(np.isfinite(log_w)):
-        return ImportanceEstimate(n, int(correct.sum()), float("-inf"), 0.0, (0.0, 0.0), 0.0, zero, confidence)
+        return ImportanceEstimate(correct.size, int(correct.sum()), float("-inf"), 0.0, (0.0, 0.0), 0.0, zero,
+                                  confidence)
     top = np.max(log_w[np.isfinite(log_w)])
     w = np.exp(log_w - top)  # scaled to max 1; zero where -inf
     total, squares = w.sum(), np.square(w).sum()
-    ess = float(total ** 2 / squares)
     with np.errstate(over="ignore"):  # q/π beyond 1e308 cannot be a float; log_q_hat still holds it
         scale = np.exp(top)
-    log_q_hat = float(np.log(total) - np.log(n) + top)
-    spread = np.sqrt(max(0.0, (squares / n - (total / n) ** 2) * n / max(n - 1, 1)))
-    se = float(spread / np.sqrt(n) * scale)
-    ci = _bootstrap_ci(w, n, confidence, reps, seed)
-    return ImportanceEstimate(n, int(correct.sum()), log_q_hat, se, (ci[0] * scale, ci[1] * scale), ess, zero,
-                              confidence)
-
-
-def _bootstrap_ci(w: np.ndarray, n: int, confidence: float, reps: int, seed: int) -> tuple[float, float]:
-    """Percentile bootstrap over the n samples; only the weighted ones need their own counts (the
-    zero-weight rest is one multinomial cell)."""
-    rng = np.random.default_rng(seed)
-    m = w.size
-    cells = np.append(np.full(m, 1.0 / n), (n - m) / n)
-    counts = rng.multinomial(n, cells, size=reps)[:, :m]
-    means = counts @ w / n
+    replicates = _paired_bootstrap(w, pairs, reps, seed) if pairs is not None else _bootstrap(w, own, reps, seed)
     alpha = (1 - confidence) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    return float(low), float(high)
+    low, high = np.quantile(replicates, [alpha, 1 - alpha])
+    with np.errstate(invalid="ignore", over="ignore"):
+        se, ci = float(np.std(replicates) * scale), (float(low * scale), float(high * scale))
+    return ImportanceEstimate(correct.size, int(correct.sum()), float(np.log(total) + top), se, ci,
+                              float(total ** 2 / squares), zero, confidence)
+
+
+def _bootstrap(w: np.ndarray, own: np.ndarray, reps: int, seed: int) -> np.ndarray:
+    """The estimate (Σ w) over `reps` resamplings, each model's samples resampled on their own (the
+    zero-weight samples of a model are one multinomial cell)."""
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(reps)
+    for group in (own, ~own):
+        size = int(group.sum())
+        weights = w[group][w[group] > 0]
+        if size == 0 or weights.size == 0:
+            continue
+        cells = np.append(np.full(weights.size, 1.0 / size), (size - weights.size) / size)
+        totals += rng.multinomial(size, cells, size=reps)[:, : weights.size] @ weights
+    return totals
+
+
+def _paired_bootstrap(w: np.ndarray, pairs: np.ndarray, reps: int, seed: int) -> np.ndarray:
+    """The estimate over `reps` resamplings of the pairs (samples sharing a seed), with replacement."""
+    ids, cluster = np.unique(np.asarray(pairs), return_inverse=True)
+    sums = np.bincount(cluster, weights=w, minlength=ids.size)
+    weights = sums[sums > 0]
+    if weights.size == 0:
+        return np.zeros(reps)
+    cells = np.append(np.full(weights.size, 1.0 / ids.size), (ids.size - weights.size) / ids.size)
+    return np.random.default_rng(seed).multinomial(ids.size, cells, size=reps)[:, : weights.size] @ weights
 
 
 def _reciprocal(value: float) -> float:
