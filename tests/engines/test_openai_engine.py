@@ -10,6 +10,7 @@ import pytest
 from tether.engines import Decoding, Request, derive_seed
 from tether.engines.openai_engine import OpenAICompatibleEngine, ServerError
 from tether.engines.transformers_engine import TransformersEngine
+from tether.errors import InputError
 
 from ..servers import VLLM_API_KEY
 
@@ -72,6 +73,15 @@ def test_scores_from_vllm_match_the_local_model(vllm_server, smollm2):
     assert not remote.exact_entropy
     assert remote.logprobs == pytest.approx(exact.logprobs, abs=2e-3)
     assert np.all(remote.entropies <= exact.entropies + 1e-3)  # top-k entropy is a lower bound
+    raw = Decoding(temperature=1.0, top_p=1.0)
+    with_tokenizer = engine_for(vllm_server, smollm2, template="plain", tokenizer=str(smollm2))
+    served = with_tokenizer.sequence_scores([prompt], [completion], raw, [True])[0]  # the EOS token scored too
+    mine = local.sequence_scores([prompt], [completion], raw, [True])[0]
+    assert served.logprobs == pytest.approx(mine.logprobs, abs=1e-3) and served.tokens[-1] == mine.tokens[-1]
+    with pytest.raises(InputError, match="needs the model's tokenizer"):
+        engine.sequence_scores([prompt], [completion], raw, [True])
+    with pytest.raises(InputError, match="echoed log-probabilities are the raw model's; scoring at temperature 0.6"):
+        engine.sequence_scores([prompt], [completion], Decoding(temperature=0.6), [False])
 
 
 def test_servers_without_logprobs_are_refused_for_scoring(transformers_server, smollm2):

@@ -150,3 +150,25 @@ def test_sequence_scores_are_the_sampling_distribution_computed_from_logits(engi
     assert compared >= 3
     outside = engine.sequence_scores(["7+"], ["zzzzzz"], Decoding(temperature=0.7, top_p=0.05), [False])[0]
     assert np.isneginf(outside.total)
+
+
+def test_the_nucleus_from_a_whole_distribution_matches_the_engines():
+    """vLLM's path (`full_logprobs`: a position's whole distribution of raw log-probabilities as a dict) applies
+    temperature and nucleus in numpy; on random logits it gives the transformers engine's values exactly."""
+    from types import SimpleNamespace
+
+    from tether.engines.transformers_engine import sampling_logprobs
+    from tether.engines.vllm_engine import _sampling_logprob
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(40, 300, generator=generator) * 3
+    targets = torch.randint(0, 300, (40,), generator=generator)
+    targets[:20] = logits[:20].argmax(-1)  # half surely inside the nucleus
+    raw = torch.log_softmax(logits.double(), -1)
+    for decoding in (Decoding(1.0, 1.0), Decoding(0.7, 0.9), Decoding(1.3, 0.5), Decoding(0.0, 1.0)):
+        expected = sampling_logprobs(logits, targets, decoding).numpy()
+        rows = [{i: SimpleNamespace(logprob=float(v)) for i, v in enumerate(row)} for row in raw]
+        found = np.array([_sampling_logprob(row, int(t), decoding) for row, t in zip(rows, targets)])
+        assert np.array_equal(np.isinf(found), np.isinf(expected))
+        assert np.isinf(expected).any() == (decoding.top_p < 1 or decoding.temperature == 0)
+        assert found[np.isfinite(found)] == pytest.approx(expected[np.isfinite(expected)], abs=1e-6)

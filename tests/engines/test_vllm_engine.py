@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import json, os, sys
     from tether.engines import Decoding, Request, derive_seed
@@ -24,8 +26,18 @@ SCRIPT = textwrap.dedent("""
     second = {r.request.key: [[c.text, c.n_tokens, c.finish_reason, c.seed] for c in r.completions]
               for r in engine.generate(list(reversed(requests)))}
     scores = engine.score(["The capital of France is"], [" Paris."])[0]
+    sampled = [(f"Count from {j} to {j + 5}:", c) for j, key in enumerate(("r0", "r1")) for c in first[key]]
+    raw = engine.sequence_scores([p for p, _ in sampled], [c[0] for _, c in sampled], Decoding(1.0, 1.0),
+                                 [c[2] == "stop" for _, c in sampled])
+    try:
+        engine.sequence_scores(["x"], ["y"], decoding, [False])
+        refused = ""
+    except Exception as exc:
+        refused = str(exc)
     print("RESULT " + json.dumps({"first": first, "second": second, "rendered": engine.render("Hi"),
-                                  "logprobs": scores.logprobs.tolist(), "describe": engine.describe()}), flush=True)
+                                  "logprobs": scores.logprobs.tolist(), "describe": engine.describe(),
+                                  "sampled": sampled, "raw": [f.logprobs.tolist() for f in raw],
+                                  "raw_ids": [list(f.token_ids) for f in raw], "refused": refused}), flush=True)
     engine.close()
     os._exit(0)  # vLLM's CPU build can abort in interpreter teardown ("terminate called ..."); the work is done
 """)
@@ -47,3 +59,16 @@ def test_offline_vllm_engine(smollm2):
     assert result["rendered"].endswith("<|im_start|>assistant\n")
     assert len(result["logprobs"]) >= 2 and all(lp <= 0 for lp in result["logprobs"])
     assert result["describe"]["engine"] == "vllm"
+    # vLLM's sampled completions scored by vLLM (prompt log-probabilities) and by the transformers engine agree
+    # token by token at temperature 1, top_p 1 (the raw model), the EOS token included where a sample ended on it
+    from tether.engines import Decoding
+    from tether.engines.transformers_engine import TransformersEngine
+
+    local = TransformersEngine(smollm2, dtype="float32")
+    prompts, texts = [p for p, _ in result["sampled"]], [c[0] for _, c in result["sampled"]]
+    exact = local.sequence_scores(prompts, texts, Decoding(1.0, 1.0), [c[2] == "stop" for _, c in result["sampled"]])
+    for vllm_scores, ids, mine in zip(result["raw"], result["raw_ids"], exact):
+        assert ids == list(mine.token_ids)
+        assert vllm_scores == pytest.approx(mine.logprobs.tolist(), abs=1e-3)
+    assert "needs every position's whole next-token distribution: build the engine with full_logprobs" in \
+        result["refused"]

@@ -42,17 +42,19 @@ bootstrap_reps = 100
 
 def test_stages_run_then_skip(tmp_path, tiny_model):
     path = write_experiment(tmp_path, tiny_model)
+    path.write_text(path.read_text() + "[likelihood]\nenabled = true\ntasks = ['E', 'S', 'P']\n")
     result, store, log = run_experiment(path)
     assert store == tmp_path / "run"
     assert [(stage, status) for stage, status, _ in log.entries] == [
-        ("sample base", "ran"), ("sample rl", "ran"), ("grade", "ran"), ("compare", "ran"), ("diagnose", "ran"),
-        ("report", "ran")]
+        ("sample base", "ran"), ("sample rl", "ran"), ("grade", "ran"), ("compare", "ran"), ("likelihood", "ran"),
+        ("diagnose", "ran"), ("report", "ran")]
+    assert (store / "compare" / "likelihood.json").exists()
     assert sum(result.counts.as_dict().values()) == 3 and list(result.base.n) == [8, 8, 8]
     assert (store / "compare" / "compare.json").exists()
     assert (tmp_path / "report" / "report.html").exists() and (tmp_path / "report" / "summary.json").exists()
     _, _, again = run_experiment(path)
     assert [status for stage, status, _ in again.entries if stage != "compare" and stage != "report"] == [
-        "skipped"] * 4
+        "skipped"] * 5
     grown = write_experiment(tmp_path, tiny_model, k=12)
     grown.write_text(grown.read_text().replace("bootstrap_reps = 100", 'bootstrap_reps = 100\nself = "rl"'))
     result, _, log = run_experiment(grown)

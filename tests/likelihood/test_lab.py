@@ -116,3 +116,20 @@ def test_the_command_prints_the_estimates_and_one_json_object(lab_run):
     text = subprocess.run([sys.executable, "-m", "tether", "likelihood", str(store), "--tasks", "S"],
                           capture_output=True, text=True)
     assert text.returncode == 0 and "samples to solve once" in text.stdout and "S: " in text.stdout
+
+
+def test_the_report_shows_the_saved_likelihood(lab_run, tmp_path):
+    """After `tether likelihood` (which saves its result beside compare.json), the report has the section,
+    the figure and the forks or impossible tokens highlighted."""
+    from tether.compare import CompareOptions
+    from tether.likelihood import save_likelihood
+    from tether.report import build_report
+
+    (found, store), _ = lab_run[0][0], lab_run[1]
+    save_likelihood(found, store)
+    files = build_report(store, tmp_path / "report", options=CompareOptions(bootstrap_reps=100))
+    page = files.html.read_text()
+    assert "Each model's chance on the other's tasks" in page and "id='fig-likelihood'" in page
+    assert "<mark>" in page and "sampler can never emit" in page
+    assert (tmp_path / "report" / "figures" / "likelihood.png").exists()
+    assert "Each model's chance on the other's tasks" in files.markdown.read_text()

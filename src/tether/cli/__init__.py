@@ -442,12 +442,13 @@ def likelihood_cmd(
 ) -> None:
     """Each model's chance on the tasks only the other solved, by importance sampling over both models' samples (scores stored, resumable)."""
     from tether.cli.render import render_likelihood
-    from tether.likelihood import cross_likelihood
+    from tether.likelihood import cross_likelihood, save_likelihood
 
     regions = tuple(part.strip().upper() for part in tasks.split(",") if part.strip())
     with friendly_errors():
         result = cross_likelihood(store, base_label, rl_label, regions=regions, p_tasks=p_tasks,
                                   max_completions=max_completions, threshold=threshold, seed=seed, progress=bars())
+        save_likelihood(result, store)  # the report shows it
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False, default=str) + "\n")
     else:

@@ -9,6 +9,7 @@ dropped, which is safe here because the weights are already dequantised.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -58,3 +59,18 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
+
+
+def cached_conversion(gguf_path: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """The converted folder for a GGUF file in tether's cache (``$TETHER_CACHE/models``), converting it once
+    per file content (the benchmarks use it; `tether convert-gguf` writes where the user says)."""
+    gguf_path = Path(gguf_path)
+    digest = hashlib.sha256()
+    with open(gguf_path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    root = Path(cache_dir or os.environ.get("TETHER_CACHE", Path.home() / ".cache" / "tether")) / "models"
+    target = root / f"{gguf_path.stem}-{digest.hexdigest()[:12]}"
+    if (target / "config.json").exists():
+        return target
+    return convert_gguf(gguf_path, target)

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 import httpx
 import numpy as np
 
-from tether.engines.base import Completion, Decoding, Request, Result, TokenScores
+from tether.engines.base import Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
 from tether.http import OpenAIClient, ServerError, permanent_error
 from tether.http import TransientError as _Retryable
@@ -98,6 +98,23 @@ class OpenAICompatibleEngine:
 
     def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
         return self._run(self._score_all(list(prompts), list(completions)))
+
+    def sequence_scores(self, prompts: Sequence[str | Messages], completions: Sequence[str], decoding: Decoding,
+                        ends: Sequence[bool]) -> list[SequenceScores]:
+        """Token log-probabilities from the server's echoed prompt log-probabilities: those of the raw
+        model, so exact only at temperature 1 and top_p 1 (a server's top-k log-probabilities can neither
+        renormalise a tempered distribution nor decide the nucleus); the end-of-sequence token is scored
+        through its text, which needs the model's tokenizer (`tokenizer`)."""
+        if decoding.temperature != 1 or decoding.top_p < 1:
+            raise InputError(f"an OpenAI-compatible server's echoed log-probabilities are the raw model's; scoring at "
+                             f"temperature {decoding.temperature:g} and top_p {decoding.top_p:g} needs the whole "
+                             "next-token distribution: score with the transformers or vllm engine (full_logprobs)")
+        if any(ends) and self.tokenizer is None:
+            raise InputError("scoring a completion that ended on the end-of-sequence token through a server needs the "
+                             "model's tokenizer (--tokenizer) to write that token")
+        eos = self.tokenizer.eos_token if self.tokenizer is not None else ""
+        texts = [c + (eos if ended else "") for c, ended in zip(completions, ends)]
+        return self._run(self._score_all(list(prompts), texts, sequence=True))
 
     def close(self) -> None:
         return None
@@ -245,17 +262,18 @@ class OpenAICompatibleEngine:
 
     # -- scoring -----------------------------------------------------------------------
 
-    async def _score_all(self, prompts: list, completions: list[str]) -> list[TokenScores]:
+    async def _score_all(self, prompts: list, completions: list[str], sequence: bool = False) -> list:
         limit = asyncio.Semaphore(self.concurrency)
         async with self._client() as client:
 
             async def one(prompt, completion):
                 async with limit:
-                    return await self._score_one(client, self.render(prompt), completion)
+                    return await self._score_one(client, self.render(prompt), completion, sequence=sequence)
 
             return list(await asyncio.gather(*(one(p, c) for p, c in zip(prompts, completions))))
 
-    async def _score_one(self, client, prompt_text: str, completion: str, top_k: int = 20) -> TokenScores:
+    async def _score_one(self, client, prompt_text: str, completion: str, top_k: int = 20,
+                         sequence: bool = False) -> TokenScores | SequenceScores:
         if self._endpoint(prompt_text) == "chat":
             raise InputError("scoring needs /v1/completions: pass --tokenizer or --template plain")
         body = {"model": self.model, "prompt": prompt_text + completion, "max_tokens": 1, "echo": True,
@@ -267,7 +285,16 @@ class OpenAICompatibleEngine:
         logprobs = (data.get("choices") or [{}])[0].get("logprobs")
         if not logprobs or not logprobs.get("token_logprobs"):
             raise ServerError(f"{self.base_url} returned no logprobs for echo=true; scoring needs a server that does (e.g. vLLM)")
-        return _echo_scores(logprobs, len(prompt_text), len(prompt_text) + len(completion))
+        span = (len(prompt_text), len(prompt_text) + len(completion))
+        return _echo_sequence(logprobs, *span) if sequence else _echo_scores(logprobs, *span)
+
+
+def _echo_sequence(logprobs: dict, start: int, end: int) -> SequenceScores:
+    """The completion's tokens and their echoed log-probabilities (the server's tokens; ids are not echoed)."""
+    scores = _echo_scores(logprobs, start, end)
+    offsets, tokens = logprobs["text_offset"], logprobs.get("tokens") or []
+    picked = [i for i, offset in enumerate(offsets) if start <= offset < end and logprobs["token_logprobs"][i] is not None]
+    return SequenceScores(scores.logprobs, tuple(tokens[i] if i < len(tokens) else "" for i in picked), ())
 
 
 def _echo_scores(logprobs: dict, start: int, end: int) -> TokenScores:

@@ -225,7 +225,8 @@ def sampling_logprobs(logits, targets, decoding: Decoding, chunk: int = 256):
     < top_p), renormalised; -inf outside it. Membership is decided in float32 as the sampler decides
     it, with `NUCLEUS_TOLERANCE` on the cumulative mass (the sampler saw the logits of another batch
     shape, which differ by rounding); the log-probability itself in float64. T = 0 is greedy: 0 for
-    the argmax, else -inf."""
+    the argmax, else -inf. The nucleus is found among the top tokens only (`torch.topk`, widened until
+    it holds top_p of the mass), not by sorting the whole vocabulary at every position."""
     import torch
 
     out = []
@@ -240,14 +241,28 @@ def sampling_logprobs(logits, targets, decoding: Decoding, chunk: int = 256):
         if decoding.top_p >= 1:
             out.append(chosen)
             continue
-        probs = torch.softmax(scaled, dim=-1)
-        ordered, order = probs.sort(dim=-1, descending=True)
-        keep_sorted = (ordered.cumsum(dim=-1) - ordered) < decoding.top_p + NUCLEUS_TOLERANCE
-        keep = torch.zeros_like(keep_sorted).scatter_(-1, order, keep_sorted)
-        kept_mass = torch.where(keep, logp.exp(), 0.0).sum(-1)
-        inside = keep.gather(-1, wanted[:, None])[:, 0]
-        out.append(torch.where(inside, chosen - kept_mass.log(), float("-inf")))
+        out.append(torch.where(*_nucleus(logp, torch.softmax(scaled, dim=-1), wanted, decoding.top_p, chosen)))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+
+def _nucleus(logp, probs, wanted, top_p: float, chosen):
+    """(inside, renormalised log-probability, -inf) for `torch.where`: the target is inside its row's
+    nucleus when the mass of more probable tokens is < top_p; the nucleus's log mass, in float64, is over
+    the top tokens whose preceding cumulative mass is < top_p."""
+    import torch
+
+    k = min(64, probs.shape[-1])
+    while True:  # the fewest top tokens (one count for the block) that hold top_p of every row's mass
+        values, order = torch.topk(probs, k, dim=-1)
+        if k == probs.shape[-1] or bool((values.sum(-1) >= top_p + NUCLEUS_TOLERANCE).all()):
+            break
+        k = min(k * 4, probs.shape[-1])
+    target = probs.gather(-1, wanted[:, None])
+    above = torch.where(values > target, values, torch.zeros_like(values)).sum(-1)
+    keep = (values.cumsum(dim=-1) - values) < top_p + NUCLEUS_TOLERANCE
+    ranked = logp.gather(-1, order)
+    mass = torch.logsumexp(torch.where(keep, ranked, torch.full_like(ranked, float("-inf"))), dim=-1)
+    return above < top_p + NUCLEUS_TOLERANCE, chosen - mass, torch.full_like(chosen, float("-inf"))
 
 
 class SeededSampler:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from tether.engines.base import Completion, Request, Result, TokenScores
+from tether.engines.base import Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
 from tether.tasks.prompts import render_prompt
 from tether.tasks.task import Messages
@@ -32,7 +32,7 @@ class VLLMEngine:
     name = "vllm"
 
     def __init__(self, model: str, *, template: str = "auto", dtype: str = "auto", max_model_len: int | None = None,
-                 chunk_requests: int = 4096, revision: str | None = None, **llm_kwargs):
+                 chunk_requests: int = 4096, revision: str | None = None, full_logprobs: bool = False, **llm_kwargs):
         try:
             from vllm import LLM
         except ImportError:
@@ -43,6 +43,9 @@ class VLLMEngine:
             kwargs["max_model_len"] = max_model_len
         if revision:  # a hub branch, tag or commit (e.g. an earlier release kept in the repo's history)
             kwargs["revision"] = kwargs["tokenizer_revision"] = revision
+        if full_logprobs:  # every position's whole next-token distribution: exact sampling-distribution scores
+            kwargs["max_logprobs"] = -1
+        self.full_logprobs = full_logprobs
         self.revision = revision
         self.llm = LLM(model=model, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
@@ -100,12 +103,72 @@ class VLLMEngine:
             results.append(TokenScores(logprobs, entropies, exact_entropy=False))
         return results
 
+    def sequence_scores(self, prompts: Sequence[str | Messages], completions: Sequence[str], decoding: Decoding,
+                        ends: Sequence[bool]) -> list[SequenceScores]:
+        """Token log-probabilities under the sampling distribution at `decoding`, from vLLM's prompt
+        log-probabilities (which are the raw model's: prompt tokens skip the sampler). At temperature 1
+        and top_p 1 that is the sampling distribution itself; otherwise the whole next-token
+        distribution is needed (`full_logprobs=True`), from which temperature and nucleus are applied
+        here exactly as the sampler applies them."""
+        from vllm import SamplingParams
+
+        raw = decoding.temperature == 1 and decoding.top_p >= 1
+        if not raw and not self.full_logprobs:
+            raise InputError(f"the vllm engine's prompt log-probabilities are the raw model's; scoring at temperature "
+                             f"{decoding.temperature:g} and top_p {decoding.top_p:g} needs every position's whole "
+                             "next-token distribution: build the engine with full_logprobs = true (slower), or "
+                             "score with the transformers engine")
+        eos = self.tokenizer.eos_token_id
+        inputs, spans = [], []
+        for prompt, completion, ended in zip(prompts, completions, ends):
+            prompt_ids = self._prompt_ids(prompt)
+            ids = self.tokenizer(completion, add_special_tokens=False)["input_ids"] + [eos] * bool(ended)
+            inputs.append({"prompt_token_ids": prompt_ids + ids})
+            spans.append((len(prompt_ids), ids))
+        params = SamplingParams(max_tokens=1, prompt_logprobs=1 if raw else -1, temperature=0.0)
+        results = []
+        for output, (start, ids) in zip(self.llm.generate(inputs, params, use_tqdm=False), spans):
+            rows = output.prompt_logprobs[start : start + len(ids)]
+            if raw:
+                values = np.array([row[token].logprob for row, token in zip(rows, ids)], dtype=np.float64)
+            else:
+                values = np.array([_sampling_logprob(row, token, decoding) for row, token in zip(rows, ids)])
+            results.append(SequenceScores(values, tuple(self.tokenizer.decode([t]) for t in ids), tuple(ids)))
+        return results
+
     def close(self) -> None:
         """Stop vLLM's engine-core process now rather than at interpreter exit (where it can abort)."""
         llm, self.llm = self.llm, None
         core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
+
+
+NUCLEUS_TOLERANCE = 1e-5  # as the transformers engine: rounding between the sampler's batch and this one
+
+
+def _sampling_logprob(row: dict, token: int, decoding: Decoding) -> float:
+    """log P(token) under softmax(logits / T) on the top-p nucleus, from one position's whole distribution
+    of raw log-probabilities (log_softmax of the logits, so dividing them by T is dividing the logits)."""
+    ids = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
+    raw = np.fromiter((entry.logprob for entry in row.values()), dtype=np.float64, count=len(row))
+    if decoding.temperature == 0:
+        return 0.0 if ids[np.argmax(raw)] == token else float("-inf")
+    scaled = raw / decoding.temperature
+    logp = scaled - np.logaddexp.reduce(scaled)
+    where = np.flatnonzero(ids == token)
+    if where.size == 0:
+        return float("-inf")
+    chosen = logp[where[0]]
+    if decoding.top_p >= 1:
+        return float(chosen)
+    probs = np.exp(logp.astype(np.float32))
+    order = np.argsort(-probs, kind="stable")
+    before = np.cumsum(probs[order]) - probs[order]
+    kept = order[before < decoding.top_p + NUCLEUS_TOLERANCE]
+    if where[0] not in set(kept.tolist()):
+        return float("-inf")
+    return float(chosen - np.logaddexp.reduce(logp[kept]))
 
 
 def _top_entropy(row: dict) -> float:

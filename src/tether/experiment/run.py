@@ -83,6 +83,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     save_store_comparison(compared, store)
     result = compared.overall
     note("compare", "ran", f"written to {store}/compare")
+    _likelihood_stage(experiment, store, models, note, progress)
     _diagnose_stage(experiment, root, store, models, note, progress)
     if experiment.report.enabled:
         from tether.report import build_report
@@ -92,6 +93,37 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
     else:
         note("report", "skipped", "disabled in the file")
     return result, store, log
+
+
+def _likelihood_stage(experiment: Experiment, store: Path, models: dict[str, str], note,
+                      progress: ProgressFactory) -> None:
+    """Each model's chance on the tasks only the other solved (scores already in the store are reused)."""
+    from tether.engines import make_engine
+    from tether.likelihood import cross_likelihood, load_likelihood, save_likelihood
+
+    lk = experiment.likelihood
+    if not lk.enabled:
+        note("likelihood", "skipped", "disabled in the file")
+        return
+    before = load_likelihood(store)
+    sections = experiment.models
+    built: dict[str, object] = {}
+
+    def engine(label: str):
+        if label not in built:
+            built[label] = make_engine(sections[label].engine, models[label], **sections[label].engine_options())
+        return built[label]
+
+    try:
+        result = cross_likelihood(store, regions=tuple(lk.tasks), p_tasks=lk.p_tasks,
+                                  max_completions=lk.max_completions, threshold=lk.threshold, engines=engine,
+                                  progress=progress)
+    finally:
+        for made in built.values():
+            made.close()
+    save_likelihood(result, store)
+    note("likelihood", "ran" if result.scored or before is None else "skipped",
+         f"{len(result.tasks)} tasks, {result.scored} completions scored")
 
 
 def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dict[str, str], note,

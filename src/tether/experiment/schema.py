@@ -149,6 +149,17 @@ class DiagnosticsSection(_Strict):
     batch_size: int = Field(default=16, ge=1)
 
 
+class LikelihoodSection(_Strict):
+    """`tether likelihood` as a stage after compare (off by default: it scores every correct completion
+    under both models)."""
+
+    enabled: bool = False
+    tasks: list[Literal["E", "S", "P"]] = Field(default_factory=lambda: ["E", "S"])
+    p_tasks: int = Field(default=5, ge=0)
+    max_completions: int | None = Field(default=None, ge=1)
+    threshold: float | None = Field(default=None, gt=0, lt=1)
+
+
 class ReportSection(_Strict):
     enabled: bool = True
     out: str = "report"
@@ -162,6 +173,7 @@ class Experiment(_Strict):
     grading: GradingSection = Field(default_factory=GradingSection)
     compare: CompareSection = Field(default_factory=CompareSection)
     diagnostics: DiagnosticsSection = Field(default_factory=DiagnosticsSection)
+    likelihood: LikelihoodSection = Field(default_factory=LikelihoodSection)
     report: ReportSection = Field(default_factory=ReportSection)
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -167,6 +168,42 @@ def _chosen_tasks(counts: dict, regions: tuple[str, ...], p_tasks: int, seed: in
         picked = np.random.default_rng(seed).choice(len(p_ids), size=min(p_tasks, len(p_ids)), replace=False)
         chosen += [(p_ids[i], "P") for i in sorted(picked)]
     return chosen
+
+
+SAVED = "likelihood.json"  # in the store's compare/ folder, beside compare.json
+
+
+def save_likelihood(result: LikelihoodResult, store: str | Store) -> Path | None:
+    """Write the result as JSON into the store's compare/ folder, where the report finds it (local stores)."""
+    import json
+
+    from tether.compare.store import FOLDER
+    from tether.store import is_remote
+
+    store = open_store(store) if not isinstance(store, Store) else store
+    if is_remote(store.root):
+        return None
+    path = store.root / FOLDER / SAVED
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False, default=str) + "\n")
+    return path
+
+
+def load_likelihood(store: str | Store) -> dict | None:
+    """The saved result as JSON, or None when the store has none."""
+    import json
+
+    from tether.compare.store import FOLDER
+    from tether.store import is_remote
+
+    store = open_store(store) if not isinstance(store, Store) else store
+    path = None if is_remote(store.root) else store.root / FOLDER / SAVED
+    if path is None or not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _plans(store: Store, chosen, base_label: str, rl_label: str, max_completions: int | None) -> list[_Plan]:

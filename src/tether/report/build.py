@@ -18,6 +18,7 @@ from tether._version import __version__
 from tether.compare import CompareOptions, Comparison
 from tether.compare.store import StoreComparison, stored_comparison
 from tether.metrics import REGIONS
+from tether.metrics.bound import format_probability
 from tether.report import figures
 from tether.report.data import ReportData, gather
 from tether.report.tables import perplexity_table, table3
@@ -71,7 +72,8 @@ def _figures(data: ReportData) -> list[figures.Figure]:
              figures.task_curves_figure(data.curves, data.labels),
              figures.regions_figure(_with_overall(data)),
              figures.diagnostics_figure(data.diagnostics, data.labels),
-             figures.perplexity_figure(data.diagnostics, data.labels)]
+             figures.perplexity_figure(data.diagnostics, data.labels),
+             figures.likelihood_figure(data.likelihood)]
     return [f for f in drawn if f is not None]
 
 
@@ -93,6 +95,7 @@ def summary(data: ReportData) -> dict:
         "shifted_tasks": [dataclasses.asdict(t) for t in data.shifted],
         "task_curves": [{"shape": c.shape, "task_id": c.task_id, "region": c.region} for c in data.curves],
         "diagnostics": [dataclasses.asdict(r) for r in data.diagnostics],
+        "likelihood": data.likelihood,
     }
 
 
@@ -186,7 +189,11 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
     if rows:
         parts += ["<h3>Perplexity on reference traces</h3>", _html_table(header, rows)]
     parts.append(_html_figure(by_name.get("perplexity")))
-    parts += ["<h2>Tasks only one model solves</h2>", _html_shifted(data), "</body></html>"]
+    parts += ["<h2>Tasks only one model solves</h2>", _html_shifted(data)]
+    if data.likelihood:
+        parts += ["<h2>Each model's chance on the other's tasks</h2>", _html_figure(by_name.get("likelihood")),
+                  _html_table(*likelihood_table(data.likelihood)), _html_forks(data.likelihood)]
+    parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
 
 
@@ -218,6 +225,44 @@ def _html_shifted(data: ReportData) -> str:
     return _html_table(header, rows) + examples
 
 
+def likelihood_table(saved: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["task", "region", "model that never solved it", "its own", "estimated P(correct)", "95% CI", "ESS",
+              "status"]
+    rows = []
+    for t in saved["tasks"]:
+        estimated = t["reachable"] == "estimated"
+        rows.append([t["task_id"], t["region"], t["target"], f"{t['observed']['correct']}/{t['observed']['samples']}",
+                     format_probability(t["q_hat"]) if estimated else "",
+                     f"[{format_probability(t['ci'][0])}, {format_probability(t['ci'][1])}]" if estimated else "",
+                     f"{t['ess']:.1f}", t["reachable"]])
+    return header, rows
+
+
+def _drop(value: float | None) -> str:
+    return "−∞" if value is None else f"{value:+.2f} nats"
+
+
+def _html_forks(saved: dict) -> str:
+    """Per E task, the other model's highest-weight correct completion with the fork tokens highlighted."""
+    blocks = []
+    for t in saved["tasks"]:
+        if t["region"] != "E" or not t["forks"]:
+            continue
+        items = "".join(f"<li>…{html.escape(f['context'][-40:])}<mark>{html.escape(f['token'])}</mark> "
+                        f"(position {f['position']}, log q − log π = {_drop(f['drop'])})"
+                        "</li>" for f in t["forks"])
+        blocks.append(f"<details open><summary>{html.escape(t['task_id'])}: where {html.escape(t['proposal'])} departs "
+                      f"from {html.escape(t['target'])} (sample {t['fork_sample']})</summary><ul>{items}</ul></details>")
+    for t in saved["tasks"]:
+        if t["outside"]:
+            f = t["outside"][0]
+            blocks.append(f"<p>{html.escape(t['task_id'])}: {len(t['outside'])} of {html.escape(t['proposal'])}'s "
+                          f"correct completions need a token {html.escape(t['target'])}'s sampler can never emit, "
+                          f"e.g. …{html.escape(f['context'][-40:])}<mark>{html.escape(f['token'])}</mark> "
+                          f"(position {f['position']})</p>")
+    return "".join(blocks)
+
+
 # -- Markdown --------------------------------------------------------------------------
 
 def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
@@ -236,6 +281,8 @@ def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
     lines += _md_table(["task", "region", "base", "rl", "p", "q", "extracted answer (how found)", "gold"],
                        [[t.task_id, t.region, f"{t.base[0]}/{t.base[1]}", f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}",
                          f"{t.q_value:.2g}", _found(t), _short(t.gold)] for t in data.shifted]) if data.shifted else ["None."]
+    if data.likelihood:
+        lines += ["", "## Each model's chance on the other's tasks", "", *_md_table(*likelihood_table(data.likelihood))]
     return "\n".join(lines) + "\n"
 
 

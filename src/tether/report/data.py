@@ -57,6 +57,7 @@ class ReportData:
     shifted: list[ShiftedTask]
     curves: list[TaskCurve]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    likelihood: dict | None = None  # `tether likelihood`'s saved result (tether.likelihood.save_likelihood)
 
 
 def gather(store: str | Store, comparison: StoreComparison) -> ReportData:
@@ -64,9 +65,14 @@ def gather(store: str | Store, comparison: StoreComparison) -> ReportData:
     store = open_store(store)
     overall = comparison.overall
     labels = (overall.base.label, overall.rl.label)
+    from tether.likelihood import load_likelihood
+
+    saved = load_likelihood(store)
+    if saved is not None and (saved.get("base_label"), saved.get("rl_label")) != labels:
+        saved = None  # another pair of labels than this report's
     return ReportData(str(store.root), labels, overall, comparison.benchmarks, comparison.benchmark_of,
                       _shifted(store, overall, comparison.benchmark_of, *labels), task_curves(overall),
-                      query.diagnostics(store))
+                      query.diagnostics(store), saved)
 
 
 def task_curves(result: Comparison) -> list[TaskCurve]:

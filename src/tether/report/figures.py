@@ -207,3 +207,38 @@ def perplexity_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure
     ax.set_ylabel("perplexity per token (log)")
     ax.legend(fontsize=7, frameon=False)
     return _finish(plt, fig, "perplexity", "Perplexity on reference traces, by the task's support region")
+
+
+def likelihood_figure(saved: dict | None) -> Figure | None:
+    """log10 of each model's estimated chance on the tasks only the other solved, with its CI, against the
+    detection bound at the run's k and the "rare but reachable" threshold; out of reach at the left edge."""
+    if not saved:
+        return None
+    tasks = [t for t in saved["tasks"] if t["region"] in ("E", "S")] or saved["tasks"]
+    if not tasks:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 1.0 + 0.28 * len(tasks)))
+    shown = [t for t in tasks if t["reachable"] == "estimated" and t["q_hat"] > 0]
+    floor = min([math.log10(t["ci"][0]) for t in shown if t["ci"][0] and t["ci"][0] > 0]
+                + [math.log10(saved["threshold"]) - 1, math.log10(saved["epsilon"]) - 1])
+    for i, t in enumerate(tasks):
+        colour = REGION_COLOURS.get(t["region"], "#333333")
+        if t["reachable"] == "estimated" and t["q_hat"] > 0:
+            low = math.log10(t["ci"][0]) if t["ci"][0] and t["ci"][0] > 0 else floor
+            high = math.log10(t["ci"][1]) if t["ci"][1] and t["ci"][1] > 0 else math.log10(t["q_hat"])
+            ax.plot([low, high], [i, i], color=colour, linewidth=2)
+            ax.plot([math.log10(t["q_hat"])], [i], "o", color=colour)
+        else:
+            ax.plot([floor], [i], "x" if t["reachable"] == "out of reach" else "s", color=colour, fillstyle="none")
+            ax.text(floor, i, f"  {t['reachable']}", va="center", fontsize=7)
+    ax.axvline(math.log10(saved["epsilon"]), color="black", linestyle="--", linewidth=1)
+    ax.axvline(math.log10(saved["threshold"]), color="#777777", linestyle=":", linewidth=1)
+    ax.set_yticks(range(len(tasks)), [_wrapped(f"{t['task_id']} ({t['region']}: {t['target']})", 36) for t in tasks],
+                  fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("log10 estimated P(correct) of the model that never solved the task")
+    return _finish(plt, fig, "likelihood", "Each model's chance on the tasks only the other solved (importance "
+                   "sampling over both models' samples, 95% CI); dashed: the detection bound at the run's k; dotted: "
+                   "the bound at 10x the budget (above it: rare but reachable); x: every correct completion lies "
+                   "outside the model's nucleus; square: weights too uneven for an estimate")
