@@ -100,13 +100,10 @@ def _lm_eval(path: Path, options: HarnessOptions) -> HarnessFile:
     if len(filters) > 1:
         converted.notes.append(f"filter {chosen!r} of {', '.join(filters)} (--filter to choose another)")
     responses = [(where, record, _lm_eval_responses(where, record)) for where, record in records]
-    graded = bool(responses) and all(len(texts) == 1 for *_, texts in responses)
-    metric = _lm_eval_metric(path, records, options.metric) if graded else None
-    if not graded and responses:
-        converted.notes.append(f"{max(len(t) for *_, t in responses)} responses per document: lm-eval scored one "
-                               "filtered response per document, not each; imported ungraded (run tether grade)")
-    elif metric:
-        converted.notes.append(f"correct = lm-eval's {metric!r} of the filtered response")
+    metric = _per_document_metric(converted, [len(t) for *_, t in responses],
+                                  lambda: _lm_eval_metric(path, records, options.metric), "responses",
+                                  "lm-eval scored one filtered response per document, not each",
+                                  "lm-eval's {!r} of the filtered response")
     for where, record, texts in responses:
         task_id = f"{task}/{_doc_id(where, record)}"
         answers = _lm_eval_answers(record.get("filtered_resps"), len(texts))
@@ -190,13 +187,9 @@ def _lighteval(path: Path, options: HarnessOptions) -> HarnessFile:
     records = [(f"{path}:row {i + 1}", r) for i, r in enumerate(table.to_pylist())]
     converted = HarnessFile("lighteval", [], {})
     texts = [(where, record, _lighteval_texts(where, record)) for where, record in records]
-    graded = bool(texts) and all(len(t) == 1 for *_, t in texts)
-    metric = _lighteval_metric(path, records, options.metric) if graded else None
-    if not graded and texts:
-        converted.notes.append(f"{max(len(t) for *_, t in texts)} samples per document: lighteval's metrics score "
-                               "the document, not each sample; imported ungraded (run tether grade)")
-    elif metric:
-        converted.notes.append(f"correct = lighteval's {metric!r}")
+    metric = _per_document_metric(converted, [len(t) for *_, t in texts],
+                                  lambda: _lighteval_metric(path, records, options.metric), "samples",
+                                  "lighteval's metrics score the document, not each sample", "lighteval's {!r}")
     for where, record, samples in texts:
         doc = record["doc"]
         task = str(doc.get("task_name") or path.stem)
@@ -241,6 +234,20 @@ def _lighteval_gold(where: str, doc: dict) -> str:
 
 
 # -- shared ----------------------------------------------------------------------------------------
+
+
+def _per_document_metric(converted: HarnessFile, counts: list[int], choose, plural: str, why: str,
+                         source: str) -> str | None:
+    """The metric that grades each row where every document has one response (`choose()`), else None:
+    several responses per document were scored together by the harness, so they come in ungraded. The
+    choice is noted on `converted`."""
+    if counts and any(n != 1 for n in counts):
+        converted.notes.append(f"{max(counts)} {plural} per document: {why}; imported ungraded (run tether grade)")
+        return None
+    metric = choose() if counts else None
+    if metric:
+        converted.notes.append("correct = " + source.format(metric))
+    return metric
 
 
 def _gold(target: object) -> str:
