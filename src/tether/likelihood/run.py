@@ -95,7 +95,7 @@ class LikelihoodResult:
                     "samples_needed": _finite(needed), "samples_needed_ci": [_finite(low), _finite(high)],
                     "outside": [{"sample_idx": i, **_fork(f)} for i, f in t.outside],
                     "forks": [_fork(f) for f in t.forks], "fork_sample": t.fork_sample,
-                    "mismatched": t.mismatched}
+                    "mismatched": t.mismatched, "unseen_mass_below": _unseen(t)}
 
         return {"base_label": self.base_label, "rl_label": self.rl_label, "k": self.k, "epsilon": self.epsilon,
                 "threshold": self.threshold, "min_ess": MIN_ESS, "summary": self.summary(),
@@ -358,6 +358,13 @@ def _notes(decodings: dict[str, Decoding], base_label: str, rl_label: str) -> li
         if decodings[label].stop:
             notes.append(f"{label} stopped at stop strings: the stop string's own tokens are not scored")
     return notes
+
+
+def _unseen(task: TaskLikelihood) -> float | None:
+    """For a target that never solved the task in its own n samples: the 95% bound on the mass of correct
+    completions neither model sampled (what no estimate sees); None where it solved it."""
+    correct, samples = task.observed
+    return detectability_epsilon(samples) if correct == 0 and samples else None
 
 
 def _fork(fork: Fork) -> dict:
