@@ -455,6 +455,35 @@ def likelihood_cmd(
         render_likelihood(result, stdout)
 
 
+@app.command("plan")
+def plan_cmd(
+    store: Annotated[str, typer.Argument(help="A store holding a pilot run of both models (graded), e.g. 64 samples per task.")],
+    k: Annotated[int, typer.Option(help="The budget to plan: samples per task and model.", min=1)],
+    throughput: Annotated[float, typer.Option(help="Generated tokens per second per GPU, for the GPU hours.", min=1e-9)] = 5000.0,
+    first: Annotated[int, typer.Option(help="Adaptive rule: samples in the first round.", min=1)] = 16,
+    growth: Annotated[int, typer.Option(help="Adaptive rule: each round ends at this many times the previous.", min=2)] = 2,
+    tol: Annotated[float, typer.Option(help="Adaptive rule: stop once pass@k >= 1 - tol (and solved).", min=1e-12, max=0.5)] = 1e-3,
+    base_label: Annotated[str, typer.Option(help="Label of the base model.")] = "base",
+    rl_label: Annotated[str, typer.Option(help="Label of the RL model.")] = "rl",
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")] = False,
+) -> None:
+    """Plan a run of k samples per task from a pilot: samples, tokens and GPU hours of a full and an adaptive run, and the regions to expect."""
+    from tether.cli.render import render_budget
+    from tether.compare.budget import plan_budget
+    from tether.metrics.adaptive import AdaptiveRule
+
+    with friendly_errors():
+        try:
+            rule = AdaptiveRule(first, growth, tol)
+        except ValueError as exc:
+            raise TetherError(str(exc)) from None
+        plan = plan_budget(store, k, rule=rule, throughput=throughput, base_label=base_label, rl_label=rl_label)
+    if as_json:
+        sys.stdout.write(json.dumps(plan.to_dict(), allow_nan=False) + "\n")
+    else:
+        render_budget(plan, stdout)
+
+
 @app.command("report")
 def report_cmd(
     store: Annotated[str, typer.Argument(help="A store holding both models (a folder or an s3://… URL).")],

@@ -383,3 +383,32 @@ def render_likelihood(result, console: Console) -> None:
 
 def _count(value: float) -> str:
     return "∞" if not math.isfinite(value) else f"{value:,.0f}" if value < 1e6 else f"{value:.2g}"
+
+
+def render_budget(plan, console: Console) -> None:
+    """`tether plan`: a full and an adaptive run of k samples per task, from the pilot in the store."""
+    r = plan.rule
+    table = Table(show_edge=False, pad_edge=False, title=f"k = {plan.k:,} per task; adaptive: rounds of {r.first}, "
+                  f"x{r.growth}, stop once solved and pass@k >= {1 - r.tol:g} ({r.confidence:.0%} Clopper-Pearson)")
+    for column in ("label", "tasks", "pilot", "full run", "adaptive run (expected)", "saved", "stop early",
+                   "unsolved at k"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for m in plan.models:
+        per = "" if m.tokens_per_sample is None else f", {m.tokens_per_sample:,.0f} tok/sample"
+        table.add_row(m.label, f"{m.tasks:,}", f"{m.pilot_samples:,.0f}/task{per}", _cost(plan, m, m.full_samples),
+                      _cost(plan, m, m.adaptive_samples), f"{1 - m.adaptive_samples / m.full_samples:.0%}",
+                      f"{m.stopped_early:,.1f}", f"{m.unsolved_at_k:,.1f}")
+    console.print(table)
+    regions = ", ".join(f"{name} {value:,.1f}" for name, value in plan.regions_at_k.items())
+    console.print(f"expected regions at k: {regions} (the adaptive run's regions are the full run's, task by task); "
+                  f"GPU hours at {plan.throughput:,.0f} generated tokens/s per GPU (--throughput)",
+                  highlight=False, soft_wrap=True)
+    for note in plan.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+def _cost(plan, model, samples: float) -> str:
+    tokens = model.tokens(samples)
+    if tokens is None:
+        return f"{samples:,.0f} samples"
+    return f"{samples:,.0f} samples, {_tokens(int(tokens))} tok, {plan.gpu_hours(tokens):,.2f} GPU h"

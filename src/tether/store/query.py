@@ -204,6 +204,14 @@ def truncation_rate(store: Store, label: str) -> float | None:
     return cut / known if known else None
 
 
+def mean_tokens(store: Store, label: str) -> float | None:
+    """The mean completion length in tokens of `label`'s samples (None when none records it)."""
+    if not store.shard_paths("samples", label):
+        return None
+    value = _rows(f"SELECT avg(n_tokens) FROM {_table(store, 'samples', label)} WHERE n_tokens IS NOT NULL")[0][0]
+    return None if value is None else float(value)
+
+
 def sample_counts(store: Store, label: str) -> dict[str, int]:
     """Number of stored samples per task of one label (empty when there are none)."""
     if not store.shard_paths("samples", label):
