@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import beta
 
-from tether.metrics.adaptive import (AdaptiveRule, clopper_pearson_lower, expected_samples, least_settling,
-                                     settled)
+from tether.metrics.adaptive import AdaptiveRule, clopper_pearson_lower, expected_samples, least_settling, settled
 
 
 def test_the_rule_against_a_direct_computation():
