@@ -241,11 +241,13 @@ def sample_cmd(
     ray: Annotated[str | None, typer.Option(help="Run the units on Ray: 'local' (start one here), 'auto' or a cluster address.")] = None,
     ray_workers: Annotated[int, typer.Option(help="Ray: engine workers (actors).", min=1)] = 2,
     ray_gpus: Annotated[float, typer.Option(help="Ray: GPUs per worker (1 for vLLM on a GPU node).", min=0)] = 0.0,
+    adaptive: Annotated[bool, typer.Option(help="Sample in rounds (16, 32, ... k), grading between them, and stop a task once it is solved and its pass@k is settled (docs/adaptive.md).")] = False,
+    adaptive_tol: Annotated[float, typer.Option(help="With --adaptive: stop once pass@k >= 1 - tol (95% Clopper-Pearson).", min=1e-12, max=0.5)] = 1e-3,
     reset_label: Annotated[bool, typer.Option(help="First set aside the label's samples, verdicts and settings (moved to the store's quarantine/, not deleted) and sample it anew; asks unless --yes.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset-label: do not ask.")] = False,
 ) -> None:
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
-    from tether.cli.render import render_sample_summary
+    from tether.cli.render import render_adaptive_summary, render_sample_summary
     from tether.engines import engine_name, engine_options
     from tether.experiment.schema import ModelSection, SamplingSection, from_flags
     from tether.experiment.stages import ray_executor, resolve_model, sample_model
@@ -260,18 +262,26 @@ def sample_cmd(
         section = from_flags(ModelSection, model=model, engine=kind, **options)
         s = from_flags(SamplingSection, k=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                        stop=list(stop or ()), seed=seed, task_block=task_block, sample_block=sample_block, ray=ray,
-                       ray_workers=ray_workers, ray_gpus=ray_gpus)
+                       ray_workers=ray_workers, ray_gpus=ray_gpus, adaptive=adaptive, adaptive_tol=adaptive_tol)
         task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
                                limit=limit)
         if reset_label:
             _reset_label(store, label, yes)
         path = resolve_model(section.model, progress=bars())
         executor = ray_executor(s.ray, s.ray_workers, s.ray_gpus) if s.ray else None
+        rule = s.rule()
         with bars().sampling(f"{label}: {len(task_list)} tasks x {k}") as meter:
             summary = sample_model(task_list, section.engine, path, section.engine_options(), store, label,
-                                   s.config(), executor, meter.on_progress, meter.start, meter.in_flight)
-    if not render_sample_summary(summary, stdout, stderr):
+                                   s.config(), executor, meter.on_progress, meter.start, meter.in_flight,
+                                   (rule, _grade_options()) if rule else None)
+    if not (render_adaptive_summary if rule else render_sample_summary)(summary, stdout, stderr):
         raise typer.Exit(1)
+
+
+def _grade_options():
+    from tether.grading import GradeOptions
+
+    return GradeOptions()
 
 
 def _reset_label(store: str, label: str, yes: bool) -> None:

@@ -221,6 +221,26 @@ def render_sample_summary(summary, out: Console, err: Console) -> bool:
     return summary.ok
 
 
+def render_adaptive_summary(summary, out: Console, err: Console) -> bool:
+    """What `tether sample --adaptive` did: rounds, samples against a full run's, failed units."""
+    for done in summary.summaries:
+        for warning in done.warnings:
+            err.print(Text.assemble(("warning:", "yellow"), f" {warning}"), highlight=False)
+    full = summary.k * len(summary.samples)
+    drawn = sum(summary.samples.values())
+    rounds = ", ".join(f"{end} ({tasks} tasks)" for end, tasks in summary.rounds) or "none (complete)"
+    out.print(f"{summary.label}: adaptive to k = {summary.k}: rounds {rounds}; {drawn:,} samples held of a full "
+              f"run's {full:,} ({drawn / full:.0%}), {summary.stopped_early} of {len(summary.samples)} tasks stopped "
+              f"before k; {summary.samples_written:,} samples ({summary.tokens_written:,} tokens) written now",
+              highlight=False, soft_wrap=True)
+    if summary.failed:
+        err.print(Text.assemble((f"{len(summary.failed)} units failed", "red"),
+                                " (re-run the same command to retry them and go on):"))
+        for name, error in summary.failed[:10]:
+            err.print(f"  {name}: {error}", highlight=False)
+    return summary.ok
+
+
 def render_lab_analysis(analysis, comparison: Comparison, console: Console) -> None:
     """Exact values of the lab pair next to the sampled estimates."""
     table = Table(title=f"Regions at k = {analysis.k}: sampled vs exact expectation", title_justify="left")

@@ -99,6 +99,24 @@ def _first_rows(part: pa.Table, limits: dict[str, int]) -> pa.Table:
     return part.filter(pa.array(rank < cap))
 
 
+ADAPTIVE_NOTE = ("{labels} sampled adaptively: each task is compared on its own samples (matching budgets would "
+                 "cut a task one model solved late to the other's early stop); the regions are the full protocol's; "
+                 "pass@k reaches only as far as the tasks' samples (docs/adaptive.md)")
+
+
+def adaptive_labels(sources: list[tuple[object, str | None]]) -> list[str]:
+    """The labels among (source, label) pairs whose run in a store was adaptive (docs/adaptive.md)."""
+    found = []
+    for source, label in sources:
+        path = source if is_remote(source) else Path(str(source))
+        if label is None or not is_store(path):
+            continue
+        settings = open_store(path).manifest().get("runs", {}).get(label, {}).get("settings", {})
+        if settings.get("adaptive"):
+            found.append(label)
+    return found
+
+
 def budget_matched(load_base, load_rl, match: bool) -> tuple[TaskCounts, TaskCounts, str | None]:
     """Both models' counts, each called as `load(limits)`: when `match` and their budgets differ
     on some task, loaded again on each task's first min(n_base, n_rl) samples, with a warning."""

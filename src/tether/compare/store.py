@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tether.compare.counts import budget_matched
+from tether.compare.counts import ADAPTIVE_NOTE, adaptive_labels, budget_matched
 from tether.compare.provenance import checked_labels
 from tether.compare.result import CompareOptions, Comparison, save_comparison
 from tether.compare.run import compare_counts, self_comparison
@@ -61,8 +61,11 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     store = open_store(store)
     options = options or CompareOptions()
     warnings, origin = checked_labels(store, base_label, rl_label)
+    adaptive = adaptive_labels([(store.root, base_label), (store.root, rl_label)])
     base, rl, warning = budget_matched(lambda limits: task_counts(store, base_label, limits),
-                                       lambda limits: task_counts(store, rl_label, limits), options.match_budget)
+                                       lambda limits: task_counts(store, rl_label, limits),
+                                       options.match_budget and not adaptive)
+    warning = ADAPTIVE_NOTE.format(labels=" and ".join(adaptive)) if adaptive else warning
     overall = compare_counts(base, rl, options)
     overall.warnings += warnings + ([warning] if warning else [])
     overall.provenance = origin

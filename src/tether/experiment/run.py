@@ -58,16 +58,22 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
         section = experiment.models[label]
         model = models[label] = resolve_model(section.model, root, lambda text: note(f"model {label}", "ran", text),
                                               progress)
+        rule = s.rule()
         with progress(f"sample {label}") as bar:
             summary = sample_model(tasks, section.engine, model, section.engine_options(), store, label,
                                    section.sampling(config), executor, lambda n, _: bar.advance(n), bar.start,
-                                   getattr(bar, "in_flight", None))
+                                   getattr(bar, "in_flight", None),
+                                   (rule, experiment.grading.options()) if rule else None)
         if summary.failed:
             raise InputError(f"sampling {label}: {len(summary.failed)} units failed, e.g. {summary.failed[0][1]}; "
                              "re-run to retry them")
         status = "skipped" if summary.samples_written == 0 else "ran"
-        note(f"sample {label}", status, f"{summary.samples_written} samples written, "
-             f"{summary.units_skipped} of {summary.units_total} units already done")
+        if rule:
+            note(f"sample {label}", status, f"adaptive: {summary.samples_written} samples written; "
+                 f"{summary.stopped_early} of {len(summary.samples)} tasks stopped before k")
+        else:
+            note(f"sample {label}", status, f"{summary.samples_written} samples written, "
+                 f"{summary.units_skipped} of {summary.units_total} units already done")
     g = experiment.grading
     with progress("grade") as bar:
         graded = grade(store, g.options(), on_progress=bar.advance, on_start=bar.start)

@@ -55,6 +55,16 @@ class SamplingSection(_Strict):
     ray: str | None = None  # "local", "auto" or a cluster address: sample on Ray (docs/cluster.md)
     ray_workers: int = Field(default=2, ge=1)
     ray_gpus: float = Field(default=0.0, ge=0)
+    adaptive: bool = False  # rounds, stopped once settled (docs/adaptive.md)
+    adaptive_first: int = Field(default=16, ge=1)
+    adaptive_growth: int = Field(default=2, ge=2)
+    adaptive_tol: float = Field(default=1e-3, gt=0, lt=0.5)
+
+    def rule(self):
+        """The `tether.metrics.adaptive.AdaptiveRule` these settings describe (None: a full run)."""
+        from tether.metrics.adaptive import AdaptiveRule
+
+        return AdaptiveRule(self.adaptive_first, self.adaptive_growth, self.adaptive_tol) if self.adaptive else None
 
     def config(self):
         """The `tether.sampling.SamplingConfig` these settings describe."""

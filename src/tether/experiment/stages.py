@@ -13,7 +13,7 @@ from pathlib import Path
 from tether.engines import EngineSpec, make_engine
 from tether.errors import InputError
 from tether.progress import ProgressFactory, silent
-from tether.sampling import SampleSummary, SamplingConfig, sample, sample_distributed
+from tether.sampling import SamplingConfig, sample, sample_distributed
 from tether.store import Store, open_store
 from tether.tasks import Task
 
@@ -60,8 +60,12 @@ def sample_model(tasks: Sequence[Task], engine: str, model: str, options: dict, 
                  label: str, config: SamplingConfig, executor=None,
                  on_progress: Callable[[int, int], None] | None = None,
                  on_start: Callable[[int, int], None] | None = None,
-                 on_in_flight: Callable[[float, int], None] | None = None) -> SampleSummary:
-    """Sample `label` with engine `engine` of `model`: here, or on `executor`'s workers (one engine each)."""
+                 on_in_flight: Callable[[float, int], None] | None = None, adaptive=None):
+    """Sample `label` with engine `engine` of `model`: here, or on `executor`'s workers (one engine each).
+    `adaptive` = (rule, grade options) samples in rounds (`tether.experiment.adaptive`) and returns its
+    `AdaptiveSummary`."""
+    if adaptive is not None and executor is not None:
+        raise InputError("adaptive sampling runs in one process for now; leave out --ray (or ray in the file)")
     if executor is not None:
         return sample_distributed(tasks, EngineSpec(engine, model, options), store, label, config, executor,
                                   on_progress, on_start)
@@ -69,6 +73,12 @@ def sample_model(tasks: Sequence[Task], engine: str, model: str, options: dict, 
     with target.writing([label], "tether sample"):  # refused before a model is loaded, not after
         built = make_engine(engine, model, **options)
         try:
+            if adaptive is not None:
+                from tether.experiment.adaptive import sample_adaptive
+
+                rule, grade_options = adaptive
+                return sample_adaptive(tasks, built, target, label, config, rule, grade_options,
+                                       on_progress=on_progress, on_start=on_start, on_in_flight=on_in_flight)
             return sample(tasks, built, target, label, config, on_progress, on_start, on_in_flight)
         finally:
             built.close()

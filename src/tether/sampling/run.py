@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from tether import defaults
 from tether.engines.base import BatchProgress, Decoding, Request, Result, Sampler, derive_seed
 from tether.errors import InputError, StoreError
-from tether.sampling.units import Unit, done_units, missing_units, unit_samples
+from tether.sampling.units import Unit, done_units, missing_units
 from tether.store import Shard, Store, new_shard_name, open_store
 from tether.store.schema import Sample, TaskRecord, check_label, to_table
 from tether.tasks.task import Task
@@ -43,6 +43,7 @@ class SamplingConfig:
     seed: int = 0
     task_block: int = defaults.TASK_BLOCK
     sample_block: int = defaults.SAMPLE_BLOCK
+    adaptive: tuple[tuple[str, float], ...] | None = None  # the adaptive rule's parameters (recorded, compared)
 
     def __post_init__(self) -> None:
         for name in ("k", "task_block", "sample_block"):
@@ -80,8 +81,12 @@ def sample(
     on_progress: Progress | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_in_flight: BatchProgress | None = None,
+    active: Collection[str] | None = None,
 ) -> SampleSummary:
     """Generate the missing samples of `label` for `tasks`; returns what was done.
+
+    `active` (task ids), when given, limits this call to those tasks: a unit samples only its
+    active tasks, and a unit with none is skipped (the adaptive rounds use it).
 
     `on_start(total_samples, samples_already_done)` is called once before work
     starts, `on_progress(samples, tokens)` as each request's samples are generated
@@ -95,20 +100,22 @@ def sample(
     target = open_store(store, create=True)
     with target.writing([label], "tether sample"):
         rendered = [engine.render(task.prompt) for task in tasks]
-        todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start)
+        todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start, active)
         started = time.perf_counter()
         window = max(1, int(getattr(engine, "units_in_flight", 1)))
         for first in range(0, len(todo), window):
-            _run_units(todo[first : first + window], tasks, engine, target, label, config, summary, on_progress)
+            _run_units(todo[first : first + window], tasks, engine, target, label, config, summary, on_progress,
+                       active)
     summary.seconds = time.perf_counter() - started
     summary.warnings += list(getattr(engine, "warnings", []))
     return summary
 
 
 def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str], engine: dict,
-                config: SamplingConfig, on_start: Callable[[int, int], None] | None = None
-                ) -> tuple[list[Unit], SampleSummary]:
-    """Claim (or check) the label's run settings, store its prompts once, and list the units to do.
+                config: SamplingConfig, on_start: Callable[[int, int], None] | None = None,
+                active: Collection[str] | None = None) -> tuple[list[Unit], SampleSummary]:
+    """Claim (or check) the label's run settings, store its prompts once, and list the units to do
+    (with `active`: only units holding an active task).
 
     `engine` is the engine's `describe()`; `rendered` its rendering of each task's prompt."""
     check_label(label)
@@ -116,9 +123,12 @@ def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Seque
     _write_tasks(store, label, tasks, rendered, replace=reclaimed is not None)
     done = done_units(store, label)
     todo = missing_units(len(tasks), config, done)
+    if active is not None:
+        todo = [u for u in todo if _block_tasks(u, tasks, config, active)]
     if on_start:
-        remaining = sum(unit_samples(u, len(tasks), config) for u in todo)
-        on_start(len(tasks) * config.k, len(tasks) * config.k - remaining)
+        remaining = sum(len(_block_tasks(u, tasks, config, active)) * (u.stop - u.start) for u in todo)
+        on_start(remaining, 0) if active is not None else on_start(len(tasks) * config.k,
+                                                                   len(tasks) * config.k - remaining)
     summary = SampleSummary(label, len(done) + len(todo), len(done))
     summary.warnings += [reclaimed] if reclaimed else []
     return todo, summary
@@ -135,8 +145,14 @@ def run_unit(unit: Unit, tasks: Sequence[Task], engine: Sampler, store: Store, l
     return summary
 
 
-def _unit_requests(unit: Unit, tasks: Sequence[Task], config: SamplingConfig) -> list[Request]:
+def _block_tasks(unit: Unit, tasks: Sequence[Task], config: SamplingConfig,
+                 active: Collection[str] | None = None) -> list[Task]:
     first = unit.block * config.task_block
+    return [t for t in tasks[first : first + config.task_block] if active is None or t.task_id in active]
+
+
+def _unit_requests(unit: Unit, tasks: Sequence[Task], config: SamplingConfig,
+                   active: Collection[str] | None = None) -> list[Request]:
     return [
         Request(
             key=f"{unit.name}|{task.task_id}",
@@ -144,13 +160,13 @@ def _unit_requests(unit: Unit, tasks: Sequence[Task], config: SamplingConfig) ->
             seeds=tuple(derive_seed(config.seed, task.task_id, j) for j in range(unit.start, unit.stop)),
             decoding=config.decoding,
         )
-        for task in tasks[first : first + config.task_block]
+        for task in _block_tasks(unit, tasks, config, active)
     ]
 
 
-def _run_units(units, tasks, engine, store, label, config, summary, on_progress) -> None:
+def _run_units(units, tasks, engine, store, label, config, summary, on_progress, active=None) -> None:
     """Generate a window of units together; write each unit's shard when all its requests are done."""
-    requests = {u: _unit_requests(u, tasks, config) for u in units}
+    requests = {u: _unit_requests(u, tasks, config, active) for u in units}
     pending = {u: len(reqs) for u, reqs in requests.items()}
     results: dict[Unit, list[Result]] = {u: [] for u in units}
     owner = {r.key: u for u, reqs in requests.items() for r in reqs}
@@ -195,6 +211,7 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
         "sample_block": config.sample_block,
         "n_tasks": len(tasks),
         "prompts_digest": digest.hexdigest()[:16],
+        **({"adaptive": dict(config.adaptive)} if config.adaptive else {}),
     }
     with store.changing_manifest() as manifest:  # read, compare and claim under one lock
         runs = manifest.setdefault("runs", {})

@@ -1,0 +1,121 @@
+"""Adaptive sampling: each task in rounds, graded between rounds, stopped once its outcome at k is settled.
+
+`sample_adaptive` runs `tether.sampling.sample` once per round of the rule
+(`tether.metrics.adaptive`): round r asks for samples [0, R_r) of the tasks still active, and
+`tether.grading.grade` grades them before the next round decides which tasks go on. Sample j of
+task t keeps its seed from (seed, t, j), so the samples are the first n_t of a full run's, and a
+task is stopped only by correct verdicts (a verifier error is not correct). The rule is part of
+the label's run settings in the manifest, so a run resumes only with the same rule; a killed run
+resumes at the round it was in (the rounds' decisions are recomputed from the verdicts, which are
+the same), with no duplicates (a round's units are ordinary units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from tether.metrics.adaptive import AdaptiveRule, settled
+from tether.sampling import SampleSummary, SamplingConfig, sample
+from tether.store import Store, open_store
+from tether.tasks import Task
+
+
+@dataclass
+class AdaptiveSummary:
+    """What an adaptive run did: the rounds, each task's samples, and the samples a full run would draw."""
+
+    label: str
+    rule: AdaptiveRule
+    k: int
+    rounds: list[tuple[int, int]] = field(default_factory=list)  # (round end, tasks sampled in it)
+    samples: dict[str, int] = field(default_factory=dict)  # task -> samples drawn
+    summaries: list[SampleSummary] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        return [f for s in self.summaries for f in s.failed]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def samples_written(self) -> int:
+        return sum(s.samples_written for s in self.summaries)
+
+    @property
+    def tokens_written(self) -> int:
+        return sum(s.tokens_written for s in self.summaries)
+
+    @property
+    def stopped_early(self) -> int:
+        return sum(n < self.k for n in self.samples.values())
+
+
+def adaptive_config(config: SamplingConfig, rule: AdaptiveRule) -> SamplingConfig:
+    """`config` with the rule recorded (it becomes part of the label's run settings)."""
+    return replace(config, adaptive=tuple(sorted(rule.as_dict().items())))
+
+
+def sample_adaptive(tasks: Sequence[Task], engine, store: str | Store, label: str, config: SamplingConfig,
+                    rule: AdaptiveRule, grade_options, *, on_round: Callable[[int, int], None] | None = None,
+                    on_progress=None, on_start=None, on_in_flight=None) -> AdaptiveSummary:
+    """Sample `label` adaptively up to `config.k` per task, grading with `grade_options` between rounds."""
+    from tether.grading import grade
+
+    target = open_store(store, create=True)
+    config = adaptive_config(config, rule)
+    summary = AdaptiveSummary(label, rule, config.k)
+    with target.writing([label], "tether sample --adaptive"):
+        _check_rule(target, label, config)
+        if target.shard_paths("samples", label):  # a resumed run: what the killed one sampled is graded first
+            grade(target, grade_options, labels=[label])
+        for end in rule.rounds(config.k):
+            n, c = _counts(target, label, tasks)
+            active = [t.task_id for t, nt, ct in zip(tasks, n, c)
+                      if nt < end and not settled(nt, ct, config.k, rule)]
+            if not active:
+                continue
+            summary.rounds.append((end, len(active)))
+            if on_round:
+                on_round(end, len(active))
+            done = sample(tasks, engine, target, label, replace(config, k=end), on_progress, on_start, on_in_flight,
+                          active=set(active))
+            summary.summaries.append(done)
+            if not done.ok:
+                break  # failed units: the round is incomplete; a re-run retries them and goes on
+            grade(target, grade_options, labels=[label])
+        n, _ = _counts(target, label, tasks)
+        summary.samples = {t.task_id: int(nt) for t, nt in zip(tasks, n)}
+    return summary
+
+
+def _check_rule(store: Store, label: str, config: SamplingConfig) -> None:
+    """A label sampled under another rule, or in full, is refused before anything runs (as `sample` would refuse
+    it at its next round, which a finished run never reaches)."""
+    from tether.errors import StoreError
+
+    previous = store.manifest().get("runs", {}).get(label, {}).get("settings")
+    if previous is None or not store.shard_paths("samples", label):
+        return
+    before, now = previous.get("adaptive"), dict(config.adaptive or ())
+    if before != now:
+        changes = "; ".join(f"adaptive.{key}: {(before or {}).get(key)!r} -> {now.get(key)!r}"
+                            for key in sorted(set(before or {}) | set(now)) if (before or {}).get(key) != now.get(key))
+        raise StoreError(f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
+                         f"{changes or 'a full run'} (use another label, or --reset-label)")
+
+
+def _counts(store: Store, label: str, tasks: Sequence[Task]) -> tuple[np.ndarray, np.ndarray]:
+    """Graded samples and correct ones per task (0, 0 for a task not sampled yet)."""
+    from tether.store.query import task_counts
+
+    if not store.shard_paths("verdicts", label):
+        return np.zeros(len(tasks), dtype=np.int64), np.zeros(len(tasks), dtype=np.int64)
+    counts = task_counts(store, label)
+    found = {t: (n, c) for t, n, c in zip(counts.task_ids.astype(str), counts.n, counts.c)}
+    pairs = [found.get(t.task_id, (0, 0)) for t in tasks]
+    return np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64)

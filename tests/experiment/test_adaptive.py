@@ -1,0 +1,133 @@
+"""Adaptive sampling on the lab pair: the full run's regions for a fraction of the samples."""
+
+import duckdb
+import numpy as np
+import pytest
+
+from tether.engines import Decoding
+from tether.engines.transformers_engine import TransformersEngine
+from tether.experiment.adaptive import sample_adaptive
+from tether.grading import GradeOptions, grade
+from tether.metrics.adaptive import AdaptiveRule, settled
+from tether.sampling import SamplingConfig, sample
+from tether.tasks import load_tasks
+
+K = 256
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The shipped lab base model sampled adaptively and in full, same seeds, on 12 prompts."""
+    from tether.experiment.stages import resolve_model
+
+    tasks = load_tasks("lab-sums:2-9,29,37,41,42")  # the last four: rarely or never solved by the base
+    config = SamplingConfig(K, Decoding(1.0, 1.0, 8), seed=0, task_block=8, sample_block=64)
+    root = tmp_path_factory.mktemp("adaptive")
+    found = {}
+    for label in ("rl", "base"):
+        engine = TransformersEngine(resolve_model(f"lab:{label}"), template="plain", batch_size=1024)
+        found[label] = sample_adaptive(tasks, engine, root / "adaptive", label, config, AdaptiveRule(),
+                                       GradeOptions(workers=1))
+        sample(tasks, engine, root / "full", label, config)
+    grade(root / "full", GradeOptions(workers=1))
+    return found["base"], root, tasks
+
+
+def rows(store, label="base"):
+    return duckdb.sql(f"SELECT s.task_id, s.sample_idx, s.completion, v.correct FROM read_parquet('{store}/samples/"
+                      f"{label}/*.parquet') s JOIN read_parquet('{store}/verdicts/{label}/*.parquet') v "
+                      "USING (task_id, sample_idx) ORDER BY ALL").fetchall()
+
+
+def test_adaptive_samples_are_the_full_runs_prefix_and_give_its_regions(runs):
+    adaptive, root, tasks = runs
+    full = rows(root / "full")
+    drawn = rows(root / "adaptive")
+    n = adaptive.samples
+    assert drawn == [r for r in full if r[1] < n[r[0]]]  # each task's first n_t samples, sample for sample
+    for task in tasks:
+        solved_full = any(r[3] for r in full if r[0] == task.task_id)
+        solved_adaptive = any(r[3] for r in drawn if r[0] == task.task_id)
+        assert solved_full == solved_adaptive  # so P/S/E/O are the full protocol's, task by task
+        if not solved_adaptive:
+            assert n[task.task_id] == K  # an unsolved task goes on to k
+    assert sum(n.values()) <= 0.5 * K * len(tasks) and adaptive.stopped_early >= len(tasks) // 2
+    assert adaptive.rounds[0] == (16, len(tasks)) and adaptive.rounds[-1][0] == K  # some tasks went on to k
+
+
+def test_compare_gives_the_full_runs_regions_task_by_task(runs):
+    """Budget matching would cut a task one model solved late to the other's early stop; on adaptive labels
+    compare takes each task's own samples, and says so."""
+    import tether
+
+    _, root, _ = runs
+    adaptive, full = tether.compare(store=root / "adaptive"), tether.compare(store=root / "full")
+    assert dict(zip(adaptive.task_ids, adaptive.regions)) == dict(zip(full.task_ids, full.regions))
+    assert any("base and rl sampled adaptively" in w for w in adaptive.warnings)
+
+
+def test_each_task_stopped_at_its_first_settling_round(runs):
+    """The stopping rule against a direct computation on the stored verdicts."""
+    adaptive, root, tasks = runs
+    by_task = {}
+    for task_id, index, _, correct in rows(root / "adaptive"):
+        by_task.setdefault(task_id, []).append(correct)
+    for task in tasks:
+        flags = np.array(by_task[task.task_id])
+        expected = next((end for end in AdaptiveRule().rounds(K)
+                         if end == K or settled(end, flags[:end].sum(), K)), K)
+        assert adaptive.samples[task.task_id] == expected, task.task_id
+
+
+def test_resuming_with_another_rule_is_refused(runs, tmp_path):
+    from tether.errors import StoreError
+
+    adaptive, root, tasks = runs
+    engine = TransformersEngine(__import__("tether.experiment.stages", fromlist=["x"]).resolve_model("lab:base"),
+                                template="plain", batch_size=1024)
+    config = SamplingConfig(K, Decoding(1.0, 1.0, 8), seed=0, task_block=8, sample_block=64)
+    again = sample_adaptive(tasks, engine, root / "adaptive", "base", config, AdaptiveRule(), GradeOptions(workers=1))
+    assert again.samples_written == 0 and again.samples == adaptive.samples  # complete: nothing to do
+    with pytest.raises(StoreError, match="adaptive.tol: 0.001 -> 0.01"):
+        sample_adaptive(tasks, engine, root / "adaptive", "base", config, AdaptiveRule(tol=1e-2),
+                        GradeOptions(workers=1))
+
+
+def test_budget_matching_is_off_for_adaptive_labels(tmp_path):
+    """The failure it prevents: the base settled task t after 16 samples, the RL model solved it only at sample
+    200 of 256. Budget-matched to 16 samples, t would be S; it is P, as in the full protocol."""
+    import tether
+
+    from ..conftest import write_jsonl
+
+    base = [{"task_id": "t", "sample_idx": j, "correct": j in (3, 9)} for j in range(16)]
+    rl = [{"task_id": "t", "sample_idx": j, "correct": j == 200} for j in range(256)]
+    tether.import_samples(write_jsonl(tmp_path / "b.jsonl", base), tmp_path / "run", label="base")
+    tether.import_samples(write_jsonl(tmp_path / "r.jsonl", rl), tmp_path / "run", label="rl")
+    assert list(tether.compare(store=tmp_path / "run").regions) == ["S"]  # imported: budgets matched
+    store = tether.open_store(tmp_path / "run")
+    rule = {"first": 16, "growth": 2, "tol": 0.001, "confidence": 0.95}
+    store.update_manifest("runs", {label: {"settings": {"adaptive": rule}, "k": 256} for label in ("base", "rl")})
+    result = tether.compare(store=tmp_path / "run")
+    assert list(result.regions) == ["P"] and any("sampled adaptively" in w for w in result.warnings)
+
+
+def test_an_experiment_file_samples_adaptively(tmp_path, tiny_model):
+    from tether.experiment import run_experiment
+
+    from .test_run import write_experiment
+
+    path = write_experiment(tmp_path, tiny_model, k=16)
+    path.write_text(path.read_text().replace("sample_block = 4", "sample_block = 4\nadaptive = true\nadaptive_first = 8")
+                    + "[diagnostics]\nenabled = false\n[report]\nenabled = false\n")
+    _, store, log = run_experiment(path)
+    notes = {stage: detail for stage, _, detail in log.entries}
+    assert "adaptive:" in notes["sample base"] and "tasks stopped before k" in notes["sample rl"]
+    settings = tether_settings(store)
+    assert settings["base"]["adaptive"] == {"confidence": 0.95, "first": 8, "growth": 2, "tol": 0.001}
+
+
+def tether_settings(store):
+    import tether
+
+    return {label: run["settings"] for label, run in tether.open_store(store).manifest()["runs"].items()}
