@@ -131,3 +131,33 @@ def tether_settings(store):
     import tether
 
     return {label: run["settings"] for label, run in tether.open_store(store).manifest()["runs"].items()}
+
+
+def test_kill_9_in_an_adaptive_run_then_resume_gives_the_uninterrupted_store(tmp_path, holds):
+    """`tether sample --adaptive` killed with SIGKILL while its second round's unit is staged; resumed (here,
+    in process), it grades what the first round wrote, recomputes the same decisions and ends with the same
+    samples and verdicts as a run never interrupted, each sample once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tether.experiment.stages import resolve_model
+
+    spec, k = "lab-sums:2-5,41", 64  # blocks of 2 tasks: round 16 is three units; 41 goes on alone
+    config = SamplingConfig(k, Decoding(1.0, 1.0, 8), seed=0, task_block=2, sample_block=64)
+    engine = TransformersEngine(resolve_model("lab:base"), template="plain")
+    whole = sample_adaptive(load_tasks(spec), engine, tmp_path / "whole", "base", config, AdaptiveRule(),
+                            GradeOptions(workers=1))
+    command = [sys.executable, "-m", "tether", "sample", "--model", "lab:base", "--tasks", spec, "--k", str(k),
+               "--template", "plain", "--max-tokens", "8", "--temperature", "1", "--top-p", "1", "--task-block", "2",
+               "--sample-block", "64", "--adaptive", "--store", str(tmp_path / "cut"), "--label", "base"]
+    hold = holds("commit:samples", 3)  # round 16's three units written (and graded), round 32's staged
+    process = hold.start(command, stdout=subprocess.DEVNULL)
+    hold.reached(process)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    resumed = sample_adaptive(load_tasks(spec), engine, tmp_path / "cut", "base", config, AdaptiveRule(),
+                              GradeOptions(workers=1))
+    assert resumed.samples == whole.samples and rows(tmp_path / "cut") == rows(tmp_path / "whole")
+    assert len(rows(tmp_path / "cut")) == len({(r[0], r[1]) for r in rows(tmp_path / "cut")}) == sum(whole.samples.values())
