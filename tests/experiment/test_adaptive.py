@@ -64,6 +64,13 @@ def test_compare_gives_the_full_runs_regions_task_by_task(runs):
     adaptive, full = tether.compare(store=root / "adaptive"), tether.compare(store=root / "full")
     assert dict(zip(adaptive.task_ids, adaptive.regions)) == dict(zip(full.task_ids, full.regions))
     assert any("base and rl sampled adaptively" in w for w in adaptive.warnings)
+    spent = adaptive.provenance["base"]  # tokens spent and the saving against a full run, in every comparison
+    held = sum(runs[0].samples.values())
+    assert spent["samples"] == held and spent["full_run_samples"] == K * 12 and spent["tokens"] > 0
+    assert full.provenance["base"]["samples"] == K * 12 and "full_run_samples" not in full.provenance["base"]
+    from tether.compare.provenance import describe
+
+    assert f"(adaptive: {held / (K * 12):.0%} of a full run's {K * 12:,} samples)" in describe(spent)
 
 
 def test_each_task_stopped_at_its_first_settling_round(runs):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tether.compare.counts import label_warnings
 from tether.store import Store
-from tether.store.query import truncation_rate
+from tether.store.query import sample_totals
 
 
 def checked_labels(store: Store, base_label: str, rl_label: str) -> tuple[list[str], dict[str, dict]]:
@@ -26,7 +26,8 @@ def provenance(store: Store, label: str, manifest: dict | None = None) -> dict:
     run = manifest.get("runs", {}).get(label, {})
     settings = run.get("settings", {})
     engine = settings.get("engine", {})
-    return {
+    totals = sample_totals(store, label)
+    details = {
         "label": label,
         "origin": "sampled" if run else "imported",
         "model": engine.get("model"),
@@ -35,8 +36,16 @@ def provenance(store: Store, label: str, manifest: dict | None = None) -> dict:
         "seed": settings.get("seed"),
         "k": run.get("k"),
         "verifier_versions": manifest.get("grading", {}).get(label, {}).get("versions"),
-        "truncation_rate": truncation_rate(store, label),
+        "truncation_rate": totals["truncation_rate"],
+        "samples": totals["samples"],
+        "tokens": totals["tokens"],
+        "adaptive": settings.get("adaptive"),
     }
+    if details["adaptive"] and run.get("k") and totals["samples"]:  # what a full run of k per task would draw
+        details["full_run_samples"] = totals["tasks"] * run["k"]
+        if totals["tokens"] is not None:  # at the same mean length (an estimate: easy tasks stop early)
+            details["full_run_tokens"] = round(totals["tokens"] / totals["samples"] * details["full_run_samples"])
+    return details
 
 
 def describe(details: dict) -> str:
@@ -57,4 +66,10 @@ def describe(details: dict) -> str:
     rate = details.get("truncation_rate")
     if rate is not None:
         line += f"; {rate:.1%} cut at max_tokens"
+    if details.get("samples"):
+        tokens = details.get("tokens")
+        line += f"; {details['samples']:,} samples" + (f", {tokens:,} tokens" if tokens is not None else "")
+    if details.get("adaptive") and details.get("full_run_samples"):
+        share = details["samples"] / details["full_run_samples"]
+        line += f" (adaptive: {share:.0%} of a full run's {details['full_run_samples']:,} samples)"
     return line

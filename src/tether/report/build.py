@@ -102,7 +102,7 @@ def summary(data: ReportData) -> dict:
 def provenance_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
     """Per model: what sampled it, how, how many times, graded by which verifier, and how much was cut."""
     header = ["model", "checkpoint (engine)", "temperature", "top_p", "max_tokens", "seed", "k", "verifier",
-              "cut at max_tokens"]
+              "cut at max_tokens", "samples (tokens) spent"]
     rows = []
     for side in ("base", "rl"):
         found = data.overall.provenance.get(side) or {}
@@ -114,8 +114,20 @@ def provenance_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
                      *(str(decoding.get(key, "-")) for key in ("temperature", "top_p", "max_tokens")),
                      str(found.get("seed", "-")), str(found.get("k", "-")),
                      ", ".join((found.get("verifier_versions") or {}).values()) or "-",
-                     "-" if rate is None else f"{rate:.1%}"])
+                     "-" if rate is None else f"{rate:.1%}", _spent(found)])
     return header, rows
+
+
+def _spent(found: dict) -> str:
+    """Samples and tokens the label holds; for an adaptive run, against a full run of k per task."""
+    if not found.get("samples"):
+        return "-"
+    text = f"{found['samples']:,}" + (f" ({found['tokens']:,} tokens)" if found.get("tokens") is not None else "")
+    if found.get("adaptive") and found.get("full_run_samples"):
+        full = found.get("full_run_tokens")
+        text += (f"; adaptive, a full run: {found['full_run_samples']:,}" + (f" ({full:,} tokens)" if full else "")
+                 + f", {1 - found['samples'] / found['full_run_samples']:.0%} saved")
+    return text
 
 
 def _finite(value):

@@ -194,14 +194,16 @@ def duplicate_keys(store: Store, table: str, label: str) -> int:
     return int(_rows(query)[0][0])
 
 
-def truncation_rate(store: Store, label: str) -> float | None:
-    """The share of `label`'s completions cut at max_tokens (finish reason "length"); None when the
-    samples do not say why they ended (imported without finish_reason) or there are none."""
+def sample_totals(store: Store, label: str) -> dict:
+    """`label`'s samples in one scan: how many, over how many tasks, their tokens (where recorded) and the
+    share cut at max_tokens (finish reason "length"; None when the samples do not say why they ended)."""
     if not store.shard_paths("samples", label):
-        return None
-    cut, known = _rows(f"SELECT count(*) FILTER (WHERE finish_reason = 'length'), count(finish_reason) "
-                       f"FROM {_table(store, 'samples', label)}")[0]
-    return cut / known if known else None
+        return {"samples": 0, "tasks": 0, "tokens": None, "truncation_rate": None}
+    rows, tasks, tokens, cut, known = _rows(
+        f"SELECT count(*), count(DISTINCT task_id), sum(n_tokens), count(*) FILTER (WHERE finish_reason = 'length'), "
+        f"count(finish_reason) FROM {_table(store, 'samples', label)}")[0]
+    return {"samples": int(rows), "tasks": int(tasks), "tokens": None if tokens is None else int(tokens),
+            "truncation_rate": cut / known if known else None}
 
 
 def mean_tokens(store: Store, label: str) -> float | None:
