@@ -107,16 +107,20 @@ def test_budget_matching_is_off_for_adaptive_labels(tmp_path):
 
     from ..conftest import write_jsonl
 
-    base = [{"task_id": "t", "sample_idx": j, "correct": j in (3, 9)} for j in range(16)]
-    rl = [{"task_id": "t", "sample_idx": j, "correct": j == 200} for j in range(256)]
+    base = [{"task_id": t, "sample_idx": j, "correct": j in (3, 9)} for t in ("t", "u") for j in range(16)]
+    rl = [{"task_id": t, "sample_idx": j, "correct": t == "t" and j == 200} for t in ("t", "u") for j in range(256)]
     tether.import_samples(write_jsonl(tmp_path / "b.jsonl", base), tmp_path / "run", label="base")
     tether.import_samples(write_jsonl(tmp_path / "r.jsonl", rl), tmp_path / "run", label="rl")
-    assert list(tether.compare(store=tmp_path / "run").regions) == ["S"]  # imported: budgets matched
+    assert list(tether.compare(store=tmp_path / "run").regions) == ["S", "S"]  # imported: budgets matched
     store = tether.open_store(tmp_path / "run")
     rule = {"first": 16, "growth": 2, "tol": 0.001, "confidence": 0.95}
     store.update_manifest("runs", {label: {"settings": {"adaptive": rule}, "k": 256} for label in ("base", "rl")})
     result = tether.compare(store=tmp_path / "run")
-    assert list(result.regions) == ["P"] and any("sampled adaptively" in w for w in result.warnings)
+    assert list(result.regions) == ["P", "S"] and any("sampled adaptively" in w for w in result.warnings)
+    # u: the base stopped after 2 successes in 16, the RL model went on to k = 256 without one. Under identical
+    # models both had k samples to solve it: the chance that both successes fall to the base is
+    # C(256, 2) / C(512, 2), not C(16, 2) / C(272, 2) as if the base had had only 16 samples
+    assert result.p_values[1] == pytest.approx(256 * 255 / (512 * 511))
 
 
 def test_an_experiment_file_samples_adaptively(tmp_path, tiny_model):

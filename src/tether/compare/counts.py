@@ -117,6 +117,15 @@ def adaptive_labels(sources: list[tuple[object, str | None]]) -> list[str]:
     return found
 
 
+def adaptive_budget(source, label: str) -> int | None:
+    """The full budget k of an adaptive run of `label` in the store at `source` (None: not adaptive)."""
+    path = source if is_remote(source) else Path(str(source))
+    if not is_store(path):
+        return None
+    run = open_store(path).manifest().get("runs", {}).get(label, {})
+    return int(run["k"]) if run.get("settings", {}).get("adaptive") and run.get("k") else None
+
+
 def budget_matched(load_base, load_rl, match: bool) -> tuple[TaskCounts, TaskCounts, str | None]:
     """Both models' counts, each called as `load(limits)`: when `match` and their budgets differ
     on some task, loaded again on each task's first min(n_base, n_rl) samples, with a warning."""

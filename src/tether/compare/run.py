@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import ADAPTIVE_NOTE, adaptive_labels, budget_matched, load_counts
+from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budget, adaptive_labels, budget_matched, load_counts
 from tether.compare.curves import pass_at_k_curves
 from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
 from tether.errors import InputError
@@ -63,11 +63,13 @@ def compare(
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()
     adaptive = adaptive_labels([(base, base_label), (rl, rl_label)])
+    budgets = tuple(adaptive_budget(source, label) if label in adaptive else None
+                    for source, label in ((base, base_label), (rl, rl_label)))
     base_counts, rl_counts, warning = budget_matched(lambda limits: load_counts(base, base_label, "base", limits),
                                                      lambda limits: load_counts(rl, rl_label, "rl", limits),
                                                      options.match_budget and not adaptive)
     warning = ADAPTIVE_NOTE.format(labels=" and ".join(adaptive)) if adaptive else warning
-    result = compare_counts(base_counts, rl_counts, options)
+    result = compare_counts(base_counts, rl_counts, options, budgets)
     result.warnings += warnings + ([warning] if warning else [])
     result.provenance = origin
     if self_label is not None:
@@ -91,9 +93,14 @@ def self_comparison(store, label: str) -> SelfComparison:
     return SelfComparison(label, int(np.median(even.n)), support.counts, chance.s, chance.e)
 
 
-def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) -> Comparison:
-    """The comparison of two already-counted models."""
+def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions,
+                   budgets: tuple[int | None, int | None] = (None, None)) -> Comparison:
+    """The comparison of two already-counted models. `budgets` gives, for a label sampled adaptively, its
+    full budget k: there a task never solved went on to k, so the chance of an S or E task under the null
+    of identical models is computed at k samples for that label (not at the fewer samples a solved task
+    stopped at, which would understate it)."""
     base, rl, warnings = align(base, rl, options.allow_missing)
+    null_base, null_rl = (np.maximum(counts.n, k) if k else counts.n for counts, k in zip((base, rl), budgets))
     support = support_regions(base, rl)
     regions, counts = support.regions, support.counts
     cis = bootstrap_rates(counts, options.bootstrap_reps, options.confidence, options.seed)
@@ -101,7 +108,7 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
     grid, short = _k_grid(base, rl, options.k_grid)
     warnings += short
     curves = pass_at_k_curves(base, rl, grid, options.bootstrap_reps, options.confidence, options.seed)
-    tests = region_tests(regions, base.n, base.c, rl.n, rl.c)
+    tests = region_tests(regions, null_base, base.c, null_rl, rl.c)
     beyond = _extrapolation(base, rl, curves, options) if options.extrapolate > 0 else None
     n_base, n_rl = int(np.median(base.n)), int(np.median(rl.n))
     return Comparison(
@@ -121,7 +128,7 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions) ->
         q_values=tests.q_values,
         miss_probability=miss_probability(regions, base.n, base.c, rl.n, rl.c),
         significant=tests.significant(regions, options.alpha),
-        chance=chance_levels(base.n, base.c, rl.n, rl.c, regions, options.confidence),
+        chance=chance_levels(null_base, base.c, null_rl, rl.c, regions, options.confidence),
         tested=tests.tested,
         fewest_successes={"S": fewest_successes(n_base, n_rl, options.alpha),
                           "E": fewest_successes(n_rl, n_base, options.alpha)},

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tether.compare.counts import ADAPTIVE_NOTE, adaptive_labels, budget_matched
+from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budget, adaptive_labels, budget_matched
 from tether.compare.provenance import checked_labels
 from tether.compare.result import CompareOptions, Comparison, save_comparison
 from tether.compare.run import compare_counts, self_comparison
@@ -62,11 +62,13 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     options = options or CompareOptions()
     warnings, origin = checked_labels(store, base_label, rl_label)
     adaptive = adaptive_labels([(store.root, base_label), (store.root, rl_label)])
+    budgets = tuple(adaptive_budget(store.root, label) if label in adaptive else None
+                    for label in (base_label, rl_label))
     base, rl, warning = budget_matched(lambda limits: task_counts(store, base_label, limits),
                                        lambda limits: task_counts(store, rl_label, limits),
                                        options.match_budget and not adaptive)
     warning = ADAPTIVE_NOTE.format(labels=" and ".join(adaptive)) if adaptive else warning
-    overall = compare_counts(base, rl, options)
+    overall = compare_counts(base, rl, options, budgets)
     overall.warnings += warnings + ([warning] if warning else [])
     overall.provenance = origin
     if self_label is not None:
@@ -76,7 +78,7 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     benchmarks = {}
     for name in sorted(set(benchmark_of.values())):  # the overall comparison's counts are aligned already
         ids = np.array([t for t in overall.task_ids.astype(str) if benchmark_of[t] == name], dtype=object)
-        benchmarks[name] = compare_counts(overall.base.subset(ids), overall.rl.subset(ids), options)
+        benchmarks[name] = compare_counts(overall.base.subset(ids), overall.rl.subset(ids), options, budgets)
     return StoreComparison(overall, benchmarks, benchmark_of, stamp(store, base_label, rl_label))
 
 
