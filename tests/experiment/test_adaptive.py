@@ -172,3 +172,15 @@ def test_kill_9_in_an_adaptive_run_then_resume_gives_the_uninterrupted_store(tmp
                               GradeOptions(workers=1))
     assert resumed.samples == whole.samples and rows(tmp_path / "cut") == rows(tmp_path / "whole")
     assert len(rows(tmp_path / "cut")) == len({(r[0], r[1]) for r in rows(tmp_path / "cut")}) == sum(whole.samples.values())
+
+
+def test_pass_at_k_reaches_the_full_budget_on_adaptive_labels(runs):
+    """Curves go on to k: a stopped task's pass@k beyond its samples is the plug-in estimate; at k it is within
+    the rule's tolerance of the full run's (every stopped task was solved and settled)."""
+    import tether
+
+    _, root, _ = runs
+    adaptive, full = tether.compare(store=root / "adaptive"), tether.compare(store=root / "full")
+    assert adaptive.k_grid[-1] == full.k_grid[-1] == K
+    for side in ("base", "rl"):
+        assert adaptive.pass_at_k[side][-1] == pytest.approx(full.pass_at_k[side][-1], abs=1e-3)

@@ -102,9 +102,11 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model, en
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert len(list(folder.glob("*.parquet"))) == 4
-    resumed = subprocess.run(tether_sample(tmp_path / "cut", tiny_model, tasks), capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "4 of 12 units were already done" in resumed.stdout and "wrote 256 samples" in resumed.stdout
+    # resumed here, in process, with the command's settings (a new process, as the killed one is gone)
+    cli = SamplingConfig(64, Decoding(temperature=1.0, max_tokens=16), task_block=2, sample_block=16)
+    resumed = sample(load_tasks(str(tasks), columns=ColumnMap(id="id")), TransformersEngine(str(tiny_model),
+                     batch_size=32), tmp_path / "cut", "base", cli)
+    assert resumed.units_skipped == 4 and resumed.units_total == 12 and resumed.samples_written == 256
     assert rows(tmp_path / "cut") == rows(tmp_path / "full")
     assert duckdb.sql(f"select count(distinct (task_id, sample_idx)), count(*) from '{folder}/*.parquet'").fetchall() == [(384, 384)]
 

@@ -101,7 +101,8 @@ def _first_rows(part: pa.Table, limits: dict[str, int]) -> pa.Table:
 
 ADAPTIVE_NOTE = ("{labels} sampled adaptively: each task is compared on its own samples (matching budgets would "
                  "cut a task one model solved late to the other's early stop); the regions are the full protocol's; "
-                 "pass@k reaches only as far as the tasks' samples (docs/adaptive.md)")
+                 "beyond a stopped task's samples its pass@k is the plug-in 1 - (1 - c/n)^k, within the rule's "
+                 "tol of the truth at the full budget (docs/adaptive.md)")
 
 
 def adaptive_labels(sources: list[tuple[object, str | None]]) -> list[str]:

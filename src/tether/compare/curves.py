@@ -24,6 +24,17 @@ from tether.metrics.uncertainty import percentile_interval
 from tether.store.schema import TaskCounts
 
 
+def settled_pass_at_k(n, c, k_grid) -> np.ndarray:
+    """pass@k of an adaptive label's tasks (rows) at each k (columns): the unbiased estimator up to a task's
+    own n; beyond it (a task the rule stopped, so solved) the plug-in 1 - (1 - c/n)^k. The rule stopped it
+    only once its pass@k at the full budget was >= 1 - tol with 95% confidence, so at that budget the
+    plug-in errs by at most tol there; in between it is an estimate."""
+    n, c = np.asarray(n, dtype=float), np.asarray(c, dtype=float)
+    found = pass_at_k_where_sampled(n.astype(np.int64), c.astype(np.int64), k_grid)
+    plug_in = -np.expm1(np.asarray(k_grid, dtype=float)[None, :] * np.log1p(-np.minimum(c / n, 1 - 1e-16))[:, None])
+    return np.where(np.isnan(found), plug_in, found)
+
+
 @dataclass(frozen=True)
 class Curves:
     k_grid: np.ndarray
@@ -35,13 +46,16 @@ class Curves:
 
 
 def pass_at_k_curves(base: TaskCounts, rl: TaskCounts, grid: np.ndarray, reps: int, confidence: float,
-                     seed: int) -> Curves:
-    """Mean pass@k curves of two aligned models on `grid`, with paired bootstrap intervals."""
+                     seed: int, budgets: tuple[int | None, int | None] = (None, None)) -> Curves:
+    """Mean pass@k curves of two aligned models on `grid`, with paired bootstrap intervals. `budgets`:
+    a label sampled adaptively reaches its full budget k on every task (`settled_pass_at_k`)."""
     dense = np.union1d(grid, log_k_grid(int(grid.max())))
     shown = np.isin(dense, grid)
-    beyond = dense[None, :] > np.minimum(base.n, rl.n)[:, None]  # a task is in both curves up to the k both reach
-    per_task = {side: np.where(beyond, np.nan, pass_at_k_where_sampled(model.n, model.c, dense))
-                for side, model in (("base", base), ("rl", rl))}
+    reach = [np.maximum(model.n, k) if k else model.n for model, k in zip((base, rl), budgets)]
+    beyond = dense[None, :] > np.minimum(*reach)[:, None]  # a task is in both curves up to the k both reach
+    per_task = {side: np.where(beyond, np.nan, settled_pass_at_k(model.n, model.c, dense) if k
+                               else pass_at_k_where_sampled(model.n, model.c, dense))
+                for side, model, k in (("base", base, budgets[0]), ("rl", rl, budgets[1]))}
     means = {side: np.nanmean(values, axis=0) for side, values in per_task.items()}
     replicates = dict(zip(per_task, bootstrap_mean_replicates(list(per_task.values()), reps, seed)))
     cis = {side: tuple(bound[shown] for bound in percentile_interval(replicates[side], confidence))

@@ -105,9 +105,9 @@ def compare_counts(base: TaskCounts, rl: TaskCounts, options: CompareOptions,
     regions, counts = support.regions, support.counts
     cis = bootstrap_rates(counts, options.bootstrap_reps, options.confidence, options.seed)
     rates = {name: Rate(support.rates[name], cis[name], support.notes.get(name)) for name in RATES}
-    grid, short = _k_grid(base, rl, options.k_grid)
+    grid, short = _k_grid(base, rl, options.k_grid, null_base, null_rl)
     warnings += short
-    curves = pass_at_k_curves(base, rl, grid, options.bootstrap_reps, options.confidence, options.seed)
+    curves = pass_at_k_curves(base, rl, grid, options.bootstrap_reps, options.confidence, options.seed, budgets)
     tests = region_tests(regions, null_base, base.c, null_rl, rl.c)
     beyond = _extrapolation(base, rl, curves, options) if options.extrapolate > 0 else None
     n_base, n_rl = int(np.median(base.n)), int(np.median(rl.n))
@@ -167,10 +167,12 @@ def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCo
     return base.subset(common), rl.subset(common), warnings
 
 
-def _k_grid(base: TaskCounts, rl: TaskCounts, requested: tuple[int, ...] | None) -> tuple[np.ndarray, list[str]]:
-    """The k grid (default: powers of two up to the median budget both models have on a task) and
-    a warning naming the tasks that leave the curves before its end."""
-    budget = np.minimum(base.n, rl.n)
+def _k_grid(base: TaskCounts, rl: TaskCounts, requested: tuple[int, ...] | None, base_reach=None,
+            rl_reach=None) -> tuple[np.ndarray, list[str]]:
+    """The k grid (default: powers of two up to the median budget both models have on a task; an adaptive
+    label reaches its full budget on every task) and a warning naming the tasks that leave the curves
+    before its end."""
+    budget = np.minimum(base.n if base_reach is None else base_reach, rl.n if rl_reach is None else rl_reach)
     if requested is None:
         grid = log_k_grid(int(np.median(budget)))
     else:
