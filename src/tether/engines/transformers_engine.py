@@ -62,6 +62,7 @@ class TransformersEngine:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot load model {self.model_id!r}: {first}") from None
         self.model.to(self.device).eval()
+        self.eos_ids = _eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id)
         self.on_batch: BatchProgress | None = None
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -128,8 +129,8 @@ class TransformersEngine:
         encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         prompt_len = encoded["input_ids"].shape[1]
         seeds = [r.seeds[i] for r, i in batch]
-        eos = _eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id)
-        sampler = SeededSampler(seeds, decoding, prompt_len, self.device, StepMeter(self.on_batch, eos, decoding))
+        sampler = SeededSampler(seeds, decoding, prompt_len, self.device,
+                                StepMeter(self.on_batch, self.eos_ids, decoding))
         config = GenerationConfig(
             max_new_tokens=decoding.max_tokens,
             do_sample=False,
@@ -149,10 +150,9 @@ class TransformersEngine:
 
     def _completion(self, new_tokens, decoding: Decoding, seed: int) -> Completion:
         ids = new_tokens.tolist()
-        eos = _eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id)
         length, finish = len(ids), "length"  # rows are padded only after their EOS
         for position, token in enumerate(ids):
-            if token in eos:
+            if token in self.eos_ids:
                 length, finish = position + 1, "stop"
                 break
         text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
@@ -162,57 +162,53 @@ class TransformersEngine:
                 text, finish = text[:cut], "stop"
         return Completion(text=text, n_tokens=length, finish_reason=finish, seed=seed)
 
-    def _score_batch(self, items: list[tuple[str | Messages, str]]) -> list[TokenScores]:
+    def _forward(self, items: list[tuple[str | Messages, list[int]]]):
+        """One teacher-forced forward pass: each rendered prompt followed by its completion's token ids,
+        left-padded into one batch. Returns (ids, logits, width); a row's completion is its last tokens."""
         import torch
 
-        sequences, spans = [], []
-        for prompt, completion in items:
-            prompt_ids = self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
-            completion_ids = self.tokenizer(completion, add_special_tokens=False)["input_ids"]
-            sequences.append(prompt_ids + completion_ids)
-            spans.append((len(prompt_ids), len(completion_ids)))
+        sequences = [self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"] + completion
+                     for prompt, completion in items]
         width = max(len(s) for s in sequences)
         pad = self.tokenizer.pad_token_id
         ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=self.device)
         mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=self.device)
         with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
+            return ids, self.model(input_ids=ids, attention_mask=mask).logits, width
+
+    def _completion_ids(self, completion: str) -> list[int]:
+        return self.tokenizer(completion, add_special_tokens=False)["input_ids"]
+
+    def _score_batch(self, items: list[tuple[str | Messages, str]]) -> list[TokenScores]:
+        import torch
+
+        completions = [self._completion_ids(completion) for _, completion in items]
+        ids, logits, width = self._forward([(prompt, c) for (prompt, _), c in zip(items, completions)])
+        logp = torch.log_softmax(logits.float(), dim=-1)
         entropy = -(logp.exp() * logp).sum(-1)
         results = []
-        for row, (prompt_len, completion_len) in enumerate(spans):
-            end = width
-            positions = torch.arange(end - completion_len - 1, end - 1, device=self.device)
-            targets = ids[row, end - completion_len : end]
+        for row, completion in enumerate(completions):
+            positions = torch.arange(width - len(completion) - 1, width - 1, device=self.device)
+            targets = ids[row, width - len(completion) : width]
             token_logp = logp[row, positions].gather(-1, targets[:, None])[:, 0]
             results.append(TokenScores(token_logp.cpu().numpy(), entropy[row, positions].cpu().numpy()))
         return results
 
-
     def _sequence_batch(self, items: list[tuple[str | Messages, str, bool]], decoding: Decoding) -> list[SequenceScores]:
         import torch
 
-        eos = sorted(_eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id))
-        sequences, spans = [], []
-        for prompt, completion, ends in items:
-            prompt_ids = self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
-            completion_ids = self.tokenizer(completion, add_special_tokens=False)["input_ids"] + eos[:1] * bool(ends)
-            sequences.append(prompt_ids + completion_ids)
-            spans.append(len(completion_ids))
-        width = max(len(s) for s in sequences)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=self.device)
-        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=self.device)
+        eos = sorted(self.eos_ids)[:1]
+        completions = [self._completion_ids(completion) + eos * bool(ends) for _, completion, ends in items]
+        ids, logits, width = self._forward([(prompt, c) for (prompt, _, _), c in zip(items, completions)])
+        results = []
         with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask).logits
-            results = []
-            for row, length in enumerate(spans):
-                targets = ids[row, width - length:]
-                rows = logits[row, width - length - 1: width - 1]
-                logprobs = sampling_logprobs(rows, targets, decoding).cpu().numpy()
+            for row, completion in enumerate(completions):
+                length = len(completion)
+                targets = ids[row, width - length :]
+                logprobs = sampling_logprobs(logits[row, width - length - 1 : width - 1], targets, decoding)
                 token_ids = tuple(targets.tolist())
                 tokens = tuple(self.tokenizer.decode([t]) for t in token_ids)
-                results.append(SequenceScores(logprobs, tokens, token_ids))
+                results.append(SequenceScores(logprobs.cpu().numpy(), tokens, token_ids))
         return results
 
 
@@ -300,7 +296,7 @@ class StepMeter:
 
     def __init__(self, report: BatchProgress | None, eos: set[int], decoding: Decoding):
         self.report, self.eos, self.max_tokens = report, sorted(eos), decoding.max_tokens
-        self.alive = None
+        self.alive = self.eos_ids = None  # made on the first step, on the batch's device
         self.tokens = 0
 
     def step(self, input_ids, step: int) -> None:
@@ -310,8 +306,9 @@ class StepMeter:
 
         if self.alive is None:
             self.alive = torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+            self.eos_ids = torch.tensor(self.eos, dtype=input_ids.dtype, device=input_ids.device)
         elif self.eos:
-            self.alive &= ~torch.isin(input_ids[:, -1], torch.tensor(self.eos, device=input_ids.device))
+            self.alive &= ~torch.isin(input_ids[:, -1], self.eos_ids)
         self.tokens += int(self.alive.sum())
         self.report(input_ids.shape[0] * (step + 1) / self.max_tokens, self.tokens)
 
