@@ -66,7 +66,7 @@ def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule
 
     if k < 1 or throughput <= 0:
         raise InputError("k must be >= 1 and the throughput > 0")
-    store = open_store(store) if not isinstance(store, Store) else store
+    store = open_store(store)
     counts = [task_counts(store, label) for label in (base_label, rl_label)]
     base, rl, dropped = align(*counts, allow_missing=True)
     plan = BudgetPlan(k, rule, throughput, [], {})

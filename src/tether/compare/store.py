@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -93,6 +94,22 @@ def stamp(store: Store, base_label: str, rl_label: str) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def saved_path(store: Store, name: str) -> Path | None:
+    """Where a saved result `name` lives in the store's compare/ folder (None on object storage: not kept)."""
+    return None if is_remote(store.root) else store.root / FOLDER / name
+
+
+def read_saved(store: Store, name: str) -> dict | None:
+    """A saved result as JSON, or None when the store has none (or it does not parse)."""
+    path = saved_path(store, name)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def save_store_comparison(result: StoreComparison, store: str | Store) -> None:
     """Write the comparison into the store's compare/ folder (local stores only: a no-op otherwise)."""
     store = open_store(store)
@@ -109,14 +126,8 @@ def load_store_comparison(store: str | Store, base_label: str = "base", rl_label
     """The saved comparison of these labels (made with `options`, when given), or None when absent or
     computed from other data."""
     store = open_store(store)
-    path = None if is_remote(store.root) else store.root / FOLDER / "compare.json"
-    if path is None or not path.is_file():
-        return None
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if payload.get("stamp") != stamp(store, base_label, rl_label):
+    payload = read_saved(store, "compare.json")
+    if payload is None or payload.get("stamp") != stamp(store, base_label, rl_label):
         return None
     try:
         found = StoreComparison.from_dict(payload)

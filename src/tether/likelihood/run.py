@@ -111,7 +111,7 @@ def cross_likelihood(store: str | Store, base_label: str = "base", rl_label: str
     from each model's correct samples; scores are stored and reused. `engines(label)` gives the engine
     that scores with `label`'s model (default: the one it was sampled with); `decodings` overrides the
     sampling settings read from the manifest (needed for imported labels)."""
-    store = open_store(store) if not isinstance(store, Store) else store
+    store = open_store(store)
     regions = tuple(regions)
     unknown = set(regions) - {"E", "S", "P"}
     if unknown:
@@ -156,7 +156,9 @@ def _region_counts(store: Store, base_label: str, rl_label: str) -> dict:
                                  lambda limits: task_counts(store, rl_label, limits), True)
     base, rl, _ = align(base, rl, allow_missing=True)
     regions = classify_tasks(base.n, base.c, rl.n, rl.c)
-    return {"task_ids": base.task_ids.astype(str), "regions": regions, "n": base.n, "base": base, "rl": rl}
+    task_ids = base.task_ids.astype(str)
+    return {"task_ids": task_ids, "regions": regions, "n": base.n, "base": base, "rl": rl,
+            "row": {task: i for i, task in enumerate(task_ids)}}
 
 
 def _chosen_tasks(counts: dict, regions: tuple[str, ...], p_tasks: int, seed: int) -> list[tuple[str, str]]:
@@ -177,13 +179,11 @@ def save_likelihood(result: LikelihoodResult, store: str | Store) -> Path | None
     """Write the result as JSON into the store's compare/ folder, where the report finds it (local stores)."""
     import json
 
-    from tether.compare.store import FOLDER
-    from tether.store import is_remote
+    from tether.compare.store import saved_path
 
-    store = open_store(store) if not isinstance(store, Store) else store
-    if is_remote(store.root):
+    path = saved_path(open_store(store), SAVED)
+    if path is None:
         return None
-    path = store.root / FOLDER / SAVED
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False, default=str) + "\n")
     return path
@@ -191,19 +191,9 @@ def save_likelihood(result: LikelihoodResult, store: str | Store) -> Path | None
 
 def load_likelihood(store: str | Store) -> dict | None:
     """The saved result as JSON, or None when the store has none."""
-    import json
+    from tether.compare.store import read_saved
 
-    from tether.compare.store import FOLDER
-    from tether.store import is_remote
-
-    store = open_store(store) if not isinstance(store, Store) else store
-    path = None if is_remote(store.root) else store.root / FOLDER / SAVED
-    if path is None or not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    return read_saved(open_store(store), SAVED)
 
 
 def _plans(store: Store, chosen, base_label: str, rl_label: str, max_completions: int | None) -> list[_Plan]:
@@ -344,7 +334,7 @@ def _task_result(plan: _Plan, scores: dict, counts: dict) -> TaskLikelihood:
         if not mismatched[j] and log_q[j] - log_pi[j] > best_weight:
             best, best_weight = (index, target, other), log_q[j] - log_pi[j]
     forks = fork_tokens(np.asarray(best[1][4]), np.asarray(best[2][4]), best[1][5]) if best else []
-    row = list(counts["task_ids"]).index(plan.task_id)
+    row = counts["row"][plan.task_id]
     mine = counts["base"] if plan.target == counts["base"].label else counts["rl"]
     return TaskLikelihood(plan.task_id, plan.region, plan.target, plan.proposal, (int(mine.c[row]), int(mine.n[row])),
                           estimate, outside, forks, best[0] if best else None, int(mismatched.sum()))
