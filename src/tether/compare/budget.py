@@ -78,10 +78,11 @@ def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule
         samples, to_the_end = posterior_outlook(pilot.n, pilot.c, fit.a, fit.b, k, rule, seed=seed)
         solved = posterior_pass_at_k(pilot.n, pilot.c, fit, [k])[:, 0]
         passes.append(solved[:, None])
-        plan.models.append(ModelBudget(label, len(pilot.n), float(np.median(pilot.n)), mean_tokens(store, label),
+        per_sample = mean_tokens(store, label)
+        plan.models.append(ModelBudget(label, len(pilot.n), float(np.median(pilot.n)), per_sample,
                                        len(pilot.n) * k, float(samples.sum()), float((1 - to_the_end).sum()),
                                        float((1 - solved).sum())))
-        if mean_tokens(store, label) is None:
+        if per_sample is None:
             plan.notes.append(f"{label}'s pilot samples record no token counts: tokens and GPU hours are not known")
     plan.regions_at_k = {region: float(values[0]) for region, values in expected_regions(*passes).items()}
     plan.notes += dropped
