@@ -96,17 +96,14 @@ def sample_adaptive(tasks: Sequence[Task], engine, store: str | Store, label: st
 def _check_rule(store: Store, label: str, config: SamplingConfig) -> None:
     """A label sampled under another rule, or in full, is refused before anything runs (as `sample` would refuse
     it at its next round, which a finished run never reaches)."""
-    from tether.errors import StoreError
+    from tether.sampling.run import refuse_other_settings, settings_differences
 
     previous = store.manifest().get("runs", {}).get(label, {}).get("settings")
     if previous is None or not store.shard_paths("samples", label):
         return
-    before, now = previous.get("adaptive"), dict(config.adaptive or ())
-    if before != now:
-        changes = "; ".join(f"adaptive.{key}: {(before or {}).get(key)!r} -> {now.get(key)!r}"
-                            for key in sorted(set(before or {}) | set(now)) if (before or {}).get(key) != now.get(key))
-        raise StoreError(f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
-                         f"{changes or 'a full run'} (use another label, or --reset-label)")
+    changes = settings_differences({"adaptive": previous.get("adaptive")}, {"adaptive": dict(config.adaptive or ())})
+    if changes:
+        refuse_other_settings(store, label, changes)
 
 
 def _counts(store: Store, label: str, tasks: Sequence[Task]) -> tuple[np.ndarray, np.ndarray]:

@@ -217,13 +217,9 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
         runs = manifest.setdefault("runs", {})
         previous = runs.get(label)
         if previous is not None:
-            differences = _differences(previous["settings"], settings)
+            differences = settings_differences(previous["settings"], settings)
             if differences and store.shard_paths("samples", label):
-                raise StoreError(
-                    f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
-                    + "; ".join(differences)
-                    + " (use another label, or --reset-label to set its samples aside and start again)"
-                )
+                refuse_other_settings(store, label, differences)
             if differences:  # claimed by a run that wrote nothing: nothing to keep consistent with
                 runs[label] = {"settings": settings, "k": config.k}
                 return (f"label {label!r} was claimed with other settings by a run that wrote no samples; "
@@ -232,12 +228,20 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
     return None
 
 
-def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+def refuse_other_settings(store: Store, label: str, differences: list[str]) -> None:
+    """The one refusal of a label whose samples were made with other run settings, naming each difference."""
+    raise StoreError(f"{store.root}: label {label!r} was sampled with other settings; refusing to resume: "
+                     + "; ".join(differences)
+                     + " (use another label, or --reset-label to set its samples aside and start again)")
+
+
+def settings_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Each setting that differs, as "path: old -> new" (nested settings by dotted path)."""
     found = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            found += _differences(a, b, f"{prefix}{key}.")
+            found += settings_differences(a, b, f"{prefix}{key}.")
         elif a != b:
             what = "the prompts (task set, order, or rendered text)" if key == "prompts_digest" else f"{prefix}{key}"
             found.append(f"{what}: {a!r} -> {b!r}")
