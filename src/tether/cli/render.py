@@ -363,6 +363,7 @@ def _tokens(n: int) -> str:
 
 def render_likelihood(result, console: Console) -> None:
     """`tether likelihood`: per task the other model's estimated chance, the forks, the impossible tokens."""
+    from tether.likelihood.run import BUDGET_FACTOR
     from tether.metrics.bound import format_probability
 
     table = Table(show_edge=False, pad_edge=False, title=f"{result.base_label} vs {result.rl_label}: each task's "
@@ -382,7 +383,7 @@ def render_likelihood(result, console: Console) -> None:
     console.print(table)
     for region, counts in result.summary().items():
         console.print(f"{region}: {counts['reachable']} rare but reachable (estimate >= "
-                      f"{format_probability(result.threshold)}, the ε of a {10}x budget), {counts['below']} below it, "
+                      f"{format_probability(result.threshold)}, the ε of a {BUDGET_FACTOR}x budget), {counts['below']} below it, "
                       f"{counts['out of reach']} out of reach, {counts['no estimate']} without a trustworthy estimate "
                       "(weights too uneven)", highlight=False, soft_wrap=True)
     for t in result.tasks:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import InputError
+from tether.ingest.jsonl import jsonl_rows
 
 FORMATS = ("auto", "tether", "lm-eval", "lighteval")
 
@@ -67,7 +67,7 @@ def detect_format(path: Path) -> str:
         if name.endswith(".parquet"):
             return "lighteval" if {"doc", "model_response", "metric"} <= set(pq.read_schema(path).names) else "tether"
         if name.endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
-            first = _first_json_object(path)
+            first = next((record for _, record in jsonl_rows(path)), None)
             return "lm-eval" if isinstance(first, dict) and {"doc_id", "resps"} <= set(first) else "tether"
     except (InputError, pa.ArrowInvalid, OSError):
         pass  # not readable as either harness's file: tether's own reader says precisely what is wrong
@@ -88,7 +88,7 @@ _LM_EVAL_NAME = re.compile(r"^samples_(?P<task>.+)_\d{4}-\d{2}-\d{2}T[\d.:-]+\.j
 
 
 def _lm_eval(path: Path, options: HarnessOptions) -> HarnessFile:
-    records = list(_json_lines(path))
+    records = list(jsonl_rows(path))
     match = _LM_EVAL_NAME.match(path.name)
     task = match.group("task") if match else path.name.split(".")[0]
     filters = list(dict.fromkeys(str(r.get("filter", "none")) for _, r in records))
@@ -264,28 +264,3 @@ def _zero_one(where: str, metric: str, value: object) -> bool:
     if not _is_zero_one(value):
         raise InputError(f"{where}: metric {metric!r} is {value!r}, not 0/1; choose a 0/1 metric with --metric")
     return bool(value)
-
-
-def _first_json_object(path: Path) -> object:
-    for _, record in _json_lines(path, first_only=True):
-        return record
-    return None
-
-
-def _json_lines(path: Path, first_only: bool = False) -> Iterator[tuple[str, dict]]:
-    import gzip
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    yield f"{path}:{number}", json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{number}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-                if first_only:
-                    return
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None

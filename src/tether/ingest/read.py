@@ -11,8 +11,6 @@ are converted to these rows first (`tether.ingest.harness`).
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ import pyarrow.parquet as pq
 
 from tether.errors import InputError
 from tether.ingest.harness import FORMATS, HarnessOptions, HarnessTask, detect_format, read_harness
+from tether.ingest.jsonl import jsonl_rows
 from tether.store.schema import check_label
 
 _OPTIONAL_STR = ("completion", "answer", "finish_reason")
@@ -98,29 +97,9 @@ def _raw_rows(path: Path) -> Iterator[tuple[str, object]]:
     if name.endswith(".parquet"):
         yield from _parquet_rows(path)
     elif name.endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
-        yield from _jsonl_rows(path)
+        yield from jsonl_rows(path)
     else:
         raise InputError(f"{path}: unknown file type; expected .jsonl, .jsonl.gz or .parquet")
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, object]]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                where = f"{path}:{number}"
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-                if not text.strip():
-                    continue
-                try:
-                    yield where, json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[str, object]]:
