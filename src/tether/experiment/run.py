@@ -104,7 +104,6 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
 def _likelihood_stage(experiment: Experiment, store: Path, models: dict[str, str], note,
                       progress: ProgressFactory) -> None:
     """Each model's chance on the tasks only the other solved (scores already in the store are reused)."""
-    from tether.engines import make_engine
     from tether.likelihood import cross_likelihood, load_likelihood, save_likelihood
 
     lk = experiment.likelihood
@@ -112,12 +111,11 @@ def _likelihood_stage(experiment: Experiment, store: Path, models: dict[str, str
         note("likelihood", "skipped", "disabled in the file")
         return
     before = load_likelihood(store)
-    sections = experiment.models
     built: dict[str, object] = {}
 
-    def engine(label: str):
+    def engine(label: str):  # each model once; closed here after the stage
         if label not in built:
-            built[label] = make_engine(sections[label].engine, models[label], **sections[label].engine_options())
+            built[label] = _file_engine(experiment, models, label)
         return built[label]
 
     try:
@@ -132,11 +130,18 @@ def _likelihood_stage(experiment: Experiment, store: Path, models: dict[str, str
          f"{len(result.tasks)} tasks, {result.scored} completions scored")
 
 
+def _file_engine(experiment: Experiment, models: dict[str, str], label: str):
+    """The engine of `label` as the experiment file gives it (engine, options) on its resolved model."""
+    from tether.engines import make_engine
+
+    section = experiment.models[label]
+    return make_engine(section.engine, models[label], **section.engine_options())
+
+
 def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dict[str, str], note,
                     progress: ProgressFactory) -> None:
     """avg@k and entropies (and perplexity on traces), unless disabled or already in the store."""
     from tether.diagnostics import diagnose, load_diagnostics, read_traces
-    from tether.engines import make_engine
     from tether.store import open_store
 
     d = experiment.diagnostics
@@ -149,10 +154,9 @@ def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dic
     if all((label, metric) in done for label in ("base", "rl") for metric in wanted):
         note("diagnose", "skipped", "already in the store")
         return
-    sections = experiment.models
     traces = read_traces(_resolve(root, d.traces)) if d.traces else None
     diagnose(opened, ("base", "rl"), k=d.k, traces=traces, token_entropy_on=d.token_entropy, batch=d.batch_size,
-             engines=lambda label: make_engine(sections[label].engine, models[label], **sections[label].engine_options()),
+             engines=lambda label: _file_engine(experiment, models, label),
              progress=progress)
     note("diagnose", "ran", f"{', '.join(sorted(wanted))} of both models")
 
