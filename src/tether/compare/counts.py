@@ -105,26 +105,20 @@ ADAPTIVE_NOTE = ("{labels} sampled adaptively: each task is compared on its own 
                  "tol of the truth at the full budget (docs/adaptive.md)")
 
 
-def adaptive_labels(sources: list[tuple[object, str | None]]) -> list[str]:
-    """The labels among (source, label) pairs whose run in a store was adaptive (docs/adaptive.md)."""
-    found = []
+def adaptive_budgets(sources: list[tuple[object, str | None]]) -> tuple[tuple[int | None, ...], list[str]]:
+    """For (source, label) pairs: the full budget k of each label whose run in a store was adaptive (None
+    for the others), and those labels (docs/adaptive.md); one manifest read per store."""
+    budgets, manifests = [], {}
     for source, label in sources:
         path = source if is_remote(source) else Path(str(source))
         if label is None or not is_store(path):
+            budgets.append(None)
             continue
-        settings = open_store(path).manifest().get("runs", {}).get(label, {}).get("settings", {})
-        if settings.get("adaptive"):
-            found.append(label)
-    return found
-
-
-def adaptive_budget(source, label: str) -> int | None:
-    """The full budget k of an adaptive run of `label` in the store at `source` (None: not adaptive)."""
-    path = source if is_remote(source) else Path(str(source))
-    if not is_store(path):
-        return None
-    run = open_store(path).manifest().get("runs", {}).get(label, {})
-    return int(run["k"]) if run.get("settings", {}).get("adaptive") and run.get("k") else None
+        if str(path) not in manifests:
+            manifests[str(path)] = open_store(path).manifest()
+        run = manifests[str(path)].get("runs", {}).get(label, {})
+        budgets.append(int(run["k"]) if run.get("settings", {}).get("adaptive") and run.get("k") else None)
+    return tuple(budgets), [label for (_, label), k in zip(sources, budgets) if k]
 
 
 def budget_matched(load_base, load_rl, match: bool) -> tuple[TaskCounts, TaskCounts, str | None]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budget, adaptive_labels, budget_matched, load_counts
+from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets, budget_matched, load_counts
 from tether.compare.curves import pass_at_k_curves
 from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
 from tether.errors import InputError
@@ -62,9 +62,7 @@ def compare(
     if base is None or rl is None:
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()
-    adaptive = adaptive_labels([(base, base_label), (rl, rl_label)])
-    budgets = tuple(adaptive_budget(source, label) if label in adaptive else None
-                    for source, label in ((base, base_label), (rl, rl_label)))
+    budgets, adaptive = adaptive_budgets([(base, base_label), (rl, rl_label)])
     base_counts, rl_counts, warning = budget_matched(lambda limits: load_counts(base, base_label, "base", limits),
                                                      lambda limits: load_counts(rl, rl_label, "rl", limits),
                                                      options.match_budget and not adaptive)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budget, adaptive_labels, budget_matched
+from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets, budget_matched
 from tether.compare.provenance import checked_labels
 from tether.compare.result import CompareOptions, Comparison, save_comparison
 from tether.compare.run import compare_counts, self_comparison
@@ -62,9 +62,7 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     store = open_store(store)
     options = options or CompareOptions()
     warnings, origin = checked_labels(store, base_label, rl_label)
-    adaptive = adaptive_labels([(store.root, base_label), (store.root, rl_label)])
-    budgets = tuple(adaptive_budget(store.root, label) if label in adaptive else None
-                    for label in (base_label, rl_label))
+    budgets, adaptive = adaptive_budgets([(store.root, base_label), (store.root, rl_label)])
     base, rl, warning = budget_matched(lambda limits: task_counts(store, base_label, limits),
                                        lambda limits: task_counts(store, rl_label, limits),
                                        options.match_budget and not adaptive)
