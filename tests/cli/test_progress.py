@@ -60,3 +60,11 @@ def test_a_stage_that_never_started_prints_nothing():
     with Bars(Console(file=out), every=0.01, live=False)("grading", "samples"):
         pass
     assert out.getvalue() == ""
+
+
+def test_a_live_bar_shows_the_description_once():
+    """A description with ': ' in it (sampling's "rl: 2 tasks x 4") is the bar's own column; the numbers
+    column holds only the numbers."""
+    meter = Meter("rl: 2 tasks x 4", "samples", clock=Clock())
+    meter.start(8)
+    assert meter.numbers().startswith("0/8 samples (0.0%)") and meter.line() == f"rl: 2 tasks x 4: {meter.numbers()}"

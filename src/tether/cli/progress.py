@@ -66,11 +66,15 @@ class Meter:
 
     def line(self) -> str:
         """`sample rl: 1,234/8,192 samples (15.1%), 3.2 samples/s, 812 tok/s, elapsed 6:25, ETA 36:12`."""
+        return f"{self.description}: {self.numbers()}"
+
+    def numbers(self) -> str:
+        """The line without its description (a rich bar shows the description in a column of its own)."""
         unit = f" {self.unit}" if self.unit else ""
         if self.total is None:
-            return f"{self.description}: starting"
+            return "starting"
         share = self.completed / self.total if self.total else 1.0
-        parts = [f"{self.description}: {int(self.completed):,}/{self.total:,}{unit} ({share:.1%})"]
+        parts = [f"{int(self.completed):,}/{self.total:,}{unit} ({share:.1%})"]
         rate, tokens = self.rate(), self.token_rate()
         if rate is not None:
             parts.append(f"{rate:,.1f}{unit or ' items'}/s")
@@ -94,7 +98,7 @@ class _Numbers(ProgressColumn):
         self.meter = meter
 
     def render(self, task) -> Text:
-        return Text(self.meter.line().split(": ", 1)[1], style="progress.data.speed")
+        return Text(self.meter.numbers(), style="progress.data.speed")
 
 
 class _RichView:
@@ -185,17 +189,16 @@ class Bars:
             return LiveMeter(description, lambda m: _RichView(m, self.console, transient), unit)
         return LiveMeter(description, lambda m: _PlainView(m, self.console, self.every), unit)
 
-    @contextlib.contextmanager
-    def __call__(self, description: str, unit: str = "") -> Iterator[LiveMeter]:
-        meter = self.meter(description, unit, transient=True)
-        try:
-            yield meter
-        finally:
-            meter.view.close()
+    def __call__(self, description: str, unit: str = "") -> contextlib.AbstractContextManager[LiveMeter]:
+        return self._shown(description, unit, transient=True)
+
+    def sampling(self, description: str) -> contextlib.AbstractContextManager[LiveMeter]:
+        """Sampling's meter: in samples, and left on screen when done."""
+        return self._shown(description, "samples", transient=False)
 
     @contextlib.contextmanager
-    def sampling(self, description: str) -> Iterator[LiveMeter]:
-        meter = self.meter(description, "samples")
+    def _shown(self, description: str, unit: str, transient: bool) -> Iterator[LiveMeter]:
+        meter = self.meter(description, unit, transient)
         try:
             yield meter
         finally:
