@@ -166,7 +166,7 @@ def _sampling_logprob(row: dict, token: int, decoding: Decoding) -> float:
     order = np.argsort(-probs, kind="stable")
     before = np.cumsum(probs[order]) - probs[order]
     kept = order[before < decoding.top_p + NUCLEUS_TOLERANCE]
-    if where[0] not in set(kept.tolist()):
+    if not np.any(kept == where[0]):
         return float("-inf")
     return float(chosen - np.logaddexp.reduce(logp[kept]))
 
