@@ -36,17 +36,25 @@ def lab_run(quick_demo, tmp_path_factory):
         os.environ.pop("TETHER_CACHE") if previous is None else os.environ.update(TETHER_CACHE=previous)
     tasks = load_tasks(SPEC)
     engines = {label: TransformersEngine(model, template="plain", batch_size=1024) for label, model in models.items()}
-    runs = []
+    store = tmp_path_factory.mktemp("likelihood") / "store"  # one store: seed i's pair is base{i}, rl{i}
     for seed in SEEDS:
-        store = tmp_path_factory.mktemp("likelihood") / "store"
         config = SamplingConfig(K, Decoding(1.0, TOP_P, 6), seed=seed, task_block=32, sample_block=K)
         for label, engine in engines.items():
-            sample(tasks, engine, store, label, config)
-        grade(store, GradeOptions(workers=1))
-        runs.append((cross_likelihood(store, regions=("E", "S", "P"), engines=engines.get), store))
+            sample(tasks, engine, store, _label(label, seed), config)
+    grade(store, GradeOptions(workers=1))
+    runs = [(cross_likelihood(store, _label("base", seed), _label("rl", seed), regions=("E", "S", "P"),
+                              engines=lambda label: engines[_model(label)]), store) for seed in SEEDS]
     exact = {p.task_id: p for p in exact_prompts(tasks, models["base"], models["rl"], max_tokens=6, threshold=1e-10,
                                                   top_p=TOP_P)}
     return runs, exact
+
+
+def _label(model: str, seed: int) -> str:
+    return model if seed == 0 else f"{model}{seed}"  # seed 0's pair keeps the default labels
+
+
+def _model(label: str) -> str:
+    return label.rstrip("0123456789")
 
 
 def test_estimates_agree_with_the_exact_probability(lab_run):
@@ -55,9 +63,10 @@ def test_estimates_agree_with_the_exact_probability(lab_run):
     runs, exact = lab_run
     checked = [t for found, _ in runs for t in found.tasks if t.estimate.trusted]
     assert len(checked) >= 36
-    inside = [t.estimate.ci[0] <= getattr(exact[t.task_id], t.target).p_correct <= t.estimate.ci[1] for t in checked]
-    assert np.mean(inside) >= 0.9, [(t.task_id, t.region, t.estimate.ci, getattr(exact[t.task_id], t.target).p_correct)
-                                     for t, ok in zip(checked, inside) if not ok]
+    truth = [getattr(exact[t.task_id], _model(t.target)).p_correct for t in checked]
+    inside = [t.estimate.ci[0] <= p <= t.estimate.ci[1] for t, p in zip(checked, truth)]
+    assert np.mean(inside) >= 0.9, [(t.task_id, t.region, t.estimate.ci, p)
+                                     for t, p, ok in zip(checked, truth, inside) if not ok]
 
 
 def test_scores_are_the_exact_sampling_probabilities(lab_run):
