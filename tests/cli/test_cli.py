@@ -1,4 +1,5 @@
-"""The `tether` command end to end, in a subprocess, on generated files with known regions."""
+"""The `tether` command end to end on generated files with known regions (in this process: tests/cli_run.py;
+`tether sample` and the demo's test start the installed command)."""
 
 import json
 import re
@@ -8,11 +9,8 @@ from math import comb
 
 import pytest
 
+from ..cli_run import tether
 from ..conftest import write_jsonl
-
-
-def tether(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tether", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def test_version_and_help():

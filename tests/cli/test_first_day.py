@@ -1,16 +1,11 @@
 """What a researcher meets on the first day (issue 18): each message names the fix, at once."""
 
 import csv
-import subprocess
-import sys
 
 import tether
 
+from ..cli_run import tether as run
 from ..conftest import graded_rows, write_jsonl
-
-
-def run(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "tether", *map(str, args)], capture_output=True, text=True, **kwargs)
 
 
 def test_a_model_path_that_does_not_exist_is_said_before_anything_loads(tmp_path):

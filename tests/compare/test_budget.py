@@ -1,8 +1,6 @@
 """`tether plan`: a full and an adaptive run planned from a pilot in the store."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from tether.compare.budget import plan_budget
 from tether.metrics.adaptive import AdaptiveRule, posterior_outlook
 from tether.metrics.extrapolate import fit_beta_binomial
 
+from ..cli_run import tether as cli
 from ..conftest import graded_rows, write_jsonl
 
 
@@ -43,12 +42,10 @@ def test_the_plan_follows_the_pilot(pilot):
 
 def test_the_command(pilot):
     store, _ = pilot
-    out = subprocess.run([sys.executable, "-m", "tether", "plan", str(store), "--k", "1024", "--json"],
-                         capture_output=True, text=True)
+    out = cli("plan", str(store), "--k", "1024", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["k"] == 1024 and data["rule"]["tol"] == 1e-3 and len(data["models"]) == 2
     assert data["models"][1]["adaptive_tokens"] < data["models"][1]["full_tokens"]
-    small = subprocess.run([sys.executable, "-m", "tether", "plan", str(store), "--k", "32"], capture_output=True,
-                           text=True)
+    small = cli("plan", str(store), "--k", "32")
     assert small.returncode == 2 and "more than k = 32" in small.stderr

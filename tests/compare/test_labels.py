@@ -1,13 +1,12 @@
 """`compare` on one store never compares a label with itself, and says why (issue 18)."""
 
-import subprocess
-import sys
 
 import pytest
 
 import tether
 from tether.errors import InputError
 
+from ..cli_run import tether as cli
 from ..conftest import graded_rows, write_jsonl
 
 
@@ -18,8 +17,7 @@ def test_a_label_without_verdicts_is_refused_not_compared_with_the_other(tmp_pat
     tether.import_samples(write_jsonl(tmp_path / "u.jsonl", ungraded), tmp_path / "run", label="rl")
     with pytest.raises(InputError, match=r"no verdicts for label 'rl'.*not graded yet.*graded labels: base"):
         tether.compare(store=tmp_path / "run")
-    out = subprocess.run([sys.executable, "-m", "tether", "compare", str(tmp_path / "run")], capture_output=True,
-                         text=True)
+    out = cli("compare", str(tmp_path / "run"))
     assert out.returncode == 2 and "no verdicts for label 'rl'" in out.stderr and "base (" not in out.stdout
 
 

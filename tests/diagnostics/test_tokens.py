@@ -21,6 +21,8 @@ from tether.diagnostics.tokens import Trace, stored_prompts
 from tether.errors import InputError
 from tether.store import Store
 
+from ..cli_run import tether as cli
+
 
 @pytest.fixture
 def lab_store(quick_demo):
@@ -115,22 +117,16 @@ def test_diagnose_stores_every_metric_and_reads_back_the_newest(lab_store, tmp_p
 
 
 def test_cli_diagnose(lab_store, tmp_path):
-    import subprocess
-    import sys
 
     traces = tmp_path / "traces.jsonl"
     traces.write_text(json.dumps({"task_id": "sum/005", "trace": "2+3"}) + "\n")
-    out = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--k", "8", "--traces",
-                          str(traces), "--json"], capture_output=True, text=True)
+    out = cli("diagnose", str(lab_store.root), "--k", "8", "--traces", str(traces), "--json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["diagnostics"]
     assert {(r["model"], r["metric"]) for r in rows} >= {("base", "token_entropy"), ("rl", "perplexity")}
-    table = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--no-token-entropy"],
-                           capture_output=True, text=True)
+    table = cli("diagnose", str(lab_store.root), "--no-token-entropy")
     assert table.returncode == 0 and "avg@32" in table.stdout and "answer entropy" in table.stdout
-    one = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--label", "rl",
-                          "--no-token-entropy", "--json"], capture_output=True, text=True)
+    one = cli("diagnose", str(lab_store.root), "--label", "rl", "--no-token-entropy", "--json")
     assert one.returncode == 0 and {r["model"] for r in json.loads(one.stdout)["diagnostics"]} == {"rl"}
-    bad = subprocess.run([sys.executable, "-m", "tether", "diagnose", str(lab_store.root), "--model", "nolabel"],
-                         capture_output=True, text=True)
+    bad = cli("diagnose", str(lab_store.root), "--model", "nolabel")
     assert bad.returncode == 2 and "LABEL=PATH" in bad.stderr and "Traceback" not in bad.stderr

@@ -184,3 +184,19 @@ def test_pass_at_k_reaches_the_full_budget_on_adaptive_labels(runs):
     assert adaptive.k_grid[-1] == full.k_grid[-1] == K
     for side in ("base", "rl"):
         assert adaptive.pass_at_k[side][-1] == pytest.approx(full.pass_at_k[side][-1], abs=1e-3)
+
+
+def test_a_run_whose_tasks_all_settle_early_keeps_its_full_budget(tmp_path):
+    """No round reaches k when every task settles in the first: the label's budget is still k, so compare takes
+    the chance of S and E at k (not at the first round's end)."""
+    import tether
+    from tether.compare.counts import adaptive_budgets
+    from tether.experiment.stages import resolve_model
+
+    config = SamplingConfig(4096, Decoding(1.0, 1.0, 8), seed=0, task_block=8, sample_block=64)
+    engine = TransformersEngine(resolve_model("lab:base"), template="plain")
+    done = sample_adaptive(load_tasks("lab-sums:2-4"), engine, tmp_path / "run", "base", config, AdaptiveRule(),
+                           GradeOptions(workers=1))
+    assert done.rounds == [(16, 3)] and set(done.samples.values()) == {16}  # easy: all settled after 16
+    assert tether.open_store(tmp_path / "run").manifest()["runs"]["base"]["k"] == 4096
+    assert adaptive_budgets([(tmp_path / "run", "base")]) == ((4096,), ["base"])

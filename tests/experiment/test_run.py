@@ -1,14 +1,14 @@
 """`tether run`: config validation with clear messages, stages that resume or skip, the CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tether.errors import InputError
 from tether.experiment import load_experiment, run_experiment
+
+from ..cli_run import tether
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -103,12 +103,11 @@ def test_bundled_example_config_is_valid():
 
 def test_cli_run(tmp_path, tiny_model):
     path = write_experiment(tmp_path, tiny_model)
-    out = subprocess.run([sys.executable, "-m", "tether", "run", str(path), "--json"], capture_output=True, text=True)
+    out = tether("run", path, "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["n_tasks"] == 3
     assert "sample base: ran" in out.stderr and "diagnose: ran" in out.stderr and "report: ran" in out.stderr
-    bad = subprocess.run([sys.executable, "-m", "tether", "run", str(tmp_path / "missing.toml")], capture_output=True,
-                         text=True)
+    bad = tether("run", tmp_path / "missing.toml")
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.toml'}: no such experiment file"
 
 
@@ -139,12 +138,10 @@ def test_run_check_prints_the_plan_and_loads_nothing(tmp_path):
     experiment = tmp_path / "e.toml"
     experiment.write_text('out = "run"\n[tasks]\nspec = "lab-sums:2-11+lab-sums:20-29"\n[sampling]\nk = 64\n'
                           'max_tokens = 100\n[models.base]\nmodel = "lab:base"\n[models.rl]\nmodel = "./nowhere"\n')
-    out = subprocess.run([sys.executable, "-m", "tether", "run", str(experiment), "--check"], capture_output=True,
-                         text=True)
+    out = tether("run", experiment, "--check")
     assert out.returncode == 2 and "model ./nowhere: no such folder" in out.stderr
     experiment.write_text(experiment.read_text().replace('"./nowhere"', '"lab:rl"'))
-    out = subprocess.run([sys.executable, "-m", "tether", "run", str(experiment), "--check", "--throughput", "100"],
-                         capture_output=True, text=True)
+    out = tether("run", experiment, "--check", "--throughput", "100")
     assert out.returncode == 0, out.stderr
     assert "tasks: 20 = lab-sums:2-11 (10), lab-sums:20-29 (10)" in out.stdout
     assert "both models 256.00k tokens" in out.stdout and "0.7 GPU hours at 100 generated tokens/s" in out.stdout

@@ -16,6 +16,8 @@ from tether.grading import GradeOptions, grade
 from tether.store import query
 from tether.tasks import ColumnMap, load_tasks
 
+from ..cli_run import tether as cli
+
 
 class FlakyJudge:
     """An OpenAI-compatible chat server answering 503 to its first `failures` requests, then grading
@@ -171,8 +173,7 @@ def test_a_task_missing_from_the_given_tasks_is_one_error_before_anything_is_wri
     rows = [{"task_id": t, "completion": "x"} for t in ("q", "r")]
     tether.import_samples(_write(tmp_path / "s.jsonl", rows), tmp_path / "run", label="base")
     tasks = _write(tmp_path / "t.jsonl", [{"id": "q", "question": "?", "answer": "x"}])
-    out = subprocess.run([sys.executable, "-m", "tether", "grade", "--store", str(tmp_path / "run"), "--tasks",
-                          str(tasks), "--columns", "id=id", "--verifier", "exact"], capture_output=True, text=True)
+    out = cli("grade", "--store", tmp_path / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact")
     assert out.returncode == 2 and "1 task ids of 'base''s samples are not in the given tasks" in out.stderr
     assert "Traceback" not in out.stderr and not list((tmp_path / "run").glob("tasks/*/*.parquet"))
 

@@ -3,7 +3,6 @@
 import json
 import re
 import signal
-import subprocess
 import sys
 
 import duckdb
@@ -15,6 +14,7 @@ from tether.grading import VERIFIERS, GradeOptions, grade, make_verifier
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
 
+from ..cli_run import tether as cli
 from ..servers import VLLM_API_KEY
 
 
@@ -112,14 +112,11 @@ def test_registry_is_complete_and_every_verifier_grades_its_own_gold():
 
 def test_cli_grade_then_compare(store_with_samples, tmp_path):
     store, _ = store_with_samples
-    command = [sys.executable, "-m", "tether", "grade", "--store", str(store), "--tasks",
-               str(tmp_path / "tasks.jsonl"), "--columns", "id=id", "--workers", "2"]
-    out = subprocess.run(command, capture_output=True, text=True)
+    out = cli("grade", "--store", store, "--tasks", tmp_path / "tasks.jsonl", "--columns", "id=id", "--workers", "2")
     assert out.returncode == 0, out.stderr
     assert "Grading" in out.stdout and "12 distinct (task, answer) pairs" in out.stdout
     assert "no answer extracted" in out.stdout
-    payload = json.loads(subprocess.run([sys.executable, "-m", "tether", "compare", str(store), "--json"],
-                                        capture_output=True, text=True).stdout)
+    payload = json.loads(cli("compare", str(store), "--json").stdout)
     assert payload["counts"]["P"] == 2
 
 
@@ -154,7 +151,7 @@ def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(stor
     kept = verdicts(store)
     assert len(kept) == 32 and len({r[0] for r in kept}) == 1
     assert not [p for p in store.rglob("*") if ".tmp-" in p.name]
-    again = subprocess.run(command[:6], capture_output=True, text=True)  # the tasks are in the store now
+    again = cli(*command[3:6])  # the tasks are in the store now
     assert again.returncode == 0, again.stderr
     rows = verdicts(store)
     assert len(rows) == 64 and len({r[:3] for r in rows}) == 64 and kept in (rows[:32], rows[32:])

@@ -18,6 +18,8 @@ from tether.likelihood import cross_likelihood
 from tether.sampling import SamplingConfig, sample
 from tether.tasks import load_tasks
 
+from ..cli_run import tether as cli
+
 SPEC, K, TOP_P, SEEDS = "lab-sums:2-21", 96, 0.9, (0, 1, 2)
 
 
@@ -112,18 +114,14 @@ def test_a_second_run_scores_nothing_again(lab_run):
 def test_the_command_prints_the_estimates_and_one_json_object(lab_run):
     """Everything is in the store already: the command loads no model and answers at once."""
     import json
-    import subprocess
-    import sys
 
     (found, store), _ = lab_run[0][0], lab_run[1]
-    out = subprocess.run([sys.executable, "-m", "tether", "likelihood", str(store), "--tasks", "E,S,P", "--json"],
-                         capture_output=True, text=True)
+    out = cli("likelihood", str(store), "--tasks", "E,S,P", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["summary"] == {r: c for r, c in found.summary().items()}
     assert [t["q_hat"] for t in data["tasks"]] == pytest.approx([t.estimate.q_hat for t in found.tasks])
-    text = subprocess.run([sys.executable, "-m", "tether", "likelihood", str(store), "--tasks", "S"],
-                          capture_output=True, text=True)
+    text = cli("likelihood", str(store), "--tasks", "S")
     assert text.returncode == 0 and "samples to solve once" in text.stdout and "S: " in text.stdout
 
 

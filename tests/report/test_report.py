@@ -3,8 +3,6 @@
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,8 @@ import pytest
 import tether
 from tether.compare.store import FOLDER, load_store_comparison, stored_comparison
 from tether.report import build_report, gather
+
+from ..cli_run import tether as cli
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +101,10 @@ def test_the_report_shows_the_saved_comparison_and_only_while_current(quick_demo
 
 
 def test_cli_report(quick_demo, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "tether", "report", str(quick_demo[0].folder / "store"), "--out",
-                          str(tmp_path / "r")], capture_output=True, text=True)
+    out = cli("report", str(quick_demo[0].folder / "store"), "--out", str(tmp_path / "r"))
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "r" / "report.html").is_file()
-    bad = subprocess.run([sys.executable, "-m", "tether", "report", str(tmp_path / "nothing")],
-                         capture_output=True, text=True)
+    bad = cli("report", str(tmp_path / "nothing"))
     assert bad.returncode == 2 and "not a tether store" in bad.stderr and "Traceback" not in bad.stderr
 
 

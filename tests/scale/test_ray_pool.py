@@ -161,3 +161,27 @@ def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_m
     table = pq.read_table(store / "samples" / "m", columns=["task_id", "sample_idx"])
     keys = list(zip(table.column("task_id").to_pylist(), table.column("sample_idx").to_pylist()))
     assert len(keys) == len(set(keys)) == 8 * 64
+
+
+def test_adaptive_rounds_on_ray_write_the_store_of_one_process(cluster, tmp_path):
+    """One pool serves every round (each worker loads its engine once); the rounds, the samples and the
+    stopping decisions are those of the same adaptive run in one process."""
+    from tether.engines import EngineSpec
+    from tether.experiment.adaptive import sample_adaptive
+    from tether.experiment.stages import resolve_model
+    from tether.grading import GradeOptions
+    from tether.metrics.adaptive import AdaptiveRule
+    from tether.scale import RayExecutor, RayOptions
+
+    model, tasks = resolve_model("lab:base"), load_tasks("lab-sums:2-5,41,42")  # the last two: rarely solved
+    config = SamplingConfig(32, Decoding(1.0, 1.0, 8), seed=0, task_block=2, sample_block=16)
+    rule, pids = AdaptiveRule(first=8), []
+    on_ray = sample_adaptive(tasks, EngineSpec("transformers", model, {"template": "plain"}), tmp_path / "ray", "m",
+                             config, rule, GradeOptions(workers=1),
+                             executor=RayExecutor(RayOptions(workers=2), on_worker_started=pids.append))
+    alone = sample_adaptive(tasks, TransformersEngine(model, template="plain"), tmp_path / "one", "m", config, rule,
+                            GradeOptions(workers=1))
+    assert on_ray.ok and len(pids) == 2  # two engines for all the rounds
+    assert on_ray.rounds == alone.rounds and on_ray.samples == alone.samples
+    assert min(on_ray.samples.values()) < max(on_ray.samples.values()) == 32  # some stopped, some went on
+    assert _rows(tmp_path / "ray") == _rows(tmp_path / "one")

@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -12,6 +10,7 @@ from tether.errors import InputError, StoreError
 from tether.store import open_store
 from tether.store.check import check_store
 
+from ..cli_run import tether as cli
 from ..conftest import graded_rows, write_jsonl
 
 
@@ -47,10 +46,10 @@ def test_damaged_shards_and_leftovers(run):
     temp.write_bytes(b"partial")
     report = check_store(open_store(run))
     assert {p.kind for p in report.problems} == {"unreadable", "temp"} and not report.ok
-    out = subprocess.run([sys.executable, "-m", "tether", "check", str(run), "--repair"], capture_output=True, text=True)
+    out = cli("check", str(run), "--repair")
     assert out.returncode == 0 and "repaired: unreadable" in out.stdout and not temp.exists(), out.stdout + out.stderr
     assert (run / "quarantine" / "samples" / "base" / shard.name).is_file()
-    again = subprocess.run([sys.executable, "-m", "tether", "check", str(run)], capture_output=True, text=True)
+    again = cli("check", str(run))
     assert again.returncode == 0 and again.stdout.strip().endswith("shards checked; ok")
 
 
@@ -58,5 +57,5 @@ def test_a_manifest_that_is_not_an_object_is_one_clear_error(run):
     (run / "manifest.json").write_text(json.dumps([1, 2]))
     with pytest.raises(StoreError, match="is not a tether manifest"):
         open_store(run)
-    out = subprocess.run([sys.executable, "-m", "tether", "check", str(run)], capture_output=True, text=True)
+    out = cli("check", str(run))
     assert out.returncode == 2 and "not a tether manifest" in out.stderr and "Traceback" not in out.stderr

@@ -19,6 +19,7 @@ from tether.store import Shard, open_store
 from tether.store.check import check_store
 from tether.tasks import load_tasks
 
+from ..cli_run import tether as cli
 from ..conftest import graded_rows, write_jsonl
 
 COUNTS = {f"t{i}": (8, i % 4) for i in range(6)}
@@ -94,8 +95,7 @@ def test_a_zero_byte_verdict_shard_is_a_one_line_error(tmp_path):
     shard.write_bytes(b"")
     with pytest.raises(StoreError, match=r"a shard is damaged .*tether check"):
         tether.compare(store=tmp_path / "run")
-    out = subprocess.run([sys.executable, "-m", "tether", "compare", str(tmp_path / "run")],
-                         capture_output=True, text=True)
+    out = cli("compare", str(tmp_path / "run"))
     assert out.returncode != 0 and "Traceback" not in out.stderr and "tether check" in out.stderr
 
 

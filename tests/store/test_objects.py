@@ -18,6 +18,7 @@ from tether.store import Shard, is_store, lease, open_store
 from tether.store.schema import Sample, to_table
 from tether.tasks import load_tasks
 
+from ..cli_run import tether as cli
 from ..conftest import graded_rows, write_jsonl
 
 pytest.importorskip("s3fs", reason="s3fs is in the cloud extra")
@@ -109,13 +110,10 @@ def test_shards_are_all_or_nothing_and_never_replaced(remote_run, monkeypatch):
 
 
 def test_cli_on_a_remote_store(remote_run, s3):
-    env = {**os.environ, **s3}
-    out = subprocess.run([sys.executable, "-m", "tether", "compare", remote_run, "--json"], capture_output=True,
-                         text=True, env=env)
+    out = cli("compare", remote_run, "--json")  # the fixture's environment points fsspec at the server
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["n_tasks"] == 4
-    missing = subprocess.run([sys.executable, "-m", "tether", "compare", "s3://runs/nothing"], capture_output=True,
-                             text=True, env=env)
+    missing = cli("compare", "s3://runs/nothing")
     assert missing.returncode == 2 and "not a tether store" in missing.stderr and "Traceback" not in missing.stderr
 
 
@@ -161,3 +159,25 @@ def test_a_dead_writers_group_is_invisible_then_rolled_back(remote_run):
         pass
     assert store.pending_groups() == []
     assert store.fs.exists(f"{store._path}/quarantine/samples/z/part-dead.parquet")
+
+
+def test_an_adaptive_run_on_object_storage_equals_one_on_disk(s3, tmp_path):
+    """Rounds, grading between them and the recorded rule work on a bucket as on a disk: the same rounds,
+    samples and verdicts (a resumed adaptive run is tested on disk: tests/experiment/test_adaptive.py)."""
+    from tether.experiment.adaptive import sample_adaptive
+    from tether.experiment.stages import resolve_model
+    from tether.grading import GradeOptions
+    from tether.metrics.adaptive import AdaptiveRule
+    from tether.store.query import task_samples
+
+    tasks, rule = load_tasks("lab-sums:2-4,42"), AdaptiveRule(first=8)
+    config = SamplingConfig(16, Decoding(1.0, 1.0, 8), seed=0, task_block=2, sample_block=16)
+    engine = TransformersEngine(resolve_model("lab:base"), template="plain")
+    runs = {where: sample_adaptive(tasks, engine, where, "base", config, rule, GradeOptions(workers=1))
+            for where in ("s3://runs/adaptive", str(tmp_path / "run"))}
+    remote, local = runs.values()
+    assert remote.ok and remote.rounds == local.rounds and remote.samples == local.samples
+    assert remote.rounds == [(8, 4), (16, 1)] and remote.samples["sum/042"] == 16  # 42 went on alone
+    ids = [t.task_id for t in tasks]
+    assert task_samples(open_store("s3://runs/adaptive"), "base", ids) == task_samples(open_store(tmp_path / "run"),
+                                                                                       "base", ids)

@@ -1,7 +1,7 @@
 """Adaptive sampling: each task in rounds, graded between rounds, stopped once its outcome at k is settled.
 
 `sample_adaptive` runs `tether.sampling.sample` once per round of the rule
-(`tether.metrics.adaptive`): round r asks for samples [0, R_r) of the tasks still active, and
+(`tether.metrics.adaptive`), or the same units on an executor's workers (Ray): round r asks for samples [0, R_r) of the tasks still active, and
 `tether.grading.grade` grades them before the next round decides which tasks go on. Sample j of
 task t keeps its seed from (seed, t, j), so the samples are the first n_t of a full run's, and a
 task is stopped only by correct verdicts (a verifier error is not correct). The rule is part of
@@ -13,6 +13,7 @@ the same), with no duplicates (a round's units are ordinary units).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -61,9 +62,13 @@ def adaptive_config(config: SamplingConfig, rule: AdaptiveRule) -> SamplingConfi
 
 
 def sample_adaptive(tasks: Sequence[Task], engine, store: str | Store, label: str, config: SamplingConfig,
-                    rule: AdaptiveRule, grade_options, *, on_round: Callable[[int, int], None] | None = None,
+                    rule: AdaptiveRule, grade_options, *, executor=None,
+                    on_round: Callable[[int, int], None] | None = None,
                     on_progress=None, on_start=None, on_in_flight=None) -> AdaptiveSummary:
-    """Sample `label` adaptively up to `config.k` per task, grading with `grade_options` between rounds."""
+    """Sample `label` adaptively up to `config.k` per task, grading with `grade_options` between rounds.
+
+    `engine` is a built engine, or with `executor` (e.g. `tether.scale.RayExecutor`) an `EngineSpec` that
+    each of the executor's workers builds once and samples every round with."""
     from tether.grading import grade
 
     target = open_store(store, create=True)
@@ -73,24 +78,51 @@ def sample_adaptive(tasks: Sequence[Task], engine, store: str | Store, label: st
         _check_rule(target, label, config)
         if target.shard_paths("samples", label):  # a resumed run: what the killed one sampled is graded first
             grade(target, grade_options, labels=[label])
-        for end in rule.rounds(config.k):
-            n, c = _counts(target, label, tasks)
-            active = [t.task_id for t, nt, ct in zip(tasks, n, c)
-                      if nt < end and not settled(nt, ct, config.k, rule)]
-            if not active:
-                continue
-            summary.rounds.append((end, len(active)))
-            if on_round:
-                on_round(end, len(active))
-            done = sample(tasks, engine, target, label, replace(config, k=end), on_progress, on_start, on_in_flight,
-                          active=set(active))
-            summary.summaries.append(done)
-            if not done.ok:
-                break  # failed units: the round is incomplete; a re-run retries them and goes on
-            grade(target, grade_options, labels=[label])
+        with _round_sampler(tasks, engine, target, label, config, executor, on_progress, on_start,
+                            on_in_flight) as sample_round:
+            for end in rule.rounds(config.k):
+                n, c = _counts(target, label, tasks)
+                active = [t.task_id for t, nt, ct in zip(tasks, n, c)
+                          if nt < end and not settled(nt, ct, config.k, rule)]
+                if not active:
+                    continue
+                summary.rounds.append((end, len(active)))
+                if on_round:
+                    on_round(end, len(active))
+                done = sample_round(replace(config, k=end), set(active))
+                summary.summaries.append(done)
+                if not done.ok:
+                    break  # failed units: the round is incomplete; a re-run retries them and goes on
+                grade(target, grade_options, labels=[label])
+        if summary.ok:
+            _record_budget(target, label, config.k)
         n, _ = _counts(target, label, tasks)
         summary.samples = {t.task_id: int(nt) for t, nt in zip(tasks, n)}
     return summary
+
+
+@contextmanager
+def _round_sampler(tasks, engine, store: Store, label: str, config: SamplingConfig, executor, on_progress,
+                   on_start, on_in_flight):
+    """A function sampling one round, (round's config, active task ids) -> SampleSummary: with the engine here,
+    or on the executor's workers, whose pool stays open across the rounds."""
+    if executor is None:
+        yield lambda round_config, active: sample(tasks, engine, store, label, round_config, on_progress, on_start,
+                                                  on_in_flight, active=active)
+        return
+    from tether.sampling.distributed import DistributedSampler
+
+    with DistributedSampler(tasks, engine, store, label, config, executor) as sampler:
+        yield lambda round_config, active: sampler.sample(round_config, on_progress, on_start, active)
+
+
+def _record_budget(store: Store, label: str, k: int) -> None:
+    """The label's full budget k in the manifest, which each round's run records only up to its own end: when
+    every task settled before k, no round reached it, and compare computes chance levels at this k."""
+    with store.changing_manifest() as manifest:
+        run = manifest.setdefault("runs", {}).get(label)
+        if run is not None:
+            run["k"] = max(int(run.get("k", 0)), k)
 
 
 def _check_rule(store: Store, label: str, config: SamplingConfig) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tether.engines import EngineSpec, make_engine
 from tether.errors import InputError
+from tether.experiment.adaptive import sample_adaptive
 from tether.progress import ProgressFactory, silent
 from tether.sampling import SamplingConfig, sample, sample_distributed
 from tether.store import Store, open_store
@@ -64,19 +65,18 @@ def sample_model(tasks: Sequence[Task], engine: str, model: str, options: dict, 
     """Sample `label` with engine `engine` of `model`: here, or on `executor`'s workers (one engine each).
     `adaptive` = (rule, grade options) samples in rounds (`tether.experiment.adaptive`) and returns its
     `AdaptiveSummary`."""
-    if adaptive is not None and executor is not None:
-        raise InputError("adaptive sampling runs in one process for now; leave out --ray (or ray in the file)")
+    rule, grade_options = adaptive if adaptive is not None else (None, None)
     if executor is not None:
-        return sample_distributed(tasks, EngineSpec(engine, model, options), store, label, config, executor,
-                                  on_progress, on_start)
+        spec = EngineSpec(engine, model, options)
+        if rule is not None:
+            return sample_adaptive(tasks, spec, store, label, config, rule, grade_options, executor=executor,
+                                   on_progress=on_progress, on_start=on_start)
+        return sample_distributed(tasks, spec, store, label, config, executor, on_progress, on_start)
     target = open_store(store, create=True)
     with target.writing([label], "tether sample"):  # refused before a model is loaded, not after
         built = make_engine(engine, model, **options)
         try:
-            if adaptive is not None:
-                from tether.experiment.adaptive import sample_adaptive
-
-                rule, grade_options = adaptive
+            if rule is not None:
                 return sample_adaptive(tasks, built, target, label, config, rule, grade_options,
                                        on_progress=on_progress, on_start=on_start, on_in_flight=on_in_flight)
             return sample(tasks, built, target, label, config, on_progress, on_start, on_in_flight)

@@ -17,11 +17,11 @@ server) and writing its own shards to the shared store.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from tether.engines import EngineSpec
-from tether.sampling.run import Progress, SampleSummary, SamplingConfig, prepare_run, run_unit
-from tether.sampling.units import Unit, unit_samples
+from tether.sampling.run import Progress, SampleSummary, SamplingConfig, prepare_run, run_unit, unit_tasks
+from tether.sampling.units import Unit
 from tether.store import Store, open_store
 from tether.tasks.task import Task
 from tether.testing import hold
@@ -39,35 +39,46 @@ class SamplingWorker:
         """The engine's rendering of every prompt and its description (for the run's settings)."""
         return [self.engine.render(t.prompt) for t in self.tasks], self.engine.describe()
 
-    def run(self, unit: Unit) -> tuple[int, int, str | None]:
-        """(samples, tokens, error) of one unit.
+    def run(self, job: tuple[Unit, tuple[str, ...] | None]) -> tuple[int, int, str | None]:
+        """(samples, tokens, error) of one unit, for the job's active tasks where it names them (an adaptive round).
 
-        The driver hands out only units missing when the run started, so a unit whose shard exists
-        was written during this run, by a worker that died before it could report it: its samples
+        The driver hands out only units missing when the call started, so a unit whose shard exists
+        was written during this call, by a worker that died before it could report it: its samples
         count as written (its token count is not known here: 0)."""
-        summary = run_unit(unit, self.tasks, self.engine, self.store, self.label, self.config)
+        unit, active = job
+        summary = run_unit(unit, self.tasks, self.engine, self.store, self.label, self.config, active)
         if summary.units_skipped:
-            return unit_samples(unit, len(self.tasks), self.config), 0, None
+            return len(unit_tasks(unit, self.tasks, self.config, active)) * (unit.stop - unit.start), 0, None
         error = summary.failed[0][1] if summary.failed else None
         return summary.samples_written, summary.tokens_written, error
 
 
-def sample_distributed(tasks: Sequence[Task], spec: EngineSpec, store: str | Store, label: str,
-                       config: SamplingConfig, executor, on_progress: Progress | None = None,
-                       on_start: Callable[[int, int], None] | None = None) -> SampleSummary:
-    """`tether.sample` with the units spread over `executor`'s workers (e.g. `tether.scale.RayExecutor`)."""
-    target = open_store(store, create=True)
-    with target.writing([label], "tether sample, distributed"):  # the workers write under the driver's lock
-        return _drive(tasks, spec, target, label, config, executor, on_progress, on_start)
+class DistributedSampler:
+    """A pool of sampling workers for one label, kept open across calls: `sample` runs a call's missing
+    units on it (adaptive rounds are calls, so each worker loads its engine once for the whole run).
+    The caller holds the label's writing lock; the workers write under it."""
 
+    def __init__(self, tasks: Sequence[Task], spec: EngineSpec, store: Store, label: str, config: SamplingConfig,
+                 executor):
+        self.tasks, self.store, self.label, self.config = list(tasks), store, label, config
+        self.pool = executor.pool(SamplingWorker, spec, str(store.root), label, self.tasks, config, gpus=True)
+        try:
+            self.rendered, self.description = self.pool.call_first("prepare")
+        except BaseException:
+            self.pool.close()
+            raise
 
-def _drive(tasks, spec, target: Store, label, config, executor, on_progress, on_start) -> SampleSummary:
-    pool = executor.pool(SamplingWorker, spec, str(target.root), label, list(tasks), config, gpus=True)
-    try:
-        rendered, description = pool.call_first("prepare")
-        todo, summary = prepare_run(target, label, tasks, rendered, description, config, on_start)
+    def sample(self, config: SamplingConfig, on_progress: Progress | None = None,
+               on_start: Callable[[int, int], None] | None = None,
+               active: Collection[str] | None = None) -> SampleSummary:
+        """`tether.sample`'s work for `config` (the pool's run settings, any k), on the workers."""
+        todo, summary = prepare_run(self.store, self.label, self.tasks, self.rendered, self.description, config,
+                                    on_start, active)
+        jobs = [(unit, None if active is None else tuple(t.task_id for t in unit_tasks(unit, self.tasks, config,
+                                                                                          active)))
+                for unit in todo]
         started = time.perf_counter()
-        for unit, result, died in pool.map(todo, "run"):
+        for (unit, _), result, died in self.pool.map(jobs, "run"):
             hold("sampling:unit-done")
             samples, tokens, error = result or (0, 0, died)
             if error:
@@ -77,7 +88,24 @@ def _drive(tasks, spec, target: Store, label, config, executor, on_progress, on_
             summary.tokens_written += tokens
             if on_progress:
                 on_progress(samples, tokens)
-    finally:
-        pool.close()
-    summary.seconds = time.perf_counter() - started
-    return summary
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> DistributedSampler:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def sample_distributed(tasks: Sequence[Task], spec: EngineSpec, store: str | Store, label: str,
+                       config: SamplingConfig, executor, on_progress: Progress | None = None,
+                       on_start: Callable[[int, int], None] | None = None) -> SampleSummary:
+    """`tether.sample` with the units spread over `executor`'s workers (e.g. `tether.scale.RayExecutor`)."""
+    target = open_store(store, create=True)
+    with target.writing([label], "tether sample, distributed"):  # the workers write under the driver's lock
+        with DistributedSampler(tasks, spec, target, label, config, executor) as sampler:
+            return sampler.sample(config, on_progress, on_start)

@@ -124,9 +124,9 @@ def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Seque
     done = done_units(store, label)
     todo = missing_units(len(tasks), config, done)
     if active is not None:
-        todo = [u for u in todo if _block_tasks(u, tasks, config, active)]
+        todo = [u for u in todo if unit_tasks(u, tasks, config, active)]
     if on_start:
-        remaining = sum(len(_block_tasks(u, tasks, config, active)) * (u.stop - u.start) for u in todo)
+        remaining = sum(len(unit_tasks(u, tasks, config, active)) * (u.stop - u.start) for u in todo)
         on_start(remaining, 0) if active is not None else on_start(len(tasks) * config.k,
                                                                    len(tasks) * config.k - remaining)
     summary = SampleSummary(label, len(done) + len(todo), len(done))
@@ -135,18 +135,21 @@ def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Seque
 
 
 def run_unit(unit: Unit, tasks: Sequence[Task], engine: Sampler, store: Store, label: str,
-             config: SamplingConfig) -> SampleSummary:
-    """Generate and write one unit (a worker's whole job); a unit whose shard exists is not redone."""
+             config: SamplingConfig, active: Collection[str] | None = None) -> SampleSummary:
+    """Generate and write one unit (a worker's whole job), for its `active` tasks only where given; a unit
+    whose shard exists is not redone."""
     summary = SampleSummary(label, 1, 0)
     if store.has_shard("samples", label, unit.name):
         summary.units_skipped = 1
         return summary
-    _run_units([unit], tasks, engine, store, label, config, summary, None)
+    _run_units([unit], tasks, engine, store, label, config, summary, None, active)
     return summary
 
 
-def _block_tasks(unit: Unit, tasks: Sequence[Task], config: SamplingConfig,
-                 active: Collection[str] | None = None) -> list[Task]:
+
+def unit_tasks(unit: Unit, tasks: Sequence[Task], config: SamplingConfig,
+               active: Collection[str] | None = None) -> list[Task]:
+    """The tasks of `unit`'s block (those in `active`, where given)."""
     first = unit.block * config.task_block
     return [t for t in tasks[first : first + config.task_block] if active is None or t.task_id in active]
 
@@ -160,7 +163,7 @@ def _unit_requests(unit: Unit, tasks: Sequence[Task], config: SamplingConfig,
             seeds=tuple(derive_seed(config.seed, task.task_id, j) for j in range(unit.start, unit.stop)),
             decoding=config.decoding,
         )
-        for task in _block_tasks(unit, tasks, config, active)
+        for task in unit_tasks(unit, tasks, config, active)
     ]
 
 

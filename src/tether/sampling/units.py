@@ -64,11 +64,6 @@ def _gaps(ranges: list[tuple[int, int]], k: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in gaps if a < b]
 
 
-def unit_samples(unit: Unit, n_tasks: int, config: SamplingConfig) -> int:
-    first = unit.block * config.task_block
-    return (min(n_tasks, first + config.task_block) - first) * (unit.stop - unit.start)
-
-
 def done_units(store: Store, label: str) -> list[Unit]:
     """The units whose shards are in the store, each checked whole (a truncated shard is an error
     naming `tether check --repair`, never a unit counted as done)."""
