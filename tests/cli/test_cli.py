@@ -1,10 +1,8 @@
 """The `tether` command end to end on generated files with known regions (in this process: tests/cli_run.py;
-`tether sample` and the demo's test start the installed command)."""
+the demo's test starts the installed command)."""
 
 import json
 import re
-import subprocess
-import sys
 from math import comb
 
 import pytest
@@ -126,16 +124,13 @@ def test_import_model_is_a_deprecated_alias_of_label(known_pair, tmp_path):
 def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
     """`--model lab-quick:base` works on the command line as in experiment files; the engine is
     named `transformers` on the CLI and in the manifest (`hf` still works, with a warning)."""
-    import os
-
     _, cache = quick_demo
-    env = {**os.environ, "TETHER_CACHE": str(cache)}  # the quick pair, already trained there
-    common = ["--tasks", "lab-sums:2-3", "--k", "4", "--template", "plain", "--max-tokens", "6"]
-    command = [sys.executable, "-m", "tether", "sample", "--model", "lab-quick:base", *common]
-    out = subprocess.run([*command, "--store", str(tmp_path / "s"), "--label", "base"], capture_output=True,
-                         text=True, env=env)
+    env = {"TETHER_CACHE": str(cache)}  # the quick pair, already trained there
+    command = ["sample", "--model", "lab-quick:base", "--tasks", "lab-sums:2-3", "--k", "4", "--template", "plain",
+               "--max-tokens", "6"]
+    out = tether(*command, "--store", tmp_path / "s", "--label", "base", env=env)
     assert out.returncode == 0, out.stderr
-    # stderr is a pipe, as in a SLURM job: progress comes as plain lines, the last with the totals
+    # stderr is not a terminal, as in a SLURM job: progress comes as plain lines, the last with the totals
     assert re.search(r"^base: 2 tasks x 4: 8/8 samples \(100\.0%\), [\d.]+ samples/s, .*ETA 0:00$", out.stderr,
                      re.MULTILINE), out.stderr
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
@@ -144,8 +139,7 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
         from tether.engines import engine_name
 
         assert engine_name("hf") == "transformers"  # the CLI maps --engine hf the same way
-    bad = subprocess.run([*command, "--store", str(tmp_path / "s"), "--label", "x", "--engine", "nope"],
-                         capture_output=True, text=True, env=env)
+    bad = tether(*command, "--store", tmp_path / "s", "--label", "x", "--engine", "nope", env=env)
     assert bad.returncode == 2 and "unknown engine 'nope'; choose one of transformers, vllm, openai" in bad.stderr
 
 

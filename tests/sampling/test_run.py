@@ -18,6 +18,7 @@ from tether.sampling import SamplingConfig, Unit, missing_units, sample
 from tether.store import Store
 from tether.tasks import ColumnMap, load_tasks
 
+from ..cli_run import tether as cli
 from ..servers import VLLM_API_KEY
 
 
@@ -116,15 +117,14 @@ def test_failed_requests_fail_their_unit_only_and_the_exit_code(tmp_path, vllm_s
     (tmp_path / "t.jsonl").write_text(
         json.dumps({"id": "ok", "question": "Say hi.", "answer": "hi"}) + "\n"
         + json.dumps({"id": "long", "question": long_question, "answer": "x"}) + "\n")
-    command = [sys.executable, "-m", "tether", "sample", "--engine", "openai", "--base-url", vllm_server.base_url,
-               "--model", str(smollm2), "--tasks", str(tmp_path / "t.jsonl"), "--columns", "id=id",
-               "--store", str(tmp_path / "s"), "--label", "base", "--k", "2", "--max-tokens", "8",
-               "--task-block", "1", "--template", "plain", "--api-key", VLLM_API_KEY]
-    out = subprocess.run(command, capture_output=True, text=True)
+    command = ["sample", "--engine", "openai", "--base-url", vllm_server.base_url, "--model", smollm2, "--tasks",
+               tmp_path / "t.jsonl", "--columns", "id=id", "--store", tmp_path / "s", "--label", "base", "--k", "2",
+               "--max-tokens", "8", "--task-block", "1", "--template", "plain", "--api-key", VLLM_API_KEY]
+    out = cli(*command)
     assert out.returncode == 1, out.stderr
     assert "1 units failed" in out.stderr and "b000001-s0000000-0000002" in out.stderr
     assert [r[:2] for r in rows(tmp_path / "s")] == [("ok", 0), ("ok", 1)]
-    again = subprocess.run(command, capture_output=True, text=True)
+    again = cli(*command)
     assert again.returncode == 1 and "1 of 2 units were already done" in again.stdout
 
 
