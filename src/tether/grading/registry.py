@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tether.errors import InputError
 from tether.grading.choice import ChoiceVerifier
+from tether.grading.code import CodeVerifier
 from tether.grading.judge import JudgeVerifier
 from tether.grading.math import MathVerifier
 from tether.grading.reasoning_gym import ReasoningGymVerifier
@@ -18,6 +19,7 @@ VERIFIERS: dict[str, type] = {
     "numeric": NumericVerifier,
     "judge": JudgeVerifier,
     "lab_sum": SumVerifier,
+    "code": CodeVerifier,
 }
 
 

