@@ -90,7 +90,7 @@ def test_imported_samples_without_tasks_need_them(tmp_path):
 
 
 def test_registry_is_complete_and_every_verifier_grades_its_own_gold():
-    assert set(VERIFIERS) == {"math", "reasoning_gym", "exact", "choice", "numeric", "judge", "lab_sum"}
+    assert set(VERIFIERS) == {"math", "reasoning_gym", "exact", "choice", "numeric", "judge", "lab_sum", "code"}
     cases = {
         "math": ({"answer": "3/4"}, r"so \boxed{\frac{3}{4}}"),
         "reasoning_gym": (load_tasks("reasoning-gym:gcd?size=1&seed=2")[0].reference, None),
@@ -98,6 +98,7 @@ def test_registry_is_complete_and_every_verifier_grades_its_own_gold():
         "choice": ({"answer": "C"}, "The answer is (C)"),
         "numeric": ({"answer": "2.5"}, r"\boxed{2.5 m}"),
         "lab_sum": ({"answer": 17}, "9+8"),
+        "code": ({"tests": "assert add(9, 8) == 17", "answer": None}, "```python\ndef add(a, b):\n    return a + b\n```"),
     }
     for name, (reference, completion) in cases.items():
         verifier = make_verifier(name)

@@ -144,3 +144,22 @@ def test_specs_joined_by_plus_load_and_count_each_part(tmp_path):
         count_tasks("reasoning-gym:knight_knaves")
     with pytest.raises(InputError, match="an empty part between"):
         load_tasks("math500++aime24")
+
+
+def test_code_columns_map_tests_entry_point_and_prefix(tmp_path):
+    """An MBPP-style file: tests as assert lines, no answer column; graded by running them."""
+    import json
+
+    from tether.grading.code import CodeVerifier, test_code
+    from tether.grading.sandbox import isolation_problem
+
+    rows = [{"task_id": 7, "text": "Write add(a, b).", "test_list": ["assert add(1, 2) == 3"]}]
+    (tmp_path / "mbpp.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    task = load_tasks(str(tmp_path / "mbpp.jsonl"), columns="question=text,tests=test_list,id=task_id",
+                      verifier="code", template="{question}")[0]
+    assert task.reference == {"question": "Write add(a, b).", "tests": ["assert add(1, 2) == 3"]}
+    assert test_code(task.reference) == "assert add(1, 2) == 3"
+    with pytest.raises(InputError, match="no column 'tests_x'"):
+        load_tasks(str(tmp_path / "mbpp.jsonl"), columns="question=text,tests=tests_x")
+    if isolation_problem() is None:
+        assert CodeVerifier().compare("def add(a, b):\n    return a + b\n", task.reference).correct
