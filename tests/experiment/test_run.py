@@ -99,6 +99,8 @@ def test_bundled_example_config_is_valid():
     experiment, root = load_experiment(EXAMPLES / "math500.toml")
     assert experiment.sampling.k == 4096 and experiment.models["base"].engine == "vllm"
     assert root == EXAMPLES
+    coding, _ = load_experiment(EXAMPLES / "humaneval-smollm2.toml")
+    assert coding.tasks.spec == "humaneval" and coding.tasks.limit == 10 and coding.sampling.k == 16
 
 
 def test_cli_run(tmp_path, tiny_model):

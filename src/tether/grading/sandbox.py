@@ -93,8 +93,18 @@ def isolation_problem() -> str | None:
 
 
 def _unshare() -> list[str]:
+    """The namespaces' command: killed when the grading worker that starts it dies (setpriv's parent-death
+    signal, which stays across its exec of unshare), and killing the sandbox when it dies itself."""
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    return ["unshare", *user, "--net", "--mount", "--pid", "--fork", "--kill-child", "--"]
+    dying = ["setpriv", "--pdeathsig", "KILL", "--"] if _setpriv_pdeathsig() else []
+    return [*dying, "unshare", *user, "--net", "--mount", "--pid", "--fork", "--kill-child", "--"]
+
+
+@functools.cache
+def _setpriv_pdeathsig() -> bool:
+    if shutil.which("setpriv") is None:
+        return False
+    return "--pdeathsig" in subprocess.run(["setpriv", "--help"], capture_output=True, text=True).stdout
 
 
 def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, unsafe_local_exec: bool = False,
@@ -112,7 +122,7 @@ def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, uns
     try:
         process = subprocess.Popen([*_unshare(), sys.executable, "-I", "-S", str(INIT), str(report_write)], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(report_write,),
-                                   env=dict(ENV), preexec_fn=_own_group_dying_with_parent, cwd="/")
+                                   env=dict(ENV), start_new_session=True, cwd="/")
     finally:
         os.close(report_write)
     with os.fdopen(report_read) as report:
