@@ -63,7 +63,8 @@ def test_canonical_solutions_pass_and_mutations_fail_through_the_grading_pool(tm
     assert summary.ok and summary.distinct_answers == 40
     import duckdb
 
-    verdicts = duckdb.sql(f"SELECT sample_idx, correct, status FROM '{tmp_path}/run/verdicts/base/*.parquet'").fetchall()
+    verdicts = duckdb.sql(f"SELECT sample_idx, correct, status FROM '{tmp_path}/run/verdicts/base/*.parquet'")
+    verdicts = verdicts.fetchall()
     assert sorted(verdicts) == [(0, True, "ok")] * 20 + [(1, False, "ok")] * 20
 
 

@@ -88,7 +88,8 @@ def isolation_problem() -> str | None:
         return "the unshare command (util-linux) is not installed"
     trial = subprocess.run([*_unshare(), "true"], capture_output=True, text=True, timeout=30)
     if trial.returncode != 0:
-        return f"unshare cannot create namespaces here: {trial.stderr.strip().splitlines()[-1] if trial.stderr.strip() else trial.returncode}"
+        said = trial.stderr.strip().splitlines()[-1] if trial.stderr.strip() else f"exit code {trial.returncode}"
+        return f"unshare cannot create namespaces here: {said}"
     return None
 
 
@@ -117,11 +118,13 @@ def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, uns
     if problem:
         raise SandboxUnavailable(problem)
     config = {"program": program, "stdin": stdin, "limits": limits.as_dict(), "python": python,
-              "drop_root": True, "keep": _interpreter_folders(python), "env": {**ENV, "HOME": "/tmp/program", "TMPDIR": "/tmp/program"}}
+              "drop_root": True, "keep": _interpreter_folders(python),
+              "env": {**ENV, "HOME": "/tmp/program", "TMPDIR": "/tmp/program"}}
     report_read, report_write = os.pipe()
     try:
-        process = subprocess.Popen([*_unshare(), sys.executable, "-I", "-S", str(INIT), str(report_write)], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(report_write,),
+        process = subprocess.Popen([*_unshare(), sys.executable, "-I", "-S", str(INIT), str(report_write)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   pass_fds=(report_write,),
                                    env=dict(ENV), start_new_session=True, cwd="/")
     finally:
         os.close(report_write)
