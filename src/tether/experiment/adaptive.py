@@ -4,8 +4,8 @@
 (`tether.metrics.adaptive`), or the same units on an executor's workers (Ray): round r asks for
 samples [0, R_r) of the tasks still active, and `tether.grading.grade` grades them before the next
 round decides which tasks go on. Sample j of task t keeps its seed from (seed, t, j), so the
-samples are the first n_t of a full run's, and a task is stopped only by correct verdicts (a verifier error is not correct). The rule is part of
-the label's run settings in the manifest, so a run resumes only with the same rule; a killed run
+samples are the first n_t of a full run's, and a task is stopped only by correct verdicts (a
+verifier error is not correct). The rule is part of the label's run settings in the manifest, so a run resumes only with the same rule; a killed run
 resumes at the round it was in (the rounds' decisions are recomputed from the verdicts, which are
 the same), with no duplicates (a round's units are ordinary units).
 """
