@@ -204,3 +204,9 @@ def test_without_namespaces_it_refuses_unless_told_to_run_unsafely(monkeypatch):
     assert blocked.detail.startswith("sandbox violation: no network"), blocked
     monkeypatch.undo()
     assert unsafe.version() != CodeVerifier(**LIMITS).version()  # its verdicts are cached apart
+
+
+def test_a_sandbox_that_cannot_start_the_program_is_no_verdict():
+    """An interpreter that is not there: a failed grading attempt (retried by the next run), never 'wrong'."""
+    verdict = CodeVerifier(python="/nonexistent/python3", **LIMITS).compare("print(1)\n", NO_TESTS)
+    assert not verdict.is_verdict and "cannot start the program" in verdict.detail, verdict

@@ -2,10 +2,13 @@
 
 Extraction: the last fenced code block of the completion, else the completion itself (a
 completion-style prompt such as HumanEval's is continued, not answered). Where the task has a
-``prefix`` (HumanEval: the prompt, signature and docstring), the program is prefix + code, unless
-the code defines the entry point itself (a chat model's whole function): then the prefix's import
-lines + code. The tests follow: a test program (``check(candidate)`` is called with the entry point
-when it defines ``check``) or a list of assert lines (MBPP).
+``prefix`` (HumanEval: the prompt, signature and docstring; LiveBench: the starter code), the
+program is prefix + code, unless the code starts with the prefix already, or defines the entry
+point itself (a chat model's whole function): then the prefix's import lines + code. The tests
+follow: a test program (``check(candidate)`` is called with the entry point when it defines
+``check``) or a list of assert lines (MBPP). Test cases (LiveBench, LiveCodeBench: ``{input,
+output, testtype}``) run one program per stdin case, its output compared line by line (numbers
+within 1e-6), or one program calling ``Solution().<entry point>`` on every functional case.
 
 Verdicts (`Grade.detail` says which): ``passed``; ``failed`` (the first failing test line and its
 exception); ``syntax error``; ``timeout`` (wall clock or CPU limit); ``crashed`` (a signal);
@@ -17,6 +20,8 @@ Each distinct program is run once per verifier version (the verdict cache), in t
 from __future__ import annotations
 
 import ast
+import json
+import math
 import re
 import signal
 from typing import Any
@@ -67,22 +72,81 @@ class CodeVerifier:
             ast.parse(source)
         except SyntaxError as exc:
             return Grade(False, 0.0, "ok", f"syntax error: line {exc.lineno}: {exc.msg}")
+        tests = reference.get("tests")
+        if isinstance(tests, list) and tests and isinstance(tests[0], dict):
+            return self._cases(source, tests, reference.get("entry_point"))
         program = source + "\n\n" + test_code(reference)
-        outcome = run_program(program, reference.get("stdin", ""), self.limits,
-                              unsafe_local_exec=self.unsafe_local_exec, python=self.python)
-        return verdict(outcome, program, self.limits)
+        return verdict(self._run(program, reference.get("stdin", "")), program, self.limits)
+
+    def _run(self, program: str, stdin: str) -> Outcome:
+        return run_program(program, stdin, self.limits, unsafe_local_exec=self.unsafe_local_exec, python=self.python)
+
+    def _cases(self, source: str, cases: list[dict], entry: str | None) -> Grade:
+        """Test cases: every functional one in one program; each stdin one in a program of its own, stopping at
+        the first that fails."""
+        functional = [c for c in cases if c["testtype"] == "functional"]
+        if functional:
+            if not entry:
+                return Grade.error("functional test cases need the entry point (func_name)")
+            program = source + "\n\n" + _FUNCTIONAL.format(cases=json.dumps(functional), entry=entry)
+            found = verdict(self._run(program, ""), program, self.limits)
+            if not found.correct:
+                return found
+        for number, case in enumerate(c for c in cases if c["testtype"] == "stdin"):
+            outcome = self._run(source, str(case["input"]))
+            found = verdict(outcome, source, self.limits)
+            if not found.correct:
+                return found
+            if not same_output(outcome.stdout, str(case["output"])):
+                shown = outcome.stdout.strip().splitlines()[:1] or [""]
+                return _wrong(f"failed: stdin case {number}: expected {str(case['output']).strip()[:60]!r}, "
+                              f"got {shown[0][:60]!r}")
+        return Grade(True, 1.0, "ok", "passed")
 
 
 def assemble(code: str, reference: dict[str, Any]) -> str:
-    """The candidate program: the task's prefix + the code, or its imports + the code where the code defines the
-    entry point itself."""
+    """The candidate program: the task's prefix + the code; the code alone where it starts with the prefix; the
+    prefix's imports + the code where the code defines the entry point itself."""
     prefix, entry = reference.get("prefix") or "", reference.get("entry_point")
-    if not prefix:
+    if not prefix.strip() or code.lstrip().startswith(prefix.strip()):
         return code
     if entry and re.search(rf"^\s*def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
         imports = [line for line in prefix.splitlines() if re.match(r"\s*(import|from)\s", line)]
         return "\n".join(imports + [code])
-    return prefix + code
+    return prefix + ("" if prefix.endswith("\n") else "\n") + code
+
+
+_FUNCTIONAL = """
+import json as _json
+_solution = Solution() if "Solution" in globals() else None
+_function = getattr(_solution, {entry!r}) if _solution is not None else globals()[{entry!r}]
+for _number, _case in enumerate(_json.loads({cases!r})):
+    _arguments = [_json.loads(_line) for _line in _case["input"].split("\\n") if _line.strip()]
+    _got, _expected = _function(*_arguments), _json.loads(_case["output"])
+    assert _got == _expected, f"functional case {{_number}}: expected {{_expected!r}}, got {{_got!r}}"
+"""
+
+
+def same_output(got: str, expected: str) -> bool:
+    """Line by line, surrounding whitespace ignored; tokens equal, or numbers within 1e-6."""
+    lines = [line.strip() for line in got.strip().splitlines()]
+    wanted = [line.strip() for line in expected.strip().splitlines()]
+    if len(lines) != len(wanted):
+        return False
+    for line, want in zip(lines, wanted):
+        if line == want:
+            continue
+        tokens, targets = line.split(), want.split()
+        if len(tokens) != len(targets) or not all(a == b or _close(a, b) for a, b in zip(tokens, targets)):
+            return False
+    return True
+
+
+def _close(a: str, b: str) -> bool:
+    try:
+        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-6)
+    except ValueError:
+        return False
 
 
 def test_code(reference: dict[str, Any]) -> str:

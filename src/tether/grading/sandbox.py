@@ -118,7 +118,7 @@ def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, uns
     if problem:
         raise SandboxUnavailable(problem)
     config = {"program": program, "stdin": stdin, "limits": limits.as_dict(), "python": python,
-              "drop_root": True, "keep": _interpreter_folders(python),
+              "drop_root": True, "keep": _interpreter_folders(python, sys.executable),
               "env": {**ENV, "HOME": "/tmp/program", "TMPDIR": "/tmp/program"}}
     report_read, report_write = os.pipe()
     try:
@@ -134,13 +134,15 @@ def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, uns
     return _with_status(outcome, status)
 
 
-def _interpreter_folders(python: str) -> list[str]:
-    """The folders the program's interpreter needs: its installation and, for a virtual environment, that."""
-    real = Path(python).resolve()
-    folders = {str(real.parents[1])}
-    environment = Path(python).absolute().parents[1]
-    if (environment / "pyvenv.cfg").exists():
-        folders.add(str(environment))
+def _interpreter_folders(*pythons: str) -> list[str]:
+    """The folders the interpreters need (the program's, and the sandbox's own first process's): each one's
+    installation and, for a virtual environment, that."""
+    folders = set()
+    for python in pythons:
+        folders.add(str(Path(python).resolve().parents[1]))
+        environment = Path(python).absolute().parents[1]
+        if (environment / "pyvenv.cfg").exists():
+            folders.add(str(environment))
     return sorted(folders)
 
 

