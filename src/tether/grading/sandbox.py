@@ -147,12 +147,26 @@ def _interpreter_folders(*pythons: str) -> list[str]:
 
 
 def _own_group_dying_with_parent() -> None:
-    """In the child before exec: a process group of its own (killed whole at the deadline), and SIGKILL when
-    the grading worker that started it dies."""
-    import ctypes
-
+    """In the child before exec: a process group of its own (killed whole at the deadline), and on Linux
+    SIGKILL when the grading worker that started it dies."""
     os.setsid()
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def _processes_of_this_user() -> int:
+    """How many processes this user runs now (Linux; 0 elsewhere, where the process limit is then the
+    program's own count)."""
+    uid, count = os.getuid(), 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\nUid:\t{uid}\t" in status.read_text():
+                count += 1
+        except OSError:
+            pass
+    return count
 
 
 def _supervise(process: subprocess.Popen, feed: bytes, limits: Limits) -> Outcome:
@@ -247,14 +261,19 @@ def _run_local(program: str, stdin: str, limits: Limits, python: str) -> Outcome
         (folder / "stdin").write_text(stdin, encoding="utf-8")
         (folder / "guard.py").write_text(_GUARD, encoding="utf-8")
 
+        processes = _processes_of_this_user() + limits.processes  # RLIMIT_NPROC counts every process of the uid
+
         def limit() -> None:
             import resource
 
             _own_group_dying_with_parent()
             for name, value in (("RLIMIT_CPU", limits.cpu_seconds), ("RLIMIT_AS", limits.memory_bytes),
                                 ("RLIMIT_FSIZE", limits.file_bytes), ("RLIMIT_NOFILE", limits.open_files),
-                                ("RLIMIT_CORE", 0)):
-                resource.setrlimit(getattr(resource, name), (value, value + (name == "RLIMIT_CPU")))
+                                ("RLIMIT_NPROC", processes), ("RLIMIT_CORE", 0)):
+                try:
+                    resource.setrlimit(getattr(resource, name), (value, value + (name == "RLIMIT_CPU")))
+                except (ValueError, OSError):  # not settable on this platform (RLIMIT_AS on macOS): docs/code.md
+                    pass
 
         with open(folder / "stdin", "rb") as feed:
             process = subprocess.Popen([python, "-I", "-B", "guard.py"], stdin=feed, stdout=subprocess.PIPE,
