@@ -1,6 +1,7 @@
 """Benchmark: adaptive against full sampling, the same seeds: tokens, wall time, and the regions.
 
-    python benchmarks/adaptive.py [--parts lab,smollm2] [--k 1024] [--smollm2-k 256]
+    python benchmarks/adaptive.py [--parts lab,smollm2] [--k 1024] [--smollm2-k 256] [--smollm2-tasks 32]
+                                  [--smollm2-max-tokens 256]
 
 - lab: the shipped lab pair (`lab:base`, `lab:rl`) on lab-sums:2-44 (the demo's prompts, and harder ones) at
   k = 1024, temperature 1: a full run and an adaptive run of both models into two stores.
@@ -76,6 +77,8 @@ def main() -> None:
     parser.add_argument("--parts", default="lab")
     parser.add_argument("--k", type=int, default=1024)
     parser.add_argument("--smollm2-k", type=int, default=256)
+    parser.add_argument("--smollm2-tasks", type=int, default=32)
+    parser.add_argument("--smollm2-max-tokens", type=int, default=256)
     args = parser.parse_args()
     from tether.experiment.stages import resolve_model
     from tether.tasks import load_tasks
@@ -90,11 +93,12 @@ def main() -> None:
         if "smollm2" in parts:
             from sampling import default_model
 
-            tasks = load_tasks("reasoning-gym:basic_arithmetic?size=32&seed=1")
+            tasks = load_tasks(f"reasoning-gym:basic_arithmetic?size={args.smollm2_tasks}&seed=1")
             model = str(default_model())
             models = {"base": (model, 1.0), "rl": (model, 0.6)}
             report(f"SmolLM2-135M-Instruct, k = {args.smollm2_k}",
-                   run_pair(tasks, models, args.smollm2_k, Path(folder) / "smol", "auto", 256), len(tasks))
+                   run_pair(tasks, models, args.smollm2_k, Path(folder) / "smol", "auto", args.smollm2_max_tokens),
+                   len(tasks))
 
 
 if __name__ == "__main__":
