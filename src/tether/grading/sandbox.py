@@ -117,7 +117,10 @@ def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, uns
     problem = isolation_problem()
     if problem:
         raise SandboxUnavailable(problem)
-    config = {"program": program, "stdin": stdin, "limits": limits.as_dict(), "python": python,
+    granted = limits.as_dict()
+    if os.geteuid() != 0:  # under a user namespace the program keeps this user's uid, whose processes all count
+        granted["processes"] += _processes_of_this_user()
+    config = {"program": program, "stdin": stdin, "limits": granted, "python": python,
               "drop_root": True, "keep": _interpreter_folders(python, sys.executable),
               "env": {**ENV, "HOME": "/tmp/program", "TMPDIR": "/tmp/program"}}
     report_read, report_write = os.pipe()
