@@ -1,7 +1,10 @@
 """The `code` verifier: a completion's program run against the task's tests in the sandbox.
 
-Extraction: the last fenced code block of the completion, else the completion itself (a
-completion-style prompt such as HumanEval's is continued, not answered). Where the task has a
+Extraction (`extract_code`): the last fenced code block of the completion, else the completion
+itself (a completion-style prompt such as HumanEval's is continued, not answered); a completion
+that continues the code and then closes a fence it never opened gives the code before that fence;
+a block left open by a length cut gives what follows its opening fence; and code whose last lines
+a length cut broke loses those lines (up to 20) until it parses. Where the task has a
 ``prefix`` (HumanEval: the prompt, signature and docstring; LiveBench: the starter code), the
 program is prefix + code, unless the code starts with the prefix already, or defines the entry
 point itself (a chat model's whole function): then the prefix's import lines + code. The tests
@@ -30,8 +33,7 @@ from tether.errors import InputError
 from tether.grading.base import Grade, version_string
 from tether.grading.sandbox import Limits, Outcome, isolation_problem, run_program
 
-VERSION = 1
-_FENCE = re.compile(r"```[ \t]*[\w+-]*[ \t]*\n(.*?)```", re.DOTALL)
+VERSION = 3  # 2: fences that do not pair up; 3: code a length cut broke
 _VIOLATIONS = (("MemoryError", "memory limit"), ("File too large", "file size limit"),
                ("No space left on device", "scratch space full"), ("Read-only file system", "write outside its folder"),
                ("Permission denied", "permission denied"), ("Operation not permitted", "not permitted"),
@@ -62,8 +64,7 @@ class CodeVerifier:
                                               "unsafe_local_exec": self.unsafe_local_exec, "python": self.python})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
-        blocks = _FENCE.findall(completion)
-        code = blocks[-1] if blocks else completion
+        code = extract_code(completion, reference)
         return code if code.strip() else None
 
     def compare(self, answer: str, reference: dict[str, Any]) -> Grade:
@@ -102,6 +103,57 @@ class CodeVerifier:
                 return _wrong(f"failed: stdin case {number}: expected {str(case['output']).strip()[:60]!r}, "
                               f"got {shown[0][:60]!r}")
         return Grade(True, 1.0, "ok", "passed")
+
+
+MAX_REPAIR_CHARS = 20_000  # longer code is taken as it is (parsing it again and again would cost seconds)
+REPAIR_LINES = 20  # a length cut breaks the last statement or two: at most this many trailing lines are dropped
+_CODE_START = re.compile(r"^(\s+\S|(def|class|import|from|async|if|for|while|return|try|with|@)\b)")
+
+
+def extract_code(completion: str, reference: dict[str, Any]) -> str:
+    """The code of a completion.
+
+    - A completion that begins with code (a model continuing a code prompt) and then closes a fence it never
+      opened: the code before that fence.
+    - Otherwise the last fenced block; failing that, a block left open (a length cut); without fences, the
+      completion itself.
+    - Code that does not parse loses up to `REPAIR_LINES` trailing lines until it does (what a length cut
+      leaves of the last statement); if none parses, it is kept whole (a syntax error)."""
+    lines = completion.splitlines(keepends=True)
+    fences = [i for i, line in enumerate(lines) if line.lstrip().startswith("```")]
+    code = completion
+    if fences:
+        before = "".join(lines[: fences[0]])
+        first = next((line for line in lines[: fences[0]] if line.strip()), "")
+        blocks = ["".join(lines[a + 1 : b]) for a, b in zip(fences[0::2], fences[1::2])]
+        if _CODE_START.match(first) and _parses(assemble(before, reference)):
+            code = before
+        elif blocks:
+            code = blocks[-1]
+        else:
+            code = "".join(lines[fences[-1] + 1 :])
+    return _whole_statements(code, reference)
+
+
+def _whole_statements(code: str, reference: dict[str, Any]) -> str:
+    if len(code) > MAX_REPAIR_CHARS or _parses(assemble(code, reference)):
+        return code
+    lines = code.splitlines(keepends=True)
+    for end in range(len(lines) - 1, max(0, len(lines) - 1 - REPAIR_LINES), -1):
+        candidate = "".join(lines[:end])
+        if candidate.strip() and _parses(assemble(candidate, reference)):
+            return candidate
+    return code
+
+
+def _parses(source: str) -> bool:
+    if len(source) > MAX_REPAIR_CHARS * 2:
+        return False
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def assemble(code: str, reference: dict[str, Any]) -> str:

@@ -11,10 +11,10 @@ with the standard library only. It reads its configuration and the program (JSON
    core files), uid/gid nobody when it runs as real root, no new privileges, a scrubbed
    environment, stdin from a file (a program that never reads it cannot block anyone), then
    ``python -I -B program.py``;
-4. reaps every process until the program exits and writes its exit code or signal to the report fd
-   (its one argument).
+4. reaps every process until the program exits, kills and reaps whatever it left running, and
+   writes the program's exit code or signal to the report fd (its one argument).
 
-When it exits, the kernel kills whatever the program left running in the namespace.
+Killed itself (at the deadline), the kernel kills whatever else runs in the namespace.
 """
 
 import ctypes
@@ -22,6 +22,7 @@ import json
 import os
 import re
 import resource
+import signal
 import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
@@ -132,13 +133,22 @@ def run_program(config: dict, folder: str) -> None:
 
 
 def reap(child: int) -> dict:
-    """Wait for every process (pid 1 inherits orphans) until `child` has exited; its outcome."""
-    while True:
+    """Wait for every process (pid 1 inherits orphans) until `child` has exited; then kill whatever it left
+    running and reap that too, so that the namespace is empty when the outcome is reported."""
+    outcome = None
+    while outcome is None:
         pid, status = os.wait()
         if pid == child:
-            if os.WIFSIGNALED(status):
-                return {"signal": os.WTERMSIG(status)}
-            return {"exit": os.WEXITSTATUS(status)}
+            outcome = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)}
+    try:
+        os.kill(-1, signal.SIGKILL)  # from pid 1: every other process of the namespace
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return outcome
 
 
 def main() -> int:
