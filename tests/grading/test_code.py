@@ -241,3 +241,18 @@ def test_a_daemon_the_program_leaves_is_gone_when_the_verdict_comes():
                "    time.sleep(0.2)\n")
     assert CodeVerifier(**LIMITS).compare(program, NO_TESTS).detail == "passed"
     assert not _host_state()[1] - before
+
+
+def test_an_interpreter_under_tmp_is_kept_when_tmp_is_replaced(tmp_path):
+    """A virtual environment under /tmp (a CI clone's .venv, pytest's tmp_path): its folder is bound back into
+    the sandbox's own /tmp, read-only."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    python = str(tmp_path / "venv" / "bin" / "python")
+    verifier = CodeVerifier(python=python, **LIMITS)
+    program = f"import sys\nassert sys.prefix == {str(tmp_path / 'venv')!r}, sys.prefix\nopen(sys.executable, 'a')\n"
+    verdict = verifier.compare(program, NO_TESTS)
+    assert verdict.detail.startswith(("sandbox violation: write outside its folder",  # it ran, and cannot write
+                                      "sandbox violation: permission denied")), verdict

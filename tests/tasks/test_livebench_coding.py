@@ -54,12 +54,14 @@ def test_rows_become_code_tasks_with_every_test_case(data_dir):
 
 
 def test_a_pickle_with_anything_but_plain_data_is_refused():
+    import os
+
     class Hostile:
         def __reduce__(self):
-            return (print, ("ran",))
+            return (os.system, ("echo ran",))
 
     encoded = base64.b64encode(zlib.compress(pickle.dumps(Hostile()))).decode()
-    with pytest.raises(InputError, match="refusing builtins.print: test cases are plain data"):
+    with pytest.raises(InputError, match=r"refusing (posix|os)\.system: test cases are plain data"):
         decode_cases(encoded, "row 1")
 
 

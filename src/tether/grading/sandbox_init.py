@@ -58,11 +58,7 @@ def _mount_points() -> list[str]:
 def prepare(config: dict) -> str:
     """The namespace's file system as described above; returns the program's folder."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _hide_homes(config["keep"])
-    size = config["limits"]["scratch_bytes"]
-    scratch = [path for path in SCRATCH if os.path.isdir(path) and not os.path.islink(path)]
-    for path in scratch:
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    scratch = _cover(config["keep"], config["limits"]["scratch_bytes"])
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for point in _mount_points():
         if point in scratch or point == "/proc" or point.startswith("/proc/"):
@@ -86,25 +82,33 @@ def prepare(config: dict) -> str:
     return folder
 
 
-def _hide_homes(keep: list[str]) -> None:
-    """Empty tmpfs over /root and /home, with the folders in `keep` (the interpreter's and its environment's)
-    bound back at their own paths."""
-    staging = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
-    _mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0700")
-    for home in HOMES:
-        if not os.path.isdir(home) or os.path.islink(home):
-            continue
-        inside = [path for path in keep if path.startswith(home + "/")]
+def _cover(keep: list[str], size: int) -> list[str]:
+    """Empty tmpfs over the scratch folders (writable, `size` bytes each) and the homes (read-only later), with
+    the folders in `keep` (the interpreters' and their environments') that lie under them bound back at their
+    own paths. The first covered folder holding none of them stages the others' while theirs is mounted.
+    Returns the scratch folders covered."""
+    covered = [path for path in (*SCRATCH, *HOMES) if os.path.isdir(path) and not os.path.islink(path)]
+    holds = {path: [k for k in keep if k == path or k.startswith(path + "/")] for path in covered}
+    free = [path for path in covered if not holds[path]]
+    if not free:
+        raise OSError(f"the interpreter's folders {keep} leave no folder to stage them in")
+    staging = None
+    for path in sorted(covered, key=lambda p: p != free[0]):
         held = []
-        for index, path in enumerate(inside):
-            slot = os.path.join(staging, str(index))
+        for index, folder in enumerate(holds[path]):
+            slot = os.path.join(staging, f"{len(os.listdir(staging))}-{index}")
             os.mkdir(slot)
-            _mount(path, slot, None, MS_BIND | MS_REC)
-            held.append((slot, path))
-        _mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        for slot, path in held:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            _mount(slot, path, None, MS_MOVE)
+            _mount(folder, slot, None, MS_BIND | MS_REC)
+            held.append((slot, folder))
+        options = f"size={size},mode=1777" if path in SCRATCH else "size=1m,mode=0755"
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+        for slot, folder in held:
+            os.makedirs(folder, mode=0o755, exist_ok=True)
+            _mount(slot, folder, None, MS_MOVE)
+        if staging is None:
+            staging = os.path.join(path, ".tether-staging")
+            os.mkdir(staging, 0o700)
+    return [path for path in covered if path in SCRATCH]
 
 
 def run_program(config: dict, folder: str) -> None:
