@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 INIT = Path(__file__).with_name("sandbox_init.py")
@@ -69,10 +69,6 @@ class Outcome:
     stderr: str
     seconds: float
     setup_error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not (self.timed_out or self.output_exceeded or self.setup_error)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -121,7 +117,7 @@ def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, uns
     if os.geteuid() != 0:  # under a user namespace the program keeps this user's uid, whose processes all count
         granted["processes"] += _processes_of_this_user()
     config = {"program": program, "stdin": stdin, "limits": granted, "python": python,
-              "drop_root": True, "keep": _interpreter_folders(python, sys.executable),
+              "drop_root": True, "keep": list(_interpreter_folders(python, sys.executable)),
               "env": {**ENV, "HOME": "/tmp/program", "TMPDIR": "/tmp/program"}}
     report_read, report_write = os.pipe()
     try:
@@ -137,7 +133,8 @@ def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, uns
     return _with_status(outcome, status)
 
 
-def _interpreter_folders(*pythons: str) -> list[str]:
+@functools.cache
+def _interpreter_folders(*pythons: str) -> tuple[str, ...]:
     """The folders the interpreters need (the program's, and the sandbox's own first process's): each one's
     installation and, for a virtual environment, that."""
     folders = set()
@@ -146,7 +143,7 @@ def _interpreter_folders(*pythons: str) -> list[str]:
         environment = Path(python).absolute().parents[1]
         if (environment / "pyvenv.cfg").exists():
             folders.add(str(environment))
-    return sorted(folders)
+    return tuple(sorted(folders))
 
 
 def _own_group_dying_with_parent() -> None:
@@ -172,15 +169,17 @@ def _processes_of_this_user() -> int:
     return count
 
 
-def _supervise(process: subprocess.Popen, feed: bytes, limits: Limits) -> Outcome:
-    """Feed stdin, read both outputs up to the cap, kill the group at the deadline or past the cap."""
+def _supervise(process: subprocess.Popen, feed: bytes | None, limits: Limits) -> Outcome:
+    """Feed stdin (None: the process reads a file), read both outputs up to the cap, kill the group at the
+    deadline or past the cap."""
     started = time.monotonic()
     deadline = started + limits.wall_seconds
-    try:
-        process.stdin.write(feed)
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
+    if feed is not None:
+        try:
+            process.stdin.write(feed)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
     buffers = {process.stdout: bytearray(), process.stderr: bytearray()}
     selector = selectors.DefaultSelector()
     for stream in buffers:
@@ -225,8 +224,6 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def _with_status(outcome: Outcome, status: dict) -> Outcome:
-    from dataclasses import replace
-
     if "setup_error" in status:
         return replace(outcome, setup_error=status["setup_error"])
     if outcome.timed_out or outcome.output_exceeded:  # killed by the supervisor: no report, none needed
@@ -282,19 +279,8 @@ def _run_local(program: str, stdin: str, limits: Limits, python: str) -> Outcome
             process = subprocess.Popen([python, "-I", "-B", "guard.py"], stdin=feed, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, cwd=folder, preexec_fn=limit,
                                        env={**ENV, "HOME": str(folder), "TMPDIR": str(folder)})
-            process.stdin = _NoInput()
-            outcome = _supervise(process, b"", limits)
+            outcome = _supervise(process, None, limits)
         code = process.returncode
         return _with_status(outcome, {"signal": -code} if code < 0 else {"exit": code})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-class _NoInput:
-    """Stands in for a stdin pipe where stdin is a file."""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
