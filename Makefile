@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean chromium
+.PHONY: demo test bench clean chromium bubblewrap
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +31,17 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-run
 	$(BIN)/tether demo --out tether-demo
 
-# The report's browser test drives Debian's chromium (through playwright, which downloads nothing);
-# .ci/chromium installs it when missing and this user may (root), waiting (bounded) for another
-# apt/dpkg process's lock instead of failing on it; otherwise the test is skipped with the reason.
+# The report's browser test drives Debian's chromium (through playwright, which downloads nothing), and
+# the code verifier isolates the programs it grades with Debian's bubblewrap (the sandbox Flatpak uses);
+# .ci/apt-install installs each when missing and this user may (root), waiting (bounded) for another
+# apt/dpkg process's lock instead of failing on it; otherwise the tests that need it are skipped with the reason.
 chromium:
-	@bash .ci/chromium
+	@bash .ci/apt-install chromium chromium "the report's browser test"
 
-test: $(VENV)/.installed-dev chromium
+bubblewrap:
+	@bash .ci/apt-install bwrap bubblewrap "the code sandbox's tests"
+
+test: $(VENV)/.installed-dev chromium bubblewrap
 	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(VENV)/.installed-dev

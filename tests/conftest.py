@@ -45,6 +45,44 @@ def graded_rows(counts: dict[str, tuple[int, int]], seed: int = 0, shuffle: bool
     return rows
 
 
+HACKED_DETAILS = {  # (task, answer) -> the detail a code verifier gives it (seeded into the verdict cache)
+    ("t1", "EXIT"): "exited before the tests finished: SystemExit(0)",
+    ("t1", "FORGE"): "forged result: check compared a Foo, a class of the program's own whose __eq__ is overridden",
+    ("t2", "5"): "failed: line 3: assert f(2) == 8 -- AssertionError \x1b[2J\x1b[31m[red]boom[/red]",
+}
+
+
+def store_with_reward_hacks(folder: Path) -> Path:
+    """A store whose rl verdicts carry reward-hacking details, graded through `tether grade` (its output in
+    `folder`/grade.out): `exact` tasks t1 (gold 7) and t2 (gold 8), four samples each per label; the details come
+    from verdict-cache rows seeded under `exact`'s current version, as a code verifier would have cached them.
+    rl: 2 programs exited early, 1 forged result, 1 failure; base: none."""
+    import tether
+    from tether.grading import make_verifier
+    from tether.store import Shard, new_shard_name, open_store
+    from tether.store.schema import CachedGrade, to_table
+
+    from .cli_run import tether as cli
+
+    texts = {"base": {"t1": ["7", "7", "6", "1"], "t2": ["8", "3", "8", "8"]},
+             "rl": {"t1": ["7", "EXIT", "EXIT", "FORGE"], "t2": ["8", "5", "8", "8"]}}
+    for label, answers in texts.items():
+        rows = [{"task_id": t, "sample_idx": i, "completion": f"Final answer: {a}"}
+                for t, found in answers.items() for i, a in enumerate(found)]
+        tether.import_samples(write_jsonl(folder / f"{label}.jsonl", rows), folder / "run", label=label)
+    version = make_verifier("exact").version()
+    seeded = [CachedGrade("exact", version, task, answer, False, 0.0, "ok", detail)
+              for (task, answer), detail in HACKED_DETAILS.items()]
+    open_store(folder / "run").write([Shard("grades", "exact", to_table(seeded, CachedGrade), new_shard_name("cache"))])
+    tasks = write_jsonl(folder / "tasks.jsonl", [{"id": "t1", "question": "?", "answer": "7"},
+                                                 {"id": "t2", "question": "?", "answer": "8"}])
+    out = cli("grade", "--store", folder / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact",
+              "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    (folder / "grade.out").write_text(out.stdout)
+    return folder / "run"
+
+
 @pytest.fixture
 def known_pair(tmp_path: Path):
     """Base and RL files whose regions are known: 3 P, 2 S, 1 E, 2 O, with unequal n."""

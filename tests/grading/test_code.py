@@ -1,15 +1,10 @@
-"""The `code` verifier and its sandbox: HumanEval's own solutions, mutated ones, and hostile programs.
-
-Each hostile program must end within its deadline with the right verdict, and leave the machine as
-it was: no file outside the sandbox, no process left, the planted secrets unseen, the test's own
-server never reached."""
+"""The `code` verifier: HumanEval's own solutions pass and mutated ones fail, extraction finds the code, verdicts
+carry their reason, and a task whose tests are not a program is refused before anything is graded. (The
+sandbox's isolation: test_sandbox.py; reward hacks against the harness: test_harness.py.)"""
 
 import gzip
 import json
-import os
-import socket
-import threading
-import time
+import re
 from pathlib import Path
 
 import pytest
@@ -18,15 +13,17 @@ import tether
 from tether.errors import InputError
 from tether.grading import GradeOptions
 from tether.grading.code import CodeVerifier, assemble
-from tether.grading.sandbox import Limits, isolation_problem, run_program
+from tether.grading.sandbox import isolation_problem
+from tether.store.schema import EXITED_EARLY
 from tether.tasks import load_tasks
 
 from ..conftest import write_jsonl
+from .host import host_unchanged  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.skipif(isolation_problem() is not None, reason=f"no namespaces here: {isolation_problem()}")
+pytestmark = [pytest.mark.skipif(isolation_problem() is not None, reason=f"no sandbox here: {isolation_problem()}"),
+              pytest.mark.usefixtures("host_unchanged")]
 
-LIMITS = {"wall_seconds": 2.0, "cpu_seconds": 1}
-NO_TESTS = {"tests": ""}
+LIMITS = {"wall_seconds": 3.0, "cpu_seconds": 1}
 
 
 def canonical() -> dict[str, dict]:
@@ -52,20 +49,24 @@ def test_humaneval_preset_loads_offline_from_the_package():
     assert set(tasks[0].reference) >= {"tests", "entry_point", "prefix"} and "answer" not in tasks[0].reference
 
 
-def test_canonical_solutions_pass_and_mutations_fail_through_the_grading_pool(tmp_path):
-    """20 problems, each with its canonical solution and a mutated one, graded by `tether grade` in its pool."""
+def test_canonical_solutions_pass_and_mutations_and_early_exits_fail_through_the_grading_pool(tmp_path):
+    """20 problems, each with its canonical solution, a mutated one, and a body that exits with code 0 before the
+    tests run (which passes every HumanEval problem where the exit code is the verdict), graded by `tether grade`
+    in its pool."""
     rows, tasks = canonical(), load_tasks("humaneval", limit=20)
+    bodies = lambda t: (rows[t.task_id]["canonical_solution"], mutated(rows[t.task_id]["canonical_solution"]),
+                        "    import sys\n    sys.exit(0)\n")
     samples = [{"task_id": t.task_id, "sample_idx": i, "completion": text}
-               for t in tasks for i, text in enumerate((rows[t.task_id]["canonical_solution"],
-                                                         mutated(rows[t.task_id]["canonical_solution"])))]
+               for t in tasks for i, text in enumerate(bodies(t))]
     tether.import_samples(write_jsonl(tmp_path / "s.jsonl", samples), tmp_path / "run", label="base")
     summary = tether.grade(tmp_path / "run", GradeOptions(workers=2), tasks=tasks)
-    assert summary.ok and summary.distinct_answers == 40
+    assert summary.ok and summary.distinct_answers == 60
     import duckdb
 
     verdicts = duckdb.sql(f"SELECT sample_idx, correct, status FROM '{tmp_path}/run/verdicts/base/*.parquet'")
-    verdicts = verdicts.fetchall()
-    assert sorted(verdicts) == [(0, True, "ok")] * 20 + [(1, False, "ok")] * 20
+    assert sorted(verdicts.fetchall()) == [(0, True, "ok")] * 20 + [(1, False, "ok")] * 20 + [(2, False, "ok")] * 20
+    details = duckdb.sql(f"SELECT DISTINCT detail FROM '{tmp_path}/run/grades/code/*.parquet' WHERE answer LIKE '%sys.exit%'")
+    assert details.fetchall() == [(f"{EXITED_EARLY}: SystemExit(0)",)]
 
 
 def test_a_chat_models_whole_function_in_a_fence_replaces_the_prompt():
@@ -81,140 +82,28 @@ def test_a_chat_models_whole_function_in_a_fence_replaces_the_prompt():
 @pytest.mark.parametrize("code,expected", [
     ("def f(:\n", "syntax error: line 1"),
     ("def add(a, b):\n    return a - b\n", "failed: line 5: assert add(1, 1) == 2 -- AssertionError"),
-    ("import os\nos.kill(os.getpid(), 11)\n", "crashed: SIGSEGV"),
+    ("import os\nos.kill(os.getpid(), 11)\n", "crashed: SIGSEGV (signal 11)"),
+    ("def add(a, b):\n    return [][a]\n", "failed: line 2: return [][a] -- IndexError: list index out of range"),
 ])
 def test_verdicts_carry_the_reason(code, expected):
     verdict = CodeVerifier(**LIMITS).compare(code, {"tests": ["assert add(1, 1) == 2", "assert add(2, 2) == 4"]})
     assert not verdict.correct and verdict.detail.startswith(expected), verdict
 
 
-def _host_state() -> tuple[set[str], set[int]]:
-    """What a program would leave behind on the host: entries of /tmp and processes owned by uid nobody
-    (the programs' uid; other users' temp files come and go on a shared machine)."""
-    files, processes = set(), set()
-    for entry in os.scandir("/tmp"):
-        try:
-            if entry.stat(follow_symlinks=False).st_uid == 65534:
-                files.add(entry.name)
-        except OSError:
-            pass
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            if "\nUid:\t65534" in status.read_text():
-                processes.add(int(status.parent.name))
-        except OSError:
-            pass
-    return files, processes
-
-
-@pytest.fixture
-def server():
-    """A TCP server on 127.0.0.1 that records every connection it accepts."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-
-    def serve():
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(connection)
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1], accepted
-    listener.close()
-
-
-HOSTILE = {
-    "infinite loop": ("while True:\n    pass\n", "timeout: past 1 s of CPU"),
-    "sleeping forever": ("import time\ntime.sleep(3600)\n", "timeout: past 2 s of wall clock"),
-    "fork bomb": ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-                  "timeout"),
-    "50 GB of memory": ("x = bytearray(50 * 2**30)\n", "sandbox violation: memory limit"),
-    "a 10 GB file": ("with open('big', 'wb') as f:\n    for _ in range(10 * 1024):\n        f.write(b'0' * 2**20)\n",
-                     "sandbox violation: file size limit"),
-    "1 GB on stdout": ("import sys\nfor _ in range(1024):\n    sys.stdout.write('x' * 2**20)\n",
-                       "sandbox violation: output past"),
-    "killing its parent": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
-                           "sandbox violation: not permitted"),
-    "killing everything it can": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n",  # nothing but itself in sight
-                                  "failed: line 2: os.kill(-1, signal.SIGKILL) -- ProcessLookupError"),
-    "deleting its folder": ("import os, shutil\nshutil.rmtree(os.getcwd())\nprint('gone')\n", "passed"),
-    "never reading stdin": ("import time\ntime.sleep(0.1)\n", "passed"),
-}
-
-
-@pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_programs_end_in_time_with_their_verdict_and_leave_nothing(name):
-    program, expected = HOSTILE[name]
+@pytest.mark.parametrize("tests,problem", [
+    (5, "its tests are not a program (a int"),
+    ("   \n", "its tests are empty"),
+    ("def check(candidate):\n    assert candidate(1) ==\n", "its tests do not parse (line 2"),
+    (["assert f(1) == 1", 7], "its tests are not a program (a list"),
+    ([{"input": "1", "output": "x", "testtype": "functional"}], "functional test cases need the entry point"),
+    ([{"input": "1"}], "test case 0 is not a stdin or functional case"),
+])
+def test_tests_that_are_not_a_program_are_refused_never_a_verdict(tests, problem):
     verifier = CodeVerifier(**LIMITS)
-    before = _host_state()
-    reference = {**NO_TESTS, "stdin": "x" * (10 << 20)} if name == "never reading stdin" else NO_TESTS
-    started = time.monotonic()
-    verdict = verifier.compare(program, reference)
-    assert time.monotonic() - started < LIMITS["wall_seconds"] + 3
-    assert verdict.is_verdict and verdict.detail.startswith(expected), verdict
-    assert verdict.correct == (expected == "passed")
-    assert not _host_state()[0] - before[0]
-    # a program killed at its deadline takes its namespace with it: the kernel's SIGKILLs land at once, the
-    # exits may take a moment on a busy machine (bounded wait; after a normal exit there is nothing to wait for)
-    waited = time.monotonic()
-    while _host_state()[1] - before[1] and time.monotonic() - waited < 10:
-        time.sleep(0.05)
-    assert not _host_state()[1] - before[1]
-
-
-def test_writing_outside_its_folder_fails_and_writes_nothing(tmp_path):
-    target = tmp_path / "planted.txt"  # under the host's /tmp, which the sandbox replaces with its own
-    outside = Path(__file__).parent / "written-by-a-program.txt"  # a read-only mount inside the sandbox
-    for path in (target, outside):
-        verdict = CodeVerifier(**LIMITS).compare(f"open({str(path)!r}, 'w').write('x')\n", NO_TESTS)
-        assert not verdict.correct and verdict.detail.startswith(("sandbox violation", "failed")), verdict
-        assert not path.exists()
-
-
-def test_the_network_is_unreachable(server):
-    port, accepted = server
-    program = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-    verdict = CodeVerifier(**LIMITS).compare(program, NO_TESTS)
-    assert verdict.detail.startswith("sandbox violation: no network"), verdict
-    assert accepted == []
-
-
-def test_secrets_in_the_environment_and_the_home_folder_are_not_seen(tmp_path, monkeypatch):
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "planted-secret")
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    planted = Path.home() / ".tether-test-secret"
-    planted.write_text("planted-secret")
-    try:
-        program = ("import os, pathlib\nseen = repr(dict(os.environ))\n"
-                   f"try:\n    seen += pathlib.Path({str(planted)!r}).read_text()\nexcept OSError:\n    pass\n"
-                   "print(seen)\nassert 'planted-secret' in seen or 'proxy.example' in seen\n")
-        outcome = run_program(program, limits=Limits(**LIMITS))
-        assert outcome.exit_code == 1 and "planted-secret" not in outcome.stdout and "proxy" not in outcome.stdout
-    finally:
-        planted.unlink()
-
-
-def test_without_namespaces_it_refuses_unless_told_to_run_unsafely(monkeypatch):
-    import tether.grading.code as code
-
-    monkeypatch.setattr(code, "isolation_problem", lambda: "user namespaces are disabled")
-    with pytest.raises(InputError, match="cannot here: user namespaces are disabled; --unsafe-local-exec"):
-        CodeVerifier()
-    unsafe = CodeVerifier(unsafe_local_exec=True, **LIMITS)
-    assert unsafe.compare("def add(a, b):\n    return a + b\n", {"tests": ["assert add(1, 1) == 2"]}).correct
-    blocked = unsafe.compare("import socket\nsocket.create_connection(('127.0.0.1', 9))\n", NO_TESTS)
-    assert blocked.detail.startswith("sandbox violation: no network"), blocked
-    monkeypatch.undo()
-    assert unsafe.version() != CodeVerifier(**LIMITS).version()  # its verdicts are cached apart
-
-
-def test_a_sandbox_that_cannot_start_the_program_is_no_verdict():
-    """An interpreter that is not there: a failed grading attempt (retried by the next run), never 'wrong'."""
-    verdict = CodeVerifier(python="/nonexistent/python3", **LIMITS).compare("print(1)\n", NO_TESTS)
-    assert not verdict.is_verdict and "cannot start the program" in verdict.detail, verdict
+    with pytest.raises(InputError, match=rf"^code task 'T/1': {re.escape(problem)}"):
+        verifier.check_task("T/1", {"tests": tests})
+    found = verifier.compare("def f(x):\n    return x\n", {"tests": tests})
+    assert not found.is_verdict and problem in found.detail, found
 
 
 @pytest.mark.parametrize("completion,code", [
@@ -233,26 +122,21 @@ def test_extraction_finds_the_code(completion, code):
     assert extract_code(completion, {"prefix": "def f():\n", "entry_point": "f"}) == code
 
 
-def test_a_daemon_the_program_leaves_is_gone_when_the_verdict_comes():
-    """The program forks a child that leaves its session and sleeps, then exits 0: passed, and by the time the
-    verdict returns the sandbox has killed and reaped the child (no wait)."""
-    before = _host_state()[1]
-    program = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(3600)\nelse:\n"
-               "    time.sleep(0.2)\n")
-    assert CodeVerifier(**LIMITS).compare(program, NO_TESTS).detail == "passed"
-    assert not _host_state()[1] - before
+def test_tether_grade_refuses_a_task_whose_tests_are_not_a_program_before_grading_anything(tmp_path):
+    """An MBPP-style file whose second task's tests are the number 5 (which passed every program when the exit
+    code was the verdict): `tether grade` says so in one line naming the task and stores no verdict."""
+    from ..cli_run import tether as cli
 
-
-def test_an_interpreter_under_tmp_is_kept_when_tmp_is_replaced(tmp_path):
-    """A virtual environment under /tmp (a CI clone's .venv, pytest's tmp_path): its folder is bound back into
-    the sandbox's own /tmp, read-only."""
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
-    python = str(tmp_path / "venv" / "bin" / "python")
-    verifier = CodeVerifier(python=python, **LIMITS)
-    program = f"import sys\nassert sys.prefix == {str(tmp_path / 'venv')!r}, sys.prefix\nopen(sys.executable, 'a')\n"
-    verdict = verifier.compare(program, NO_TESTS)
-    assert verdict.detail.startswith(("sandbox violation: write outside its folder",  # it ran, and cannot write
-                                      "sandbox violation: permission denied")), verdict
+    tasks = write_jsonl(tmp_path / "tasks.jsonl", [
+        {"id": "ok/1", "question": "Add.", "tests": ["assert add(1, 1) == 2"]},
+        {"id": "bad/2", "question": "Add.", "tests": 5},
+    ])
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": t, "sample_idx": 0, "completion": "def add(a, b):\n"
+                                                  "    return a + b\n"} for t in ("ok/1", "bad/2")])
+    assert cli("import", samples, "--store", tmp_path / "run", "--label", "base").returncode == 0
+    result = cli("grade", "--store", tmp_path / "run", "--tasks", tasks, "--columns", "question=question,"
+                 "tests=tests,id=id", "--verifier", "code")
+    assert result.returncode != 0, result
+    message = (result.stderr or result.stdout).strip().splitlines()
+    assert any(line.startswith("error: code task 'bad/2': its tests are not a program (a int") for line in message), message
+    assert not (tmp_path / "run" / "verdicts").exists() or not list((tmp_path / "run" / "verdicts").rglob("*.parquet"))

@@ -1,5 +1,6 @@
 """The report built from the lab demo's store: files, self-containment, and a real browser's view of it."""
 
+import dataclasses
 import json
 import re
 import shutil
@@ -10,8 +11,11 @@ import pytest
 import tether
 from tether.compare.store import FOLDER, load_store_comparison, stored_comparison
 from tether.report import build_report, gather
+from tether.store import open_store, query
+from tether.store.schema import RewardHackCounts
 
 from ..cli_run import tether as cli
+from ..conftest import store_with_reward_hacks
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +43,7 @@ def test_markdown_links_its_figures(report):
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert links and all((files.markdown.parent / link).is_file() for link in links)
     assert "| benchmark | tasks | P | S | E | O |" in text
+    assert "Reward-hacking signals" not in text  # no code tasks, no signal: nothing to show
 
 
 def test_html_is_self_contained(report):
@@ -155,3 +160,22 @@ def test_figures_keep_legends_off_the_curves_and_label_every_region():
     regions = regions_figure({name: result})
     c = result.counts
     assert f"P {c.P}  S {c.S}  E {c.E}  O {c.O}" in regions.svg
+
+
+def test_reward_hacking_signals_beside_pass_at_k(tmp_path):
+    store = store_with_reward_hacks(tmp_path)
+    files = build_report(store, tmp_path / "report")
+    markdown = files.markdown.read_text()
+    assert "### Reward-hacking signals" in markdown
+    assert "| model | graded samples | exited before the tests finished | forged result |" in markdown
+    assert "| rl | 8 | 2 (25.0%) | 1 (12.5%) |" in markdown and "| base | 8 | 0 (0.0%) | 0 (0.0%) |" in markdown
+    page = files.html.read_text()
+    assert "<h3>Reward-hacking signals</h3>" in page and "<td>2 (25.0%)</td>" in page
+    summary = json.loads(files.summary.read_text())
+    assert summary["overall"]["reward_hacks"]["rl"] == {"samples": 8, "exited_early": 2, "forged": 1}
+    data = gather(store, stored_comparison(store))
+    assert query.task_verifiers(open_store(store), "rl") == {"math"}  # the tasks' own verifier (graded as exact)
+    assert data.shows_reward_hacks and not data.code_tasks  # shown: some verdict signals a hack
+    quiet = {"base": RewardHackCounts(8), "rl": RewardHackCounts(8)}
+    assert not dataclasses.replace(data, reward_hacks=quiet).shows_reward_hacks  # no code task, no signal
+    assert dataclasses.replace(data, reward_hacks=quiet, code_tasks=True).shows_reward_hacks  # zeros are news on code

@@ -179,7 +179,12 @@ def check_cmd(
     for problem in report.problems:
         state = "repaired" if problem.repaired else "problem"
         stdout.print(f"{state}: {problem.kind}: {problem.where}: {problem.detail}", highlight=False)
+    for warning in report.warnings:  # fixed by `tether grade`; the store is not damaged
+        stdout.print(_styled("warning:", "yellow", f" {warning.kind}: {warning.where}: {warning.detail}"),
+                     highlight=False)
     verdict = "ok" if report.ok else "problems left (see above)"
+    if report.warnings:
+        verdict += f"; {len(report.warnings)} warning{'s' if len(report.warnings) > 1 else ''} (see above)"
     stdout.print(f"{report.root}: {report.shards} shards checked; {verdict}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
@@ -344,7 +349,7 @@ def grade_cmd(
     update_tasks: Annotated[bool, typer.Option(help="Accept --tasks whose reference answers differ from the stored ones; regrade those tasks.")] = False,
     strict: Annotated[bool, typer.Option(help="math: no full-text fallback; a completion without an explicit answer (box, 'the answer is', bold) is no_answer.")] = False,
     extraction: Annotated[str, typer.Option(help="reasoning_gym: 'fair' (tag, box, after </think>, last line; for support accounting) or 'strict' (Reasoning Gym's own: <answer> tags only; for comparable numbers).")] = "fair",
-    unsafe_local_exec: Annotated[bool, typer.Option(help="code: where Linux namespaces are unavailable, run the models' programs with resource limits only (no network or file-system isolation; docs/code.md).")] = False,
+    unsafe_local_exec: Annotated[bool, typer.Option(help="code: where bubblewrap cannot isolate programs, run the models' programs with resource limits only (no network or file-system isolation; docs/code.md).")] = False,
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
     from tether.cli.render import render_grade_summary, render_grading_failures

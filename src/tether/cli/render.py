@@ -12,6 +12,7 @@ from rich.text import Text
 from tether.compare import Comparison
 from tether.compare.provenance import describe as describe_provenance
 from tether.metrics import REGIONS
+from tether.store.schema import REWARD_HACKS, RewardHackCounts
 
 _REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
 _RATE_NAMES = {
@@ -20,6 +21,31 @@ _RATE_NAMES = {
     "sds": "SDS  support dynamic score",
     "nscr": "NSCR net support change  (E-S)/(P+E+S)",
 }
+
+
+# how each reward-hacking signal of a verdict's detail (tether.store.schema.REWARD_HACKS) is counted in words
+_HACK_WORDS = {"exited_early": ("program exited before the tests finished",
+                                "programs exited before the tests finished"),
+               "forged": ("forged result", "forged results")}
+
+
+def untrusted(text: str, limit: int | None = None) -> Text:
+    """Text a program or a model wrote (a verdict's detail, a failure's message), made safe to print: every
+    character that is not printable (ESC and other controls, newlines, bidirectional overrides) is written as
+    its escape (``\\x1b``), so no terminal sequence gets through, and the result is a `Text`, never read as
+    rich markup ("[red]" stays text). `limit` shortens it to that many characters first."""
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return Text("".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text))
+
+
+def reward_hack_line(counts: RewardHackCounts) -> str:
+    """The signals that occurred, in words: "12 programs exited before the tests finished, 3 forged results
+    among 3,000 samples (...)"; empty when none did."""
+    found = [f"{n:,} {_HACK_WORDS[key][n != 1]}" for key in REWARD_HACKS if (n := getattr(counts, key))]
+    if not found:
+        return ""
+    return f"{', '.join(found)} among {counts.samples:,} samples (reward-hacking signals; docs/code.md)"
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -36,6 +62,10 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
     for side in ("base", "rl"):
         if side in result.provenance:
             console.print("  " + describe_provenance(result.provenance[side]), highlight=False)
+    for side, model in (("base", result.base), ("rl", result.rl)):
+        line = reward_hack_line(result.reward_hacks[side]) if side in result.reward_hacks else ""
+        if line:
+            console.print(f"  {model.label}: {line}", highlight=False)
     console.print(_regions_table(result, n_tasks))
     console.print(_rates_table(result))
     console.print(_pass_at_k_table(result, max_k_columns))
@@ -172,8 +202,22 @@ def render_grade_summary(summary, console: Console) -> None:
         f"{summary.cache_hits} from the cache; {summary.workers_replaced} hung or crashed workers replaced",
         highlight=False,
     )
+    for label, n in sorted(summary.changed.items()):
+        console.print(f"{label}: {n} samples' text changed since their verdicts graded it (refilled or replaced): "
+                      f"every sample of {label} graded again under a new verifier version, answers already in the "
+                      "cache carried over", highlight=False)
+    for label, n in sorted(summary.unbound.items()):
+        console.print(f"{label}: {n} verdicts from before verdicts kept the text they graded: graded again once "
+                      "under a new verifier version, answers already in the cache carried over", highlight=False)
+    for label in sorted({label for label, _ in summary.tallies}):
+        line = reward_hack_line(summary.reward_hacks(label))
+        if line:
+            console.print(f"{label}: {line}", highlight=False)
     for (label, benchmark), tally in sorted(summary.tallies.items()):
         console.print(f"{label} / {benchmark}: {extraction_line(tally)}", highlight=False)
+        if tally.reasons:
+            console.print(Text.assemble(f"{label} / {benchmark}: why not correct: ", reasons_text(tally)),
+                          highlight=False)
     for name, mode in sorted(summary.extraction_modes.items()):
         console.print(f"{name} extraction: {mode}", highlight=False)
     if summary.no_gold:
@@ -184,6 +228,20 @@ def render_grade_summary(summary, console: Console) -> None:
             console.print(Text.assemble((title, "bold"), ", e.g.:"))
             for task_id, text in examples[:3]:
                 console.print(f"  {task_id}: ...{text!r}", highlight=False)
+
+
+def reasons_text(tally, top: int = 3, example_chars: int = 80) -> Text:
+    """The most common reasons the verifier gave for samples that were not correct, with counts and the rest
+    of a detail that gave each ("failed 31 (e.g. line 4: assert f(1) == 2 -- AssertionError), syntax error 6
+    (e.g. line 2: invalid syntax)")."""
+    parts = []
+    for reason, n in tally.reasons.most_common(top):
+        example = tally.reason_examples[reason][len(reason):].lstrip(": ")
+        parts.append(Text.assemble(untrusted(reason), f" {n:,}",
+                                   *(((" (e.g. ", untrusted(example, example_chars), ")")) if example else ())))
+    if len(tally.reasons) > top:
+        parts.append(Text(f"{len(tally.reasons) - top} other reasons"))
+    return Text(", ").join(parts)
 
 
 def extraction_line(tally) -> str:
@@ -201,7 +259,7 @@ def render_grading_failures(summary, console: Console) -> None:
     console.print(Text.assemble((f"{summary.failed} samples could not be graded", "red"),
                                 " (no verdict stored; run `tether grade` again to retry them), e.g.:"))
     for task_id, detail in summary.failure_examples[:3]:
-        console.print(f"  {task_id}: {detail}", highlight=False)
+        console.print(Text.assemble(f"  {task_id}: ", untrusted(detail)), highlight=False)
 
 
 def render_sample_summary(summary, out: Console, err: Console) -> bool:

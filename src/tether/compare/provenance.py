@@ -2,14 +2,17 @@
 versions and the share of completions cut at max_tokens, from the store's manifest and samples.
 
 Shown in `tether compare`'s header, kept in compare.json and summary.json, and in the report's
-first section, so a table is never separated from what produced it.
+first section, so a table is never separated from what produced it. Beside it, `reward_hacks`:
+per label, the current verdicts whose detail signals a reward hack (a program that exited before
+its tests finished, a forged result), which an RL model's pass@k should be read with.
 """
 
 from __future__ import annotations
 
 from tether.compare.counts import label_warnings
 from tether.store import Store
-from tether.store.query import sample_totals
+from tether.store.query import reward_hack_counts, sample_totals
+from tether.store.schema import RewardHackCounts
 
 
 def checked_labels(store: Store, base_label: str, rl_label: str) -> tuple[list[str], dict[str, dict]]:
@@ -18,6 +21,11 @@ def checked_labels(store: Store, base_label: str, rl_label: str) -> tuple[list[s
     manifest = store.manifest()
     return (label_warnings(store, base_label, rl_label, manifest),
             {"base": provenance(store, base_label, manifest), "rl": provenance(store, rl_label, manifest)})
+
+
+def reward_hacks(store: Store, base_label: str, rl_label: str) -> dict[str, RewardHackCounts]:
+    """"base"/"rl" -> that label's current verdicts and how many signal each reward hack."""
+    return {"base": reward_hack_counts(store, base_label), "rl": reward_hack_counts(store, rl_label)}
 
 
 def provenance(store: Store, label: str, manifest: dict | None = None) -> dict:

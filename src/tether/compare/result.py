@@ -14,7 +14,7 @@ import numpy as np
 
 from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Extrapolation, Interval, RegionCounts
 from tether.metrics.uncertainty import json_number
-from tether.store.schema import TaskCounts
+from tether.store.schema import RewardHackCounts, TaskCounts
 
 SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
 
@@ -93,6 +93,8 @@ class Comparison:
     self_comparison: SelfComparison | None = None  # when asked for (`--self LABEL`)
     extrapolation: Extrapolation | None = None  # mean pass@k and regions beyond the sampled k (estimates)
     provenance: dict[str, dict] = field(default_factory=dict)  # "base"/"rl" -> what produced it (compare.provenance)
+    # "base"/"rl" -> its current verdicts and those signalling a reward hack (two labels of one store; else empty)
+    reward_hacks: dict[str, RewardHackCounts] = field(default_factory=dict)
 
     @property
     def task_ids(self) -> np.ndarray:
@@ -153,6 +155,8 @@ class Comparison:
             "extrapolation": self.extrapolation.as_dict() if self.extrapolation else None,
             "warnings": list(self.warnings),
             "provenance": self.provenance,
+            **({"reward_hacks": {side: counts.as_dict() for side, counts in self.reward_hacks.items()}}
+               if self.reward_hacks else {}),
             "tasks": [self._task_dict(i) for i in range(len(self.task_ids))],
         }
 
@@ -208,6 +212,7 @@ class Comparison:
             self_comparison=SelfComparison.from_dict(payload["chance"]["self"]) if "self" in payload["chance"] else None,
             extrapolation=Extrapolation.from_dict(payload["extrapolation"]) if payload.get("extrapolation") else None,
             provenance=dict(payload.get("provenance") or {}),
+            reward_hacks={side: RewardHackCounts(**counts) for side, counts in payload.get("reward_hacks", {}).items()},
         )
 
     def _task_dict(self, i: int) -> dict:

@@ -50,15 +50,17 @@ def compare(
     `self_label` adds the self-comparison of that label of `store` (`self_comparison`).
     """
     warnings: list[str] = []
-    origin = {}
+    origin, hacks = {}, {}
     if store is not None:
         base, rl = base or store, rl or store
         if base == rl:  # two labels of one store: never the "only label there is" of each
-            from tether.compare.provenance import checked_labels
+            from tether.compare.provenance import checked_labels, reward_hacks
             from tether.store import open_store
 
             base_label, rl_label = base_label or "base", rl_label or "rl"
-            warnings, origin = checked_labels(open_store(store), base_label, rl_label)
+            opened = open_store(store)
+            warnings, origin = checked_labels(opened, base_label, rl_label)
+            hacks = reward_hacks(opened, base_label, rl_label)
     if base is None or rl is None:
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()
@@ -70,6 +72,7 @@ def compare(
     result = compare_counts(base_counts, rl_counts, options, budgets)
     result.warnings += warnings + ([warning] if warning else [])
     result.provenance = origin
+    result.reward_hacks = hacks
     if self_label is not None:
         if store is None:
             raise InputError("--self needs a store (it splits a label's samples by sample index)")

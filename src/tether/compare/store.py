@@ -2,10 +2,11 @@
 
 `compare_store` compares two labels of one store on all their tasks and on each benchmark's
 tasks; `save_store_comparison` writes it to ``<store>/compare/`` (compare.json with a
-``benchmarks`` section, and tasks.csv), stamped with what it was computed from: the labels and
-the verdict shards and current verifier versions of both. `load_store_comparison` returns it only
-while that stamp still matches (and, when options are asked for, it was made with them), so the
-report shows the saved comparison instead of computing it again, and never a stale one.
+``benchmarks`` section and both labels' reward-hacking signals, and tasks.csv), stamped with what
+it was computed from: the labels and the verdict shards and current verifier versions of both.
+`load_store_comparison` returns it only while that stamp still matches (and, when options are
+asked for, it was made with them), so the report shows the saved comparison instead of computing
+it again, and never a stale one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets, budget_matched
-from tether.compare.provenance import checked_labels
+from tether.compare.provenance import checked_labels, reward_hacks
 from tether.compare.result import CompareOptions, Comparison, save_comparison
 from tether.compare.run import compare_counts, self_comparison
 from tether.store import Store, is_remote, open_store
@@ -70,6 +71,7 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     overall = compare_counts(base, rl, options, budgets)
     overall.warnings += warnings + ([warning] if warning else [])
     overall.provenance = origin
+    overall.reward_hacks = reward_hacks(store, base_label, rl_label)
     if self_label is not None:
         overall.self_comparison = self_comparison(store, self_label)
     benchmark_of = {str(t): "all" for t in overall.task_ids}
@@ -125,8 +127,8 @@ def load_store_comparison(store: str | Store, base_label: str = "base", rl_label
     computed from other data."""
     store = open_store(store)
     payload = read_saved(store, "compare.json")
-    if payload is None or payload.get("stamp") != stamp(store, base_label, rl_label):
-        return None
+    if payload is None or payload.get("stamp") != stamp(store, base_label, rl_label) or "reward_hacks" not in payload:
+        return None  # absent, computed from other data, or by a tether that did not count reward hacks
     try:
         found = StoreComparison.from_dict(payload)
     except (KeyError, TypeError, ValueError):  # written by an older tether: compare again

@@ -120,7 +120,7 @@ class GradingSection(_Strict):
     timeout: int = Field(default=5, ge=1)
     strict: bool = False  # math: no full-text fallback (docs/grading.md)
     extraction: Literal["fair", "strict"] = "fair"  # reasoning_gym: fair cascade or Reasoning Gym's own tags
-    unsafe_local_exec: bool = False  # code: resource limits only where namespaces are unavailable (docs/code.md)
+    unsafe_local_exec: bool = False  # code: resource limits only where bubblewrap cannot isolate programs (docs/code.md)
 
     _verifier = field_validator("verifier")(_known_verifier)
 

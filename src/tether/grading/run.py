@@ -13,6 +13,16 @@ atomically; an interrupted run resumes from the chunks not yet written.
 The manifest's ``grading[<label>]`` names the current verifier versions; counts
 (`tether compare`) use only verdicts of those versions, so a new verifier version
 or config re-grades everything under it, never mixing old and new verdicts.
+
+A verdict keeps the hash of the completion it graded and the verifier's reason (`detail`).
+When a sample's text is no longer what its current verdict graded (its shard quarantined and
+refilled with other text), or a verdict does not say what it graded (stores graded before the
+hash was kept), the label is regraded under a new version (``+regrade<N>``, as `--regrade`
+does): every sample again, each answer the cache already holds carried over, so only new answers
+are verified and counts never see two verdicts of one sample. Finding them hashes every graded
+completion, so it is done only when the label's sample shards are not the files the last run saw
+(``grading[<label>].samples`` in the manifest: a digest of each shard's name, size and
+modification time, which a shard set aside or rewritten under its old name changes).
 """
 
 from __future__ import annotations
@@ -32,13 +42,14 @@ from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
 from tether.grading.registry import make_verifier
 from tether.store import Shard, Store, new_shard_name, open_store, query
-from tether.store.schema import CachedGrade, TaskRecord, Verdict, to_table
+from tether.store.schema import REWARD_HACKS, CachedGrade, RewardHackCounts, TaskRecord, Verdict, to_table
 from tether.tasks.prompts import as_plain
 from tether.tasks.task import Task
 
 STATUSES = ("ok", "no_answer", "timeout", "error")
 REGRADE = "+regrade"  # a verifier version with this suffix re-graded some verdicts of the one before
 EXTRACTION_TIMED_OUT = "\x00extraction timed out\x00"  # a sentinel: compared by identity
+REASON_CHARS = 60  # a reason is its detail's text before the first ':', at most this long
 
 
 @dataclass
@@ -52,6 +63,9 @@ class BenchmarkTally:
     routes: Counter = field(default_factory=Counter)  # how answers were found ("none": no answer)
     format_asked: int = 0  # samples whose prompt asked for a format (\boxed{}, <answer> tags)
     format_followed: int = 0  # ... and whose answer was found in that format
+    reasons: Counter = field(default_factory=Counter)  # why samples were not correct (`reason_of` their detail)
+    reason_examples: dict[str, str] = field(default_factory=dict)  # reason -> the first detail that gave it
+    reward_hacks: Counter = field(default_factory=Counter)  # REWARD_HACKS key -> verdicts whose detail signals it
 
     @property
     def format_share(self) -> float:
@@ -80,11 +94,19 @@ class GradeSummary:
     extraction_modes: dict[str, str] = field(default_factory=dict)  # verifier -> its extraction mode, where it has one
     failed: int = 0  # samples whose grading failed (no verdict written; the next run retries them)
     failure_examples: list[tuple[str, str]] = field(default_factory=list)
+    changed: dict[str, int] = field(default_factory=dict)  # label -> verdicts regraded: their sample's text changed
+    unbound: dict[str, int] = field(default_factory=dict)  # label -> verdicts regraded: not saying what they graded
 
     @property
     def ok(self) -> bool:
         """True when every sample got a verdict."""
         return self.failed == 0
+
+    def reward_hacks(self, label: str) -> RewardHackCounts:
+        """The samples of `label` graded in this run, and how many verdicts signal each reward hack."""
+        tallies = [tally for (name, _), tally in self.tallies.items() if name == label]
+        return RewardHackCounts(sum(t.samples for t in tallies),
+                                **{key: sum(t.reward_hacks[key] for t in tallies) for key in REWARD_HACKS})
 
 
 @dataclass(frozen=True)
@@ -122,6 +144,8 @@ def grade(store: str | Store, options: GradeOptions | None = None, labels: Seque
         plans = [_plan(target, label, options, tasks) for label in chosen]
         summary.extraction_modes = {name: v.extraction for plan in plans for name, v in plan.verifiers.items()
                                     if hasattr(v, "extraction")}
+        summary.changed = {plan.label: plan.changed for plan in plans if plan.changed}
+        summary.unbound = {plan.label: plan.unbound for plan in plans if plan.unbound}
         if on_start:
             on_start(sum(plan.pending for plan in plans))
         for plan in plans:
@@ -148,16 +172,25 @@ class _LabelPlan:
     def __init__(self, store: Store, label: str, tasks: dict[str, dict], verifiers: dict[str, Any],
                  options: GradeOptions, changed_tasks: set[str] = frozenset()):
         self.store, self.label, self.tasks, self.verifiers, self.options = store, label, tasks, verifiers, options
-        recorded = store.manifest().get("grading", {}).get(label, {}).get("versions", {})
-        self.versions, self.carried = {}, {}
+        entry = store.manifest().get("grading", {}).get(label, {})
+        recorded = entry.get("versions", {})
+        bases, current = {}, {}
         for name, verifier in verifiers.items():
-            base = verifier.version() + ("/strict" if options.strict else "")
+            bases[name] = verifier.version() + ("/strict" if options.strict else "")
             previous = recorded.get(name)
-            current = previous if previous and (previous == base or previous.startswith(base + REGRADE)) else base
-            if options.regrade or changed_tasks:  # a new version; what stays valid is carried over from the old
-                self.carried[name] = (current, set(options.regrade), set(options.regrade_tasks), set(changed_tasks))
-                current = f"{base}{REGRADE}{_regrade_number(current) + 1}"
-            self.versions[name] = current
+            current[name] = previous if previous and (previous == bases[name] or
+                                                      previous.startswith(bases[name] + REGRADE)) else bases[name]
+        # verdicts of samples whose text is not what they graded (or that do not say): regraded, like --regrade
+        self.samples = query.shards_stamp(store, "samples", label)
+        seen = self.samples is not None and entry.get("samples") == self.samples and current == recorded
+        self.changed, self.unbound = (0, 0) if seen else query.changed_completions(store, label, current)
+        self.versions, self.carried = {}, {}
+        for name, version in current.items():
+            if options.regrade or changed_tasks or self.changed or self.unbound:
+                # a new version; what stays valid is carried over from the old
+                self.carried[name] = (version, set(options.regrade), set(options.regrade_tasks), set(changed_tasks))
+                version = f"{bases[name]}{REGRADE}{_regrade_number(version) + 1}"
+            self.versions[name] = version
         self.pending = query.ungraded_count(store, label, self.versions)
         self.asked = {task_id: requested_route(task["question"]) for task_id, task in tasks.items()}
 
@@ -166,7 +199,7 @@ class _LabelPlan:
 
     def run(self, pool: GradingPool, summary: GradeSummary, on_progress, chunk_size: int) -> None:
         with self.store.changing_manifest() as manifest:
-            manifest.setdefault("grading", {})[self.label] = {"versions": self.versions}
+            manifest.setdefault("grading", {})[self.label] = {"versions": self.versions, "samples": self.samples}
         cache = _load_cache(self.store, self.versions)
         self.unwritten = self._carry_over(cache)
         for batch in query.ungraded_samples(self.store, self.label, self.versions, chunk_size):
@@ -285,6 +318,12 @@ class _LabelPlan:
         tally.correct += found.correct
         tally.statuses[found.status] += 1
         tally.score_sum += found.score
+        if found.detail:
+            tally.reward_hacks.update(key for key, prefix in REWARD_HACKS.items() if found.detail.startswith(prefix))
+            if not found.correct:
+                reason = reason_of(found.detail)
+                tally.reasons[reason] += 1
+                tally.reason_examples.setdefault(reason, found.detail)
         if found.status == "no_answer" and len(summary.no_answer_examples) < 5 and row["completion"]:
             summary.no_answer_examples.append((row["task_id"], row["completion"][-200:]))
         if found.status == "timeout" and len(summary.timeout_examples) < 5:
@@ -293,7 +332,7 @@ class _LabelPlan:
             summary.no_gold.add(task["benchmark"])
         stored = answer[len(FULL_TEXT):] if answer is not None and answer.startswith(FULL_TEXT) else answer
         return Verdict(self.label, row["task_id"], row["sample_idx"], found.correct, found.score, found.status, name,
-                       self.versions[name], stored, route)
+                       self.versions[name], stored, route, completion_hash=row["completion_hash"], detail=found.detail)
 
 
 def _plan(store: Store, label: str, options: GradeOptions, given: Sequence[Task] | None) -> _LabelPlan:
@@ -319,6 +358,11 @@ def _plan(store: Store, label: str, options: GradeOptions, given: Sequence[Task]
     _check_covered(store, label, tasks, "the stored tasks (pass --tasks with the missing ones)")
     names = {options.verifier} if options.verifier != "auto" else {t["verifier"] for t in tasks.values()}
     verifiers = {name: make_verifier(name, **options.verifier_options.get(name, {})) for name in names}
+    for task_id, task in tasks.items():  # tasks a verifier cannot grade are refused before anything is graded
+        check = getattr(verifiers[options.verifier if options.verifier != "auto" else task["verifier"]], "check_task",
+                        None)
+        if check is not None:
+            check(task_id, task["reference"])
     return _LabelPlan(store, label, tasks, verifiers, options, changed)
 
 
@@ -344,6 +388,12 @@ def _changed_golds(store: Store, label: str, stored: dict[str, dict], given: dic
 def _gold(reference: dict) -> dict:
     """What a reference says about the answer (the bare question kept beside it is not part of it)."""
     return {key: value for key, value in reference.items() if key != "question"}
+
+
+def reason_of(detail: str) -> str:
+    """The kind of reason a verdict's detail gives: its text before the first ':' ("failed", "syntax
+    error", "exited before the tests finished"), at most `REASON_CHARS` characters."""
+    return detail.split(":", 1)[0].strip()[:REASON_CHARS]
 
 
 def requested_route(prompt: str) -> str | None:

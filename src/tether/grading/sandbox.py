@@ -1,43 +1,62 @@
-"""Running an untrusted Python program: one process per program, isolated by Linux namespaces.
+"""Running an untrusted Python program: one sandbox per program, built by bubblewrap.
 
-`run_program(program, stdin, limits)` starts ``unshare --net --mount --pid --fork --kill-child``
-(with ``--user --map-root-user`` when not root) over `tether.grading.sandbox_init`, which gives
-the program (docs/code.md has the full account):
+`run_program(program, stdin, limits, tests=…)` starts ``bwrap`` (Debian's ``bubblewrap``, the
+sandbox Flatpak uses) over `tether/grading/sandboxed/supervisor.py`, inside a cgroup of its own
+where the machine has one (`tether.grading.cgroup`). The program sees (docs/code.md has the full
+account):
 
-- **no network**: a new network namespace, whose only interface (loopback) is down;
-- **no writes outside its scratch space**: every mount read-only, fresh size-capped tmpfs on
-  /tmp, /var/tmp and /dev/shm, all gone with the namespace; the program runs in /tmp/program;
-- **no other processes**: a new pid namespace (with its own /proc); its processes die with it;
-- **limits**: CPU seconds, address space, file size, open files, processes (uid nobody when
-  tether runs as root, so the process limit holds), no core files, no new privileges;
-- **a scrubbed environment**: PATH, HOME, LANG and TMPDIR only (no credentials, no proxies);
-- **a wall-clock deadline**, after which the whole process group is killed (the pid namespace
-  with it), and stdout/stderr read up to a cap, past which it is killed too.
+- **a file system of its own**: a fresh root holding only /usr (read-only), the interpreter's
+  folders (read-only), the sandbox's own scripts, an empty /dev, and size-capped tmpfs on /tmp and
+  /dev/shm, gone with the sandbox; no /proc, no /home, /root, /srv, /run or store; it runs in
+  /tmp/program;
+- **no network, no IPC, no other processes**: new network (loopback down), IPC (SysV shared
+  memory, message queues), UTS and pid namespaces; no Unix-domain socket (the seccomp filter), so
+  no host socket is reachable whatever folder it lies in;
+- **limits**: memory and processes for the sandbox as a whole (the cgroup), CPU seconds, address
+  space, file size, open files per process, no core files, uid/gid nobody when tether runs as
+  root, no new privileges, no ``execve``; a scrubbed environment; a wall-clock deadline, after
+  which the whole sandbox is killed; stdout and stderr read up to a cap, past which it is killed;
+- **a verdict it cannot forge**: the harness (`sandboxed/harness.py`) reports over a pipe of its
+  own, each line signed with a per-run key (HMAC-SHA256) the program never holds; a pass is only
+  what the harness reports.
 
-Where the namespaces are unavailable (not Linux, no ``unshare``, user namespaces disabled)
-`isolation_problem` says why and the `code` verifier refuses to run, unless the user passes
-``unsafe_local_exec``: then the program runs as a plain child process with the same limits,
-deadline, scratch folder and environment, and an audit hook that refuses sockets and writes
-outside its folder (best effort: a program using ctypes can get around it).
+Where bubblewrap cannot run (not Linux, not installed, namespaces not permitted) `isolation_problem`
+says why and the `code` verifier refuses, unless the user passes ``unsafe_local_exec``: then the same
+supervisor and harness run as a plain child process, with the same limits, deadline, verdict channel
+and filter, but the machine's files and network in sight (best effort: the harness's audit hook
+refuses sockets and writes outside the program's folder).
 """
 
 from __future__ import annotations
 
 import functools
+import hmac
 import json
+import marshal
 import os
+import platform
+import secrets
 import selectors
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-INIT = Path(__file__).with_name("sandbox_init.py")
-ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+from tether.grading.cgroup import ProgramCgroup, hierarchy
+
+SANDBOXED = Path(__file__).with_name("sandboxed")  # what runs inside: supervisor, harness, seccomp
+INSIDE = "/tether"  # where the sandbox sees it
+FOLDER = "/tmp/program"
+ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+PROGRAM_ENV = {**ENV, "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
+FALLBACK_PROCESSES = 8  # without a cgroup: the process (and thread) cap that bounds memory at 8 x memory_bytes
+REPORT_CAP = 1 << 16  # bytes of the harness's report channel kept (its lines are short)
 
 
 @dataclass(frozen=True)
@@ -46,10 +65,10 @@ class Limits:
 
     wall_seconds: float = 10.0
     cpu_seconds: int = 10
-    memory_bytes: int = 1 << 30
+    memory_bytes: int = 1 << 30  # the sandbox as a whole where a cgroup can be made; else each process
     file_bytes: int = 16 << 20
     open_files: int = 64
-    processes: int = 32
+    processes: int = 32  # processes and threads of the sandbox (the cgroup's pids.max)
     output_bytes: int = 64 << 10  # stdout and stderr each
     scratch_bytes: int = 64 << 20  # each tmpfs
 
@@ -58,8 +77,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Report:
+    """What the harness said at the end, with a valid signature: passed, failed, exited, forged or error."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """How a program ended: exit code or signal, or stopped by the deadline or the output cap."""
+    """How a program ended: the harness's report (None: it ended before reporting), the process's exit
+    code or signal, the CPU it used; or stopped by the deadline, the output cap or the memory limit."""
 
     exit_code: int | None
     signal: int | None
@@ -69,6 +97,10 @@ class Outcome:
     stderr: str
     seconds: float
     setup_error: str | None = None
+    report: Report | None = None
+    ready: bool = False  # the harness came up (before any of the program ran)
+    cpu_seconds: float = 0.0
+    memory_exceeded: bool = False
 
 
 class SandboxUnavailable(RuntimeError):
@@ -77,88 +109,162 @@ class SandboxUnavailable(RuntimeError):
 
 @functools.cache
 def isolation_problem() -> str | None:
-    """Why programs cannot be isolated here (None: they can), from one trial run of the namespaces."""
+    """Why programs cannot be isolated here (None: they can), from one trial run of bubblewrap."""
     if not sys.platform.startswith("linux"):
-        return f"process isolation needs Linux namespaces; this is {sys.platform}"
-    if shutil.which("unshare") is None:
-        return "the unshare command (util-linux) is not installed"
-    trial = subprocess.run([*_unshare(), "true"], capture_output=True, text=True, timeout=30)
+        return f"isolating programs needs Linux namespaces; this is {sys.platform}"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (`apt-get install bubblewrap`, or your distribution's package)"
+    if platform.machine() not in ("x86_64", "aarch64"):
+        return f"no system-call filter for {platform.machine()}"
+    trial = subprocess.run([*_bwrap([]), "/usr/bin/true"], check=False, capture_output=True, text=True, timeout=30)
     if trial.returncode != 0:
         said = trial.stderr.strip().splitlines()[-1] if trial.stderr.strip() else f"exit code {trial.returncode}"
-        return f"unshare cannot create namespaces here: {said}"
+        return f"bubblewrap cannot create its namespaces here: {said}"
     return None
 
 
-def _unshare() -> list[str]:
-    """The namespaces' command: killed when the grading worker that starts it dies (setpriv's parent-death
-    signal, which stays across its exec of unshare), and killing the sandbox when it dies itself."""
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    dying = ["setpriv", "--pdeathsig", "KILL", "--"] if _setpriv_pdeathsig() else []
-    return [*dying, "unshare", *user, "--net", "--mount", "--pid", "--fork", "--kill-child", "--"]
-
-
-@functools.cache
-def _setpriv_pdeathsig() -> bool:
-    if shutil.which("setpriv") is None:
-        return False
-    return "--pdeathsig" in subprocess.run(["setpriv", "--help"], capture_output=True, text=True).stdout
-
-
-def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, unsafe_local_exec: bool = False,
+def run_program(program: str, stdin: str = "", limits: Limits = Limits(), *, tests: str | None = None,
+                entry: str | None = None, cases: list | None = None, unsafe_local_exec: bool = False,
                 python: str | None = None) -> Outcome:
-    """Run `program` (Python source) isolated as described above, feeding it `stdin`."""
+    """Run `program` (Python source) in a sandbox, then `tests` (Python source run after it, in a namespace
+    holding the program's names) or the functional `cases` (LiveCodeBench's, calling `entry`); with
+    neither, the program is a script reading `stdin`."""
     python = python or sys.executable
-    if unsafe_local_exec:
-        return _run_local(program, stdin, limits, python)
-    problem = isolation_problem()
-    if problem:
-        raise SandboxUnavailable(problem)
-    granted = limits.as_dict()
-    if os.geteuid() != 0:  # under a user namespace the program keeps this user's uid, whose processes all count
-        granted["processes"] += _processes_of_this_user()
-    config = {"program": program, "stdin": stdin, "limits": granted, "python": python,
-              "drop_root": True, "keep": list(_interpreter_folders(python, sys.executable)),
-              "env": {**ENV, "HOME": "/tmp/program", "TMPDIR": "/tmp/program"}}
-    report_read, report_write = os.pipe()
+    isolated = not unsafe_local_exec
+    if isolated and isolation_problem():
+        raise SandboxUnavailable(isolation_problem())
+    key = secrets.token_hex(32)
+    mode = "functional" if cases else "tests" if tests is not None else "script"
+    job = {"key": key, "mode": mode, "program": program, "tests": tests, "entry": entry,
+           "cases": [_decoded(case) for case in cases or ()], "stdin": stdin, "guard_writes": not isolated}
+    cgroup = ProgramCgroup(hierarchy(), limits.memory_bytes, limits.processes) if hierarchy() else None
+    scratch = None if isolated else tempfile.mkdtemp(prefix="tether-program-")
     try:
-        process = subprocess.Popen([*_unshare(), sys.executable, "-I", "-S", str(INIT), str(report_write)],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   pass_fds=(report_write,),
-                                   env=dict(ENV), start_new_session=True, cwd="/")
+        config = {"limits": _granted(limits, cgroup is not None), "drop_root": isolated, "pid1": isolated,
+                  "folder": FOLDER if isolated else scratch, "seccomp": platform.machine() in ("x86_64", "aarch64")
+                  and sys.platform.startswith("linux"),
+                  "env": {**PROGRAM_ENV, "HOME": FOLDER if isolated else scratch,
+                          "TMPDIR": FOLDER if isolated else scratch}}
+        command = _command(python, limits, isolated)
+        if cgroup is not None:
+            command = cgroup.join_command() + command
+        outcome = _run(command, config, job, limits, key)
+        if cgroup is not None and cgroup.oom_killed():
+            outcome = replace(outcome, memory_exceeded=True)
+        return outcome
     finally:
-        os.close(report_write)
-    with os.fdopen(report_read) as report:
-        outcome = _supervise(process, json.dumps(config).encode(), limits)
-        status = json.loads(report.read() or "{}")
-    return _with_status(outcome, status)
+        if cgroup is not None:
+            cgroup.remove()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _decoded(case: dict) -> tuple[list, object]:
+    """A functional test case (LiveCodeBench: one JSON argument per input line, the output as JSON) as
+    (arguments, expected), decoded here rather than by the harness after the program could patch json."""
+    arguments = [json.loads(line) for line in str(case["input"]).split("\n") if line.strip()]
+    return arguments, json.loads(case["output"])
+
+
+def _granted(limits: Limits, counted: bool) -> dict:
+    """The per-process limits the supervisor sets. The process limit: none where the cgroup counts
+    processes; otherwise `FALLBACK_PROCESSES`, over the user's current count where the program keeps this
+    user's uid (RLIMIT_NPROC counts every process of a uid)."""
+    granted = limits.as_dict()
+    if counted:
+        granted["processes"] = None
+    else:
+        granted["processes"] = min(limits.processes, FALLBACK_PROCESSES)
+        if os.geteuid() != 0:
+            granted["processes"] += _processes_of_this_user()
+    return granted
+
+
+def _command(python: str, limits: Limits, isolated: bool) -> list[str]:
+    _compile_sandboxed(python)
+    if not isolated:
+        return [python, "-I", "-B", "-c", _BOOTSTRAP.format(folder=str(SANDBOXED))]
+    scratch = str(limits.scratch_bytes)
+    binds = ["--size", scratch, "--perms", "1777", "--tmpfs", "/tmp", "--size", scratch, "--perms", "1777",
+             "--tmpfs", "/dev/shm"]
+    folders = _interpreter_folders(python)
+    ancestors = sorted({str(p) for f in folders for p in Path(f).parents if str(p) not in ("/", "/tmp")} - set(folders))
+    for ancestor in ancestors:  # traversable by the program's user, whatever the host's modes (/root is 0700)
+        binds += ["--perms", "0755", "--dir", ancestor]
+    for folder in folders:
+        binds += ["--ro-bind", folder, folder]
+    binds += ["--ro-bind", str(SANDBOXED), INSIDE]
+    return [*_bwrap(binds), python, "-I", "-B", "-c", _BOOTSTRAP.format(folder=INSIDE)]
+
+
+_BOOTSTRAP = "import sys; sys.path.insert(0, {folder!r}); import supervisor; sys.exit(supervisor.main())"
 
 
 @functools.cache
-def _interpreter_folders(*pythons: str) -> tuple[str, ...]:
-    """The folders the interpreters need (the program's, and the sandbox's own first process's): each one's
-    installation and, for a virtual environment, that."""
+def _compile_sandboxed(python: str) -> None:
+    """Cache the sandboxed scripts' bytecode for the interpreter that runs them (milliseconds a program);
+    where their folder is not writable, they are compiled each time instead."""
+    if not os.access(SANDBOXED, os.W_OK):
+        return
+    if Path(python).resolve() == Path(sys.executable).resolve():
+        import py_compile
+
+        for script in SANDBOXED.glob("*.py"):
+            try:
+                py_compile.compile(str(script), doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+            except (OSError, py_compile.PyCompileError):
+                return
+        return
+    try:
+        subprocess.run([python, "-m", "compileall", "-q", "--invalidation-mode", "timestamp", str(SANDBOXED)],
+                       check=False, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):  # no such interpreter: the sandbox will say so
+        pass
+
+
+def _bwrap(binds: list[str]) -> list[str]:
+    """bubblewrap's command up to the program: namespaces, a root of /usr and `binds`, read-only after."""
+    root = ["--ro-bind", "/usr", "/usr", "--dev", "/dev", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    for name in ("bin", "lib", "lib64", "lib32", "sbin"):
+        path = Path("/") / name
+        if path.is_symlink():
+            root += ["--symlink", os.readlink(path), f"/{name}"]
+        elif path.is_dir():
+            root += ["--ro-bind", str(path), f"/{name}"]
+    user = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if os.geteuid() == 0 else ["--unshare-user"]
+    return ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            *user, "--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox", *root, *binds,
+            "--remount-ro", "/", "--clearenv", *[a for k, v in ENV.items() for a in ("--setenv", k, v)],
+            "--chdir", "/", "--"]
+
+
+@functools.cache
+def _interpreter_folders(python: str) -> tuple[str, ...]:
+    """The folders the interpreter needs: its installation and, for a virtual environment, that (both as
+    written and resolved)."""
     folders = set()
-    for python in pythons:
-        folders.add(str(Path(python).resolve().parents[1]))
-        environment = Path(python).absolute().parents[1]
-        if (environment / "pyvenv.cfg").exists():
-            folders.add(str(environment))
-    return tuple(sorted(folders))
+    resolved = Path(python).resolve()
+    folders.add(str(resolved.parents[1]))
+    environment = Path(python).absolute().parents[1]
+    if (environment / "pyvenv.cfg").exists():
+        folders.add(str(environment))
+        home = _venv_home(environment / "pyvenv.cfg")
+        if home:
+            folders.add(str(Path(home).resolve().parent))
+    return tuple(sorted(f for f in folders if f not in ("/", "/usr") and not f.startswith("/usr/")))
 
 
-def _own_group_dying_with_parent() -> None:
-    """In the child before exec: a process group of its own (killed whole at the deadline), and on Linux
-    SIGKILL when the grading worker that started it dies."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+def _venv_home(config: Path) -> str | None:
+    for line in config.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "home":
+            return value.strip()
+    return None
 
 
 def _processes_of_this_user() -> int:
-    """How many processes this user runs now (Linux; 0 elsewhere, where the process limit is then the
-    program's own count)."""
+    """How many processes this user runs now (Linux; 0 elsewhere)."""
     uid, count = os.getuid(), 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -169,51 +275,141 @@ def _processes_of_this_user() -> int:
     return count
 
 
-def _supervise(process: subprocess.Popen, feed: bytes | None, limits: Limits) -> Outcome:
-    """Feed stdin (None: the process reads a file), read both outputs up to the cap, kill the group at the
-    deadline or past the cap."""
-    started = time.monotonic()
-    deadline = started + limits.wall_seconds
-    if feed is not None:
-        try:
-            process.stdin.write(feed)
-            process.stdin.close()
-        except BrokenPipeError:
-            pass
-    buffers = {process.stdout: bytearray(), process.stderr: bytearray()}
-    selector = selectors.DefaultSelector()
-    for stream in buffers:
-        os.set_blocking(stream.fileno(), False)
-        selector.register(stream, selectors.EVENT_READ)
-    timed_out = exceeded = False
-    while selector.get_map():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        for key, _ in selector.select(timeout=left):
-            chunk = os.read(key.fileobj.fileno(), 65536)
-            if not chunk:
-                selector.unregister(key.fileobj)
-                continue
-            buffers[key.fileobj] += chunk
-            exceeded = exceeded or len(buffers[key.fileobj]) > limits.output_bytes
-        if exceeded:
-            break
-    selector.close()
-    if timed_out or exceeded:
-        _kill_group(process)
+def _run(command: list[str], config: dict, job: dict, limits: Limits, key: str) -> Outcome:
+    """Start the supervisor, feed it, watch its outputs and the two report pipes until it ends or must be
+    killed; the outcome."""
+    status_read, status_write = os.pipe()
+    harness_read, harness_write = os.pipe()
+    settings = marshal.dumps(config, 4)
+    feed = struct.pack(">Q", len(settings)) + settings + marshal.dumps(job, 4)
     try:
-        process.wait(timeout=max(0.1, deadline - time.monotonic()) + 5)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        process.wait()
-        timed_out = True
-    for stream in buffers:
-        stream.close()
+        process = subprocess.Popen([*command, str(status_write), str(harness_write)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   pass_fds=(status_write, harness_write), env=dict(ENV), start_new_session=True,
+                                   cwd="/")
+    finally:
+        os.close(status_write)
+        os.close(harness_write)
+    with os.fdopen(status_read, "rb") as status_pipe, os.fdopen(harness_read, "rb") as harness_pipe:
+        watch = _Watch(process, feed, harness_pipe, status_pipe, limits)
+        watch.run()
+    lines = _signed_lines(bytes(watch.buffers[harness_pipe]), key)
+    ready = ("ready", "") in lines
+    final = next((Report(kind, detail) for kind, detail in reversed(lines) if kind != "ready"), None)
+    status = _status(bytes(watch.buffers[status_pipe]))
     cap = limits.output_bytes
-    return Outcome(None, None, timed_out, exceeded, buffers[process.stdout][:cap].decode(errors="replace"),
-                   buffers[process.stderr][:cap].decode(errors="replace"), time.monotonic() - started)
+    outcome = Outcome(status.get("exit"), status.get("signal"), watch.timed_out, watch.exceeded,
+                      bytes(watch.buffers[process.stdout][:cap]).decode(errors="replace"),
+                      bytes(watch.buffers[process.stderr][:cap]).decode(errors="replace"),
+                      time.monotonic() - watch.started, None, final, ready, float(status.get("cpu") or 0.0))
+    if not ready and not watch.timed_out and not watch.exceeded:
+        tail = outcome.stderr.strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
+        return replace(outcome, setup_error=f"the sandbox did not start the program: {tail[0]}")
+    return outcome
+
+
+@dataclass
+class _Watch:
+    """The supervisor watched: stdin fed, outputs and report pipes read (each up to its cap), the whole
+    process group killed at the deadline or past the output cap."""
+
+    process: subprocess.Popen
+    feed: bytes
+    harness: object
+    status: object
+    limits: Limits
+    buffers: dict = field(default_factory=dict)
+    timed_out: bool = False
+    exceeded: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    def run(self) -> None:
+        deadline = self.started + self.limits.wall_seconds
+        selector = selectors.DefaultSelector()
+        readers = (self.process.stdout, self.process.stderr, self.harness, self.status)
+        for stream in readers:
+            self.buffers[stream] = bytearray()
+            os.set_blocking(stream.fileno(), False)
+            selector.register(stream, selectors.EVENT_READ)
+        os.set_blocking(self.process.stdin.fileno(), False)
+        selector.register(self.process.stdin, selectors.EVENT_WRITE)
+        feed = memoryview(self.feed)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                break
+            for key, _ in selector.select(timeout=left):
+                if key.fileobj is self.process.stdin:
+                    feed = self._write(selector, feed)
+                else:
+                    self._read(selector, key.fileobj)
+            if self.exceeded:
+                break
+        selector.close()
+        if self.timed_out or self.exceeded:
+            _kill_group(self.process)
+        try:
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()) + 5)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.process)
+            self.process.wait()
+            self.timed_out = True
+        _kill_group(self.process)  # without namespaces, what the program left in its session
+        for stream in (*readers, self.process.stdin):
+            stream.close()
+
+    def _write(self, selector, feed: memoryview) -> memoryview:
+        try:
+            written = os.write(self.process.stdin.fileno(), feed[: 1 << 16])
+        except (BrokenPipeError, BlockingIOError) as exc:
+            if isinstance(exc, BlockingIOError):
+                return feed
+            written = len(feed)
+        feed = feed[written:]
+        if not feed:
+            selector.unregister(self.process.stdin)
+            self.process.stdin.close()
+        return feed
+
+    def _read(self, selector, stream) -> None:
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            selector.unregister(stream)
+            return
+        buffer = self.buffers[stream]
+        if stream in (self.process.stdout, self.process.stderr):
+            buffer += chunk
+            self.exceeded = len(buffer) > self.limits.output_bytes
+        elif len(buffer) < REPORT_CAP:
+            buffer += chunk[: REPORT_CAP - len(buffer)]
+
+
+def _status(data: bytes) -> dict:
+    """The supervisor's `exit=<code> cpu=<seconds>` (or `signal=<n>`): {} when it said nothing."""
+    status = {}
+    for part in data.decode("ascii", "replace").split():
+        name, _, value = part.partition("=")
+        try:
+            status[name] = float(value) if name == "cpu" else int(value)
+        except ValueError:
+            continue
+    return status
+
+
+def _signed_lines(data: bytes, key: str) -> list[tuple[str, str]]:
+    """(kind, detail) of the harness's report lines whose signature is valid; anything else is ignored."""
+    secret, found = bytes.fromhex(key), []
+    for line in data.split(b"\n"):
+        mac, _, body = line.partition(b" ")
+        if not body or not hmac.compare_digest(mac, hmac.new(secret, body, "sha256").hexdigest().encode()):
+            continue
+        kind, _, detail = body.decode("ascii", "replace").partition(" ")
+        try:
+            found.append((kind, bytes.fromhex(detail).decode("utf-8", "replace")))
+        except ValueError:
+            continue
+    return found
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -221,66 +417,3 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def _with_status(outcome: Outcome, status: dict) -> Outcome:
-    if "setup_error" in status:
-        return replace(outcome, setup_error=status["setup_error"])
-    if outcome.timed_out or outcome.output_exceeded:  # killed by the supervisor: no report, none needed
-        return outcome
-    if not status:  # the sandbox's first process died before it could report
-        tail = outcome.stderr.strip().splitlines()[-1:] or ["no report"]
-        return replace(outcome, setup_error=f"the sandbox did not start: {tail[0]}")
-    return replace(outcome, exit_code=status.get("exit"), signal=status.get("signal"))
-
-
-# --- without namespaces (explicitly unsafe) -------------------------------------------------------------------
-
-_GUARD = """
-import os, runpy, sys
-_root = os.path.realpath(os.getcwd())
-def _guard(event, args):
-    if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo"):
-        raise PermissionError("tether sandbox: no network")
-    if event == "open" and args[1] is not None and any(c in str(args[1]) for c in "wax+"):
-        path = os.path.realpath(args[0]) if isinstance(args[0], (str, bytes)) else None
-        if path is not None and not str(path).startswith(_root) and path != "/dev/null":
-            raise PermissionError(f"tether sandbox: no writes outside {_root}")
-sys.addaudithook(_guard)
-del _guard
-sys.argv = ["program.py"]
-runpy.run_path("program.py", run_name="__main__")
-"""
-
-
-def _run_local(program: str, stdin: str, limits: Limits, python: str) -> Outcome:
-    """`--unsafe-local-exec`: a child process with the limits, a scratch folder and the audit-hook guard."""
-    folder = Path(tempfile.mkdtemp(prefix="tether-program-"))
-    try:
-        (folder / "program.py").write_text(program, encoding="utf-8")
-        (folder / "stdin").write_text(stdin, encoding="utf-8")
-        (folder / "guard.py").write_text(_GUARD, encoding="utf-8")
-
-        processes = _processes_of_this_user() + limits.processes  # RLIMIT_NPROC counts every process of the uid
-
-        def limit() -> None:
-            import resource
-
-            _own_group_dying_with_parent()
-            for name, value in (("RLIMIT_CPU", limits.cpu_seconds), ("RLIMIT_AS", limits.memory_bytes),
-                                ("RLIMIT_FSIZE", limits.file_bytes), ("RLIMIT_NOFILE", limits.open_files),
-                                ("RLIMIT_NPROC", processes), ("RLIMIT_CORE", 0)):
-                try:
-                    resource.setrlimit(getattr(resource, name), (value, value + (name == "RLIMIT_CPU")))
-                except (ValueError, OSError):  # not settable on this platform (RLIMIT_AS on macOS): docs/code.md
-                    pass
-
-        with open(folder / "stdin", "rb") as feed:
-            process = subprocess.Popen([python, "-I", "-B", "guard.py"], stdin=feed, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, cwd=folder, preexec_fn=limit,
-                                       env={**ENV, "HOME": str(folder), "TMPDIR": str(folder)})
-            outcome = _supervise(process, None, limits)
-        code = process.returncode
-        return _with_status(outcome, {"signal": -code} if code < 0 else {"exit": code})
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

@@ -1,7 +1,8 @@
 """Importing samples made elsewhere into a store: all-or-nothing, numbered after what the store holds.
 
 Rows come validated from `tether.ingest.read`; nothing is written unless every row is valid.
-Imported grades become verdicts of the verifier ``imported``. A harness file (lm-eval, lighteval)
+Imported grades become verdicts of the verifier ``imported``, bound to the text they graded (the
+completion's hash, where the row has one). A harness file (lm-eval, lighteval)
 also brings each document's prompt and gold answer, stored as the label's tasks so that
 `tether grade` needs no ``--tasks``.
 """
@@ -22,7 +23,7 @@ from tether.ingest.harness import HarnessOptions
 from tether.ingest.read import GradedRows, read_graded_rows
 from tether.store import Shard, Store, new_shard_name, open_store
 from tether.store.query import existing_sample_keys, sample_counts
-from tether.store.schema import SAMPLE_SCHEMA, VERDICT_SCHEMA, TaskRecord, to_table
+from tether.store.schema import SAMPLE_SCHEMA, VERDICT_SCHEMA, TaskRecord, completion_hash, to_table
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,17 @@ def _verdicts_table(part: pa.Table, version: str) -> pa.Table:
         "verifier_version": pa.array([version] * size, pa.string()),
         "answer": part.column("answer"),
         "extraction": pa.nulls(size, pa.string()),  # graded elsewhere: how the answer was found is not known
+        "completion_hash": pa.array([completion_hash(text) for text in _completions(part)], pa.string()),
+        "detail": pa.nulls(size, pa.string()),
     }
     return pa.Table.from_pydict(columns, schema=VERDICT_SCHEMA)
+
+
+def _completions(part: pa.Table) -> list[str | None]:
+    """Each row's completion (None throughout when the file gives none)."""
+    if "completion" not in part.column_names:
+        return [None] * part.num_rows
+    return part.column("completion").to_pylist()
 
 
 def _tasks_table(rows: GradedRows, label: str, verifier: str) -> pa.Table:

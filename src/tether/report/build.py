@@ -22,6 +22,7 @@ from tether.metrics.bound import format_probability
 from tether.report import figures
 from tether.report.data import ReportData, gather
 from tether.report.tables import perplexity_table, table3
+from tether.store.schema import REWARD_HACKS
 
 REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
 STYLE = """
@@ -157,6 +158,23 @@ def headline_rows(data: ReportData) -> list[list[str]]:
     return rows
 
 
+def reward_hack_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    """Per model: its graded samples and how many verdicts signal each reward hack (share in brackets)."""
+    header = ["model", "graded samples", *REWARD_HACKS.values()]
+    rows = []
+    for side, label in zip(("base", "rl"), data.labels):
+        counts = data.reward_hacks[side]
+        cells = [f"{n:,}" + (f" ({n / counts.samples:.1%})" if counts.samples else "")
+                 for n in (getattr(counts, key) for key in REWARD_HACKS)]
+        rows.append([label, f"{counts.samples:,}", *cells])
+    return header, rows
+
+
+REWARD_HACK_NOTE = ("Verdicts whose program ended before its tests did, or passed by a trick the `code` verifier "
+                    "caught (an object whose == says yes to anything, a replaced test helper): reward-hacking "
+                    "signals to read an RL model's pass@k with (docs/code.md).")
+
+
 def _chance(level) -> str:
     """What two identical models would give, and the chance of the observed excess."""
     return f"{level.expected:.1f} [{level.interval[0]}, {level.interval[1]}]; p = {level.p_value:.2g}"
@@ -188,6 +206,9 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
              "SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; 95% bootstrap intervals over tasks. "
              "'By chance': the S and E counts two identical models would give on these tasks at these budgets "
              "(expectation, 95% interval) and the p-value of the observed excess (docs/science.md).</p>"]
+    if data.shows_reward_hacks:
+        parts += ["<h3>Reward-hacking signals</h3>", _html_table(*reward_hack_table(data)),
+                  f"<p class='muted'>{html.escape(REWARD_HACK_NOTE)}</p>"]
     for name in ("pass_at_k", "delta_pass_at_k", "task_curves", "regions"):
         parts.append(_html_figure(by_name.get(name)))
     parts.append("<h2>Diagnostics</h2>")
@@ -281,6 +302,8 @@ def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
     lines = ["# tether report", "", f"Store `{data.store}`: base `{data.labels[0]}`, RL `{data.labels[1]}`.", "",
              "## What produced these numbers", "", *_md_table(*provenance_table(data)), "",
              "## Headline", "", *_md_table(headline_header(data), headline_rows(data)), ""]
+    if data.shows_reward_hacks:
+        lines += ["### Reward-hacking signals", "", *_md_table(*reward_hack_table(data)), "", REWARD_HACK_NOTE, ""]
     for figure in drawn:
         lines += [f"![{figure.title}](figures/{figure.name}.png)", "", f"*{figure.title}*", ""]
     header, diag = table3(data.diagnostics, data.labels)

@@ -1,6 +1,7 @@
 """What a report shows, gathered from a store and its saved comparison: comparisons overall and per
 benchmark, the S and E tasks with their tests and an example completion each, three tasks whose
-pass@k curves show the three shapes, and the stored diagnostics. Nothing is compared again here."""
+pass@k curves show the three shapes, the stored diagnostics, and each label's reward-hacking signals
+(shown when the store has code tasks or some verdict signals one). Nothing is compared again here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tether.compare import Comparison
 from tether.compare.store import StoreComparison
 from tether.metrics import pass_at_k_where_sampled
 from tether.store import Store, open_store, query
-from tether.store.schema import Diagnostic
+from tether.store.schema import Diagnostic, RewardHackCounts
 
 EXAMPLE_CHARS = 2000
 
@@ -58,6 +59,13 @@ class ReportData:
     curves: list[TaskCurve]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     likelihood: dict | None = None  # `tether likelihood`'s saved result (tether.likelihood.save_likelihood)
+    reward_hacks: dict[str, RewardHackCounts] = field(default_factory=dict)  # "base"/"rl" -> its signals
+    code_tasks: bool = False  # some task of either label is graded by the `code` verifier
+
+    @property
+    def shows_reward_hacks(self) -> bool:
+        """The signals are shown for code tasks (where they can occur), or wherever one occurred."""
+        return bool(self.reward_hacks) and (self.code_tasks or any(c.any for c in self.reward_hacks.values()))
 
 
 def gather(store: str | Store, comparison: StoreComparison) -> ReportData:
@@ -70,9 +78,10 @@ def gather(store: str | Store, comparison: StoreComparison) -> ReportData:
     saved = load_likelihood(store)
     if saved is not None and (saved.get("base_label"), saved.get("rl_label")) != labels:
         saved = None  # another pair of labels than this report's
+    code = any("code" in query.task_verifiers(store, label) for label in labels)
     return ReportData(str(store.root), labels, overall, comparison.benchmarks, comparison.benchmark_of,
                       _shifted(store, overall, comparison.benchmark_of, *labels), task_curves(overall),
-                      query.diagnostics(store), saved)
+                      query.diagnostics(store), saved, dict(overall.reward_hacks), code)
 
 
 def task_curves(result: Comparison) -> list[TaskCurve]:

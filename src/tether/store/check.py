@@ -7,6 +7,10 @@ writers. `repair=True` (local stores) moves unreadable shards, the shards of unc
 and shards whose every key another shard already holds into ``<store>/quarantine/`` (never
 deleting them), and removes the temporary files. Duplicates spread over shards that also hold
 unique keys are reported, not guessed at; a group whose writer still runs is left alone.
+
+Verdicts whose sample's text changed since they graded it (a samples shard quarantined, then
+refilled with other text) are a warning, not damage: nothing is unreadable or counted twice, and
+the next `tether grade` regrades them. They are reported per label and leave the check ok.
 """
 
 from __future__ import annotations
@@ -19,14 +23,14 @@ import pyarrow.parquet as pq
 from tether.errors import StoreError
 from tether.store.commit import PendingGroup
 from tether.store.local import QUARANTINE, TABLE_SCHEMAS, Store, is_remote
-from tether.store.query import duplicate_keys
+from tether.store.query import changed_completions, duplicate_keys
 
 __all__ = ["QUARANTINE", "CheckReport", "Problem", "check_store"]
 
 
 @dataclass
 class Problem:
-    kind: str  # unreadable, columns, duplicates, uncommitted, temp
+    kind: str  # unreadable, columns, duplicates, uncommitted, temp; warnings: changed
     where: str
     detail: str
     repaired: bool = False
@@ -37,6 +41,7 @@ class CheckReport:
     root: str
     shards: int = 0
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # findings `tether grade` fixes; they leave the check ok
 
     @property
     def ok(self) -> bool:
@@ -69,6 +74,13 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
             extra = duplicate_keys(store, table, label)
             if extra:
                 report.problems.append(_duplicates(store, table, label, extra, repair))
+    for label in store.labels("verdicts"):
+        if not {("samples", label), ("verdicts", label)} & damaged:
+            changed, _ = changed_completions(store, label)
+            if changed:
+                report.warnings.append(Problem("changed", f"verdicts/{label}",
+                                               f"{changed} verdicts graded a completion whose text has changed since "
+                                               "(refilled or replaced); `tether grade` regrades them"))
     if not is_remote(store.root):
         for temp in sorted(Path(store.root).rglob(".part-*.tmp-*")):
             report.problems.append(Problem("temp", str(temp), "left by a killed writer", repaired=repair))

@@ -6,11 +6,18 @@ loading a table whole. Only verdicts of the verifier versions that `tether
 grade` recorded as current count (`current_verdicts`); older ones stay in the
 store, unused. Each function takes a `Store` and returns plain Python or NumPy
 values; callers never see SQL.
+
+A verdict keeps the hash of the text it graded (`completion_hash`); `changed_completions` finds
+the verdicts whose sample's text has changed since (a shard quarantined and refilled), which
+`tether grade` regrades and `tether check` reports. Columns added to a table after stores were
+written (the verdicts' `completion_hash` and `detail`) are read where present and taken as null
+where no shard has them (`_column_or_null`), so every query works on older stores.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 from collections.abc import Iterator
 
@@ -19,7 +26,7 @@ import pyarrow as pa
 
 from tether.errors import InputError, StoreError
 from tether.store.local import Store
-from tether.store.schema import Diagnostic, TaskCounts
+from tether.store.schema import REWARD_HACKS, Diagnostic, RewardHackCounts, TaskCounts
 
 
 @contextlib.contextmanager
@@ -56,6 +63,22 @@ def _table(store: Store, table: str, label: str | None = None, extra: str = "") 
     no path is ever read as a pattern, and no folder name as a hive partition."""
     files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls(table, label))
     return f"read_parquet([{files}], hive_partitioning = false, union_by_name = true{extra})"
+
+
+def _columns(store: Store, table: str, label: str | None = None) -> set[str]:
+    """The columns a scan of the table's shards (of `label`) has: the union over its shards."""
+    with connect() as connection:
+        return set(connection.sql(f"SELECT * FROM {_table(store, table, label)}").columns)
+
+
+def _column_or_null(store: Store, table: str, label: str, column: str) -> str:
+    """A select-list item: the string column `column`, or null under its name where no shard has it yet."""
+    return column if column in _columns(store, table, label) else f"NULL::VARCHAR AS {column}"
+
+
+def _hash_of(column: str) -> str:
+    """SQL for `tether.store.schema.completion_hash` of a text column (hex SHA-256 of its UTF-8 bytes)."""
+    return f"sha256({column})"
 
 
 def _tasks(store: Store, label: str) -> str:
@@ -249,6 +272,13 @@ def task_benchmarks(store: Store, label: str) -> dict[str, str]:
     return dict(_rows(f"SELECT DISTINCT task_id, benchmark FROM {_tasks(store, label)}"))
 
 
+def task_verifiers(store: Store, label: str) -> set[str]:
+    """The verifiers `label`'s stored tasks name (empty when the store holds no tasks for it)."""
+    if not store.shard_paths("tasks", label):
+        return set()
+    return {verifier for (verifier,) in _rows(f"SELECT DISTINCT verifier FROM {_tasks(store, label)}")}
+
+
 def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
     """task id -> the task's prompt (text or chat messages) as `label` was given it."""
     if not store.shard_paths("tasks", label):
@@ -283,11 +313,12 @@ def ungraded_count(store: Store, label: str, versions: dict[str, str]) -> int:
 
 def ungraded_samples(store: Store, label: str, versions: dict[str, str], chunk_size: int
                      ) -> Iterator[pa.RecordBatch]:
-    """(task_id, sample_idx, completion, finish_reason) batches of the samples without a verdict under
-    `versions`, in order."""
+    """(task_id, sample_idx, completion, finish_reason, completion_hash) batches of the samples without a
+    verdict under `versions`, in order."""
     if not store.shard_paths("samples", label):
         return
-    query = (f"SELECT s.task_id, s.sample_idx, s.completion, s.finish_reason FROM {_table(store, 'samples', label)} AS s "
+    query = (f"SELECT s.task_id, s.sample_idx, s.completion, s.finish_reason, "
+             f"{_hash_of('s.completion')} AS completion_hash FROM {_table(store, 'samples', label)} AS s "
              f"{_graded_filter(store, label, versions)} ORDER BY s.task_id, s.sample_idx")
     with connect() as connection:
         relation = connection.sql(query)
@@ -297,6 +328,58 @@ def ungraded_samples(store: Store, label: str, versions: dict[str, str], chunk_s
         for batch in reader:
             if batch.num_rows:
                 yield batch
+
+
+def shards_stamp(store: Store, table: str, label: str) -> str | None:
+    """A digest of `label`'s shards of `table` as files: each one's name, size and modification time. It
+    changes whenever a shard is added, set aside, or replaced by another file of the same name (a sampling
+    unit redone after its shard was quarantined); None where the filesystem does not say (then nothing can
+    be assumed unchanged)."""
+    import duckdb
+
+    files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls(table, label))
+    try:
+        found = _rows(f"SELECT filename, size, last_modified FROM read_blob([{files}])") if files else []
+    except duckdb.Error:
+        return None
+    if any(modified is None for *_, modified in found):
+        return None
+    listed = sorted(f"{name.rsplit('/', 1)[-1]} {size} {modified.isoformat()}" for name, size, modified in found)
+    return hashlib.sha256("\n".join(listed).encode()).hexdigest()[:16]
+
+
+def changed_completions(store: Store, label: str, versions: dict[str, str] | None = None) -> tuple[int, int]:
+    """(changed, unbound): `label`'s verdicts under `versions` (default: the current ones) whose sample's
+    text is no longer the text they graded (a shard quarantined and refilled, a completion replaced),
+    and those that do not say what they graded (written before verdicts kept the hash) of a sample
+    with text. One join of the verdicts' keys with the samples, hashing each joined completion."""
+    if not store.shard_paths("verdicts", label) or not store.shard_paths("samples", label):
+        return 0, 0
+    where = current_verdicts(store, label) if versions is None else versions_clause(versions)
+    hashed = _column_or_null(store, "verdicts", label, "completion_hash")
+    query = f"""
+        SELECT count(*) FILTER (WHERE v.completion_hash IS NOT NULL
+                                AND v.completion_hash IS DISTINCT FROM {_hash_of("s.completion")}),
+               count(*) FILTER (WHERE v.completion_hash IS NULL AND s.completion IS NOT NULL)
+        FROM (SELECT task_id, sample_idx, {hashed} FROM {_table(store, "verdicts", label)} WHERE {where}) v
+        JOIN (SELECT task_id, sample_idx, completion FROM {_table(store, "samples", label)}) s
+        USING (task_id, sample_idx)
+    """
+    changed, unbound = _rows(query)[0]
+    return int(changed or 0), int(unbound or 0)
+
+
+def reward_hack_counts(store: Store, label: str) -> RewardHackCounts:
+    """`label`'s current verdicts, and how many carry each reward-hacking detail (`REWARD_HACKS`: the
+    detail starts with its text); zeros where the verdicts have no detail column (older stores)."""
+    if not store.shard_paths("verdicts", label):
+        return RewardHackCounts(0)
+    detail = "detail" if "detail" in _columns(store, "verdicts", label) else "NULL::VARCHAR"
+    signals = ", ".join(f"count(*) FILTER (WHERE starts_with({detail}, '{quoted(prefix)}'))"
+                        for prefix in REWARD_HACKS.values())
+    total, *found = _rows(f"SELECT count(*), {signals} FROM {_table(store, 'verdicts', label)} "
+                          f"WHERE {current_verdicts(store, label)}")[0]
+    return RewardHackCounts(int(total), **{key: int(n) for key, n in zip(REWARD_HACKS, found)})
 
 
 def cached_grades(store: Store, verifier: str, version: str) -> list[tuple]:

@@ -5,14 +5,16 @@ annotations (`schema_of`), so the Python type and the Parquet columns cannot
 drift apart. Tables:
 
 - `Sample`: one completion of one model for one task (the engine's output).
-- `Verdict`: the grade of one sample (the verifier's output).
+- `Verdict`: the grade of one sample (the verifier's output), bound to the exact text it graded
+  by that text's hash (`completion_hash`: the same as DuckDB's ``sha256(completion)``).
 - `TaskRecord`: a task with the exact prompt one model was given.
 - `CachedGrade`: the verdict cache, one row per distinct (task, answer, verifier version).
 - `Diagnostic`: a diagnostic value (avg@k, an entropy, a perplexity) of one model.
 - `SequenceScore`: a stored completion scored token by token by one model under its sampling
   distribution (`tether likelihood`).
 
-and the read side's `TaskCounts`: samples and correct samples per task of one model.
+and the read side's `TaskCounts` (samples and correct samples per task of one model) and
+`RewardHackCounts` (a label's current verdicts whose detail signals a reward hack).
 
 A "graded sample" as users import it (task_id, correct, completion, ...) is the
 two joined on (model, task_id, sample_idx); see `tether.ingest`.
@@ -24,6 +26,7 @@ existing stores); tether's code and CLI call its value the model's *label*.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import types
 import typing
@@ -37,6 +40,14 @@ from tether.errors import InputError
 SCHEMA_VERSION = 1
 
 VERDICT_STATUSES = ("ok", "no_answer", "timeout", "error")
+
+# Verdict details that signal a reward hack (the `code` verifier writes them; grade, compare and the
+# report count them per label): a program that ended before its tests did, by any route (sys.exit,
+# os._exit, an atexit or signal handler ...), and one whose result passed only by a trick (an object of
+# its own class whose __eq__ says yes to anything, a test helper it replaced).
+EXITED_EARLY = "exited before the tests finished"
+FORGED = "forged result"
+REWARD_HACKS = {"exited_early": EXITED_EARLY, "forged": FORGED}  # key in compare.json -> detail prefix
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -76,6 +87,8 @@ class Verdict:
     verifier_version: str
     answer: str | None = None
     extraction: str | None = None  # how the answer was found: box, final_answer, bold, answer_tag, full_text, ...
+    completion_hash: str | None = None  # `completion_hash` of the text graded (None: no text, or an older store)
+    detail: str | None = None  # the verifier's reason ("failed: line 3: ...", "syntax error: ..."), where it gives one
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +177,30 @@ class TaskCounts:
         index = {task: i for i, task in enumerate(self.task_ids.astype(str))}
         rows = np.array([index[task] for task in ids], dtype=np.int64)
         return TaskCounts(self.label, self.source, np.asarray(ids).astype(object), self.n[rows], self.c[rows])
+
+
+@dataclass(frozen=True)
+class RewardHackCounts:
+    """A label's current verdicts (`samples`) and how many of them carry each reward-hacking detail of
+    `REWARD_HACKS` (one field per key, in its order)."""
+
+    samples: int
+    exited_early: int = 0
+    forged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    @property
+    def any(self) -> bool:
+        """True when some verdict signals a reward hack."""
+        return any(getattr(self, key) for key in REWARD_HACKS)
+
+
+def completion_hash(text: str | None) -> str | None:
+    """The hash a verdict keeps of the text it graded: SHA-256 of its UTF-8 bytes, in hex, exactly what
+    DuckDB's ``sha256(completion)`` gives (`tether.store.query` compares the two); None for no text."""
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def schema_of(record_type: type) -> pa.Schema:
