@@ -170,3 +170,14 @@ def test_a_script_judged_by_its_output_may_exit_itself():
         program = "print(int(input()) * 2)\n" + ending
         assert grade(program, {"tests": cases}).correct, ending
     assert grade("print(5)\nimport sys\nsys.exit(3)\n", {"tests": cases}).detail.startswith("failed: exit code 3")
+
+
+def test_names_that_are_str_subclasses_cannot_talk_their_way_past_the_checks():
+    """A str subclass whose == and startswith lie, as the file name under which a class is compiled (to pass it off
+    as the library's)."""
+    liar = ("class Liar(str):\n    def __eq__(self, other):\n        return False\n    __hash__ = str.__hash__\n"
+            "    def startswith(self, *a):\n        return True\n")
+    passed_off = liar + ("import os\nname = Liar(os.__file__)\nns = {}\nexec(compile('class A:\\n    def __eq__(s, o): "
+                         "return True\\n', name, 'exec'), ns)\ndef add(a, b):\n    return ns['A']()\n")
+    verdict = grade(passed_off)
+    assert not verdict.correct and verdict.detail.startswith(("sandbox violation", FORGED)), verdict

@@ -107,6 +107,14 @@ def _installed_roots() -> tuple:
 
 
 _ROOTS = _installed_roots()
+_COPY = str.__getitem__  # str.__getitem__(text, EVERYTHING): an exact str with text's characters
+EVERYTHING = slice(None)
+
+
+def _exact(text):
+    """A str the program handed in (a name, a file name), as an exact str: a subclass of str could answer
+    ``==``, ``in`` or ``startswith`` as it pleases; its characters cannot. None for anything else."""
+    return _COPY(text, EVERYTHING) if isinstance(text, str) else None
 
 
 class _Forged(BaseException):
@@ -218,7 +226,7 @@ def _failing_line(trace, source: str) -> str:
     """'line N: <source> -- ' of the last frame of the program or its tests in a traceback, or ''."""
     number = None
     while trace is not None:
-        if trace.tb_frame.f_code.co_filename == PROGRAM_FILE:
+        if _exact(trace.tb_frame.f_code.co_filename) == PROGRAM_FILE:
             number = trace.tb_lineno
         trace = trace.tb_next
     lines = source.splitlines()
@@ -245,14 +253,15 @@ def _audit_hook(state: list, guard_writes: bool):
         if what is not None:
             refuse(what)
         if event == "object.__getattr__":
-            if args[1] in FRAME_ATTRIBUTES:
+            if _exact(args[1]) in FRAME_ATTRIBUTES:
                 refuse("reaching a frame")
         elif event == "object.__setattr__":
-            if args[1] == "__code__":
+            if _exact(args[1]) == "__code__":
                 refuse("replacing a function's code")
         elif event == "import":
-            if args[0] in NO_IMPORT:
-                refuse(f"importing {args[0]}")
+            name = _exact(args[0])
+            if name in NO_IMPORT:
+                refuse(f"importing {name}")
         elif event == "compile":
             _check_compile(args, refuse)
         elif event.startswith("ctypes."):
@@ -269,10 +278,10 @@ def _unsafe_mode_checks(event: str, args: tuple, folder: str, resolve, refuse) -
         refuse("the network")
     if event != "open" or not isinstance(args[0], (str, bytes)):
         return
-    real = resolve(args[0] if isinstance(args[0], str) else args[0].decode("utf-8", "replace"))
+    real = resolve(_exact(args[0]) if isinstance(args[0], str) else bytes(args[0]).decode("utf-8", "replace"))
     if real == "/proc" or real.startswith("/proc/"):
         refuse("reading /proc")
-    mode = args[1] or ""
+    mode = _exact(args[1]) or ""
     if any(c in mode for c in "wax+") and not (real == folder or real.startswith(folder + "/")
                                                 or real == "/dev/null"):
         refuse(f"writing outside {folder}")
@@ -281,8 +290,8 @@ def _unsafe_mode_checks(event: str, args: tuple, folder: str, resolve, refuse) -
 def _check_compile(args: tuple, refuse) -> None:
     """Code compiled under the name of an installed file must be that file's text (an import without a
     cached .pyc); anything else would pass the program's classes off as the library's."""
-    source, filename = args[0], args[1]
-    if not isinstance(filename, str) or not filename.startswith(_ROOTS):
+    source, filename = args[0], _exact(args[1])
+    if filename is None or not filename.startswith(_ROOTS):
         return
     if "/../" in filename or "/./" in filename:
         refuse("compiling code under the name of an installed file")
@@ -599,7 +608,7 @@ def _programs(klass: type, implementation) -> bool:
     """True when the program wrote this implementation: Python code not from an installed file, a C method
     borrowed from another class, or any other callable."""
     if type(implementation) is _FUNCTION:
-        filename = implementation.__code__.co_filename
+        filename = _exact(implementation.__code__.co_filename) or ""
         return not (filename.startswith(_ROOTS) and "/../" not in filename and "/./" not in filename)
     if type(implementation) in _C_METHODS:
         return getattr(implementation, "__objclass__", None) is not klass
