@@ -137,7 +137,7 @@ def with_tether(tasks: list[dict], rows: list[dict], workers: int, root: Path) -
     # a second measurement regrades under a new version with nothing carried over: the same work again
     summary = grade(root / "run", GradeOptions(workers=workers, regrade=regrade), tasks=given)
     seconds = time.perf_counter() - start
-    version = tether.open_store(root / "run").manifest()["grading"]["base"]["versions"]["math"]
+    version = tether.open_store(root / "run").manifest().versions("base")["math"]
     found = duckdb.sql(f"select task_id, sample_idx, correct from '{root}/run/verdicts/base/*.parquet' "
                        f"where verifier_version = '{version}'").fetchall()
     return {(t, i): bool(c) for t, i, c in found}, seconds, summary

@@ -45,6 +45,15 @@ def graded_rows(counts: dict[str, tuple[int, int]], seed: int = 0, shuffle: bool
     return rows
 
 
+def recorded_run(k: int, **settings) -> dict:
+    """A label's run as the manifest records it (`tether.store.manifest.Run`), with `settings` changed from
+    a plain transformers run's: for tests that write a run into a manifest without sampling."""
+    base = {"engine": {"engine": "transformers", "model": "m"},
+            "decoding": {"temperature": 1.0, "top_p": 1.0, "max_tokens": 8, "stop": []},
+            "seed": 0, "task_block": 1, "sample_block": 8, "n_tasks": 1, "prompts_digest": "0" * 16}
+    return {"settings": {**base, **settings}, "k": k}
+
+
 HACKED_DETAILS = {  # (task, answer) -> the detail a code verifier gives it (seeded into the verdict cache)
     ("t1", "EXIT"): "exited before the tests finished: SystemExit(0)",
     ("t1", "FORGE"): "forged result: check compared a Foo, a class of the program's own whose __eq__ is overridden",

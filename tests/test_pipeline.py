@@ -22,4 +22,4 @@ def test_sample_grade_compare(tmp_path, tiny_model):
     assert sum(result.counts.as_dict().values()) == 4
     assert list(result.base.n) == [16] * 4 and list(result.rl.n) == [16] * 4
     manifest = tether.Store(tmp_path / "run").manifest()
-    assert set(manifest["runs"]) == {"base", "rl"} and set(manifest["grading"]) == {"base", "rl"}
+    assert set(manifest.runs) == {"base", "rl"} and set(manifest.grading) == {"base", "rl"}

@@ -144,9 +144,14 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--top-p", "0"], "error: --top-p: Input should be greater than 0"),
+    (["--top-p", "0"], "error: --top-p: must be in (0, 1], got 0.0"),
     (["--engine", "openai"], "error: engine 'openai' needs base_url"),
-    (["--k", "0"], "Invalid value for '--k'"),
+    (["--k", "0"], "error: --k: must be >= 1, got 0"),
+    (["--temperature", "inf"], "error: --temperature: must be a finite number >= 0, got inf"),
+    (["--temperature", "nan"], "error: --temperature: must be a finite number >= 0, got nan"),
+    (["--k", str(10**12)], "error: --k: must be at most 9,999,999 (a unit's shard names its samples with 7 digits"),
+    (["--k", str(10**21)], "error: --k: must be at most 9,999,999"),
+    (["--max-tokens", str(10**15)], "error: max_tokens 1,000,000,000,000,000: a unit of 8 tasks x 64 samples holds"),
 ])
 def test_sample_flags_are_checked_by_the_experiment_schema(tmp_path, flags, message):
     out = tether("sample", "--model", "x", "--tasks", "lab-sums:2-3", "--store", tmp_path / "s", "--label", "a", *flags)
@@ -160,3 +165,22 @@ def test_errors_print_brackets_as_they_are(tmp_path):
     bad = write_jsonl(tmp_path / "odd.jsonl", [{"task_id": "t", "correct": True, "model": "[/x]"}])
     out = tether("compare", "--base", bad, "--rl", bad)
     assert out.returncode == 2 and "[/x]" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_a_full_disk_is_one_line_naming_where_it_writes(tmp_path):
+    """The system's "[Errno 28] No space left on device" says no file; the line names the store (issue 31)."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files_only():  # as on a full disk: a write past 256 bytes fails (EFBIG)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
+
+    rows = write_jsonl(tmp_path / "g.jsonl", [{"task_id": f"t{i}", "correct": i % 2 == 0} for i in range(200)])
+    out = subprocess.run([sys.executable, "-m", "tether", "import", str(rows), "--label", "base", "--store",
+                          str(tmp_path / "run")], capture_output=True, text=True, preexec_fn=small_files_only)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    line, = out.stderr.strip().splitlines()
+    assert line.startswith("error: [Errno 27] File too large") and str(tmp_path / "run") in line, line

@@ -99,7 +99,7 @@ def test_reset_label_asks_then_sets_the_samples_aside(tmp_path):
 
     opened = tether.open_store(store)
     assert sample_counts(opened, "base") == {"sum/002": 2, "sum/003": 2}
-    assert [e["event"] for e in opened.manifest()["history"]] == ["import", "reset-label"]
+    assert [e.event for e in opened.manifest().history] == ["import", "reset-label"]
 
 
 def test_convert_gguf_refuses_at_once_what_it_cannot_do(tmp_path):

@@ -7,7 +7,7 @@ import tether
 from tether.errors import InputError
 
 from ..cli_run import tether as cli
-from ..conftest import graded_rows, write_jsonl
+from ..conftest import graded_rows, recorded_run, write_jsonl
 
 
 def test_a_label_without_verdicts_is_refused_not_compared_with_the_other(tmp_path):
@@ -36,12 +36,11 @@ def test_identical_run_settings_are_warned_about(tmp_path):
         tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(counts, seed)), tmp_path / "run",
                               label=label)
     store = tether.open_store(tmp_path / "run")
-    same = {"engine": {"engine": "transformers", "model": "m"}, "decoding": {"temperature": 0.6}, "seed": 0}
-    store.update_manifest("runs", {"base": {"settings": same, "k": 8}, "rl": {"settings": same, "k": 8}})
+    same = recorded_run(8)
+    store.update_manifest("runs", {"base": same, "rl": same})
     warnings = tether.compare(store=tmp_path / "run").warnings
     assert any("sampled with identical settings" in w for w in warnings)
-    other = {**same, "seed": 1}
-    store.update_manifest("runs", {"base": {"settings": same, "k": 8}, "rl": {"settings": other, "k": 8}})
+    store.update_manifest("runs", {"base": same, "rl": recorded_run(8, seed=1)})
     assert not any("identical settings" in w for w in tether.compare(store=tmp_path / "run").warnings)
 
 

@@ -43,7 +43,7 @@ def _raw_scores(model_dir: str, prompt: str, completion: str) -> tuple[np.ndarra
 
 
 def _model_dir(store: Store, label: str) -> str:
-    return store.manifest()["runs"][label]["settings"]["engine"]["model"]
+    return store.manifest().runs[label].settings.engine.model
 
 
 def test_token_entropy_matches_raw_logits(lab_store):

@@ -37,7 +37,8 @@ SCRIPT = textwrap.dedent("""
     print("RESULT " + json.dumps({"first": first, "second": second, "rendered": engine.render("Hi"),
                                   "logprobs": scores.logprobs.tolist(), "describe": engine.describe(),
                                   "sampled": sampled, "raw": [f.logprobs.tolist() for f in raw],
-                                  "raw_ids": [list(f.token_ids) for f in raw], "refused": refused}), flush=True)
+                                  "raw_ids": [list(f.token_ids) for f in raw], "refused": refused,
+                                  "max_context": engine.max_context}), flush=True)
     engine.close()
     os._exit(0)  # vLLM's CPU build can abort in interpreter teardown ("terminate called ..."); the work is done
 """)
@@ -57,6 +58,7 @@ def test_offline_vllm_engine(smollm2):
         for text, n_tokens, finish, seed in samples:
             assert text and 1 <= n_tokens <= 24 and finish in ("stop", "length")
     assert result["rendered"].endswith("<|im_start|>assistant\n")
+    assert result["max_context"] == 1024  # max_model_len: what tether.sampling.limits holds max_tokens below
     assert len(result["logprobs"]) >= 2 and all(lp <= 0 for lp in result["logprobs"])
     assert result["describe"]["engine"] == "vllm"
     # vLLM's sampled completions scored by vLLM (prompt log-probabilities) and by the transformers engine agree

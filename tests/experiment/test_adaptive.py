@@ -105,7 +105,7 @@ def test_budget_matching_is_off_for_adaptive_labels(tmp_path):
     200 of 256. Budget-matched to 16 samples, t would be S; it is P, as in the full protocol."""
     import tether
 
-    from ..conftest import write_jsonl
+    from ..conftest import recorded_run, write_jsonl
 
     base = [{"task_id": t, "sample_idx": j, "correct": j in (3, 9)} for t in ("t", "u") for j in range(16)]
     rl = [{"task_id": t, "sample_idx": j, "correct": t == "t" and j == 200} for t in ("t", "u") for j in range(256)]
@@ -114,7 +114,7 @@ def test_budget_matching_is_off_for_adaptive_labels(tmp_path):
     assert list(tether.compare(store=tmp_path / "run").regions) == ["S", "S"]  # imported: budgets matched
     store = tether.open_store(tmp_path / "run")
     rule = {"first": 16, "growth": 2, "tol": 0.001, "confidence": 0.95}
-    store.update_manifest("runs", {label: {"settings": {"adaptive": rule}, "k": 256} for label in ("base", "rl")})
+    store.update_manifest("runs", {label: recorded_run(256, adaptive=rule) for label in ("base", "rl")})
     result = tether.compare(store=tmp_path / "run")
     assert list(result.regions) == ["P", "S"] and any("sampled adaptively" in w for w in result.warnings)
     # u: the base stopped after 2 successes in 16, the RL model went on to k = 256 without one. Under identical
@@ -135,13 +135,13 @@ def test_an_experiment_file_samples_adaptively(tmp_path, tiny_model):
     notes = {stage: detail for stage, _, detail in log.entries}
     assert "adaptive:" in notes["sample base"] and "tasks stopped before k" in notes["sample rl"]
     settings = tether_settings(store)
-    assert settings["base"]["adaptive"] == {"confidence": 0.95, "first": 8, "growth": 2, "tol": 0.001}
+    assert settings["base"].adaptive == {"confidence": 0.95, "first": 8, "growth": 2, "tol": 0.001}
 
 
 def tether_settings(store):
     import tether
 
-    return {label: run["settings"] for label, run in tether.open_store(store).manifest()["runs"].items()}
+    return {label: run.settings for label, run in tether.open_store(store).manifest().runs.items()}
 
 
 def test_kill_9_in_an_adaptive_run_then_resume_gives_the_uninterrupted_store(tmp_path, holds):
@@ -198,5 +198,5 @@ def test_a_run_whose_tasks_all_settle_early_keeps_its_full_budget(tmp_path):
     done = sample_adaptive(load_tasks("lab-sums:2-4"), engine, tmp_path / "run", "base", config, AdaptiveRule(),
                            GradeOptions(workers=1))
     assert done.rounds == [(16, 3)] and set(done.samples.values()) == {16}  # easy: all settled after 16
-    assert tether.open_store(tmp_path / "run").manifest()["runs"]["base"]["k"] == 4096
+    assert tether.open_store(tmp_path / "run").manifest().runs["base"].k == 4096
     assert adaptive_budgets([(tmp_path / "run", "base")]) == ((4096,), ["base"])

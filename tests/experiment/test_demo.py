@@ -93,7 +93,7 @@ def test_demo_is_deterministic_given_its_seed(demo, tmp_path, monkeypatch):
 
     text = (again.folder / "experiment.toml").read_text()
     assert with_seed(text, 7) != text and "seed = 0" in text
-    assert open_store(again.folder / "store").manifest()["runs"]["base"]["settings"]["seed"] == 0
+    assert open_store(again.folder / "store").manifest().runs["base"].settings.seed == 0
 
 
 def test_with_seed_rewrites_the_one_seed_line():

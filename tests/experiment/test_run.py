@@ -1,6 +1,7 @@
 """`tether run`: config validation with clear messages, stages that resume or skip, the CLI."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
 @pytest.mark.parametrize(
     "edit,message",
     [
-        (lambda t: t.replace("k = 8", "k = 0"), r"sampling.k: Input should be greater than or equal to 1"),
+        (lambda t: t.replace("k = 8", "k = 0"), r"sampling.k: Value error, must be >= 1, got 0"),
         (lambda t: t.replace("temperature = 1.0", "temprature = 1.0"), r"sampling.temprature: Extra inputs"),
         (lambda t: t.replace('[models.rl]\nmodel', '[models.other]\nmodel'), r"needs \[models.base\] and \[models.rl\]"),
         (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nengine = "openai"\nmodel = '),
@@ -86,6 +87,16 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
         (lambda t: t.replace("k = 8", 'k = "2"'), r"sampling.k: Input should be a valid integer"),
         (lambda t: t.replace("temperature = 1.0", "temperature = true"), r"sampling.temperature: Input should be a valid number"),
         (lambda t: t + '\n[models.extra]\nmodel = "x"', r"unknown: extra"),
+        (lambda t: t.replace("temperature = 1.0", "temperature = inf"),
+         r"sampling.temperature: Value error, must be a finite number >= 0, got inf"),
+        (lambda t: t.replace('[models.rl]\n', '[models.rl]\ntemperature = nan\n'),
+         r"models.rl.temperature: Value error, must be a finite number >= 0, got nan"),
+        (lambda t: t.replace("k = 8", "k = 1_000_000_000_000"), r"sampling.k: Value error, must be at most 9,999,999"),
+        (lambda t: t.replace("max_tokens = 5", "max_tokens = 1_000_000_000_000_000"),
+         r"sampling: Value error, max_tokens 1,000,000,000,000,000: a unit of 8 tasks x 4 samples"),
+        (lambda t: t.replace('out = "run"', 'out = ""'), r"exp.toml: out: is empty; name a folder"),
+        (lambda t: t + '\n[report]\nout = "  "', r"report.out: is empty"),
+        (lambda t: t.replace('spec = "tasks.jsonl"', 'spec = ""'), r"tasks.spec: is empty"),
     ],
 )
 def test_bad_configs_are_one_clear_line(tmp_path, tiny_model, edit, message):
@@ -93,6 +104,19 @@ def test_bad_configs_are_one_clear_line(tmp_path, tiny_model, edit, message):
     path.write_text(edit(path.read_text()))
     with pytest.raises(InputError, match=message):
         load_experiment(path)
+
+
+def test_files_that_are_no_toml_text_are_one_line(tmp_path, tiny_model):
+    path = write_experiment(tmp_path, tiny_model)
+    path.write_bytes(path.read_bytes().replace(b'out = "run"', b'out = "r\xffn"'))
+    with pytest.raises(InputError, match=r"exp.toml: not valid UTF-8 \(invalid start byte at byte \d+\); TOML files"):
+        load_experiment(path)
+    path.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(InputError, match=r"exp.toml: arrays or tables nested too deeply to read"):
+        load_experiment(path)
+    out = tether("run", path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "nested too deeply" in out.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_bundled_example_config_is_valid():
@@ -107,8 +131,16 @@ def test_cli_run(tmp_path, tiny_model):
     path = write_experiment(tmp_path, tiny_model)
     out = tether("run", path, "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["n_tasks"] == 3
+    result = json.loads(out.stdout)
+    assert result["n_tasks"] == 3
     assert "sample base: ran" in out.stderr and "diagnose: ran" in out.stderr and "report: ran" in out.stderr
+    # the grade stage's summary, with each model's format compliance, on stderr (stdout is the one JSON object)
+    assert "Grading" in out.stderr and "base: no format requested; answers found by" in out.stderr
+    solved = sum(n for region, n in result["counts"].items() if region != "O")
+    assert ("every one of the 3 tasks is out of support (O)" in out.stderr) is (solved == 0)
+    for label in ("base", "rl"):  # a random tiny model: a warning for a model without a correct sample
+        correct = re.search(rf"^{label}: no format requested; .*; (\d+) of 24 correct$", out.stderr, re.MULTILINE)
+        assert (f"warning: {label}: 0 of 24 completions correct" in out.stderr) is (correct.group(1) == "0")
     bad = tether("run", tmp_path / "missing.toml")
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.toml'}: no such experiment file"
 

@@ -7,7 +7,8 @@ import pytest
 
 from tether.grading import VERIFIERS, make_verifier
 from tether.grading.deadline import DeadlineExceeded, time_limit
-from tether.grading.extract import after_think, answer_tag, final_answer_line, last_bold, last_boxed, last_line
+from tether.grading.extract import (after_think, answer_tag, final_answer_line, last_bold, last_boxed, last_line,
+                                    last_result, leading_math, stated_result)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,69 @@ def test_other_extractors(fn, text, expected):
     assert fn(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("The final answer to this arithmetic problem is 7.", "7"),  # issue 29: what the answer is of, then "is"
+        ("The answer to 4 + 3 is 7", "7"),
+        ("The answer for this question: 12", "12"),
+        ("The final answer is 42.", "42"),
+    ],
+)
+def test_final_answer_line_skips_what_the_answer_is_of(text, expected):
+    assert final_answer_line(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        # issue 29, SmolLM2's own words: an echoed question states nothing, the last clause states 11
+        ("Solving this equation 4 + 3 = requires a proper understanding of number systems.", None),
+        ("we first add 4 and 3 to get 7, then add 3 to get 8, then add 4 to get 10, so in total we have 11.", "11"),
+        ("Let me compute.\n8 + 7 += 15 + 8 = 19.", "19"),
+        # from the labelled corpus (tests/grading/real/)
+        ("So, 9 * 8 = 72.\n\nThe answer is within \\boxed{}.\n\nThis problem is a classic example.", "72"),
+        ("To put it into words: 12 * 5 = 60, which is the total number of pages Sara reads in 5 days.", "60"),
+        ("In summary, 3 hours is 180 + 213 = 255 minutes.", "255"),  # "is 180" starts a computation
+        ("The result is 6 times 6 (the number of sides of a hexagon), and this is a fine example.", None),
+        ("So, Lisa has 32 dollars remaining after spending 18 + 12 = 20 dollars on the book.", None),  # two results
+        ("Therefore, 2 is the final answer to the given arithmetic problem.", "2"),
+        ("Therefore, Tom has 22 apples now.", "22"),
+        ("which gives us $x = 10 - 7$. Then we divide by $7$, which gives us $x = 2$.", "2"),
+        ("after all that, x equals 12", "12"),
+        ("So the total is: 42.", "42"),
+        ("In other words, division of 3 by 3 is 1, and it's a fundamental operation.", "1"),
+        ("The farm has 1,000 sheep.", "1,000"),
+        ("3 + 12 = 15\n\nThe farmer has 15 sheep.", "15"),
+        ("$15$", "15"),
+        ("\\frac{4}{6}", "\\frac{4}{6}"),
+        ("1. First, add.\n2. Then multiply.", None),  # list markers are not numbers the text states
+        ("4 + 3 = 7 \n\nStep 2: Analyze step 1 and Step 3:\nThe answer requires more analysis.", "7"),
+        ("a 0", None),  # a letter and a digit are not an expression
+        ("no numbers at all", None),
+    ],
+)
+def test_last_result_is_what_the_last_sentence_with_a_number_states(text, expected):
+    assert last_result(text) == expected
+
+
+def test_stated_result_reads_one_sentence():
+    assert stated_result("5 - 9 - 9 - 4 + 1 + 8 = 5") == "5"
+    assert stated_result("8 + 7 + 5 + 6 =") is None
+    assert stated_result("the answer is f(3) = 2 * 2 * 2 = 8") == "8"
+
+
+@pytest.mark.parametrize(
+    "answer,expected",
+    [("60 pages", "60"), ("42 years old", "42"), ("x = 13", "x = 13"), ("24 \\text{ cm}", "24"),
+     ("\\frac{3}{4}", "\\frac{3}{4}"), ("\\text{(C)}", "\\text{(C)}"), ("within \\boxed{}", None),
+     ("the result of the fraction's decimal representation", None), ("8xy", "8xy"), ("$800$", "800"),
+     ("5 or 6", None), ("3 to 4 apples", None)],  # a hedge is not an answer
+)
+def test_leading_math_drops_the_words_after_an_answer(answer, expected):
+    assert leading_math(answer) == expected
+
+
 def test_pathological_texts_are_fast_and_safe():
     huge = "x" * 100_000 + r" \boxed{3}"
     assert last_boxed(huge) == "3"
@@ -65,6 +129,10 @@ HOSTILE = {  # each took seconds to minutes with the old patterns (issue 15)
     "the answer is, repeated": "the answer is " * 5_000,
     "bold markers": "**" * 50_000,
     "nested boxes": "\\boxed{" * 3_000 + "}" * 3_000,
+    "an equals sign, then spaces": "1 = " + " " * 30_000 + "x",
+    "digits": "1" * 30_000,
+    "is, then spaces": "it is" + " " * 30_000 + "5",
+    "equals signs": "1 = " * 8_000,
 }
 
 

@@ -82,8 +82,9 @@ def test_a_judge_that_fails_for_a_while_leaves_nothing_stale(judged_store):
         assert first.returncode == 1, first.stdout + first.stderr
         assert "4 samples could not be graded" in first.stderr and "HTTP 503" in first.stderr
         assert not list(store.glob("verdicts/*/*.parquet")) and not list(store.glob("grades/*/*.parquet"))
-        attempt = tether.open_store(store).manifest()["history"][-1]
-        assert attempt["event"] == "grading-failed" and attempt["samples"] == 4 and "HTTP 503" in attempt["examples"][0]
+        attempt = tether.open_store(store).manifest().history[-1]
+        assert attempt.event == "grading-failed" and attempt.detail("samples") == 4
+        assert "HTTP 503" in attempt.detail("examples")[0]
         second = subprocess.run(command, capture_output=True, text=True)
         assert second.returncode == 0, second.stdout + second.stderr
         rows = duckdb.sql(f"select answer, correct, status from '{store}/verdicts/*/*.parquet' order by all").fetchall()
@@ -143,15 +144,15 @@ def test_regrade_grades_the_chosen_statuses_again_and_keeps_the_rest(judged_stor
     store, tasks = judged_store
     given = load_tasks(str(tasks), columns=ColumnMap(id="id"), verifier="exact")
     grade(store, GradeOptions(workers=1), tasks=given)
-    before = tether.open_store(store).manifest()["grading"]["base"]["versions"]["exact"]
+    before = tether.open_store(store).manifest().versions("base")["exact"]
     again = grade(store, GradeOptions(workers=1, regrade=("ok",)))
     assert again.verified == 3 and again.cache_hits == 0  # every verdict was "ok": all graded again
-    after = tether.open_store(store).manifest()["grading"]["base"]["versions"]["exact"]
+    after = tether.open_store(store).manifest().versions("base")["exact"]
     assert after == before + "+regrade1"
     assert grade(store, GradeOptions(workers=1)).distinct_answers == 0  # the regraded version stays current
     kept = grade(store, GradeOptions(workers=1, regrade=("error",)))
     assert kept.verified == 0 and kept.cache_hits == 3  # nothing had that status: carried over, not verified
-    assert tether.open_store(store).manifest()["grading"]["base"]["versions"]["exact"] == before + "+regrade2"
+    assert tether.open_store(store).manifest().versions("base")["exact"] == before + "+regrade2"
     counted = query.task_counts(tether.open_store(store), "base")
     assert list(counted.n) == [4]  # one task, its 4 samples counted once under the newest version
 
@@ -165,7 +166,7 @@ def test_a_changed_gold_answer_is_refused_then_updated_and_regraded(judged_store
         grade(store, GradeOptions(workers=1), tasks=given)
     updated = grade(store, GradeOptions(workers=1, update_tasks=True), tasks=given)
     assert sum(t.correct for t in updated.tallies.values()) == 1  # only "Lyon" matches the corrected gold
-    events = [e["event"] for e in tether.open_store(store).manifest()["history"]]
+    events = [e.event for e in tether.open_store(store).manifest().history]
     assert "update-tasks" in events
 
 

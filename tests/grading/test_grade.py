@@ -135,7 +135,7 @@ def test_judge_through_a_real_server(tmp_path, vllm_server, smollm2):
     assert len(rows) == 4 and all(r[5] in ("ok", "no_answer", "error") for r in rows)
     cached = duckdb.sql(f"select count(*) from '{tmp_path}/run/grades/judge/*.parquet'").fetchall()
     assert cached == [(3,)]
-    assert Store(tmp_path / "run").manifest()["grading"]["base"]["versions"]["judge"].startswith("judge/")
+    assert Store(tmp_path / "run").manifest().versions("base")["judge"].startswith("judge/")
 
 
 def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(store_with_samples, holds):

@@ -61,8 +61,8 @@ def test_lm_eval_repeats_are_imported_ungraded_with_their_references(tmp_path):
     assert samples[:4] == [("lab_sums_k4/0", i, text) for i, text in enumerate(first["resps"][0])]
     tasks = table(tmp_path / "s", "tasks", "task_id, benchmark, prompt, reference, verifier")
     assert tasks[0] == ("lab_sums_k4/0", "lab_sums_k4", json.dumps("3:"), json.dumps({"answer": "3"}), "math")
-    event = open_store(tmp_path / "s").manifest()["history"][-1]
-    assert event["format"] == "lm-eval" and event["decoding"]["temperature"] == 1.0
+    event = open_store(tmp_path / "s").manifest().history[-1]
+    assert event.detail("format") == "lm-eval" and event.detail("decoding")["temperature"] == 1.0
 
 
 def test_harness_files_on_the_command_line_then_graded_without_tasks(tmp_path):

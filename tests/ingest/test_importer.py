@@ -119,8 +119,8 @@ def test_import_writes_samples_and_verdicts(tmp_path):
     assert samples == [("a", 0, "c1"), ("a", 1, "c3"), ("b", 0, "c2")]
     verdicts = duckdb.sql(f"select task_id, sample_idx, correct, verifier from '{tmp_path}/run/verdicts/**/*.parquet' order by all").fetchall()
     assert verdicts == [("a", 0, True, "imported"), ("a", 1, False, "imported"), ("b", 0, False, "imported")]
-    history = Store(tmp_path / "run").manifest()["history"]
-    assert history[-1]["event"] == "import" and history[-1]["rows"] == 3
+    history = Store(tmp_path / "run").manifest().history
+    assert history[-1].event == "import" and history[-1].detail("rows") == 3
 
 
 def test_appending_numbers_after_existing_samples_and_refuses_duplicates(tmp_path):

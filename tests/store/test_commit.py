@@ -79,7 +79,7 @@ def test_resume_refuses_a_truncated_shard_then_redoes_it_after_repair(tmp_path, 
     sample(tasks, engine, store, "base", CONFIG)
     shards = sorted((store / "samples" / "base").glob("*.parquet"))
     shards[0].write_bytes(shards[0].read_bytes()[:50])
-    with pytest.raises(StoreError, match=rf"shard samples/base/{shards[0].name} is damaged .*--repair"):
+    with pytest.raises(StoreError, match=rf"shard samples/base/{shards[0].name} is damaged.*--repair"):
         sample(tasks, engine, store, "base", CONFIG)  # never counted as done
     assert check_store(open_store(store), repair=True).ok
     summary = sample(tasks, engine, store, "base", CONFIG)
@@ -93,7 +93,7 @@ def test_a_zero_byte_verdict_shard_is_a_one_line_error(tmp_path):
                               label=label)
     shard = next((tmp_path / "run" / "verdicts" / "rl").glob("*.parquet"))
     shard.write_bytes(b"")
-    with pytest.raises(StoreError, match=r"a shard is damaged .*tether check"):
+    with pytest.raises(StoreError, match=r"shard verdicts/rl/part-import-.*\.parquet is damaged: too short.*tether check .* --repair"):
         tether.compare(store=tmp_path / "run")
     out = cli("compare", str(tmp_path / "run"))
     assert out.returncode != 0 and "Traceback" not in out.stderr and "tether check" in out.stderr

@@ -109,7 +109,7 @@ def test_history_events_accumulate(tmp_path):
     store = Store.create(tmp_path / "run")
     store.record_event("import", rows=3)
     store.record_event("import", rows=4)
-    assert [e["rows"] for e in store.manifest()["history"]] == [3, 4]
+    assert [e.detail("rows") for e in store.manifest().history] == [3, 4]
 
 
 def test_verdict_shards_written_before_a_column_was_added_still_count(tmp_path):

@@ -72,7 +72,7 @@ def test_a_remote_store_has_the_local_layout(remote_run):
     names = [p.name for p in store.shard_paths("samples", "base")]
     assert names == sorted(names) and len(names) == 2 * 2  # 2 task blocks x 2 sample ranges
     assert store.labels("verdicts") == ["base", "rl"]
-    assert store.manifest()["runs"]["base"]["k"] == 8
+    assert store.manifest().runs["base"].k == 8
 
 
 def test_compare_and_report_read_it_in_place(remote_run, tmp_path):
@@ -141,7 +141,7 @@ def test_manifest_updates_from_many_writers_all_land(remote_run):
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(record, range(8)))
-    probes = [e["i"] for e in open_store(remote_run).manifest()["history"] if e["event"] == "probe"]
+    probes = [e.detail("i") for e in open_store(remote_run).manifest().history if e.event == "probe"]
     assert sorted(probes) == list(range(8))
 
 

@@ -23,7 +23,7 @@ from rich.text import Text
 from tether import defaults
 from tether._version import __version__
 from tether.cli.progress import DEFAULT_EVERY, Bars
-from tether.errors import TetherError
+from tether.errors import TetherError, written_to
 
 app = typer.Typer(
     name="tether",
@@ -69,10 +69,12 @@ def bars() -> Bars:
 
 
 @contextlib.contextmanager
-def friendly_errors() -> Iterator[None]:
-    """One line on stderr and exit 2 for bad input; 130 for Ctrl-C."""
+def friendly_errors(writing: str | Path | None = None) -> Iterator[None]:
+    """One line on stderr and exit 2 for bad input; 130 for Ctrl-C. `writing`: where the command writes, named
+    when the disk refuses a write whose own message names no file (a full disk)."""
     try:
-        yield
+        with written_to(writing):
+            yield
     except (TetherError, OSError) as exc:
         if _state["debug"]:
             raise
@@ -118,7 +120,7 @@ def compare_cmd(
     from tether.compare import CompareOptions, compare, save_comparison
 
     options = CompareOptions(_int_list(k_grid), allow_missing, reps, confidence, alpha, seed, match_budget, extrapolate)
-    with friendly_errors():
+    with friendly_errors(writing=out):
         result = compare(base, rl, store=store, base_label=base_label, rl_label=rl_label, options=options,
                          self_label=self_label)
         for warning in result.warnings:
@@ -149,7 +151,7 @@ def import_cmd(
         stderr.print(_styled("warning:", "yellow", " --model is deprecated for `tether import`; use --label"),
                      highlight=False)
         label = label or model
-    with friendly_errors():
+    with friendly_errors(writing=store):
         summary = import_samples(file, store, label, format=format,
                                  harness=HarnessOptions(metric=metric, filter=filter, verifier=verifier))
     graded = "graded" if summary.graded else "ungraded"
@@ -171,11 +173,10 @@ def check_cmd(
     repair: Annotated[bool, typer.Option(help="Quarantine bad, copied and uncommitted shards (moved, never deleted) and remove temporary files.")] = False,
 ) -> None:
     """Check a store: readable shards, every (task, sample) once, no leftovers; --repair fixes what it can."""
-    from tether.store import open_store
-    from tether.store.check import check_store
+    from tether.store.check import check_location
 
     with friendly_errors():
-        report = check_store(open_store(store), repair)
+        report = check_location(store, repair)  # a lost or unreadable manifest is a finding too
     for problem in report.problems:
         state = "repaired" if problem.repaired else "problem"
         stdout.print(f"{state}: {problem.kind}: {problem.where}: {problem.detail}", highlight=False)
@@ -185,7 +186,8 @@ def check_cmd(
     verdict = "ok" if report.ok else "problems left (see above)"
     if report.warnings:
         verdict += f"; {len(report.warnings)} warning{'s' if len(report.warnings) > 1 else ''} (see above)"
-    stdout.print(f"{report.root}: {report.shards} shards checked; {verdict}", highlight=False)
+    unproven = f" ({report.unsealed} written before seals: read, not proven byte for byte)" if report.unsealed else ""
+    stdout.print(f"{report.root}: {report.shards} shards checked{unproven}; {verdict}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -220,10 +222,10 @@ def sample_cmd(
     store: Annotated[str, typer.Option(help="Store directory or object-store URL (created if absent).")],
     label: Annotated[str, typer.Option(help="Label of this model in the store, e.g. base or rl.")],
     engine: Annotated[str, typer.Option(help="transformers, vllm (offline) or openai (a server).")] = defaults.ENGINE,
-    k: Annotated[int, typer.Option(help="Samples per task.", min=1)] = defaults.SAMPLES_PER_TASK,
-    temperature: Annotated[float, typer.Option(min=0.0)] = defaults.TEMPERATURE,
-    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = defaults.TOP_P,
-    max_tokens: Annotated[int, typer.Option(min=1)] = defaults.MAX_TOKENS,
+    k: Annotated[int, typer.Option(help="Samples per task.")] = defaults.SAMPLES_PER_TASK,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (finite, >= 0).")] = defaults.TEMPERATURE,
+    top_p: Annotated[float, typer.Option(help="Nucleus: the smallest set of tokens holding this much probability, in (0, 1].")] = defaults.TOP_P,
+    max_tokens: Annotated[int, typer.Option(help="Tokens per completion at most (below the model's context).")] = defaults.MAX_TOKENS,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
     seed: Annotated[int, typer.Option(help="Run seed; sample j of task t gets a seed derived from (seed, t, j).")] = 0,
     template: Annotated[str | None, typer.Option(help="Prompt rendering: auto, chat or plain [default: auto].")] = None,
@@ -241,8 +243,8 @@ def sample_cmd(
     batch_size: Annotated[int | None, typer.Option(help="transformers engine: rows per generate batch [default: 32].", min=1)] = None,
     device: Annotated[str | None, typer.Option(help="transformers engine: auto, cpu, cuda ... [default: auto].")] = None,
     dtype: Annotated[str | None, typer.Option(help="transformers/vllm engine: auto, float32, bfloat16, float16 [default: auto].")] = None,
-    task_block: Annotated[int, typer.Option(help="Tasks per unit of work (one shard).", min=1)] = defaults.TASK_BLOCK,
-    sample_block: Annotated[int, typer.Option(help="Samples per task per unit of work.", min=1)] = defaults.SAMPLE_BLOCK,
+    task_block: Annotated[int, typer.Option(help="Tasks per unit of work (one shard).")] = defaults.TASK_BLOCK,
+    sample_block: Annotated[int, typer.Option(help="Samples per task per unit of work.")] = defaults.SAMPLE_BLOCK,
     ray: Annotated[str | None, typer.Option(help="Run the units on Ray: 'local' (start one here), 'auto' or a cluster address.")] = None,
     ray_workers: Annotated[int, typer.Option(help="Ray: engine workers (actors).", min=1)] = 2,
     ray_gpus: Annotated[float, typer.Option(help="Ray: GPUs per worker (1 for vLLM on a GPU node).", min=0)] = 0.0,
@@ -256,9 +258,10 @@ def sample_cmd(
     from tether.engines import engine_name, engine_options
     from tether.experiment.schema import ModelSection, SamplingSection, from_flags
     from tether.experiment.stages import ray_executor, resolve_model, sample_model
+    from tether.sampling.limits import check_run
     from tether.tasks import ColumnMap, load_tasks
 
-    with friendly_errors():  # the flags are checked by the experiment file's own schema
+    with friendly_errors(writing=store):  # the flags are checked by the experiment file's own schema
         kind = _engine_name(engine, engine_name)
         options = engine_options(kind, dict(template=template, base_url=base_url, api=api, api_key=api_key,
                                             concurrency=concurrency, n_per_request=n_per_request,
@@ -270,6 +273,7 @@ def sample_cmd(
                        ray_workers=ray_workers, ray_gpus=ray_gpus, adaptive=adaptive, adaptive_tol=adaptive_tol)
         task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
                                limit=limit)
+        check_run(s.config(), len(task_list))  # before a model is loaded (the engine's context: once it is)
         if reset_label:
             _reset_label(store, label, yes)
         path = resolve_model(section.model, progress=bars())
@@ -347,7 +351,7 @@ def grade_cmd(
     regrade: Annotated[bool, typer.Option(help="Grade again the verdicts of the statuses in --status (all by default), of the tasks in --tasks (all by default), under a new verifier version.")] = False,
     status: Annotated[str | None, typer.Option(help="With --regrade: the statuses to grade again, comma-separated (ok, no_answer, timeout, error).")] = None,
     update_tasks: Annotated[bool, typer.Option(help="Accept --tasks whose reference answers differ from the stored ones; regrade those tasks.")] = False,
-    strict: Annotated[bool, typer.Option(help="math: no full-text fallback; a completion without an explicit answer (box, 'the answer is', bold) is no_answer.")] = False,
+    strict: Annotated[bool, typer.Option(help="Explicit answers only: none read out of the text (the last sentence's result, the last line, Math-Verify's full-text parse); a completion without one (box, tag, 'the answer is', bold) is no_answer.")] = False,
     extraction: Annotated[str, typer.Option(help="reasoning_gym: 'fair' (tag, box, after </think>, last line; for support accounting) or 'strict' (Reasoning Gym's own: <answer> tags only; for comparable numbers).")] = "fair",
     unsafe_local_exec: Annotated[bool, typer.Option(help="code: where bubblewrap cannot isolate programs, run the models' programs with resource limits only (no network or file-system isolation; docs/code.md).")] = False,
 ) -> None:
@@ -371,7 +375,7 @@ def grade_cmd(
             agreement = judge_agreement(JudgeVerifier(**verifier_options.get("judge", {"model": None, "base_url": None})))
         render_judge_agreement(agreement, stdout)
         return
-    with friendly_errors():
+    with friendly_errors(writing=store):
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
         options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
                                regrade=_regrade_statuses(regrade, status), update_tasks=update_tasks, strict=strict,
@@ -417,7 +421,7 @@ def diagnose_cmd(
     from tether.engines import engine_name
     from tether.store import open_store
 
-    with friendly_errors():
+    with friendly_errors(writing=store):
         opened = open_store(store)
         engine = _engine_name(engine, engine_name) if engine else None
         models = _assignments(model or [])
@@ -462,7 +466,7 @@ def likelihood_cmd(
     from tether.likelihood import cross_likelihood, save_likelihood
 
     regions = tuple(part.strip().upper() for part in tasks.split(",") if part.strip())
-    with friendly_errors():
+    with friendly_errors(writing=store):
         result = cross_likelihood(store, base_label, rl_label, regions=regions, p_tasks=p_tasks,
                                   max_completions=max_completions, threshold=threshold, seed=seed, progress=bars())
         save_likelihood(result, store)  # the report shows it
@@ -508,14 +512,15 @@ def report_cmd(
     base_label: Annotated[str, typer.Option(help="Label of the base model.")] = "base",
     rl_label: Annotated[str, typer.Option(help="Label of the RL model.")] = "rl",
     k_grid: Annotated[str | None, typer.Option(help="Comma-separated k values [default: powers of 2 up to the median n].")] = None,
+    allow_missing: Annotated[bool, typer.Option(help="Drop tasks present in only one model, with a warning naming them.")] = False,
 ) -> None:
     """Write the shareable report: one self-contained HTML page, Markdown with PNG figures, summary.json."""
     from tether.compare import CompareOptions
     from tether.report import build_report
 
-    with friendly_errors():
+    with friendly_errors(writing=out):
         files = build_report(store, out, base_label=base_label, rl_label=rl_label,
-                             options=CompareOptions(k_grid=_int_list(k_grid)))
+                             options=CompareOptions(k_grid=_int_list(k_grid), allow_missing=allow_missing))
     stdout.print(f"wrote {files.html}, {files.markdown} and {files.summary}", highlight=False)
 
 
@@ -528,7 +533,7 @@ def run_cmd(
     mean_tokens: Annotated[int | None, typer.Option(help="With --check: the mean completion length in tokens [default: max_tokens, the upper bound].", min=1)] = None,
 ) -> None:
     """Run an experiment file: sample both models, grade, compare; each stage resumes or is skipped when done."""
-    from tether.cli.render import render_comparison
+    from tether.cli.render import render_comparison, render_grade_summary
     from tether.experiment import run_experiment
 
     if check:
@@ -543,13 +548,22 @@ def run_cmd(
     def stage(name: str, status: str, detail: str) -> None:
         stderr.print(_styled(name, "bold", f": {status} ({detail})"), highlight=False)
 
+    def graded(summary) -> None:  # on stderr: stdout holds the comparison (one JSON object with --json)
+        render_grade_summary(summary, stderr)
+
     with friendly_errors():
-        result, store, _ = run_experiment(experiment, on_stage=stage, progress=bars())
+        result, store, _ = run_experiment(experiment, on_stage=stage, progress=bars(), on_graded=graded)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
     else:
         render_comparison(result, stdout)
         stdout.print(f"store: {store}", highlight=False)
+    if not sum(n for region, n in result.counts.as_dict().items() if region != "O"):
+        stderr.print(_styled("warning:", "bold red", f" every one of the {len(result.task_ids)} tasks is out of "
+                                                     "support (O): neither model solved any, so the regions say "
+                                                     "nothing about what RL did (the grading summary's format compliance and "
+                                                     "examples say why)"),
+                     highlight=False)
 
 
 @app.command("convert-gguf")

@@ -183,7 +183,10 @@ def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
 
 
 def render_grade_summary(summary, console: Console) -> None:
-    """Per label and benchmark: correct, incorrect, no answer, timeout, error, mean score; then examples."""
+    """Per label and benchmark: correct, incorrect, no answer, timeout, error, mean score; each label's format
+    compliance; then examples, and the warnings (`render_grading_warnings`)."""
+    from tether.grading.compliance import compliance, compliance_line
+
     if not summary.tallies:
         console.print("nothing to grade: every sample already has a verdict under the current verifier versions "
                       "(--regrade grades them again)", highlight=False)
@@ -213,6 +216,8 @@ def render_grade_summary(summary, console: Console) -> None:
         line = reward_hack_line(summary.reward_hacks(label))
         if line:
             console.print(f"{label}: {line}", highlight=False)
+    for found in compliance(summary).values():
+        console.print(compliance_line(found), highlight=False, soft_wrap=True)
     for (label, benchmark), tally in sorted(summary.tallies.items()):
         console.print(f"{label} / {benchmark}: {extraction_line(tally)}", highlight=False)
         if tally.reasons:
@@ -228,6 +233,15 @@ def render_grade_summary(summary, console: Console) -> None:
             console.print(Text.assemble((title, "bold"), ", e.g.:"))
             for task_id, text in examples[:3]:
                 console.print(f"  {task_id}: ...{text!r}", highlight=False)
+    render_grading_warnings(summary, console)
+
+
+def render_grading_warnings(summary, console: Console) -> None:
+    """A loud line per model whose format compliance is low or with no correct sample, with the likely cause."""
+    from tether.grading.compliance import warnings
+
+    for line in warnings(summary):
+        console.print(Text.assemble(("warning: ", "bold red"), line), highlight=False, soft_wrap=True)
 
 
 def reasons_text(tally, top: int = 3, example_chars: int = 80) -> Text:

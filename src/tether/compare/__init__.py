@@ -7,8 +7,9 @@ import sys
 import types
 
 from tether.compare.counts import counts_of_rows, load_counts
+from tether.compare.pairing import align
 from tether.compare.result import CompareOptions, Comparison, Rate, save_comparison
-from tether.compare.run import align, compare, compare_counts
+from tether.compare.run import compare, compare_counts
 
 
 class _Callable(types.ModuleType):

@@ -62,7 +62,7 @@ class BudgetPlan:
 def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule(), throughput: float = 5000.0,
                 base_label: str = "base", rl_label: str = "rl", seed: int = 0) -> BudgetPlan:
     """The plan for a run of k samples per task of both labels, from the pilot the store holds."""
-    from tether.compare.run import align
+    from tether.compare.pairing import align
 
     if k < 1 or throughput <= 0:
         raise InputError("k must be >= 1 and the throughput > 0")

@@ -1,12 +1,15 @@
 """Per-task counts (n samples, c correct) of one model, from a store or a file of graded samples.
 
-Stores are counted by one streaming group-by (`tether.store.query.task_counts`); files of graded
-samples go through ingest's validation. Everything downstream (`tether.metrics`) takes the
+Stores are counted by one streaming group-by (`tether.store.query.task_counts`); a file of graded
+samples is read once, column-wise, through ingest's validation of the fields counted
+(`tether.ingest.read.COUNTED`), and counted from that table (again on each task's first samples, when
+budgets are matched: `tether.compare.pairing`). Everything downstream (`tether.metrics`) takes the
 resulting arrays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import pyarrow.compute as pc
 
 from tether.errors import InputError
 from tether.ingest import read_graded_rows
+from tether.ingest.read import COUNTED
 from tether.store import is_remote, is_store, open_store
 from tether.store.query import first_samples_agreement, task_counts
 from tether.store.schema import TaskCounts
@@ -27,27 +31,34 @@ def load_counts(source: str | Path, label: str | None, default_label: str,
     Without `label`: the only label there is, else `default_label` ('base' or 'rl'). With `limits`
     (task id -> m), only each task's first m samples (by sample index, else file order) count.
     """
+    return counter(source, label, default_label)(limits)
+
+
+def counter(source: str | Path, label: str | None,
+            default_label: str) -> Callable[[dict[str, int] | None], TaskCounts]:
+    """How to count one model, as `load_counts` does, any number of times: a file is read and checked once."""
     path = source if is_remote(source) else Path(source)
     if is_store(path):
         store = open_store(path)
         labels = store.labels("verdicts") or store.labels("samples")
         chosen = label or (labels[0] if len(labels) == 1 else default_label)
-        return task_counts(store, chosen, limits)
+        return lambda limits: task_counts(store, chosen, limits)
     if is_remote(path):
         raise InputError(f"{path}: not a tether store (no manifest.json)")
     if path.is_dir():
         raise InputError(f"{path}: a directory but not a tether store (no manifest.json)")
-    rows = read_graded_rows(path, default_label=label or default_label)
+    rows = read_graded_rows(path, default_label=label or default_label, fields=COUNTED)
     if not rows.graded:
         raise InputError(f"{path}: rows have no 'correct' field; grade them first (`tether grade`)")
     labels = rows.labels
     chosen = label or (labels[0] if len(labels) == 1 else default_label)
     if chosen not in labels:
         raise InputError(f"{path}: no rows of label {chosen!r}; labels in the file: {', '.join(labels)}")
-    return counts_of_rows(rows.table, chosen, str(path), limits)
+    table = rows.table if len(labels) == 1 else rows.table.filter(pc.equal(rows.table.column("model"), chosen))
+    return lambda limits: counts_of_rows(table, chosen, str(path), limits)
 
 
-def label_warnings(store, base_label: str, rl_label: str, manifest: dict | None = None) -> list[str]:
+def label_warnings(store, base_label: str, rl_label: str, manifest=None) -> list[str]:
     """Refuse comparing a label with itself; warn when both labels were sampled with identical
     settings (the same model, engine, decoding and seed: the comparison is of a model with itself),
     or, whatever the settings say (imported samples have none), when every paired first sample of
@@ -55,8 +66,8 @@ def label_warnings(store, base_label: str, rl_label: str, manifest: dict | None 
     if base_label == rl_label:
         raise InputError(f"{store.root}: compares label {base_label!r} with itself; name two labels "
                          "(--base-label, --rl-label), or use --self for a label's noise floor")
-    runs = (manifest if manifest is not None else store.manifest()).get("runs", {})
-    settings = [runs.get(label, {}).get("settings") for label in (base_label, rl_label)]
+    runs = (manifest if manifest is not None else store.manifest()).runs
+    settings = [runs[label].settings if label in runs else None for label in (base_label, rl_label)]
     if settings[0] is not None and settings[0] == settings[1]:
         return [f"{base_label!r} and {rl_label!r} were sampled with identical settings (model, engine, decoding, "
                 "seed): their samples are the same, so every difference below is zero by construction"]
@@ -74,7 +85,8 @@ IDENTICAL_PAIRS_MIN = 8  # fewer paired first samples (short greedy answers) say
 def counts_of_rows(table: pa.Table, label: str, source: str, limits: dict[str, int] | None = None) -> TaskCounts:
     """The counts of one label's rows in a table of graded samples (each task's first `limits[task]`
     rows by sample index, else in file order, when given)."""
-    part = table.filter(pc.equal(table.column("model"), label))
+    labels = table.column("model")
+    part = table if pc.all(pc.equal(labels, label)).as_py() else table.filter(pc.equal(labels, label))
     if limits is not None:
         part = _first_rows(part, limits)
     grouped = part.group_by("task_id").aggregate([("task_id", "count"), ("correct", "sum")])
@@ -86,17 +98,21 @@ def counts_of_rows(table: pa.Table, label: str, source: str, limits: dict[str, i
 
 
 def _first_rows(part: pa.Table, limits: dict[str, int]) -> pa.Table:
-    """Each task's first `limits[task]` rows, by sample index (rows without one: in file order)."""
-    tasks = np.asarray(part.column("task_id").to_pylist(), dtype=object).astype(str)
-    index = part.column("sample_idx").to_numpy(zero_copy_only=False)
+    """Each task's first `limits[task]` rows, by sample index (a file without sample indices: in file order)."""
+    if part.num_rows == 0:
+        return part
+    encoded = pc.dictionary_encode(part.column("task_id")).combine_chunks()
+    tasks = encoded.indices.to_numpy()
+    index = part.column("sample_idx")
     position = np.arange(len(tasks))
-    order = np.lexsort((position, np.where(np.isnan(index.astype(float)), position, index.astype(float)), tasks))
+    within = position if index.null_count else index.to_numpy()  # numbered throughout or not at all
+    order = np.lexsort((position, within, tasks))
+    ordered = tasks[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     rank = np.empty(len(tasks), dtype=np.int64)
-    starts = np.r_[0, np.flatnonzero(tasks[order][1:] != tasks[order][:-1]) + 1]
-    sizes = np.diff(np.r_[starts, len(order)])
-    rank[order] = np.arange(len(order)) - np.repeat(starts, sizes)
-    cap = np.array([limits.get(t, 0) for t in tasks], dtype=np.int64)
-    return part.filter(pa.array(rank < cap))
+    rank[order] = position - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    cap = np.array([limits.get(t, 0) for t in encoded.dictionary.to_pylist()], dtype=np.int64)
+    return part.filter(pa.array(rank < cap[tasks]))
 
 
 ADAPTIVE_NOTE = ("{labels} sampled adaptively: each task is compared on its own samples (matching budgets would "
@@ -116,31 +132,7 @@ def adaptive_budgets(sources: list[tuple[object, str | None]]) -> tuple[tuple[in
             continue
         if str(path) not in manifests:
             manifests[str(path)] = open_store(path).manifest()
-        run = manifests[str(path)].get("runs", {}).get(label, {})
-        budgets.append(int(run["k"]) if run.get("settings", {}).get("adaptive") and run.get("k") else None)
+        run = manifests[str(path)].runs.get(label)
+        budgets.append(run.k if run is not None and run.settings.adaptive else None)
     return tuple(budgets), [label for (_, label), k in zip(sources, budgets) if k]
 
-
-def budget_matched(load_base, load_rl, match: bool) -> tuple[TaskCounts, TaskCounts, str | None]:
-    """Both models' counts, each called as `load(limits)`: when `match` and their budgets differ
-    on some task, loaded again on each task's first min(n_base, n_rl) samples, with a warning."""
-    base, rl = load_base(None), load_rl(None)
-    limits, warning = matched_limits(base, rl) if match else (None, None)
-    if limits is not None:
-        base, rl = load_base(limits), load_rl(limits)
-    return base, rl, warning
-
-
-def matched_limits(base: TaskCounts, rl: TaskCounts) -> tuple[dict[str, int] | None, str | None]:
-    """Per common task, min(n_base, n_rl), and a warning saying how many tasks it trims; (None,
-    None) when both models have the same number of samples on every common task."""
-    rl_n = dict(zip(rl.task_ids.astype(str), rl.n.tolist()))
-    pairs = {t: (nb, rl_n[t]) for t, nb in zip(base.task_ids.astype(str), base.n.tolist()) if t in rl_n}
-    differ = [t for t, (nb, nr) in pairs.items() if nb != nr]
-    if not differ:
-        return None, None
-    example = differ[0]
-    warning = (f"{len(differ)} of {len(pairs)} tasks have different sample counts in the two models (e.g. "
-               f"{example}: {pairs[example][0]} vs {pairs[example][1]}); both are compared on each task's first "
-               "min(n_base, n_rl) samples (--no-match-budget keeps the raw counts)")
-    return {t: min(nb, nr) for t, (nb, nr) in pairs.items()}, warning

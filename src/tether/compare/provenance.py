@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from tether.compare.counts import label_warnings
 from tether.store import Store
+from tether.store.manifest import Manifest
 from tether.store.query import reward_hack_counts, sample_totals
 from tether.store.schema import RewardHackCounts
 
@@ -28,29 +29,28 @@ def reward_hacks(store: Store, base_label: str, rl_label: str) -> dict[str, Rewa
     return {"base": reward_hack_counts(store, base_label), "rl": reward_hack_counts(store, rl_label)}
 
 
-def provenance(store: Store, label: str, manifest: dict | None = None) -> dict:
+def provenance(store: Store, label: str, manifest: Manifest | None = None) -> dict:
     """What produced `label`'s samples and verdicts ("imported" when tether did not sample them)."""
     manifest = manifest if manifest is not None else store.manifest()
-    run = manifest.get("runs", {}).get(label, {})
-    settings = run.get("settings", {})
-    engine = settings.get("engine", {})
+    run = manifest.runs.get(label)
+    settings = run.settings if run is not None else None
     totals = sample_totals(store, label)
     details = {
         "label": label,
         "origin": "sampled" if run else "imported",
-        "model": engine.get("model"),
-        "engine": engine.get("engine"),
-        "decoding": settings.get("decoding"),
-        "seed": settings.get("seed"),
-        "k": run.get("k"),
-        "verifier_versions": manifest.get("grading", {}).get(label, {}).get("versions"),
+        "model": settings.engine.model if settings else None,
+        "engine": settings.engine.engine if settings else None,
+        "decoding": settings.decoding.model_dump() if settings else None,
+        "seed": settings.seed if settings else None,
+        "k": run.k if run else None,
+        "verifier_versions": manifest.versions(label),
         "truncation_rate": totals["truncation_rate"],
         "samples": totals["samples"],
         "tokens": totals["tokens"],
-        "adaptive": settings.get("adaptive"),
+        "adaptive": settings.adaptive if settings else None,
     }
-    if details["adaptive"] and run.get("k") and totals["samples"]:  # what a full run of k per task would draw
-        details["full_run_samples"] = totals["tasks"] * run["k"]
+    if details["adaptive"] and run.k and totals["samples"]:  # what a full run of k per task would draw
+        details["full_run_samples"] = totals["tasks"] * run.k
         if totals["tokens"] is not None:  # at the same mean length (an estimate: easy tasks stop early)
             details["full_run_tokens"] = round(totals["tokens"] / totals["samples"] * details["full_run_samples"])
     return details

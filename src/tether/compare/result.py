@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import io
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tether.errors import written_to
 from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Extrapolation, Interval, RegionCounts
 from tether.metrics.uncertainty import json_number
 from tether.store.schema import RewardHackCounts, TaskCounts
@@ -244,17 +247,31 @@ def save_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
     import json
 
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    with written_to(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     payload = comparison.to_dict()
-    json_path = folder / "compare.json"
-    json_path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    csv_path = folder / "tasks.csv"
-    with open(csv_path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["task_id", "region", "base_n", "base_c", "rl_n", "rl_c", "p_value", "q_value", "miss_probability"])
-        for task in sorted(payload["tasks"], key=lambda t: natural_key(t["task_id"])):
-            writer.writerow([
-                task["task_id"], task["region"], task["base"]["n"], task["base"]["c"], task["rl"]["n"],
-                task["rl"]["c"], task["p_value"], task["q_value"], task["miss_probability"],
-            ])
+    json_path, csv_path = folder / "compare.json", folder / "tasks.csv"
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["task_id", "region", "base_n", "base_c", "rl_n", "rl_c", "p_value", "q_value", "miss_probability"])
+    for task in sorted(payload["tasks"], key=lambda t: natural_key(t["task_id"])):
+        writer.writerow([
+            task["task_id"], task["region"], task["base"]["n"], task["base"]["c"], task["rl"]["n"],
+            task["rl"]["c"], task["p_value"], task["q_value"], task["miss_probability"],
+        ])
+    replace_text(json_path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    replace_text(csv_path, table.getvalue())
     return [json_path, csv_path]
+
+
+def replace_text(path: Path, text: str) -> None:
+    """`path` holding `text`, or, if the disk refuses the write, still what it held (one line names it):
+    written beside it, then renamed over it."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with written_to(path):
+            with open(temporary, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

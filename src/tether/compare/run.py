@@ -1,7 +1,8 @@
 """Comparing a base model with its RL-tuned child: regions, rates, CIs, tests, budget view.
 
 `compare(base=..., rl=...)` reads per-task counts of both models (from stores
-or files), aligns them by task id and computes everything `tether compare`
+or files), pairs them by task id (`tether.compare.pairing`: a task only one
+model has is refused unless allowed) and computes everything `tether compare`
 shows: P/S/E/O, SRR/NDR/SDS/NSCR with bootstrap CIs, per-task Fisher tests
 with Benjamini-Hochberg control, mean pass@k curves and the crossover k.
 """
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets, budget_matched, load_counts
+from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets, counter
 from tether.compare.curves import pass_at_k_curves
+from tether.compare.pairing import align, paired_counts
 from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
 from tether.errors import InputError
 from tether.metrics import (
@@ -65,12 +67,12 @@ def compare(
         raise InputError("compare needs a store holding both models, or both --base and --rl")
     options = options or CompareOptions()
     budgets, adaptive = adaptive_budgets([(base, base_label), (rl, rl_label)])
-    base_counts, rl_counts, warning = budget_matched(lambda limits: load_counts(base, base_label, "base", limits),
-                                                     lambda limits: load_counts(rl, rl_label, "rl", limits),
-                                                     options.match_budget and not adaptive)
-    warning = ADAPTIVE_NOTE.format(labels=" and ".join(adaptive)) if adaptive else warning
+    base_counts, rl_counts, paired = paired_counts(counter(base, base_label, "base"), counter(rl, rl_label, "rl"),
+                                                   allow_missing=options.allow_missing,
+                                                   match_budget=options.match_budget and not adaptive)
     result = compare_counts(base_counts, rl_counts, options, budgets)
-    result.warnings += warnings + ([warning] if warning else [])
+    notes = [ADAPTIVE_NOTE.format(labels=" and ".join(adaptive))] if adaptive else []
+    result.warnings = paired + result.warnings + warnings + notes
     result.provenance = origin
     result.reward_hacks = hacks
     if self_label is not None:
@@ -148,24 +150,6 @@ def _extrapolation(base: TaskCounts, rl: TaskCounts, curves, options: CompareOpt
     cross = crossover_k(joined, np.concatenate([curves.means["base"], found.means["base"]]),
                         np.concatenate([curves.means["rl"], found.means["rl"]]))
     return dataclasses.replace(found, crossover_k=cross)
-
-
-def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCounts, TaskCounts, list[str]]:
-    """Restrict both to their common tasks, in one order; missing tasks are an error unless allowed."""
-    common = np.intersect1d(base.task_ids.astype(str), rl.task_ids.astype(str))
-    warnings = []
-    for model, other in ((base, rl), (rl, base)):
-        only = np.setdiff1d(model.task_ids.astype(str), other.task_ids.astype(str))
-        if only.size == 0:
-            continue
-        shown = ", ".join(map(str, only[:5])) + (", ..." if only.size > 5 else "")
-        message = f"{only.size} tasks of {model.label!r} ({model.source}) are missing from {other.label!r}: {shown}"
-        if not allow_missing:
-            raise InputError(message + " (use --allow-missing to drop them)")
-        warnings.append(message + "; dropped")
-    if common.size == 0:
-        raise InputError(f"{base.source} and {rl.source} share no task ids")
-    return base.subset(common), rl.subset(common), warnings
 
 
 def _k_grid(base: TaskCounts, rl: TaskCounts, requested: tuple[int, ...] | None, base_reach=None,

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets, budget_matched
+from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets
+from tether.compare.pairing import paired_counts
 from tether.compare.provenance import checked_labels, reward_hacks
-from tether.compare.result import CompareOptions, Comparison, save_comparison
+from tether.compare.result import CompareOptions, Comparison, replace_text, save_comparison
 from tether.compare.run import compare_counts, self_comparison
 from tether.store import Store, is_remote, open_store
 from tether.store.query import task_benchmarks, task_counts
@@ -64,12 +65,13 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     options = options or CompareOptions()
     warnings, origin = checked_labels(store, base_label, rl_label)
     budgets, adaptive = adaptive_budgets([(store.root, base_label), (store.root, rl_label)])
-    base, rl, warning = budget_matched(lambda limits: task_counts(store, base_label, limits),
-                                       lambda limits: task_counts(store, rl_label, limits),
-                                       options.match_budget and not adaptive)
-    warning = ADAPTIVE_NOTE.format(labels=" and ".join(adaptive)) if adaptive else warning
+    base, rl, paired = paired_counts(lambda limits: task_counts(store, base_label, limits),
+                                     lambda limits: task_counts(store, rl_label, limits),
+                                     allow_missing=options.allow_missing,
+                                     match_budget=options.match_budget and not adaptive)
     overall = compare_counts(base, rl, options, budgets)
-    overall.warnings += warnings + ([warning] if warning else [])
+    notes = [ADAPTIVE_NOTE.format(labels=" and ".join(adaptive))] if adaptive else []
+    overall.warnings = paired + overall.warnings + warnings + notes
     overall.provenance = origin
     overall.reward_hacks = reward_hacks(store, base_label, rl_label)
     if self_label is not None:
@@ -85,9 +87,9 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
 
 def stamp(store: Store, base_label: str, rl_label: str) -> str:
     """A digest of what a store comparison is computed from: labels, verdict shards, verifier versions."""
-    grading = store.manifest().get("grading", {})
+    manifest = store.manifest()
     parts = {label: {"shards": sorted(p.name for p in store.shard_paths("verdicts", label)),
-                     "versions": grading.get(label, {}).get("versions")} for label in (base_label, rl_label)}
+                     "versions": manifest.versions(label)} for label in (base_label, rl_label)}
     parts["labels"] = [base_label, rl_label]
     others = sorted(set(store.labels("verdicts")) - {base_label, rl_label})  # a self-comparison may use one
     parts["others"] = {label: sorted(p.name for p in store.shard_paths("verdicts", label)) for label in others}
@@ -117,7 +119,7 @@ def save_store_comparison(result: StoreComparison, store: str | Store) -> None:
         return
     folder = store.root / FOLDER
     save_comparison(result.overall, folder)
-    (folder / "compare.json").write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+    replace_text(folder / "compare.json", json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
 
 
 def load_store_comparison(store: str | Store, base_label: str = "base", rl_label: str = "rl",

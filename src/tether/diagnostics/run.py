@@ -45,14 +45,17 @@ def sampling_engine(store: Store, label: str, model: str | None = None, kind: st
                     **options) -> Scorer:
     """An engine for scoring `label`'s text: the one it was sampled with (from the manifest), unless
     `model`/`kind` are given; `options` as for `make_engine` (template defaults to the sampled one)."""
-    settings = store.manifest().get("runs", {}).get(label, {}).get("settings", {}).get("engine", {})
-    if model is None and not settings:
+    run = store.manifest().runs.get(label)
+    if model is None and run is None:
         raise InputError(f"{store.root}: no sampling run of {label!r} is recorded; name its model with "
                          f"--model {label}=PATH")
-    kind = kind or settings.get("engine", ENGINE)  # engines record their registry name
-    given = {"template": settings.get("template"), "base_url": settings.get("base_url"),
-             "api": settings.get("api"), "api_key": os.environ.get("OPENAI_API_KEY"), **options}
-    return make_engine(kind, model or settings["model"], **engine_options(kind, given))
+    recorded = run.settings.engine if run is not None else None
+    kind = kind or (recorded.engine if recorded else ENGINE)  # engines record their registry name
+    given = {name: recorded.option(name) if recorded else None for name in ("template", "base_url", "api")}
+    given = {**given, "api_key": os.environ.get("OPENAI_API_KEY"), **options}
+    if model is None and recorded.model is None:
+        raise InputError(f"{store.root}: the run of {label!r} recorded no model; name it with --model {label}=PATH")
+    return make_engine(kind, model or recorded.model, **engine_options(kind, given))
 
 
 def diagnose(store: Store, labels: Sequence[str] = ("base", "rl"), *, engines: EngineFactory | None = None,

@@ -14,12 +14,17 @@ samples' worth of work done so far (rows x steps / max_tokens, an upper bound on
 the time still needed) and the tokens generated so far, and with ``(0, 0)`` once
 the batch is over (its results are then counted as they are yielded).
 
+An engine that knows how many tokens its model holds, prompt and completion together, says so in a
+``max_context`` attribute (transformers: the model's positions; vLLM: its max_model_len);
+`tether.sampling` refuses a max_tokens beyond it before anything is written.
+
 Engines know nothing of grading or of the store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
@@ -43,15 +48,26 @@ class Decoding:
     stop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise InputError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise InputError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_tokens < 1:
-            raise InputError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        for name in ("temperature", "top_p", "max_tokens"):
+            problem = decoding_problem(name, getattr(self, name))
+            if problem:
+                raise InputError(f"{name} {problem}")
 
     def as_dict(self) -> dict:
         return {**asdict(self), "stop": list(self.stop)}
+
+
+def decoding_problem(name: str, value: float) -> str | None:
+    """What is wrong with a decoding setting's value, or None: the rules `Decoding` holds its settings to,
+    stated once (the experiment schema checks each field of a file or a flag with them). The engine's own
+    limit on max_tokens (its context) and this machine's are `tether.sampling.limits`'."""
+    if name == "temperature" and not (math.isfinite(value) and value >= 0):
+        return f"must be a finite number >= 0, got {value}"
+    if name == "top_p" and not 0 < value <= 1:
+        return f"must be in (0, 1], got {value}"
+    if name == "max_tokens" and value < 1:
+        return f"must be >= 1, got {value}"
+    return None
 
 
 @dataclass(frozen=True)

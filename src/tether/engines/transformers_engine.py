@@ -63,6 +63,9 @@ class TransformersEngine:
             raise InputError(f"cannot load model {self.model_id!r}: {first}") from None
         self.model.to(self.device).eval()
         self.eos_ids = _eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id)
+        # the positions the model was built for, prompt and completion together (tether.sampling.limits)
+        self.max_context: int | None = (getattr(self.model.config, "max_position_embeddings", None)
+                                        or getattr(self.model.config, "n_positions", None))
         self.on_batch: BatchProgress | None = None
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -49,6 +49,8 @@ class VLLMEngine:
         self.revision = revision
         self.llm = LLM(model=model, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        model_config = getattr(self.llm, "model_config", None) or getattr(self.llm.llm_engine, "model_config", None)
+        self.max_context: int | None = getattr(model_config, "max_model_len", None)  # prompt and completion: tokens
 
     def render(self, prompt: str | Messages) -> str:
         return render_prompt(prompt, self.tokenizer, self.template)

@@ -120,9 +120,7 @@ def _record_budget(store: Store, label: str, k: int) -> None:
     """The label's full budget k in the manifest, which each round's run records only up to its own end: when
     every task settled before k, no round reached it, and compare computes chance levels at this k."""
     with store.changing_manifest() as manifest:
-        run = manifest.setdefault("runs", {}).get(label)
-        if run is not None:
-            run["k"] = max(int(run.get("k", 0)), k)
+        manifest.raise_budget(label, k)
 
 
 def _check_rule(store: Store, label: str, config: SamplingConfig) -> None:
@@ -130,10 +128,10 @@ def _check_rule(store: Store, label: str, config: SamplingConfig) -> None:
     it at its next round, which a finished run never reaches)."""
     from tether.sampling.run import refuse_other_settings, settings_differences
 
-    previous = store.manifest().get("runs", {}).get(label, {}).get("settings")
-    if previous is None or not store.shard_paths("samples", label):
+    run = store.manifest().runs.get(label)
+    if run is None or not store.shard_paths("samples", label):
         return
-    changes = settings_differences({"adaptive": previous.get("adaptive")}, {"adaptive": dict(config.adaptive or ())})
+    changes = settings_differences({"adaptive": run.settings.adaptive}, {"adaptive": dict(config.adaptive or ())})
     if changes:
         refuse_other_settings(store, label, changes)
 

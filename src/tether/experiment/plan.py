@@ -63,6 +63,7 @@ def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
     from tether.engines import engine_name
     from tether.experiment.run import store_location
     from tether.lab.models import is_lab_model
+    from tether.sampling.limits import check_run
     from tether.tasks import count_tasks
 
     if throughput <= 0:
@@ -77,6 +78,7 @@ def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
     counts = count_tasks(spec, data_dir, experiment.tasks.limit)
     plan = Plan(Path(path), str(store_location(root, experiment.out)), spec, counts, s.k, s.max_tokens, mean,
                 throughput, [], _stages(experiment))
+    check_run(s.config(), plan.n_tasks)
     for label in ("base", "rl"):
         section = experiment.models[label]
         model = section.model if is_lab_model(section.model) else maybe_path(root, section.model)

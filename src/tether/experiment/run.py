@@ -25,16 +25,20 @@ class StageLog:
     """What each stage did, in order: (stage, 'ran' | 'skipped', detail)."""
 
     entries: list[tuple[str, str, str]] = field(default_factory=list)
+    grading: object | None = None  # the grade stage's `GradeSummary` (its compliance and warnings)
 
     def add(self, stage: str, status: str, detail: str) -> None:
         self.entries.append((stage, status, detail))
 
 
 def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] | None = None,
-                   progress: ProgressFactory = silent):
-    """Run (or resume) every stage of an experiment; returns (comparison, store path, stage log)."""
+                   progress: ProgressFactory = silent, on_graded: Callable[[object], None] | None = None):
+    """Run (or resume) every stage of an experiment; returns (comparison, store path, stage log).
+    `on_graded` is handed the grade stage's `GradeSummary` as soon as grading ends (`tether run` prints it,
+    with its format compliance and warnings)."""
     from tether.compare.store import compare_store, save_store_comparison
     from tether.grading import grade
+    from tether.sampling.limits import check_run
     from tether.tasks import ColumnMap, load_tasks
 
     experiment, root = load_experiment(path)
@@ -52,6 +56,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
                        limit=spec.limit)
     s = experiment.sampling
     config = s.config()
+    check_run(config, len(tasks))  # before a model is loaded (the engine's context: once it is)
     executor = ray_executor(s.ray, s.ray_workers, s.ray_gpus) if s.ray else None
     models = {}
     for label in ("base", "rl"):
@@ -83,6 +88,9 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
                          "re-run to retry them")
     done = sum(t.samples for t in graded.tallies.values())
     note("grade", "ran" if done else "skipped", f"{done} samples graded, {graded.verified} answers verified")
+    log.grading = graded
+    if on_graded and done:
+        on_graded(graded)
     c = experiment.compare
     options = c.options()
     compared = compare_store(store, options=options, self_label=c.self_label)

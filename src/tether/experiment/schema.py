@@ -2,7 +2,11 @@
 
 Unknown keys, wrong types and missing fields are reported with their place in
 the file. Defaults are those of `tether.defaults` and of each engine's own
-options, declared once. See docs/experiment.md.
+options, declared once; a run's settings are checked by their owner's rules
+(`tether.sampling.limits`: finite temperature, k and max_tokens within what the
+store, the memory and the engine hold), here as for `tether sample`'s flags.
+Paths (``out``, the tasks, the report) are never empty: an empty one would be the
+file's own folder. See docs/experiment.md.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from tether import defaults
 
@@ -24,6 +28,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # k = "2" or temperature = true: errors
 
 
+Place = Annotated[str, StringConstraints(pattern=r"\S")]  # a path or spec: not empty, not only spaces
+
+
+def _owned(value, info):
+    """A run setting checked by its owner's rule (`tether.sampling.limits.setting_problem`)."""
+    from tether.sampling.limits import setting_problem
+
+    problem = None if value is None else setting_problem(info.field_name, value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _known_verifier(name: str | None) -> str | None:
     from tether.grading.registry import VERIFIERS
 
@@ -33,8 +50,8 @@ def _known_verifier(name: str | None) -> str | None:
 
 
 class TasksSection(_Strict):
-    spec: str
-    data_dir: str | None = None
+    spec: Place
+    data_dir: Place | None = None
     columns: str | None = None
     template: str | None = None
     verifier: str | None = None
@@ -44,14 +61,14 @@ class TasksSection(_Strict):
 
 
 class SamplingSection(_Strict):
-    k: int = Field(ge=1)
-    temperature: float = Field(default=defaults.TEMPERATURE, ge=0)
-    top_p: float = Field(default=defaults.TOP_P, gt=0, le=1)
-    max_tokens: int = Field(default=defaults.MAX_TOKENS, ge=1)
+    k: int
+    temperature: float = defaults.TEMPERATURE
+    top_p: float = defaults.TOP_P
+    max_tokens: int = defaults.MAX_TOKENS
     stop: list[str] = Field(default_factory=list)
     seed: int = 0
-    task_block: int = Field(default=defaults.TASK_BLOCK, ge=1)
-    sample_block: int = Field(default=defaults.SAMPLE_BLOCK, ge=1)
+    task_block: int = defaults.TASK_BLOCK
+    sample_block: int = defaults.SAMPLE_BLOCK
     ray: str | None = None  # "local", "auto" or a cluster address: sample on Ray (docs/cluster.md)
     ray_workers: int = Field(default=2, ge=1)
     ray_gpus: float = Field(default=0.0, ge=0)
@@ -59,6 +76,15 @@ class SamplingSection(_Strict):
     adaptive_first: int = Field(default=16, ge=1)
     adaptive_growth: int = Field(default=2, ge=2)
     adaptive_tol: float = Field(default=1e-3, gt=0, lt=0.5)
+
+    _settings = field_validator("k", "temperature", "top_p", "max_tokens", "task_block", "sample_block")(_owned)
+
+    @model_validator(mode="after")
+    def _fits(self):
+        """The run's size within what the store's names and this machine's memory hold (`SamplingConfig` refuses
+        it otherwise, as an InputError: a ValueError, reported here as this section's)."""
+        self.config()
+        return self
 
     def rule(self):
         """The `tether.metrics.adaptive.AdaptiveRule` these settings describe (None: a full run)."""
@@ -83,9 +109,11 @@ class ModelSection(BaseModel):
 
     model: str
     engine: str = defaults.ENGINE
-    temperature: float | None = Field(default=None, ge=0)  # this model's own decoding, over [sampling]'s
-    top_p: float | None = Field(default=None, gt=0, le=1)
+    temperature: float | None = None  # this model's own decoding, over [sampling]'s
+    top_p: float | None = None
     seed: int | None = None
+
+    _settings = field_validator("temperature", "top_p")(_owned)
 
     @model_validator(mode="after")
     def _engine_and_options(self):
@@ -144,12 +172,13 @@ class CompareSection(_Strict):
     seed: int = 0
     match_budget: bool = True
     extrapolate: int = Field(default=4, ge=0, le=12)
+    allow_missing: bool = False  # drop tasks only one model has, with a warning naming them (else refused)
 
     def options(self):
         """The `tether.compare.CompareOptions` these settings describe."""
         from tether.compare import CompareOptions
 
-        return CompareOptions(tuple(self.k_grid) if self.k_grid else None, False, self.bootstrap_reps,
+        return CompareOptions(tuple(self.k_grid) if self.k_grid else None, self.allow_missing, self.bootstrap_reps,
                               self.confidence, self.alpha, self.seed, self.match_budget, self.extrapolate)
 
 
@@ -157,7 +186,7 @@ class DiagnosticsSection(_Strict):
     enabled: bool = True
     k: int = Field(default=32, ge=1)
     token_entropy: bool = True
-    traces: str | None = None  # JSONL of {task_id, trace}: perplexity on reference traces
+    traces: Place | None = None  # JSONL of {task_id, trace}: perplexity on reference traces
     batch_size: int = Field(default=16, ge=1)
 
 
@@ -174,11 +203,11 @@ class LikelihoodSection(_Strict):
 
 class ReportSection(_Strict):
     enabled: bool = True
-    out: str = "report"
+    out: Place = "report"
 
 
 class Experiment(_Strict):
-    out: str
+    out: Place  # the store: a folder (relative to the file's) or an object-storage URL
     tasks: TasksSection
     sampling: SamplingSection
     models: dict[str, ModelSection]
@@ -227,15 +256,28 @@ def load_experiment(path: str | Path) -> tuple[Experiment, Path]:
     """The validated experiment and the folder its relative paths start from."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: no such experiment file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: a folder, not an experiment file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not valid UTF-8 ({exc.reason} at byte {exc.start}); TOML files are UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: arrays or tables nested too deeply to read") from None
     try:
         return Experiment.model_validate(raw), path.resolve().parent
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise InputError(f"{path}: {where}: {first['msg']}{more}") from None
+        raise InputError(f"{path}: {where}: {_message(first)}{more}") from None
+
+
+def _message(error: dict) -> str:
+    """A validation error's message, in words for a path left empty."""
+    if error["type"] == "string_pattern_mismatch":
+        return "is empty; name a folder or file (an empty path would be the experiment file's own folder)"
+    return error["msg"]

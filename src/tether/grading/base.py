@@ -23,6 +23,8 @@ from importlib import metadata
 from typing import Any, Protocol
 
 FAILED = "failed"
+# routes that read an answer out of the text rather than find it in an answer format (box, tag, "the answer is")
+IMPLICIT_ROUTES = frozenset({"full_text", "last_result", "last_line"})
 MAX_ANSWER_CHARS = 1000  # longer extracted answers are rejected before any sympy work
 
 
@@ -75,6 +77,13 @@ def extract_with_route(verifier, completion: str, reference: dict[str, Any]) -> 
         return method(completion, reference)
     answer = verifier.extract(completion, reference)
     return answer, "extract" if answer is not None else None
+
+
+def graded_route(route: str | None, finish_reason: str | None, strict: bool) -> bool:
+    """Whether an answer found by `route` is graded: one read out of the text (`IMPLICIT_ROUTES`) is
+    not under ``--strict`` (explicit answers only), nor when the completion was cut at ``max_tokens``
+    (it never reached its answer: what its text last says is a step, not a conclusion)."""
+    return not (route in IMPLICIT_ROUTES and (strict or finish_reason == "length"))
 
 
 def version_string(name: str, packages: tuple[str, ...], config: dict) -> str:

@@ -23,7 +23,9 @@ from typing import Any
 from tether.errors import InputError
 from tether.grading import extract as extraction
 from tether.grading.base import Grade, too_long, version_string
-from tether.grading.extract import cascade_route, final_answer_span, last_bold_answer, last_boxed
+from tether.grading.extract import (cascade_route, final_answer_stated, last_bold_answer, last_boxed,
+                                    last_numeric_sentence, stated_result)
+from tether.grading.restated import question_of, restates_question
 
 FULL_TEXT = "\x00fulltext\x00"  # marks an "answer" that is the completion's tail, for Math-Verify to parse
 _TAIL_CHARS = 2000
@@ -45,16 +47,21 @@ class MathVerifier:
 
     def version(self) -> str:
         config = {"timeout": self.timeout_seconds, "float_rounding": self.float_rounding,
-                  "extract": extraction.VERSION}
+                  "extract": extraction.VERSION,
+                  "statements": extraction.STATEMENT_VERSION, "restated": 2}
         return version_string(self.name, ("math-verify", "latex2sympy2_extended", "sympy"), config)
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return self.extract_with_route(completion, reference)[0]
 
     def extract_with_route(self, completion: str, reference: dict[str, Any]) -> tuple[str | None, str | None]:
-        answer, route = cascade_route(completion, (last_boxed, final_answer_span, last_bold_answer))
+        answer, route = cascade_route(completion, (last_boxed, final_answer_stated, last_bold_answer))
         if answer is not None:
             return answer, route
+        sentence = last_numeric_sentence(completion)
+        if sentence is not None:  # the last sentence with a number decides: its stated result, or no answer
+            result = stated_result(sentence)
+            return (result, "last_result") if result else (None, None)
         tail = completion[-_TAIL_CHARS:].strip()
         if not tail or _UNFINISHED.search(tail):
             return None, None  # ends mid-expression (an echoed question, a cut-off computation): no answer
@@ -71,16 +78,19 @@ class MathVerifier:
         golds = _golds(reference)
         full_text = answer.startswith(FULL_TEXT)
         text = answer[len(FULL_TEXT) :] if full_text else answer
+        question = question_of(reference)
         if not full_text:
             rejected = too_long(text)
             if rejected:
                 return rejected
+            if restates_question(text, question) and normalise(text) not in {normalise(g) for g in golds}:
+                return _restated(text)
             fast = _fast_path(text, golds)
             if fast is not None:
                 return Grade(fast, float(fast))
-        return self._math_verify(text, golds, full_text)
+        return self._math_verify(text, golds, full_text, question)
 
-    def _math_verify(self, text: str, golds: list[str], full_text: bool) -> Grade:
+    def _math_verify(self, text: str, golds: list[str], full_text: bool, question: str | None = None) -> Grade:
         from math_verify import parse, verify
         from math_verify.errors import TimeoutException
 
@@ -93,6 +103,8 @@ class MathVerifier:
             return Grade.error(f"parse: {type(exc).__name__}: {exc}")
         if not predicted:
             return Grade.no_answer() if full_text else Grade(False, 0.0, "ok", "answer did not parse")
+        if full_text and len(predicted) > 1 and restates_question(str(predicted[-1]), question):
+            return _restated(str(predicted[-1]))  # the tail's last expression is the question's, echoed
         timed_out = False
         for gold in golds:
             for g in self._parsed_gold(gold):
@@ -120,6 +132,10 @@ class MathVerifier:
             if len(self._gold_cache) > 10_000:
                 self._gold_cache.pop(next(iter(self._gold_cache)))
         return self._gold_cache[gold]
+
+
+def _restated(text: str) -> Grade:
+    return Grade(False, 0.0, "ok", f"restates the question: {text}")
 
 
 def _golds(reference: dict[str, Any]) -> list[str]:

@@ -36,12 +36,13 @@ from typing import Any
 import pyarrow as pa
 
 from tether.errors import InputError
-from tether.grading.base import FAILED, Grade, extract_with_route
+from tether.grading.base import FAILED, Grade, extract_with_route, graded_route
 from tether.grading.deadline import DeadlineExceeded, time_limit
 from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
 from tether.grading.registry import make_verifier
 from tether.store import Shard, Store, new_shard_name, open_store, query
+from tether.store.manifest import Grading
 from tether.store.schema import REWARD_HACKS, CachedGrade, RewardHackCounts, TaskRecord, Verdict, to_table
 from tether.tasks.prompts import as_plain
 from tether.tasks.task import Task
@@ -63,6 +64,8 @@ class BenchmarkTally:
     routes: Counter = field(default_factory=Counter)  # how answers were found ("none": no answer)
     format_asked: int = 0  # samples whose prompt asked for a format (\boxed{}, <answer> tags)
     format_followed: int = 0  # ... and whose answer was found in that format
+    formats: set = field(default_factory=set)  # the formats asked for ("box", "answer_tag")
+    cut: int = 0  # completions cut at max_tokens (finish reason "length")
     reasons: Counter = field(default_factory=Counter)  # why samples were not correct (`reason_of` their detail)
     reason_examples: dict[str, str] = field(default_factory=dict)  # reason -> the first detail that gave it
     reward_hacks: Counter = field(default_factory=Counter)  # REWARD_HACKS key -> verdicts whose detail signals it
@@ -119,7 +122,7 @@ class GradeOptions:
     regrade: tuple[str, ...] = ()  # verdict statuses to grade again (e.g. ("error", "timeout")); () = none
     regrade_tasks: tuple[str, ...] = ()  # with `regrade`: only these tasks' verdicts (() = every task's)
     update_tasks: bool = False  # accept given tasks whose reference answer changed (and regrade those tasks)
-    strict: bool = False  # no full-text fallback: a completion without an explicit answer is no_answer
+    strict: bool = False  # explicit answers only (base.IMPLICIT_ROUTES are not graded): else no_answer
 
 
 Progress = Callable[[int], None]
@@ -172,8 +175,8 @@ class _LabelPlan:
     def __init__(self, store: Store, label: str, tasks: dict[str, dict], verifiers: dict[str, Any],
                  options: GradeOptions, changed_tasks: set[str] = frozenset()):
         self.store, self.label, self.tasks, self.verifiers, self.options = store, label, tasks, verifiers, options
-        entry = store.manifest().get("grading", {}).get(label, {})
-        recorded = entry.get("versions", {})
+        entry = store.manifest().grading_of(label)
+        recorded = entry.versions
         bases, current = {}, {}
         for name, verifier in verifiers.items():
             bases[name] = verifier.version() + ("/strict" if options.strict else "")
@@ -182,7 +185,7 @@ class _LabelPlan:
                                                       previous.startswith(bases[name] + REGRADE)) else bases[name]
         # verdicts of samples whose text is not what they graded (or that do not say): regraded, like --regrade
         self.samples = query.shards_stamp(store, "samples", label)
-        seen = self.samples is not None and entry.get("samples") == self.samples and current == recorded
+        seen = self.samples is not None and entry.samples == self.samples and current == recorded
         self.changed, self.unbound = (0, 0) if seen else query.changed_completions(store, label, current)
         self.versions, self.carried = {}, {}
         for name, version in current.items():
@@ -199,7 +202,7 @@ class _LabelPlan:
 
     def run(self, pool: GradingPool, summary: GradeSummary, on_progress, chunk_size: int) -> None:
         with self.store.changing_manifest() as manifest:
-            manifest.setdefault("grading", {})[self.label] = {"versions": self.versions, "samples": self.samples}
+            manifest.grading[self.label] = Grading(versions=self.versions, samples=self.samples)
         cache = _load_cache(self.store, self.versions)
         self.unwritten = self._carry_over(cache)
         for batch in query.ungraded_samples(self.store, self.label, self.versions, chunk_size):
@@ -271,9 +274,8 @@ class _LabelPlan:
                 answer, route = extract_with_route(verifier, completion, task["reference"])
         except DeadlineExceeded:
             return EXTRACTION_TIMED_OUT, None
-        if answer is not None and answer.startswith(FULL_TEXT) and (
-                self.options.strict or row.get("finish_reason") == "length"):
-            return None, None  # no explicit answer: under --strict, or cut at max_tokens, nothing is graded from the text
+        if answer is not None and not graded_route(route, row.get("finish_reason"), self.options.strict):
+            return None, None  # under --strict, or cut at max_tokens: nothing is read out of the text
         return answer, route
 
     def _verify(self, keys: list[tuple[str, str, str]], pool: GradingPool) -> dict[tuple, Grade]:
@@ -315,6 +317,8 @@ class _LabelPlan:
         if asked:
             tally.format_asked += 1
             tally.format_followed += route == asked
+            tally.formats.add(asked)
+        tally.cut += row.get("finish_reason") == "length"
         tally.correct += found.correct
         tally.statuses[found.status] += 1
         tally.score_sum += found.score

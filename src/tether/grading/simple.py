@@ -28,7 +28,8 @@ class ExactVerifier:
     in_process = False
 
     def version(self) -> str:
-        return version_string(self.name, (), {"normalise": 1, "extraction": extraction.VERSION})
+        return version_string(self.name, (), {"normalise": 1, "extraction": extraction.VERSION,
+                                               "statements": extraction.STATEMENT_VERSION})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return self.extract_with_route(completion, reference)[0]
@@ -57,7 +58,7 @@ class NumericVerifier:
 
     def version(self) -> str:
         return version_string(self.name, (), {"rel_tol": self.rel_tol, "extraction": extraction.VERSION,
-                                                 "numbers": 2})
+                                                 "statements": extraction.STATEMENT_VERSION, "numbers": 2})
 
     def extract(self, completion: str, reference: dict[str, Any]) -> str | None:
         return self.extract_with_route(completion, reference)[0]

@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -84,7 +85,7 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
         path=rows.path,
         labels=rows.labels,
         rows=table.num_rows,
-        tasks=len(set(table.column("task_id").to_pylist())),
+        tasks=pc.count_distinct(table.column("task_id")).as_py(),
         graded=rows.graded,
         shards=written,
         ignored_fields=sorted(rows.ignored_fields),
@@ -98,14 +99,17 @@ def _numbered(rows: GradedRows, store: Store) -> pa.Table:
     table = rows.table
     if table.column("sample_idx").null_count == 0:
         return table
-    offsets = {label: sample_counts(store, label) for label in rows.labels}
-    seen: dict[tuple[str, str], int] = {}
-    numbers = []
-    for label, task in zip(table.column("model").to_pylist(), table.column("task_id").to_pylist()):
-        key = (label, task)
-        index = seen.get(key, offsets[label].get(task, 0))
-        numbers.append(index)
-        seen[key] = index + 1
+    numbers = np.zeros(table.num_rows, dtype=np.int64)
+    for label in rows.labels:
+        mine = np.flatnonzero(pc.equal(table.column("model"), label).to_numpy(zero_copy_only=False))
+        encoded = pc.dictionary_encode(table.column("task_id").take(mine)).combine_chunks()
+        tasks = encoded.indices.to_numpy()
+        order = np.argsort(tasks, kind="stable")  # each task's rows, in file order
+        starts = np.flatnonzero(np.r_[True, tasks[order][1:] != tasks[order][:-1]])
+        rank = np.empty(len(tasks), dtype=np.int64)
+        rank[order] = np.arange(len(tasks)) - np.repeat(starts, np.diff(np.r_[starts, len(tasks)]))
+        held = sample_counts(store, label)
+        numbers[mine] = rank + np.array([held.get(t, 0) for t in encoded.dictionary.to_pylist()], np.int64)[tasks]
     return table.set_column(table.schema.get_field_index("sample_idx"), "sample_idx", pa.array(numbers, pa.int64()))
 
 

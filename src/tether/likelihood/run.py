@@ -146,15 +146,15 @@ class _Plan:
 
 
 def _region_counts(store: Store, base_label: str, rl_label: str) -> dict:
-    from tether.compare.counts import budget_matched, label_warnings
-    from tether.compare.run import align
+    from tether.compare.counts import label_warnings
+    from tether.compare.pairing import paired_counts
     from tether.metrics.support import classify_tasks
     from tether.store.query import task_counts
 
     label_warnings(store, base_label, rl_label)
-    base, rl, _ = budget_matched(lambda limits: task_counts(store, base_label, limits),
-                                 lambda limits: task_counts(store, rl_label, limits), True)
-    base, rl, _ = align(base, rl, allow_missing=True)
+    base, rl, _ = paired_counts(lambda limits: task_counts(store, base_label, limits),
+                                lambda limits: task_counts(store, rl_label, limits), allow_missing=True,
+                                match_budget=True)
     regions = classify_tasks(base.n, base.c, rl.n, rl.c)
     task_ids = base.task_ids.astype(str)
     return {"task_ids": task_ids, "regions": regions, "n": base.n, "base": base, "rl": rl,
@@ -217,12 +217,12 @@ def _first(rows: list, max_completions: int | None) -> list:
 
 
 def _decoding(store: Store, label: str) -> Decoding:
-    settings = store.manifest().get("runs", {}).get(label, {}).get("settings")
-    if settings is None:
+    run = store.manifest().runs.get(label)
+    if run is None:
         raise InputError(f"{store.root}: no sampling settings recorded for {label!r} (imported samples?); pass its "
                          "temperature and top-p (decodings=, or --decoding LABEL=TEMPERATURE,TOP_P)")
-    d = settings["decoding"]
-    return Decoding(d["temperature"], d["top_p"], d["max_tokens"], tuple(d.get("stop", ())))
+    d = run.settings.decoding
+    return Decoding(d.temperature, d.top_p, d.max_tokens, tuple(d.stop))
 
 
 def _default_engine(store: Store, label: str) -> SequenceScorer:

@@ -40,8 +40,9 @@ def fit_beta_binomial(n, c) -> BetaFit:
 
     share = (c.sum() + 0.5) / (n.sum() + 1)
     start = np.log([max(share, 1e-3), max(1 - share, 1e-3)])
-    found = minimize(negative_log_likelihood, start, method="Nelder-Mead",
-                     options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})
+    with np.errstate(over="ignore", invalid="ignore"):  # a flat likelihood (one task) runs a, b off to infinity
+        found = minimize(negative_log_likelihood, start, method="Nelder-Mead",
+                         options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})
     a, b = np.exp(found.x)
     return BetaFit(float(a), float(b))
 

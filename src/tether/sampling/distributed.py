@@ -35,9 +35,11 @@ class SamplingWorker:
         self.store = open_store(store_root)
         self.label, self.tasks, self.config = label, tasks, config
 
-    def prepare(self) -> tuple[list[str], dict]:
-        """The engine's rendering of every prompt and its description (for the run's settings)."""
-        return [self.engine.render(t.prompt) for t in self.tasks], self.engine.describe()
+    def prepare(self) -> tuple[list[str], dict, int | None]:
+        """The engine's rendering of every prompt, its description (for the run's settings) and the tokens its
+        model holds, where it knows them (`tether.sampling.limits`)."""
+        return ([self.engine.render(t.prompt) for t in self.tasks], self.engine.describe(),
+                getattr(self.engine, "max_context", None))
 
     def run(self, job: tuple[Unit, tuple[str, ...] | None]) -> tuple[int, int, str | None]:
         """(samples, tokens, error) of one unit, for the job's active tasks where it names them (an adaptive round).
@@ -63,7 +65,7 @@ class DistributedSampler:
         self.tasks, self.store, self.label, self.config = list(tasks), store, label, config
         self.pool = executor.pool(SamplingWorker, spec, str(store.root), label, self.tasks, config, gpus=True)
         try:
-            self.rendered, self.description = self.pool.call_first("prepare")
+            self.rendered, self.description, self.context = self.pool.call_first("prepare")
         except BaseException:
             self.pool.close()
             raise
@@ -73,7 +75,7 @@ class DistributedSampler:
                active: Collection[str] | None = None) -> SampleSummary:
         """`tether.sample`'s work for `config` (the pool's run settings, any k), on the workers."""
         todo, summary = prepare_run(self.store, self.label, self.tasks, self.rendered, self.description, config,
-                                    on_start, active)
+                                    on_start, active, self.context)
         jobs = [(unit, None if active is None else tuple(t.task_id for t in unit_tasks(unit, self.tasks, config,
                                                                                           active)))
                 for unit in todo]

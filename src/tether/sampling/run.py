@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from tether import defaults
 from tether.engines.base import BatchProgress, Decoding, Request, Result, Sampler, derive_seed
 from tether.errors import InputError, StoreError
+from tether.sampling.limits import check_run, setting_problem, size_problem
 from tether.sampling.units import Unit, done_units, missing_units
 from tether.store import Shard, Store, new_shard_name, open_store
+from tether.store.manifest import Run, RunSettings, checked
 from tether.store.schema import Sample, TaskRecord, check_label, to_table
 from tether.tasks.task import Task
 
@@ -45,10 +47,14 @@ class SamplingConfig:
     sample_block: int = defaults.SAMPLE_BLOCK
     adaptive: tuple[tuple[str, float], ...] | None = None  # the adaptive rule's parameters (recorded, compared)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # the rules and bounds of tether.sampling.limits, stated there
         for name in ("k", "task_block", "sample_block"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+            problem = setting_problem(name, getattr(self, name))
+            if problem:
+                raise InputError(f"{name} {problem}")
+        problem = size_problem(self)
+        if problem:
+            raise InputError(problem)
 
 
 @dataclass
@@ -100,7 +106,8 @@ def sample(
     target = open_store(store, create=True)
     with target.writing([label], "tether sample"):
         rendered = [engine.render(task.prompt) for task in tasks]
-        todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start, active)
+        todo, summary = prepare_run(target, label, tasks, rendered, engine.describe(), config, on_start, active,
+                                    getattr(engine, "max_context", None))
         started = time.perf_counter()
         window = max(1, int(getattr(engine, "units_in_flight", 1)))
         for first in range(0, len(todo), window):
@@ -113,12 +120,16 @@ def sample(
 
 def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str], engine: dict,
                 config: SamplingConfig, on_start: Callable[[int, int], None] | None = None,
-                active: Collection[str] | None = None) -> tuple[list[Unit], SampleSummary]:
+                active: Collection[str] | None = None,
+                context: int | None = None) -> tuple[list[Unit], SampleSummary]:
     """Claim (or check) the label's run settings, store its prompts once, and list the units to do
     (with `active`: only units holding an active task).
 
-    `engine` is the engine's `describe()`; `rendered` its rendering of each task's prompt."""
+    `engine` is the engine's `describe()`; `rendered` its rendering of each task's prompt; `context` the tokens
+    its model holds (`max_context`), where it knows them. A run too big for them, the store's names or this
+    machine's memory is refused before anything is written (`tether.sampling.limits`)."""
     check_label(label)
+    check_run(config, len(tasks), context)
     reclaimed = _claim_run(store, label, tasks, rendered, engine, config)
     _write_tasks(store, label, tasks, rendered, replace=reclaimed is not None)
     done = done_units(store, label)
@@ -206,7 +217,7 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
     digest = hashlib.sha256()
     for task, text in zip(tasks, rendered):
         digest.update(f"{task.task_id}\x1f{text}\x1e".encode())
-    settings = {
+    settings = checked(RunSettings, {
         "engine": engine,
         "decoding": config.decoding.as_dict(),
         "seed": config.seed,
@@ -214,20 +225,21 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
         "sample_block": config.sample_block,
         "n_tasks": len(tasks),
         "prompts_digest": digest.hexdigest()[:16],
-        **({"adaptive": dict(config.adaptive)} if config.adaptive else {}),
-    }
+        "adaptive": dict(config.adaptive) if config.adaptive else None,
+    }, f"{store.root}: label {label!r}: the run's settings cannot be recorded")
     with store.changing_manifest() as manifest:  # read, compare and claim under one lock
-        runs = manifest.setdefault("runs", {})
-        previous = runs.get(label)
+        previous = manifest.runs.get(label)
         if previous is not None:
-            differences = settings_differences(previous["settings"], settings)
+            differences = settings_differences(previous.settings.as_dict(), settings.as_dict())
             if differences and store.shard_paths("samples", label):
                 refuse_other_settings(store, label, differences)
             if differences:  # claimed by a run that wrote nothing: nothing to keep consistent with
-                runs[label] = {"settings": settings, "k": config.k}
+                manifest.runs[label] = Run(settings=settings, k=config.k)
                 return (f"label {label!r} was claimed with other settings by a run that wrote no samples; "
                         "it now has this run's settings")
-        runs[label] = {"settings": settings, "k": max(config.k, (previous or {}).get("k", 0))}
+            manifest.raise_budget(label, config.k)
+        else:
+            manifest.runs[label] = Run(settings=settings, k=config.k)
     return None
 
 

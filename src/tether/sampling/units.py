@@ -19,7 +19,8 @@ from tether.store import Store
 if TYPE_CHECKING:
     from tether.sampling.run import SamplingConfig
 
-_UNIT = re.compile(r"^part-b(\d{6})-s(\d{7})-(\d{7})\.parquet$")
+BLOCK_DIGITS, SAMPLE_DIGITS = 6, 7  # a shard names its task block and sample range with this many digits
+_UNIT = re.compile(rf"^part-b(\d{{{BLOCK_DIGITS}}})-s(\d{{{SAMPLE_DIGITS}}})-(\d{{{SAMPLE_DIGITS}}})\.parquet$")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Unit:
 
     @property
     def name(self) -> str:
-        return f"b{self.block:06d}-s{self.start:07d}-{self.stop:07d}"
+        return f"b{self.block:0{BLOCK_DIGITS}d}-s{self.start:0{SAMPLE_DIGITS}d}-{self.stop:0{SAMPLE_DIGITS}d}"
 
 
 def missing_units(n_tasks: int, config: SamplingConfig, done: Sequence[Unit]) -> list[Unit]:

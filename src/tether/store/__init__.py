@@ -3,7 +3,10 @@
 - `open_store(location)` opens a store in a folder (`Store`) or at an fsspec URL (`ObjectStore`),
   `create=True` makes it first when absent;
 - `tether.store.schema` declares the tables' records and Arrow schemas once;
-- `tether.store.query` is the read side: the only place with SQL (DuckDB over the shards).
+- `tether.store.manifest` is the manifest's one owner: its typed record, reader and writer;
+- `tether.store.integrity` is what proves a shard's bytes (page checksums, a seal, its own record);
+- `tether.store.query` is the read side: the only place with SQL (DuckDB over the shards);
+- `tether.store.check` and `tether.store.rebuild` are `tether check [--repair]`.
 
 This package knows Parquet, Arrow and paths, not engines, verifiers or metrics.
 """

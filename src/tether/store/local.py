@@ -19,6 +19,16 @@ time (`Store.writing`), and the manifest's read-modify-writes run under a lock. 
 needs, the label (column ``model``) included, is inside each file, so ``select * from
 'run/samples/**/*.parquet'`` works in DuckDB, polars and pandas alike.
 
+Every shard is written with Parquet page checksums and sealed (`tether.store.integrity`): its
+footer carries the writer's record (what the manifest said of its label), and a seal the SHA-256 of
+every byte, so `tether check` proves each shard whole. The manifest is read and written through
+its typed record (`tether.store.manifest`); a folder whose manifest is lost while shards remain is
+refused by every reader and writer, with `tether check --repair` to rebuild it.
+
+Hidden temporary files (``.<name>.tmp-<pid>-<id>-<host>``) left by a killed writer, anywhere in
+the store, are removed by the next writer once their writer is certainly gone, and by
+``tether check --repair``.
+
 This module knows Parquet and paths, not engines, verifiers or metrics.
 """
 
@@ -27,28 +37,37 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import glob
-import json
 import os
 import signal
-import sys
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+from pydantic import ValidationError
 
+from tether._version import __version__
 from tether.errors import StoreError
+from tether.store import integrity
 from tether.store.commit import PENDING, PendingGroup, group_labels, process_alive
+from tether.store.manifest import (
+    MANIFEST,
+    Manifest,
+    ManifestError,
+    describe,
+    manifest_bytes,
+    new_manifest,
+    now,
+    package_versions,
+    parse_manifest,
+)
 from tether.store.schema import (
     DIAGNOSTIC_SCHEMA,
     GRADE_SCHEMA,
     SAMPLE_SCHEMA,
-    SCHEMA_VERSION,
     SEQUENCE_SCORE_SCHEMA,
     TASK_SCHEMA,
     VERDICT_SCHEMA,
@@ -56,7 +75,6 @@ from tether.store.schema import (
 )
 from tether.testing import hold
 
-MANIFEST = "manifest.json"
 QUARANTINE = "quarantine"
 _HELD: set[tuple[str, str]] = set()  # (store, label) writer locks this process holds
 TABLE_SCHEMAS: dict[str, pa.Schema] = {
@@ -67,7 +85,9 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     "diagnostics": DIAGNOSTIC_SCHEMA,
     "likelihood": SEQUENCE_SCORE_SCHEMA,
 }
-_PACKAGES = ("tether", "numpy", "scipy", "pyarrow", "duckdb")
+__all__ = ["MANIFEST", "QUARANTINE", "TABLE_SCHEMAS", "Manifest", "ManifestError", "Shard", "Store", "checked_shard",
+           "conform", "is_local_store", "is_remote", "new_manifest", "new_shard_name", "package_versions",
+           "stray_shards"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,23 @@ def is_local_store(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
+def stray_shards(path: str | os.PathLike) -> list[str]:
+    """The shards (paths relative to `path`) in the table folders of a folder, whether or not it has a manifest."""
+    root = Path(path)
+    found = []
+    for table in TABLE_SCHEMAS:
+        if (root / table).is_dir():
+            found += sorted(p.relative_to(root).as_posix() for p in (root / table).glob("*/*.parquet"))
+    return found
+
+
+def lost_manifest(where: str, shards: list[str]) -> StoreError:
+    """The one refusal of a store whose manifest is missing while its shards remain."""
+    shown = ", ".join(shards[:3]) + (", …" if len(shards) > 3 else "")
+    return StoreError(f"{where} has no {MANIFEST} but holds {len(shards)} shards ({shown}): its manifest was lost; "
+                      f"run `tether check {where} --repair` to rebuild it from the shards, then run again")
+
+
 class Store:
     """A tether run store on the local filesystem (`ObjectStore` is the one on object storage;
     `tether.store.open_store` picks between them)."""
@@ -103,15 +140,14 @@ class Store:
             raise StoreError(f"{root} is an object-storage URL: open it with tether.open_store")
         self.root = Path(root)
         if not is_local_store(self.root):
+            shards = stray_shards(self.root) if self.root.is_dir() else []
+            if shards:
+                raise lost_manifest(str(self.root), shards)
             raise StoreError(f"{self.root} is not a tether store (no {MANIFEST})")
         self._check_version()
 
     def _check_version(self) -> None:
-        version = self.manifest().get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.root} has store schema version {version}; this tether reads version {SCHEMA_VERSION}"
-            )
+        self.manifest()  # the version first, then every field: one line naming what is wrong
 
     @classmethod
     def create(cls, root: str | os.PathLike, config: dict | None = None) -> Store:
@@ -121,28 +157,37 @@ class Store:
             raise StoreError(f"{root} already holds a tether store")
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root} exists and is not a directory")
+        shards = stray_shards(root) if root.is_dir() else []
+        if shards:  # a store whose manifest was lost: a fresh one would drop every label's settings
+            raise lost_manifest(str(root), shards)
         root.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(root / MANIFEST, new_manifest(config))
+        _write_bytes_atomic(root / MANIFEST, manifest_bytes(new_manifest(config)))
         return cls(root)
 
-    # -- manifest ---------------------------------------------------------------
+    # -- manifest (its shape: tether.store.manifest) ---------------------------------------------
 
-    def manifest(self) -> dict:
+    def manifest(self) -> Manifest:
+        """The manifest, read and checked (`ManifestError`, one line naming the field, when it is wrong)."""
         try:
-            found = json.loads((self.root / MANIFEST).read_text())
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{self.root / MANIFEST} is not valid JSON: {exc}") from None
-        if not isinstance(found, dict):
-            raise StoreError(f"{self.root / MANIFEST} is not a tether manifest (a JSON {type(found).__name__})")
-        return found
+            raw = (self.root / MANIFEST).read_bytes()
+        except FileNotFoundError:
+            shards = stray_shards(self.root)
+            raise (lost_manifest(str(self.root), shards) if shards else
+                   StoreError(f"{self.root} is not a tether store any more (its {MANIFEST} is gone)")) from None
+        return parse_manifest(raw, str(self.root / MANIFEST))
 
     def update_manifest(self, key: str, value) -> None:
-        """Set one top-level manifest entry (under a lock, atomically)."""
-        with self.changing_manifest() as manifest:
-            manifest[key] = value
+        """Set one top-level manifest field to a JSON value (under a lock, atomically); a value of the wrong
+        shape is a one-line `StoreError` naming the field."""
+        with self._manifest_lock():
+            try:
+                updated = Manifest.model_validate({**self.manifest().model_dump(), key: value})
+            except ValidationError as exc:
+                raise StoreError(f"{self.root}: manifest not changed: {describe(exc)}") from None
+            self._put_manifest(updated)
 
     @contextlib.contextmanager
-    def changing_manifest(self) -> Iterator[dict]:
+    def changing_manifest(self) -> Iterator[Manifest]:
         """The manifest to read and change in place, under the lock for the whole read-modify-write
         (two processes claiming labels at once both keep their entry); written when the block ends
         without an error, atomically."""
@@ -153,13 +198,11 @@ class Store:
 
     def record_event(self, kind: str, **details) -> None:
         """Append an entry to the manifest's history (under a lock, atomically)."""
-        with self._manifest_lock():
-            manifest = self.manifest()
-            manifest.setdefault("history", []).append({"event": kind, "at": _now(), **details})
-            self._put_manifest(manifest)
+        with self.changing_manifest() as manifest:
+            manifest.add_event(kind, **details)
 
-    def _put_manifest(self, manifest: dict) -> None:
-        _write_json_atomic(self.root / MANIFEST, manifest)
+    def _put_manifest(self, manifest: Manifest) -> None:
+        _write_bytes_atomic(self.root / MANIFEST, manifest_bytes(manifest))
 
     @contextlib.contextmanager
     def writing(self, labels: Sequence[str], what: str) -> Iterator[None]:
@@ -185,7 +228,7 @@ class Store:
                                      "wait for it to finish (or stop it) and run again") from None
                 handle.seek(0)
                 handle.truncate()
-                handle.write(f"pid {os.getpid()} ({what}, since {_now()})")
+                handle.write(f"pid {os.getpid()} ({what}, since {now()})")
                 handle.flush()
             self.roll_back_dead_groups()
             yield
@@ -220,22 +263,53 @@ class Store:
         return [(str(path), path.read_text) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
 
     def roll_back_dead_groups(self) -> list[PendingGroup]:
-        """Clean up after dead writers of the labels this process now holds the writer locks of:
-        their pending groups are rolled back (shards to quarantine/, record away) and their
-        temporary files removed."""
-        held = {label for key, label in _HELD if key == self._lock_key()}
+        """Clean up after dead writers: the pending groups of the labels this process now holds the
+        writer locks of are rolled back (shards to quarantine/, record away), and temporary files
+        anywhere in the store whose writer is certainly gone are removed."""
+        held = self.held_labels()
         dead = [g for g in self.pending_groups()
                 if set(g.labels) <= held and g.pid != os.getpid() and not g.writer_alive()]
         for group in dead:
             self.roll_back(group)
-        self._remove_dead_temps(held)
+        self.remove_dead_temps(held)
         return dead
 
-    def _remove_dead_temps(self, labels: set[str]) -> None:
-        for label in labels:
-            for temp in self.root.glob(f"*/{glob.escape(label)}/.part-*.tmp-*"):
-                if _temp_writer_gone(temp.name):
+    def held_labels(self) -> set[str]:
+        """The labels whose writer locks this process holds in this store."""
+        return {label for key, label in _HELD if key == self._lock_key()}
+
+    def temp_files(self) -> list[Path]:
+        """Hidden temporary files where writers stage: shard folders, pending records, the manifest's folder."""
+        folders = [self.root, self.root / PENDING]
+        for table in TABLE_SCHEMAS:
+            if (self.root / table).is_dir():
+                folders += [entry for entry in (self.root / table).iterdir() if entry.is_dir()]
+        return sorted(path for folder in folders if folder.is_dir()
+                      for path in folder.iterdir() if is_temp_name(path.name) and path.is_file())
+
+    def temp_writer_gone(self, temp: Path, held: set[str]) -> bool:
+        """True when the writer that staged `temp` is certainly gone: it staged in the folder of a label
+        whose writer lock is in `held`, or its pid no longer runs on this host (the one named in it)."""
+        relative = Path(self.relative(temp)).parts
+        in_held = len(relative) == 3 and relative[0] in TABLE_SCHEMAS and relative[1] in held
+        return temp_writer_gone(temp.name, in_held)
+
+    def remove_dead_temps(self, held: set[str]) -> list[Path]:
+        """Remove the temporary files whose writer is certainly gone (`temp_writer_gone`); the manifest's are
+        removed under its lock (nobody else writes one meanwhile). The removed files."""
+        removed = []
+        temps = self.temp_files()
+        manifest_temps = [t for t in temps if t.parent == self.root and t.name.startswith(f".{MANIFEST}.")]
+        for temp in temps:
+            if temp not in manifest_temps and self.temp_writer_gone(temp, held):
+                temp.unlink(missing_ok=True)
+                removed.append(temp)
+        if manifest_temps:
+            with self._manifest_lock():
+                for temp in manifest_temps:
                     temp.unlink(missing_ok=True)
+                    removed.append(temp)
+        return removed
 
     def _lock_key(self) -> str:
         return str(Path(self.root).resolve())
@@ -246,12 +320,23 @@ class Store:
                 self.quarantine(shard)
         self._end_group(group)
 
-    def quarantine(self, relative: str, folder: str = "") -> None:
-        """Move a shard (a path relative to the store's root) to quarantine/[folder/], keeping its place."""
+    def quarantine(self, relative: str, folder: str = "") -> str:
+        """Move a shard (a path relative to the store's root) to quarantine/[folder/], keeping its place; a
+        shard of the same name set aside before keeps its own (this one becomes ``part-<name>.2.parquet``).
+        Where it went, relative to the root."""
         source = self.root / relative
         target = self.root / QUARANTINE / folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+        number = 1
+        while True:
+            try:
+                os.link(source, target)  # refuses to replace an earlier shard set aside under this name
+                break
+            except FileExistsError:
+                number += 1
+                target = target.with_name(f"{Path(relative).stem}.{number}{Path(relative).suffix}")
+        source.unlink()
+        return self.relative(target)
 
     def relative(self, path) -> str:
         return Path(path).relative_to(self.root).as_posix()
@@ -269,8 +354,8 @@ class Store:
                     self.quarantine(self.relative(path), folder)
                     moved += 1
             with self.changing_manifest() as manifest:
-                for key in ("runs", "grading"):
-                    manifest.get(key, {}).pop(label, None)
+                manifest.runs.pop(label, None)
+                manifest.grading.pop(label, None)
             self.record_event("reset-label", label=label, shards=moved, moved_to=f"{QUARANTINE}/{folder}")
         return moved, f"{QUARANTINE}/{folder}"
 
@@ -306,12 +391,24 @@ class Store:
         return self._exists(relative) and relative not in self._pending_shards()
 
     def check_readable(self, path) -> None:
-        """Raise a one-line StoreError unless `path` is a whole Parquet file (its footer reads)."""
+        """Raise a one-line StoreError unless `path`'s footer is whole: it reads, and a sealed shard's
+        footer is the one written (`tether.store.integrity`; a few kilobytes read)."""
+        found = self.inspect(path, full=False, parse=False)
+        if found.problem:
+            raise self.damaged(path, found.problem)
+
+    def inspect(self, path, full: bool = True, parse: bool = True) -> integrity.Inspection:
+        """`tether.store.integrity.inspect` of one shard (with `full`, every byte)."""
         try:
-            pq.read_metadata(path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the finding
-            raise StoreError(f"{self.root}: shard {self.relative(path)} is damaged ({type(exc).__name__}: {exc}); "
-                             f"run `tether check {self.root} --repair` to quarantine it, then run again") from None
+            with open(path, "rb") as handle:
+                return integrity.inspect(handle, os.fstat(handle.fileno()).st_size, full, parse)
+        except OSError as exc:
+            return integrity.Inspection(problem=f"cannot be read ({exc.strerror or exc})", unreadable=True)
+
+    def damaged(self, path, problem: str) -> StoreError:
+        """The one-line error of a damaged shard met by a command."""
+        return StoreError(f"{self.root}: shard {self.relative(path)} is damaged: {problem}; "
+                          f"run `tether check {self.root} --repair` to quarantine it, then run again")
 
     def shard_urls(self, table: str, label: str | None = None) -> list[str]:
         """The committed shards of a table as explicit file names for DuckDB (no pattern: a store
@@ -334,9 +431,10 @@ class Store:
         write leaves no visible shard behind.
         """
         staged: list[tuple[Path, Path]] = []
+        manifest = self.manifest()  # what each shard records of its label; a store without one is refused
         try:
             for shard in shards:
-                staged.append(self._stage(shard))
+                staged.append(self._stage(shard, manifest))
             hold_before_commit(shards)
             with _sigint_deferred():
                 if len(staged) < 2:
@@ -351,15 +449,19 @@ class Store:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
 
-    def _stage(self, shard: Shard) -> tuple[Path, Path]:
-        data = checked_shard(shard)
+    def _stage(self, shard: Shard, manifest: Manifest) -> tuple[Path, Path]:
+        data = integrity.stamped(checked_shard(shard), shard_record(shard, manifest))
         folder = self.root / shard.table / shard.partition
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{shard.name}.parquet"
         if final.exists():
             raise StoreError(f"shard {final} exists; stores are append-only")
-        temp = folder / f".part-{shard.name}.parquet.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        pq.write_table(data, temp, compression="zstd")
+        temp = folder / temp_name(final.name)
+        try:
+            integrity.write_sealed(data, temp)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         return temp, final
 
     @staticmethod
@@ -383,10 +485,20 @@ def hold_before_commit(shards: Sequence[Shard]) -> None:
     hold(f"commit:{shards[0].table}" if shards else "commit:")
 
 
-def new_manifest(config: dict | None) -> dict:
-    """The manifest of a new, empty store."""
-    return {"schema_version": SCHEMA_VERSION, "created_at": _now(), "packages": package_versions(),
-            "config": config or {}, "history": []}
+def shard_record(shard: Shard, manifest: Manifest) -> dict:
+    """What a shard records of itself in its footer (`tether.store.integrity`): table, partition, name, time,
+    and what the manifest says of its label now (a run's settings and k; the current verifier versions),
+    from which a lost manifest is rebuilt (`tether.store.rebuild`)."""
+    written = dt.datetime.now(dt.timezone.utc).isoformat()  # to the microsecond: the newest record wins a rebuild
+    record = {"table": shard.table, "partition": shard.partition, "name": shard.name, "written_at": written,
+              "tether": __version__}
+    run = manifest.runs.get(shard.partition) if shard.table in ("samples", "tasks") else None
+    grading = manifest.grading.get(shard.partition) if shard.table == "verdicts" else None
+    if run is not None:
+        record["run"] = run.model_dump()
+    if grading is not None:
+        record["grading"] = grading.model_dump()
+    return record
 
 
 def checked_shard(shard: Shard) -> pa.Table:
@@ -414,43 +526,52 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def package_versions() -> dict[str, str]:
-    versions = {"python": sys.version.split()[0]}
-    for name in _PACKAGES:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[name] = metadata.version(name)
-    return versions
-
-
 def new_shard_name(prefix: str) -> str:
     """A unique, time-ordered shard name such as 'import-20261126T150000-1a2b3c4d'."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     return f"{prefix}-{stamp}-{uuid.uuid4().hex[:8]}"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+_now = now  # the name objects.py and older callers use
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    _write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+def temp_name(name: str) -> str:
+    """The hidden temporary name a file `name` is staged under: ``.<name>.tmp-<pid>-<id>-<host>``."""
+    return f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}-{socket.gethostname()}"
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and ".tmp-" in name
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    _write_bytes_atomic(path, text.encode())
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    temp = path.with_name(temp_name(path.name))
     try:
-        temp.write_text(text)
+        temp.write_bytes(data)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
 
 
-def _temp_writer_gone(name: str) -> bool:
-    """True when the temp file `name` (``.part-….tmp-<pid>-<hex>``) was staged by a process that is gone."""
-    pid = name.rsplit(".tmp-", 1)[1].split("-")[0]
-    if not pid.isdigit():
-        return True  # an older tether's temp file: its writer held this lock, so it is gone
-    return int(pid) != os.getpid() and not process_alive(int(pid))
+def temp_writer_gone(name: str, in_held_folder: bool = False) -> bool:
+    """True when the temp file `name` (``.<name>.tmp-<pid>-<id>[-<host>]``) was staged by a process that is
+    certainly gone: in a folder whose label lock this process holds, any writer but this one (older tethers
+    named no host, or no pid); elsewhere, a writer on this host (or on an unnamed host) whose pid no longer
+    runs. A writer on another host is never taken for gone outside its label's folder."""
+    parts = name.rsplit(".tmp-", 1)[1].split("-", 2)
+    if not parts[0].isdigit():
+        return in_held_folder
+    pid = int(parts[0])
+    if pid == os.getpid():
+        return False
+    host = parts[2] if len(parts) == 3 else None
+    if host is not None and host != socket.gethostname():
+        return in_held_folder
+    return not process_alive(pid)
 
 
 @contextlib.contextmanager

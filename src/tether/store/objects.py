@@ -18,22 +18,19 @@ S3-compatible server such as MinIO).
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import os
 import socket
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
-import pyarrow.parquet as pq
-
 from tether.errors import StoreError
-from tether.store import lease
+from tether.store import integrity, lease
 from tether.store.commit import PENDING, PendingGroup, group_labels
 from tether.store.local import (
     _HELD,
     MANIFEST,
     QUARANTINE,
+    Manifest,
     Shard,
     Store,
     _now,
@@ -41,7 +38,9 @@ from tether.store.local import (
     checked_shard,
     hold_before_commit,
     new_manifest,
+    shard_record,
 )
+from tether.store.manifest import manifest_bytes, parse_manifest
 from tether.testing import hold
 
 FILESYSTEMS: dict[str, object] = {}  # protocol -> fsspec filesystem, registered with every DuckDB connection
@@ -84,22 +83,25 @@ class ObjectStore(Store):
         fs, path = filesystem(root)
         if fs.exists(f"{path}/{MANIFEST}"):
             raise StoreError(f"{root} already holds a tether store")
-        fs.pipe_file(f"{path}/{MANIFEST}", _json_bytes(new_manifest(config)))
+        found = [key for key in fs.find(path) if key.endswith(".parquet")] if fs.exists(path) else []
+        if found:  # a store whose manifest was lost: a fresh one would drop every label's settings
+            raise StoreError(f"{root} has no {MANIFEST} but holds {len(found)} objects ending in .parquet: its "
+                             "manifest was lost; copy the store to a folder and run `tether check FOLDER --repair` "
+                             "to rebuild it from the shards")
+        fs.pipe_file(f"{path}/{MANIFEST}", manifest_bytes(new_manifest(config)))
         return cls(root)
 
     # -- manifest (one object, replaced whole; `Store` updates it through these) ---------------
 
-    def manifest(self) -> dict:
+    def manifest(self) -> Manifest:
         try:
-            found = json.loads(self.fs.cat_file(f"{self._path}/{MANIFEST}"))
-        except json.JSONDecodeError as exc:
-            raise StoreError(f"{self.url}/{MANIFEST} is not valid JSON: {exc}") from None
-        if not isinstance(found, dict):
-            raise StoreError(f"{self.url}/{MANIFEST} is not a tether manifest (a JSON {type(found).__name__})")
-        return found
+            raw = self.fs.cat_file(f"{self._path}/{MANIFEST}")
+        except FileNotFoundError:
+            raise StoreError(f"{self.url}: its {MANIFEST} is gone") from None
+        return parse_manifest(raw, f"{self.url}/{MANIFEST}")
 
-    def _put_manifest(self, manifest: dict) -> None:
-        self.fs.pipe_file(f"{self._path}/{MANIFEST}", _json_bytes(manifest))
+    def _put_manifest(self, manifest: Manifest) -> None:
+        self.fs.pipe_file(f"{self._path}/{MANIFEST}", manifest_bytes(manifest))
 
     @contextlib.contextmanager
     def writing(self, labels, what: str) -> Iterator[None]:
@@ -134,8 +136,8 @@ class ObjectStore(Store):
     def _lock_key(self) -> str:
         return self.url
 
-    def _remove_dead_temps(self, labels: set[str]) -> None:
-        pass  # objects are put whole: there are no temp files
+    def temp_files(self) -> list:
+        return []  # objects are put whole: there are no temp files
 
     # -- group commits (tether.store.commit) ----------------------------------------------
 
@@ -145,9 +147,14 @@ class ObjectStore(Store):
         keys = sorted(self.fs.find(folder)) if self.fs.exists(folder) else []
         return [(f"{self.protocol}://{key}", lambda key=key: self.fs.cat_file(key)) for key in keys]
 
-    def quarantine(self, relative: str, folder: str = "") -> None:
+    def quarantine(self, relative: str, folder: str = "") -> str:
         target = f"{QUARANTINE}/{folder}/{relative}" if folder else f"{QUARANTINE}/{relative}"
+        stem, number = target.removesuffix(".parquet"), 1
+        while self._exists(target):  # a shard of the same name set aside before keeps its own
+            number += 1
+            target = f"{stem}.{number}.parquet"
         self.fs.mv(f"{self._path}/{relative}", f"{self._path}/{target}")
+        return target
 
     def relative(self, path) -> str:
         return PurePosixPath(path).relative_to(PurePosixPath(self._path)).as_posix()
@@ -165,13 +172,18 @@ class ObjectStore(Store):
         if self.fs.exists(key):
             self.fs.rm_file(key)
 
-    def check_readable(self, path) -> None:
+    def inspect(self, path, full: bool = True, parse: bool = True) -> integrity.Inspection:
         try:
+            size = self.fs.size(str(path))
             with self.fs.open(str(path), "rb") as handle:
-                pq.read_metadata(handle)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the finding
-            raise StoreError(f"{self.url}: shard {self.relative(path)} is damaged ({type(exc).__name__}: {exc}); "
-                             "remove it and run again") from None
+                return integrity.inspect(handle, size, full, parse)
+        except OSError as exc:
+            return integrity.Inspection(problem=f"cannot be read ({exc})", unreadable=True)
+
+    def damaged(self, path, problem: str) -> StoreError:
+        return StoreError(f"{self.url}: shard {self.relative(path)} is damaged: {problem}; `tether check {self.url}` "
+                          "names every damaged shard: remove them (or copy the store to a folder and run "
+                          "`tether check FOLDER --repair`), then run again")
 
     # -- shards ----------------------------------------------------------------------------
 
@@ -194,7 +206,8 @@ class ObjectStore(Store):
         return sorted({p.parent.name for p in self.shard_paths(table)})
 
     def write(self, shards) -> list[PurePosixPath]:
-        staged = [self._stage_bytes(shard) for shard in shards]
+        manifest = self.manifest()  # what each shard records of its label; a store without one is refused
+        staged = [self._stage_bytes(shard, manifest) for shard in shards]
         hold_before_commit(shards)
         group = None
         if len(staged) > 1:
@@ -233,12 +246,7 @@ class ObjectStore(Store):
         except FileExistsError:
             raise StoreError(f"shard {self.protocol}://{key} exists; stores are append-only") from None
 
-    def _stage_bytes(self, shard: Shard) -> tuple[str, bytes]:
-        data = checked_shard(shard)
-        buffer = io.BytesIO()
-        pq.write_table(data, buffer, compression="zstd")
-        return f"{self._path}/{shard.table}/{shard.partition}/part-{shard.name}.parquet", buffer.getvalue()
-
-
-def _json_bytes(payload: dict) -> bytes:
-    return (json.dumps(payload, indent=2) + "\n").encode()
+    def _stage_bytes(self, shard: Shard, manifest: Manifest) -> tuple[str, bytes]:
+        data = integrity.stamped(checked_shard(shard), shard_record(shard, manifest))
+        return (f"{self._path}/{shard.table}/{shard.partition}/part-{shard.name}.parquet",
+                integrity.sealed_bytes(data))

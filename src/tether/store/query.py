@@ -12,6 +12,16 @@ the verdicts whose sample's text has changed since (a shard quarantined and refi
 `tether grade` regrades and `tether check` reports. Columns added to a table after stores were
 written (the verdicts' `completion_hash` and `detail`) are read where present and taken as null
 where no shard has them (`_column_or_null`), so every query works on older stores.
+
+DuckDB does not verify Parquet page checksums: a changed byte in a data page may read as another
+value without an error; `tether check` proves every shard whole (`tether.store.integrity`). Every
+scan first checks each local shard's footer against its seal (`_footers_proven`, once per process
+and shard), and a shard DuckDB cannot read (a damaged page) is one line naming it and `tether check
+--repair` (`connect`), never a DuckDB traceback. What grading turns into new verdicts is proven
+byte for byte before it is read (`_proven`): the samples it grades, their tasks (reference
+answers) and the verdict cache. A value changed there would spread into stored verdicts that no
+later check could trace (a verdict of a key no sample has, or of a wrong reference); a verdict
+keeps its sample's text hash, but not the rest.
 """
 
 from __future__ import annotations
@@ -19,22 +29,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from tether.errors import InputError, StoreError
-from tether.store.local import Store
+from tether.store.local import Store, is_remote
 from tether.store.schema import REWARD_HACKS, Diagnostic, RewardHackCounts, TaskCounts
 
 
 @contextlib.contextmanager
-def connect() -> Iterator:
+def connect(store: Store | None = None) -> Iterator:
     """A DuckDB connection limited to two threads, with the object-storage filesystems in use.
 
-    A damaged shard (truncated, zero bytes, not Parquet) read inside the block is a one-line
-    `StoreError` pointing at `tether check`, not a DuckDB traceback."""
+    A shard DuckDB cannot read inside the block (truncated, zero bytes, a damaged footer or page:
+    DuckDB's IO, invalid-input and plain errors, such as ``TProtocolException``) is a one-line
+    `StoreError` pointing at `tether check --repair`, naming the shard where `store`'s shards show
+    which (`damaged_shard`); errors in tether's own SQL (parser, binder, catalog) stay errors."""
     import duckdb
 
     from tether.store.objects import FILESYSTEMS
@@ -45,12 +58,49 @@ def connect() -> Iterator:
             connection.register_filesystem(fs)
         try:
             yield connection
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            message = str(exc).strip().splitlines()[0]
-            if "parquet" not in message.lower() and "magic bytes" not in message:
+        except duckdb.Error as exc:
+            if isinstance(exc, _sql_errors()):
                 raise
-            raise StoreError(f"a shard is damaged ({message}); run `tether check STORE --repair` "
-                             "to quarantine it, then run again") from None
+            raise damage_error(store, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) \
+                from None
+
+
+def _sql_errors() -> tuple:
+    import duckdb
+
+    return tuple(getattr(duckdb, name) for name in ("ParserException", "BinderException", "CatalogException",
+                                                    "SyntaxException", "NotImplementedException",
+                                                    "InterruptException", "TransactionException",
+                                                    "ConstraintException", "DependencyException")
+                 if hasattr(duckdb, name))
+
+
+def damage_error(store: Store | None, message: str) -> StoreError:
+    """The one-line error of a read that failed on the store's shards: naming the damaged shard when
+    inspecting them finds it (`damaged_shard`), else DuckDB's own line."""
+    if store is not None:
+        found = damaged_shard(store)
+        if found is not None:
+            path, problem = found
+            return store.damaged(path, problem)
+        return StoreError(f"{store.root}: a shard does not read ({message}); run `tether check {store.root} --repair` "
+                          "to find and quarantine it, then run again")
+    return StoreError(f"a shard is damaged ({message}); run `tether check STORE --repair` to quarantine it, "
+                      "then run again")
+
+
+def damaged_shard(store: Store) -> tuple[object, str] | None:
+    """(path, problem) of the first damaged shard of `store`: footers first (a few kilobytes each), then every
+    byte of each shard. None when every shard is whole as far as `inspect` can tell."""
+    from tether.store.local import TABLE_SCHEMAS
+
+    paths = [path for table in TABLE_SCHEMAS for path in store.shard_paths(table)]
+    for full in (False, True):
+        for path in paths:
+            found = store.inspect(path, full=full)
+            if found.problem:
+                return path, found.problem
+    return None
 
 
 def quoted(text: str) -> str:
@@ -60,14 +110,16 @@ def quoted(text: str) -> str:
 
 def _table(store: Store, table: str, label: str | None = None, extra: str = "") -> str:
     """The SQL scan of one table's shards (of one label or partition), as an explicit list of files:
-    no path is ever read as a pattern, and no folder name as a hive partition."""
+    no path is ever read as a pattern, and no folder name as a hive partition. Each local shard's footer
+    is first checked against its seal (`_footers_proven`)."""
+    _footers_proven(store, table, label)
     files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls(table, label))
     return f"read_parquet([{files}], hive_partitioning = false, union_by_name = true{extra})"
 
 
 def _columns(store: Store, table: str, label: str | None = None) -> set[str]:
     """The columns a scan of the table's shards (of `label`) has: the union over its shards."""
-    with connect() as connection:
+    with connect(store) as connection:
         return set(connection.sql(f"SELECT * FROM {_table(store, table, label)}").columns)
 
 
@@ -88,8 +140,51 @@ def _tasks(store: Store, label: str) -> str:
             "QUALIFY row_number() OVER (PARTITION BY task_id ORDER BY filename DESC) = 1)")
 
 
-def _rows(query: str, register: dict | None = None) -> list[tuple]:
-    with connect() as connection:
+_PROVEN: set[tuple[str, int, int]] = set()  # (shard, size, mtime) proven whole in this process
+_FOOTERS: set[tuple[str, int, int]] = set()  # (shard, size, mtime) whose footer is proven in this process
+
+
+def _stat_key(path) -> tuple[str, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None  # gone or unreadable: the read that follows says so, in one line
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def _footers_proven(store: Store, table: str, label: str | None) -> None:
+    """Every local shard's footer of `table` (of `label`) checked against its seal, once per process while its
+    size and time stay (a few kilobytes each): a changed footer (a statistic DuckDB would skip row groups by, an
+    offset) is the one-line error naming the shard, even where DuckDB would read it without one. Stores on
+    object storage are not checked here (a request per shard): `tether check` proves them."""
+    if is_remote(store.root):
+        return
+    for path in store.shard_paths(table, label):
+        key = _stat_key(path)
+        if key is None or key in _FOOTERS or key in _PROVEN:
+            continue
+        found = store.inspect(path, full=False, parse=False)
+        if found.problem:
+            raise store.damaged(path, found.problem)
+        _FOOTERS.add(key)
+
+
+def _proven(store: Store, table: str, label: str | None = None) -> None:
+    """Every shard of `table` (of `label`) checked against its seal (`tether.store.integrity`), once per
+    process while its size and time stay; a damaged one is the one-line error naming it."""
+    for path in store.shard_paths(table, label):
+        key = _stat_key(path) if not is_remote(store.root) else None
+        if key is not None and key in _PROVEN:
+            continue
+        found = store.inspect(path, full=True)
+        if found.problem:
+            raise store.damaged(path, found.problem)
+        if key is not None:
+            _PROVEN.add(key)
+
+
+def _rows(store: Store, query: str, register: dict | None = None) -> list[tuple]:
+    with connect(store) as connection:
         for name, value in (register or {}).items():
             connection.register(name, value)
         return connection.sql(query).fetchall()
@@ -104,7 +199,7 @@ def versions_clause(versions: dict[str, str] | None) -> str:
 
 def current_verdicts(store: Store, label: str) -> str:
     """SQL condition keeping the verdicts of the versions `tether grade` recorded as current for `label`."""
-    return versions_clause(store.manifest().get("grading", {}).get(label, {}).get("versions"))
+    return versions_clause(store.manifest().versions(label))
 
 
 def first_samples_agreement(store: Store, a: str, b: str, first: int = 2) -> tuple[int, int]:
@@ -117,7 +212,7 @@ def first_samples_agreement(store: Store, a: str, b: str, first: int = 2) -> tup
     query = f"""SELECT count(*), count(*) FILTER (WHERE x.completion = y.completion)
         FROM ({pick.format(_table(store, "samples", a))}) x JOIN ({pick.format(_table(store, "samples", b))}) y
         USING (task_id, sample_idx)"""
-    pairs, identical = _rows(query)[0]
+    pairs, identical = _rows(store, query)[0]
     return int(pairs), int(identical or 0)
 
 
@@ -138,7 +233,7 @@ def task_counts(store: Store, label: str, limits: dict[str, int] | None = None) 
         FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}
         GROUP BY task_id
     """
-    with connect() as connection:
+    with connect(store) as connection:
         columns = connection.sql(query).fetchnumpy()
     _refuse_duplicates(store, "verdicts", label, bool(np.any(columns["n"] > columns["span"])))
     rows, doubled = _sample_rows(store, label)
@@ -164,7 +259,7 @@ def _first_samples(store: Store, label: str, limits: dict[str, int]) -> dict:
             WHERE {current_verdicts(store, label)}
         ) WHERE rank <= m GROUP BY task_id
     """
-    with connect() as connection:
+    with connect(store) as connection:
         connection.register("wanted", wanted)
         return connection.sql(query).fetchnumpy()
 
@@ -177,7 +272,7 @@ def half_task_counts(store: Store, label: str) -> tuple[TaskCounts, TaskCounts]:
         FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}
         GROUP BY task_id, half
     """
-    rows = _rows(query)
+    rows = _rows(store, query)
     halves = []
     for half, name in ((0, "even"), (1, "odd")):
         part = [(t, n, c) for t, h, n, c in rows if h == half]
@@ -192,7 +287,7 @@ def _sample_rows(store: Store, label: str) -> tuple[int, bool]:
         return 0, False
     query = (f"SELECT coalesce(sum(n), 0), coalesce(bool_or(n > span), false) FROM (SELECT task_id, count(*) AS n, "
              f"max(sample_idx) - min(sample_idx) + 1 AS span FROM {_table(store, 'samples', label)} GROUP BY task_id)")
-    rows, doubled = _rows(query)[0]
+    rows, doubled = _rows(store, query)[0]
     return int(rows), bool(doubled)
 
 
@@ -214,7 +309,7 @@ def duplicate_keys(store: Store, table: str, label: str) -> int:
     where = current_verdicts(store, label) if table == "verdicts" else "TRUE"
     query = (f"SELECT count(*) - count(DISTINCT (task_id, sample_idx)) FROM {_table(store, table, label)} "
              f"WHERE {where}")
-    return int(_rows(query)[0][0])
+    return int(_rows(store, query)[0][0])
 
 
 def sample_totals(store: Store, label: str) -> dict:
@@ -223,6 +318,7 @@ def sample_totals(store: Store, label: str) -> dict:
     if not store.shard_paths("samples", label):
         return {"samples": 0, "tasks": 0, "tokens": None, "truncation_rate": None}
     rows, tasks, tokens, cut, known = _rows(
+        store,
         f"SELECT count(*), count(DISTINCT task_id), sum(n_tokens), count(*) FILTER (WHERE finish_reason = 'length'), "
         f"count(finish_reason) FROM {_table(store, 'samples', label)}")[0]
     return {"samples": int(rows), "tasks": int(tasks), "tokens": None if tokens is None else int(tokens),
@@ -233,7 +329,8 @@ def mean_tokens(store: Store, label: str) -> float | None:
     """The mean completion length in tokens of `label`'s samples (None when none records it)."""
     if not store.shard_paths("samples", label):
         return None
-    value = _rows(f"SELECT avg(n_tokens) FROM {_table(store, 'samples', label)} WHERE n_tokens IS NOT NULL")[0][0]
+    query = f"SELECT avg(n_tokens) FROM {_table(store, 'samples', label)} WHERE n_tokens IS NOT NULL"
+    value = _rows(store, query)[0][0]
     return None if value is None else float(value)
 
 
@@ -241,7 +338,7 @@ def sample_counts(store: Store, label: str) -> dict[str, int]:
     """Number of stored samples per task of one label (empty when there are none)."""
     if not store.shard_paths("samples", label):
         return {}
-    return dict(_rows(f"SELECT task_id, count(*) FROM {_table(store, 'samples', label)} GROUP BY 1"))
+    return dict(_rows(store, f"SELECT task_id, count(*) FROM {_table(store, 'samples', label)} GROUP BY 1"))
 
 
 def existing_sample_keys(store: Store, label: str, keys: pa.Table) -> list[tuple[str, int]]:
@@ -253,7 +350,7 @@ def existing_sample_keys(store: Store, label: str, keys: pa.Table) -> list[tuple
         JOIN {_table(store, "samples", label)} AS s USING (task_id, sample_idx)
         ORDER BY 1, 2
     """
-    return [(str(t), int(i)) for t, i in _rows(query, {"keys": keys})]
+    return [(str(t), int(i)) for t, i in _rows(store, query, {"keys": keys})]
 
 
 # -- tasks ----------------------------------------------------------------------------------------
@@ -262,21 +359,22 @@ def stored_tasks(store: Store, label: str) -> list[tuple[str, str, str, str, str
     """(task_id, benchmark, prompt JSON, reference JSON, verifier) of each task stored for `label`."""
     if not store.shard_paths("tasks", label):
         return []
-    return _rows(f"SELECT task_id, benchmark, prompt, reference, verifier FROM {_tasks(store, label)}")
+    _proven(store, "tasks", label)
+    return _rows(store, f"SELECT task_id, benchmark, prompt, reference, verifier FROM {_tasks(store, label)}")
 
 
 def task_benchmarks(store: Store, label: str) -> dict[str, str]:
     """task id -> benchmark, from the store's tasks table (empty when it has none)."""
     if not store.shard_paths("tasks", label):
         return {}
-    return dict(_rows(f"SELECT DISTINCT task_id, benchmark FROM {_tasks(store, label)}"))
+    return dict(_rows(store, f"SELECT DISTINCT task_id, benchmark FROM {_tasks(store, label)}"))
 
 
 def task_verifiers(store: Store, label: str) -> set[str]:
     """The verifiers `label`'s stored tasks name (empty when the store holds no tasks for it)."""
     if not store.shard_paths("tasks", label):
         return set()
-    return {verifier for (verifier,) in _rows(f"SELECT DISTINCT verifier FROM {_tasks(store, label)}")}
+    return {verifier for (verifier,) in _rows(store, f"SELECT DISTINCT verifier FROM {_tasks(store, label)}")}
 
 
 def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
@@ -284,14 +382,14 @@ def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
     if not store.shard_paths("tasks", label):
         raise InputError(f"{store.root}: no prompts stored for {label!r} (samples made by `tether sample` have them)")
     query = f"SELECT DISTINCT task_id, prompt FROM {_tasks(store, label)}"
-    return {task_id: json.loads(prompt) for task_id, prompt in _rows(query)}
+    return {task_id: json.loads(prompt) for task_id, prompt in _rows(store, query)}
 
 
 def rendered_prompts(store: Store, label: str) -> dict[str, str]:
     """task id -> the exact text `label`'s model was given (as its engine rendered the prompt)."""
     if not store.shard_paths("tasks", label):
         return {}
-    return dict(_rows(f"SELECT task_id, rendered_prompt FROM {_tasks(store, label)}"))
+    return dict(_rows(store, f"SELECT task_id, rendered_prompt FROM {_tasks(store, label)}"))
 
 
 # -- samples and verdicts -------------------------------------------------------------------------
@@ -308,7 +406,7 @@ def ungraded_count(store: Store, label: str, versions: dict[str, str]) -> int:
     if not store.shard_paths("samples", label):
         return 0
     query = f"SELECT count(*) FROM {_table(store, 'samples', label)} AS s {_graded_filter(store, label, versions)}"
-    return int(_rows(query)[0][0])
+    return int(_rows(store, query)[0][0])
 
 
 def ungraded_samples(store: Store, label: str, versions: dict[str, str], chunk_size: int
@@ -317,10 +415,11 @@ def ungraded_samples(store: Store, label: str, versions: dict[str, str], chunk_s
     verdict under `versions`, in order."""
     if not store.shard_paths("samples", label):
         return
+    _proven(store, "samples", label)
     query = (f"SELECT s.task_id, s.sample_idx, s.completion, s.finish_reason, "
              f"{_hash_of('s.completion')} AS completion_hash FROM {_table(store, 'samples', label)} AS s "
              f"{_graded_filter(store, label, versions)} ORDER BY s.task_id, s.sample_idx")
-    with connect() as connection:
+    with connect(store) as connection:
         relation = connection.sql(query)
         # duckdb >= 2 names it to_arrow_reader; 1.x only has fetch_record_batch
         reader = (relation.to_arrow_reader(chunk_size) if hasattr(relation, "to_arrow_reader")
@@ -339,8 +438,10 @@ def shards_stamp(store: Store, table: str, label: str) -> str | None:
 
     files = ", ".join(f"'{quoted(url)}'" for url in store.shard_urls(table, label))
     try:
-        found = _rows(f"SELECT filename, size, last_modified FROM read_blob([{files}])") if files else []
-    except duckdb.Error:
+        with connect() as connection:  # only the files' listing: not a read of their data
+            found = connection.sql(f"SELECT filename, size, last_modified FROM read_blob([{files}])").fetchall() \
+                if files else []
+    except (duckdb.Error, StoreError):
         return None
     if any(modified is None for *_, modified in found):
         return None
@@ -365,7 +466,7 @@ def changed_completions(store: Store, label: str, versions: dict[str, str] | Non
         JOIN (SELECT task_id, sample_idx, completion FROM {_table(store, "samples", label)}) s
         USING (task_id, sample_idx)
     """
-    changed, unbound = _rows(query)[0]
+    changed, unbound = _rows(store, query)[0]
     return int(changed or 0), int(unbound or 0)
 
 
@@ -377,7 +478,7 @@ def reward_hack_counts(store: Store, label: str) -> RewardHackCounts:
     detail = "detail" if "detail" in _columns(store, "verdicts", label) else "NULL::VARCHAR"
     signals = ", ".join(f"count(*) FILTER (WHERE starts_with({detail}, '{quoted(prefix)}'))"
                         for prefix in REWARD_HACKS.values())
-    total, *found = _rows(f"SELECT count(*), {signals} FROM {_table(store, 'verdicts', label)} "
+    total, *found = _rows(store, f"SELECT count(*), {signals} FROM {_table(store, 'verdicts', label)} "
                           f"WHERE {current_verdicts(store, label)}")[0]
     return RewardHackCounts(int(total), **{key: int(n) for key, n in zip(REWARD_HACKS, found)})
 
@@ -386,7 +487,8 @@ def cached_grades(store: Store, verifier: str, version: str) -> list[tuple]:
     """(verifier_version, task_id, answer, correct, score, status, detail) of the verdict cache of one version."""
     if not store.shard_paths("grades", verifier):
         return []
-    return _rows(f"SELECT verifier_version, task_id, answer, correct, score, status, detail "
+    _proven(store, "grades", verifier)
+    return _rows(store, f"SELECT verifier_version, task_id, answer, correct, score, status, detail "
                  f"FROM {_table(store, 'grades', verifier)} WHERE verifier_version = '{quoted(version)}'")
 
 
@@ -394,7 +496,7 @@ def graded_answers(store: Store, label: str, k: int) -> list[tuple[str, bool, st
     """(task_id, correct, answer) of the first k current verdicts per task, by task and sample index."""
     if not store.shard_paths("verdicts", label):
         raise InputError(f"{store.root}: no verdicts for {label!r}; run `tether grade` first")
-    return _rows(f"SELECT task_id, correct, answer FROM {_table(store, 'verdicts', label)} "
+    return _rows(store, f"SELECT task_id, correct, answer FROM {_table(store, 'verdicts', label)} "
                  f"WHERE sample_idx < {int(k)} AND {current_verdicts(store, label)} ORDER BY task_id, sample_idx")
 
 
@@ -402,7 +504,7 @@ def completions_with_benchmark(store: Store, label: str, k: int) -> list[tuple[s
     """(task_id, benchmark, completion) of the first k samples per task that have a non-empty completion."""
     if not store.shard_paths("samples", label):
         raise InputError(f"{store.root}: no samples of {label!r}")
-    return _rows(f"SELECT s.task_id, t.benchmark, s.completion FROM {_table(store, 'samples', label)} s "
+    return _rows(store, f"SELECT s.task_id, t.benchmark, s.completion FROM {_table(store, 'samples', label)} s "
                  f"JOIN (SELECT DISTINCT task_id, benchmark FROM {_tasks(store, label)}) t "
                  f"USING (task_id) WHERE s.sample_idx < {int(k)} AND s.completion IS NOT NULL "
                  "AND s.completion <> '' ORDER BY s.task_id, s.sample_idx")
@@ -420,7 +522,7 @@ def first_correct_completions(store: Store, label: str, task_ids: list[str]
              f"WHERE v.correct AND v.task_id IN ({wanted}) AND s.completion IS NOT NULL "
              f"AND {current_verdicts(store, label)} "
              "QUALIFY row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) = 1")
-    return {task: (completion, answer, route) for task, completion, answer, route in _rows(query)}
+    return {task: (completion, answer, route) for task, completion, answer, route in _rows(store, query)}
 
 
 def task_samples(store: Store, label: str, task_ids: list[str]) -> dict[str, list[tuple[int, bool, str | None, str | None]]]:
@@ -434,7 +536,7 @@ def task_samples(store: Store, label: str, task_ids: list[str]) -> dict[str, lis
              f"USING (task_id, sample_idx) WHERE v.task_id IN ({wanted}) AND {current_verdicts(store, label)} "
              "ORDER BY v.task_id, v.sample_idx")
     found: dict[str, list] = {}
-    for task_id, index, correct, completion, finish in _rows(query):
+    for task_id, index, correct, completion, finish in _rows(store, query):
         found.setdefault(task_id, []).append((int(index), bool(correct), completion, finish))
     return found
 
@@ -448,7 +550,7 @@ def stored_sequence_scores(store: Store, scorer: str, source: str) -> dict[tuple
              f"FROM {_table(store, 'likelihood', scorer, ', filename = true')} WHERE source = '{quoted(source)}' "
              "QUALIFY row_number() OVER (PARTITION BY task_id, sample_idx, temperature, top_p "
              "ORDER BY filename DESC) = 1")
-    return {(task, int(index)): tuple(rest) for task, index, *rest in _rows(query)}
+    return {(task, int(index)): tuple(rest) for task, index, *rest in _rows(store, query)}
 
 
 # -- diagnostics ----------------------------------------------------------------------------------
@@ -460,7 +562,28 @@ def diagnostics(store: Store) -> list[Diagnostic]:
     query = (f"SELECT * FROM {_table(store, 'diagnostics')} "
              "QUALIFY row_number() OVER (PARTITION BY model, metric, benchmark, \"group\" ORDER BY run_id DESC) = 1 "
              "ORDER BY model, metric, benchmark, \"group\"")
-    with connect() as connection:
+    with connect(store) as connection:
         relation = connection.sql(query)
         names = relation.columns
         return [Diagnostic(**dict(zip(names, row))) for row in relation.fetchall()]
+
+
+# -- integrity (tether check) ---------------------------------------------------------------------
+
+def scan_error(url: str) -> str | None:
+    """What DuckDB says when it reads every value of one shard (None when it reads): `tether check`'s
+    last look at a shard written before seals, when a scan of its label fails and no seal tells why."""
+    import duckdb
+
+    try:
+        with duckdb.connect() as connection:
+            connection.execute("SET threads TO 1")
+            from tether.store.objects import FILESYSTEMS
+
+            for fs in FILESYSTEMS.values():
+                connection.register_filesystem(fs)
+            connection.sql(f"SELECT count(*), sum(hash(COLUMNS(*))) FROM read_parquet(['{quoted(url)}'], "
+                           "hive_partitioning = false)").fetchall()
+    except duckdb.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
