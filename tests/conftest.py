@@ -45,6 +45,16 @@ def graded_rows(counts: dict[str, tuple[int, int]], seed: int = 0, shuffle: bool
     return rows
 
 
+def imported_pair(folder: Path, counts: dict[str, tuple[int, int]]) -> Path:
+    """A store at `folder`/run with graded samples of labels base and rl (`graded_rows` with seeds 1 and 2)."""
+    import tether
+
+    for label, seed in (("base", 1), ("rl", 2)):
+        tether.import_samples(write_jsonl(folder / f"{label}.jsonl", graded_rows(counts, seed)), folder / "run",
+                              label=label)
+    return folder / "run"
+
+
 def recorded_run(k: int, **settings) -> dict:
     """A label's run as the manifest records it (`tether.store.manifest.Run`), with `settings` changed from
     a plain transformers run's: for tests that write a run into a manifest without sampling."""

@@ -5,7 +5,7 @@ import csv
 import tether
 
 from ..cli_run import tether as run
-from ..conftest import graded_rows, write_jsonl
+from ..conftest import graded_rows, imported_pair, write_jsonl
 
 
 def test_a_model_path_that_does_not_exist_is_said_before_anything_loads(tmp_path):
@@ -32,9 +32,7 @@ def test_grading_a_graded_store_says_so_and_help_keeps_brackets(tmp_path):
 
 def test_tasks_csv_orders_numbered_ids_by_number_and_the_api_has_a_frame(tmp_path):
     counts = {f"1/{i}": (4, i % 3) for i in (1, 2, 10)}
-    for label, seed in (("base", 1), ("rl", 2)):
-        tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(counts, seed)), tmp_path / "run",
-                              label=label)
+    imported_pair(tmp_path, counts)
     result = tether.compare(store=tmp_path / "run")
     assert repr(result).startswith("Comparison('base' vs 'rl': 3 tasks, P=") and "array" not in repr(result)
     frame = result.tasks_frame()

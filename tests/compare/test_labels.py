@@ -7,7 +7,7 @@ import tether
 from tether.errors import InputError
 
 from ..cli_run import tether as cli
-from ..conftest import graded_rows, recorded_run, write_jsonl
+from ..conftest import graded_rows, imported_pair, recorded_run, write_jsonl
 
 
 def test_a_label_without_verdicts_is_refused_not_compared_with_the_other(tmp_path):
@@ -32,9 +32,7 @@ def test_a_label_is_never_compared_with_itself(tmp_path):
 
 def test_identical_run_settings_are_warned_about(tmp_path):
     counts = {f"t{i}": (8, i % 4) for i in range(4)}
-    for label, seed in (("base", 1), ("rl", 2)):
-        tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(counts, seed)), tmp_path / "run",
-                              label=label)
+    imported_pair(tmp_path, counts)
     store = tether.open_store(tmp_path / "run")
     same = recorded_run(8)
     store.update_manifest("runs", {"base": same, "rl": same})

@@ -14,16 +14,13 @@ from tether.store import open_store
 from tether.store.check import check_store
 
 from ..cli_run import tether as cli
-from ..conftest import graded_rows, write_jsonl
+from ..conftest import imported_pair, write_jsonl
 
 
 @pytest.fixture
 def run(tmp_path):
     counts = {f"t{i}": (8, i % 4) for i in range(6)}
-    for label, seed in (("base", 1), ("rl", 2)):
-        tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(counts, seed)), tmp_path / "run",
-                              label=label)
-    return tmp_path / "run"
+    return imported_pair(tmp_path, counts)
 
 
 def test_a_copied_verdict_shard_is_refused_then_quarantined(run):

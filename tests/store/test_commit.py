@@ -20,7 +20,7 @@ from tether.store.check import check_store
 from tether.tasks import load_tasks
 
 from ..cli_run import tether as cli
-from ..conftest import graded_rows, write_jsonl
+from ..conftest import graded_rows, imported_pair, write_jsonl
 
 COUNTS = {f"t{i}": (8, i % 4) for i in range(6)}
 CONFIG = SamplingConfig(k=4, decoding=Decoding(1.0, 1.0, 6), seed=1, task_block=2, sample_block=2)
@@ -88,9 +88,7 @@ def test_resume_refuses_a_truncated_shard_then_redoes_it_after_repair(tmp_path, 
 
 
 def test_a_zero_byte_verdict_shard_is_a_one_line_error(tmp_path):
-    for label, seed in (("base", 1), ("rl", 2)):
-        tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(COUNTS, seed)), tmp_path / "run",
-                              label=label)
+    imported_pair(tmp_path, COUNTS)
     shard = next((tmp_path / "run" / "verdicts" / "rl").glob("*.parquet"))
     shard.write_bytes(b"")
     with pytest.raises(StoreError, match=r"shard verdicts/rl/part-import-.*\.parquet is damaged: too short.*tether check .* --repair"):

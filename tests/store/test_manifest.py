@@ -18,7 +18,7 @@ from tether.store.manifest import Manifest, ManifestError, manifest_bytes, parse
 from tether.tasks import load_tasks
 
 from ..cli_run import tether as cli
-from ..conftest import graded_rows, recorded_run, write_jsonl
+from ..conftest import graded_rows, imported_pair, recorded_run, write_jsonl
 
 CONFIG = SamplingConfig(k=4, decoding=Decoding(1.0, 1.0, 6), seed=1, task_block=2, sample_block=2)
 
@@ -26,10 +26,7 @@ CONFIG = SamplingConfig(k=4, decoding=Decoding(1.0, 1.0, 6), seed=1, task_block=
 @pytest.fixture
 def imported(tmp_path):
     counts = {f"t{i}": (8, i % 4) for i in range(4)}
-    for label, seed in (("base", 1), ("rl", 2)):
-        tether.import_samples(write_jsonl(tmp_path / f"{label}.jsonl", graded_rows(counts, seed)), tmp_path / "run",
-                              label=label)
-    return tmp_path / "run"
+    return imported_pair(tmp_path, counts)
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,9 @@ def untrusted(text: str, limit: int | None = None) -> Text:
     rich markup ("[red]" stays text). `limit` shortens it to that many characters first."""
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
-    return Text("".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text))
+    from tether.grading.base import printable  # the one escaping, beside the verifiers that store it
+
+    return Text(printable(text))
 
 
 def reward_hack_line(counts: RewardHackCounts) -> str:
@@ -260,9 +262,9 @@ def reasons_text(tally, top: int = 3, example_chars: int = 80) -> Text:
 
 def extraction_line(tally) -> str:
     """How the answers were found ("box 80%, final_answer 12%, none 8%") and the requested format's share."""
-    total = sum(tally.routes.values())
-    routes = ", ".join(f"{route} {count / total:.0%}" for route, count in tally.routes.most_common()) if total else "-"
-    line = f"answers found by {routes}"
+    from tether.grading.compliance import route_shares
+
+    line = f"answers found by {route_shares(tally.routes)}"
     if tally.format_asked:
         line += f"; {tally.format_share:.0%} followed the format the prompt asked for"
     return line

@@ -98,6 +98,13 @@ def version_string(name: str, packages: tuple[str, ...], config: dict) -> str:
     return f"{name}/{','.join(parts)}/{digest}"
 
 
+def printable(text: str) -> str:
+    """Text a program or a model wrote (a verdict's detail, an error message) with every character that is not
+    printable (ESC and other controls, newlines, bidirectional overrides) written as its escape (``\\x1b``):
+    no terminal sequence gets through where it is stored or shown."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def too_long(answer: str) -> Grade | None:
     if len(answer) > MAX_ANSWER_CHARS:
         return Grade.error(f"answer longer than {MAX_ANSWER_CHARS} characters; not parsed")

@@ -61,13 +61,11 @@ def _folder(point: str, root: str, path: str) -> Path:
     return Path(point) / relative.lstrip("/")
 
 
-@functools.cache
 def hierarchy() -> Hierarchy | None:
     """Where child cgroups can be made (checked by making and removing one), or None."""
     return _find()[0]
 
 
-@functools.cache
 def cgroup_problem() -> str | None:
     """Why no per-program cgroup can be made here (None: one can)."""
     return _find()[1]

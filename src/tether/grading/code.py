@@ -36,7 +36,7 @@ import signal
 from typing import Any
 
 from tether.errors import InputError
-from tether.grading.base import Grade, version_string
+from tether.grading.base import Grade, printable, version_string
 from tether.grading.sandbox import Limits, Outcome, isolation_problem, run_program
 from tether.store.schema import EXITED_EARLY, FORGED
 
@@ -308,11 +308,3 @@ def _wrong(detail: str) -> Grade:
     return Grade(False, 0.0, "ok", printable(detail)[:300])
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
-_ESCAPES = {"\n": "\\n", "\r": "\\r"}
-
-
-def printable(text: str) -> str:
-    """Program-made text (its exception messages, its output) with control characters escaped (an ESC
-    sequence from a program must not reach a terminal)."""
-    return _CONTROL.sub(lambda m: _ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}"), text)

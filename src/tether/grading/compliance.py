@@ -64,9 +64,15 @@ def compliance(summary) -> dict[str, Compliance]:
     return found
 
 
+def route_shares(routes: Counter) -> str:
+    """How answers were found, as shares: "box 80%, final_answer 12%, none 8%" ("-" when there were none)."""
+    total = sum(routes.values())
+    return ", ".join(f"{route} {n / total:.0%}" for route, n in routes.most_common()) if total else "-"
+
+
 def compliance_line(c: Compliance) -> str:
     """"rl: 12% of completions in the requested <answer> tags (61 of 512); answers found by last_result 80%, …"."""
-    routes = ", ".join(f"{route} {n / c.samples:.0%}" for route, n in c.routes.most_common()) if c.samples else "-"
+    routes = route_shares(c.routes)
     asked = (f"{c.share:.0%} of completions in the requested {c.format_name()} ({c.followed:,} of {c.asked:,})"
              if c.asked else "no format requested")
     return f"{c.label}: {asked}; answers found by {routes}; {c.correct:,} of {c.samples:,} correct"

@@ -128,11 +128,6 @@ def inspect(handle: BinaryIO, size: int, full: bool = True, parse: bool = True) 
     return Inspection(sealed, None, columns=columns, record=record)
 
 
-def record_of(metadata: dict | None) -> dict | None:
-    """The shard's own record from a footer's key-value metadata (None for a legacy shard)."""
-    return _record(metadata)
-
-
 def _record(metadata: dict | None) -> dict | None:
     raw = (metadata or {}).get(KEY)
     if raw is None:

@@ -106,7 +106,8 @@ def _code(path: str):
     """A file's code: from its cached .pyc when that is current (the driver writes them), else compiled."""
     import marshal
 
-    cached = os.path.join(HERE, "__pycache__", f"harness.{sys.implementation.cache_tag}.pyc")
+    name = os.path.splitext(os.path.basename(path))[0]
+    cached = os.path.join(os.path.dirname(path), "__pycache__", f"{name}.{sys.implementation.cache_tag}.pyc")
     magic = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
     try:
         with open(cached, "rb") as handle:
