@@ -26,7 +26,7 @@ MAY_IMPORT = {  # beyond its own folder and EVERYWHERE; docs/design.md draws the
     "compare": {"store", "metrics", "ingest"},  # ingest: counts from files of graded samples
     "diagnostics": {"store", "tasks", "engines", "metrics", "progress"},
     "likelihood": {"store", "engines", "metrics", "progress", "compare", "diagnostics"},  # diagnostics: sampling_engine
-    "report": {"store", "metrics", "compare", "likelihood"},  # the saved comparison and likelihood it shows
+    "report": {"store", "metrics", "compare", "likelihood", "diagnostics"},  # the saved results it shows
     "scale": set(),  # runs any worker class handed to it
     "experiment": set(STAGES) - {"experiment", "cli"} | {"progress", "http"},  # wires the stages together
     "cli": set(STAGES) | {"progress", "http", "testing"},

@@ -14,6 +14,8 @@ _PUBLIC = {  # name -> the module that defines it
     "compare_counts": "tether.compare",
     "save_comparison": "tether.compare",
     "load_counts": "tether.compare",
+    "show_task": "tether.compare.show",
+    "show_region": "tether.compare.show",
     "TaskCounts": "tether.store",
     "task_counts": "tether.store.query",
     "Store": "tether.store",

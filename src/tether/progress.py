@@ -3,7 +3,9 @@
 A `ProgressFactory` takes a stage's description and gives a context manager
 yielding a `Bar`: ``start(total, completed)`` once the size is known, then
 ``advance(n)``; a bar may also take ``in_flight(amount, tokens)``, the work done
-inside units not finished yet (sampling reports it from an engine's batch).
+inside units not finished yet (sampling reports it from an engine's batch), and
+``on_progress(samples, tokens)``, finished samples with their generated tokens
+(sampling calls it instead of ``advance`` where a bar has it).
 `silent` draws nothing (the default for library calls).
 """
 

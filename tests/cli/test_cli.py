@@ -89,7 +89,7 @@ def test_import_then_compare_store(known_pair, tmp_path):
     "rows,needle",
     [
         ([{"task_id": "p1", "correct": "x"}], "'correct' must be true/false"),
-        ([{"task_id": "zz", "correct": True}], "missing from"),
+        ([{"task_id": "zz", "correct": True}], "share no task ids"),  # not "missing ... use --allow-missing"
     ],
 )
 def test_bad_input_exits_2_with_one_line(known_pair, tmp_path, rows, needle):

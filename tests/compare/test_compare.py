@@ -77,14 +77,24 @@ def counts(label, ids, n, c):
 
 
 def test_crossover_when_rl_sharpens_and_loses_rare_tasks():
-    # task a: both solve it, RL far more often; task b: only the base, rarely.
-    base = counts("base", ["a", "b"], [1024, 1024], [102, 10])
-    rl = counts("rl", ["a", "b"], [1024, 1024], [900, 0])
-    result = compare_counts(base, rl, CompareOptions())
+    # tasks a: both solve them, RL far more often; tasks b: only the base, rarely; 30 of each.
+    ids = [f"{kind}{i:02d}" for kind in "ab" for i in range(30)]
+    base = counts("base", ids, [1024] * 60, [102] * 30 + [10] * 30)
+    rl = counts("rl", ids, [1024] * 60, [900] * 30 + [0] * 30)
+    result = compare_counts(base, rl, CompareOptions(extrapolate=0))
     assert result.pass_at_k["rl"][0] > result.pass_at_k["base"][0]
     assert result.pass_at_k["base"][-1] > result.pass_at_k["rl"][-1]
-    assert result.crossover_k is not None and 1 < result.crossover_k < 1024
-    assert result.counts.as_dict() == {"P": 1, "S": 1, "E": 0, "O": 0}
+    assert result.crossover_k is not None and 1 < result.crossover_k < 1024 and result.crossover.significant
+    assert result.counts.as_dict() == {"P": 30, "S": 30, "E": 0, "O": 0}
+
+
+def test_two_tasks_whose_curves_cross_show_no_crossover_without_the_evidence():
+    """One task of each kind: the curves cross, but a bootstrap over two tasks cannot show the base ahead."""
+    base = counts("base", ["a", "b"], [1024, 1024], [102, 10])
+    rl = counts("rl", ["a", "b"], [1024, 1024], [900, 0])
+    result = compare_counts(base, rl, CompareOptions(extrapolate=0))
+    assert result.crossover_k is None and 1 < result.crossover.curves_cross < 1024
+    assert "the curves cross at k ≈" in result.crossover.reason and "band" in result.crossover.reason
 
 
 def test_all_out_of_support_gives_null_rates_not_exceptions():
@@ -121,7 +131,25 @@ def test_unequal_budgets_are_compared_on_each_tasks_first_samples(known_pair):
     assert {t: c for t, c in zip(result.rl.task_ids, result.rl.c)} == first
     assert any("8 of 8 tasks have different sample counts" in w and "--no-match-budget" in w for w in result.warnings)
     raw = compare(base_path, rl_path, options=CompareOptions(match_budget=False))
-    assert list(raw.rl.n) == [32] * 8 and not raw.warnings
+    assert list(raw.rl.n) == [32] * 8 and len(raw.warnings) == 1
+    assert "not matched (--no-match-budget)" in raw.warnings[0]
+    assert "biased toward E and a higher NSCR (rl has more samples)" in raw.warnings[0]
+
+
+def test_counts_handed_to_compare_counts_are_matched_too():
+    """The Python API honours match_budget: unequal counts are drawn down to min(n_base, n_rl) per task (a
+    hypergeometric draw: counts keep no sample order), with a warning; not matched, they are kept and warned."""
+    base = counts("base", ["a", "b", "c"], [16, 16, 8], [4, 0, 8])
+    rl = counts("rl", ["a", "b", "c"], [64, 16, 8], [64, 3, 0])
+    matched = compare_counts(base, rl, CompareOptions(extrapolate=0))
+    assert list(matched.rl.n) == [16, 16, 8] and list(matched.rl.c) == [16, 3, 0] and list(matched.base.c) == [4, 0, 8]
+    assert any("1 of 3 tasks have different sample counts" in w and "hypergeometric" in w for w in matched.warnings)
+    assert matched.to_dict()["settings"]["match_budget"] is True
+    thinned = compare_counts(counts("base", ["a"], [16], [4]), counts("rl", ["a"], [64], [32]),
+                             CompareOptions(extrapolate=0, seed=3))
+    assert thinned.rl.n[0] == 16 and 0 < thinned.rl.c[0] < 16  # 32 of 64 correct: some of any 16
+    raw = compare_counts(base, rl, CompareOptions(extrapolate=0, match_budget=False))
+    assert list(raw.rl.n) == [64, 16, 8] and any("--no-match-budget" in w for w in raw.warnings)
 
 
 def test_budgets_are_matched_in_a_store_too(known_pair, tmp_path):

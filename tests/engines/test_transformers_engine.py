@@ -172,3 +172,64 @@ def test_the_nucleus_from_a_whole_distribution_matches_the_engines():
         assert np.array_equal(np.isinf(found), np.isinf(expected))
         assert np.isinf(expected).any() == (decoding.top_p < 1 or decoding.temperature == 0)
         assert found[np.isfinite(found)] == pytest.approx(expected[np.isfinite(expected)], abs=1e-6)
+
+
+@pytest.fixture
+def quiet_threads(monkeypatch):
+    """torch's thread count restored after the test, and the machine's readings (cores, load) injected:
+    `readings(cores, load)` sets them; the once-per-process warning is armed again."""
+    from tether.engines import transformers_engine as module
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(module, "_WARNED", [])
+
+    def readings(cores: int, load: float | None):
+        monkeypatch.setattr(module, "usable_cores", lambda: cores)
+        monkeypatch.setattr(module, "load_average", lambda: load)
+
+    readings(4, 0.0)
+    yield readings
+    torch.set_num_threads(before)
+
+
+def test_threads_option_is_applied_and_validated(tiny_model, quiet_threads, monkeypatch, capsys):
+    from tether.engines import make_engine
+    from tether.errors import InputError
+
+    engine = TransformersEngine(tiny_model, device="cpu", threads=3)
+    assert engine.threads == 3 and torch.get_num_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert TransformersEngine(tiny_model, device="cpu").threads == 4  # every usable core (injected: 4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # as Ray sets it for each worker
+    assert TransformersEngine(tiny_model, device="cpu").threads == 2 and torch.get_num_threads() == 2
+    for bad, message in ((0, "greater than or equal to 1"), ("two", "valid integer")):
+        with pytest.raises(InputError, match=f"engine 'transformers': threads: .*{message}"):
+            make_engine("transformers", str(tiny_model), threads=bad)
+    assert "warning" not in capsys.readouterr().err  # an idle machine (injected) warns of nothing
+
+
+def test_default_threads_share_the_cores_among_workers(monkeypatch):
+    from tether.engines.transformers_engine import default_threads, use_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert [default_threads(w, cores=8) for w in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads(4, cores=8) == 3
+    before = torch.get_num_threads()
+    assert use_threads(None, "cuda") is None and torch.get_num_threads() == before  # a GPU keeps torch's own
+
+
+def test_warns_once_when_the_machine_is_oversubscribed(tiny_model, quiet_threads, capsys):
+    from tether.engines.transformers_engine import oversubscription
+
+    quiet_threads(2, 3.5)  # a busy 2-core machine
+    TransformersEngine(tiny_model, device="cpu", threads=2)
+    err = capsys.readouterr().err
+    assert "warning: this machine is busy (load average 3.5 on 2 usable cores)" in err and "--threads 1" in err
+    TransformersEngine(tiny_model, device="cpu", threads=2)
+    assert capsys.readouterr().err == ""  # once per process
+    assert oversubscription(1, 2, 3.5) is None  # one thread: nothing to give back
+    assert oversubscription(2, 2, 1.9) is None
+    assert oversubscription(4, 2, 0.0).startswith("4 torch threads x 1 worker(s) on 2 usable cores")
+    assert "give threads = 2" in oversubscription(4, 8, 0.0, workers=4)
+    assert oversubscription(2, 8, 0.0, workers=4) is None

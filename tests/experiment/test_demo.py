@@ -31,20 +31,17 @@ def test_sampled_estimates_agree_with_exact_values(demo):
         assert abs(stats.avg_at_k - analysis.mean(label, "p_correct")) < 0.15
 
 
-def test_extrapolation_against_the_lab_truth(demo):
-    """From 64 samples to 1024 on the lab pair, whose every probability is known: the estimate
-    errs as docs/science.md records (small for the base, biased low for RL's rare tasks)."""
+def test_extrapolation_is_refused_where_the_data_cannot_say(demo):
+    """From 64 samples on the demo's few prompts, too few tasks are solved to fit a spread of chances: the
+    comparison says so in one sentence and prints no number (docs/science.md: the joint model's refusals)."""
+    from tether.cli.render import _extrapolation_line
+
     result, _ = demo
-    comparison, analysis = result.comparison, result.analysis
-    ext = comparison.extrapolation
-    assert ext is not None and ext.k_grid.tolist() == [128, 256, 512, 1024]
-    exact = {p.task_id: p for p in analysis.prompts}
-    for side in ("base", "rl"):
-        p = np.array([getattr(exact[str(t)], side).p_correct for t in comparison.task_ids])
-        truth = (1 - (1 - p[:, None]) ** ext.k_grid).mean(axis=0)
-        error = ext.means[side] - truth
-        assert np.all(np.abs(error) < 0.15), (side, error)
-        assert np.all(np.diff(ext.means[side]) > 0) and np.all(ext.means[side] < 1)
+    ext = result.comparison.extrapolation
+    assert ext is not None and ext.refused and ext.k_grid.size == 0 and ext.refusal
+    assert all(not values.size for values in ext.means.values())
+    line = _extrapolation_line(result.comparison)
+    assert line.startswith("extrapolation: none shown: ") and ext.refusal in line
 
 
 def test_exact_checks_on_the_trained_pair(demo):

@@ -148,7 +148,8 @@ def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(stor
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1] == "interrupted; everything already written is kept"
+    assert stderr.strip().splitlines()[-1] == ("interrupted; everything already written is kept; re-run the same "
+                                               "command to resume (samples with a verdict are not graded again)")
     kept = verdicts(store)
     assert len(kept) == 32 and len({r[0] for r in kept}) == 1
     assert not [p for p in store.rglob("*") if ".tmp-" in p.name]

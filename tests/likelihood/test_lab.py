@@ -3,8 +3,8 @@
 The quick lab pair samples 20 prompts at top_p 0.9 (a real nucleus: some correct completions of
 one model lie outside the other's), three times with three seeds, graded by the lab's verifier;
 the estimates and every score are checked against exact enumeration at the same temperature and
-top-p. Over nine seeds the 95% intervals covered the exact value for 129 of 135 trusted
-estimates (96%); a single run of 15 can miss two by chance, so the coverage is checked over three."""
+top-p. The intervals (moved into [the chance of the correct completions seen, 1], and widened to the
+target's own bound where the distinct correct completions are few) are checked over three runs."""
 
 import math
 import os
@@ -60,15 +60,25 @@ def _model(label: str) -> str:
 
 
 def test_estimates_agree_with_the_exact_probability(lab_run):
-    """Where the weights are even enough (ESS >= the documented minimum), the exact P(correct) of the target
-    model lies in the estimate's 95% CI for at least 90% of the prompts (over the three runs)."""
+    """Every estimate (E, S and P, whatever its status) and its interval lie in [0, 1], the interval never below
+    the exact chance of the completions seen; the exact P(correct) of the target lies in the reported 95% interval
+    (within 1e-5, the scores' agreement with enumeration: where every correct completion was seen, the lower limit
+    is the exact chance) for at least 95% of them over the three runs, and no interval has zero width unless the
+    samples pin the truth (the mass seen reaches the target's own bound). At top_p 0.9 these prompts have a
+    handful of correct completions each, so every estimate is on too few distinct ones to be trusted."""
     runs, exact = lab_run
-    checked = [t for found, _ in runs for t in found.tasks if t.estimate.trusted]
-    assert len(checked) >= 36
+    checked = [t for found, _ in runs for t in found.tasks]
+    assert len(checked) >= 45
     truth = [getattr(exact[t.task_id], _model(t.target)).p_correct for t in checked]
-    inside = [t.estimate.ci[0] <= p <= t.estimate.ci[1] for t, p in zip(checked, truth)]
-    assert np.mean(inside) >= 0.9, [(t.task_id, t.region, t.estimate.ci, p)
+    tol = 1e-5  # the scores' agreement with enumeration: a lower limit that is the whole correct mass seen
+    inside = [t.estimate.ci[0] * (1 - tol) <= p <= t.estimate.ci[1] * (1 + tol) for t, p in zip(checked, truth)]
+    assert np.mean(inside) >= 0.95, [(t.task_id, t.region, t.estimate.ci, p)
                                      for t, p, ok in zip(checked, truth, inside) if not ok]
+    for t in checked:
+        e = t.estimate
+        assert 0 <= e.ci[0] <= e.q_hat <= e.ci[1] <= 1 and e.seen_mass <= e.ci[0] + 1e-12
+        assert e.ci[1] > e.ci[0] or e.seen_mass >= e.own_bound - 1e-9, (t.task_id, e)
+        assert not (e.trusted and e.few_distinct)
 
 
 def test_scores_are_the_exact_sampling_probabilities(lab_run):

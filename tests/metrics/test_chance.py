@@ -15,6 +15,7 @@ from tether.metrics import (
     chance_levels,
     classify_tasks,
     fewest_successes,
+    holm,
     poisson_binomial,
     region_chances,
     region_tests,
@@ -102,15 +103,42 @@ def test_a_sharpening_pair_is_detected():
     assert chance.e.p_value > 0.01 and chance.s_minus_e.p_value < 1e-6
 
 
-def test_region_tests_are_one_sided_in_the_region_direction_over_solved_tasks():
+def test_region_tests_are_two_sided_over_solved_tasks():
+    """The direction is read off the task's own counts, so an S task's p-value counts the E outcome too:
+    at equal budgets twice the one-sided chance that all successes fell to one model."""
     regions = np.array(["S", "E", "P", "O"])
     tests = region_tests(regions, [8, 8, 8, 8], [5, 0, 2, 0], [8, 8, 8, 8], [0, 5, 3, 0])
     assert tests.tested == 3 and np.isnan(tests.p_values[3]) and tests.p_values[2] == 1.0
-    assert tests.p_values[0] == pytest.approx(comb(8, 5) / comb(16, 5)) == tests.p_values[1]
+    assert tests.p_values[0] == pytest.approx(2 * comb(8, 5) / comb(16, 5)) == tests.p_values[1]
+
+
+def test_unequal_budgets_add_the_other_outcome_only_where_it_is_no_likelier():
+    # 3 successes, base 16 samples, RL 4: all to the base is likely (an S task: both outcomes count),
+    # all to RL rare (an E task: only its own outcome is as extreme)
+    s, e = comb(16, 3) / comb(20, 3), comb(4, 3) / comb(20, 3)
+    tests = region_tests(np.array(["S", "E"]), [16, 16], [3, 0], [4, 4], [0, 3])
+    assert tests.p_values[0] == pytest.approx(s + e) and tests.p_values[1] == pytest.approx(e)
+
+
+def test_holm_adjusts_the_s_and_e_excess_as_one_family():
+    assert holm([0.03, 0.2]) == pytest.approx([0.06, 0.2])
+    assert holm([0.04, 0.03]) == pytest.approx([0.06, 0.06])  # step-down: the larger is never below the smaller
+    assert holm([0.8, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_a_per_task_test_rejects_a_null_task_at_most_alpha_of_the_time():
+    """Every outcome of a task with t successes under the null, weighted by its chance: the share of the
+    mass with p <= alpha is at most alpha (the one-sided test in the region's direction gave twice that)."""
+    for nb, nr in ((16, 16), (64, 16), (8, 64)):
+        for t in range(1, 12):
+            p_s, p_e = all_in_first(nb, nr, t), all_in_first(nr, nb, t)
+            tests = region_tests(np.array(["S", "E"]), [nb, nb], [t, 0], [nr, nr], [0, t])
+            rejected = p_s * (tests.p_values[0] <= 0.05) + p_e * (tests.p_values[1] <= 0.05)
+            assert rejected <= 0.05 + 1e-12, (nb, nr, t)
 
 
 def test_fewest_successes_at_equal_and_unequal_budgets():
-    assert fewest_successes(64, 64, 0.05) == 5  # 2^-5 < 0.05 <= 2^-4, about
-    assert fewest_successes(1024, 64, 0.05) is not None and fewest_successes(1024, 64, 0.05) > 5
+    assert fewest_successes(64, 64, 0.05) == 6  # two-sided: 2 * 2^-6 < 0.05 <= 2 * 2^-5, about
+    assert fewest_successes(1024, 64, 0.05) is not None and fewest_successes(1024, 64, 0.05) > 6
     assert fewest_successes(3, 64, 0.05) == 1  # one success in 3 base samples, none in 64 RL ones: p = 3/67
     assert fewest_successes(2, 2, 0.05) is None  # two samples each: the best case is 1/6

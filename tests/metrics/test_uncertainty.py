@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from scipy.stats import false_discovery_control, fisher_exact
 
-from tether.metrics import RegionCounts, bootstrap_means, bootstrap_rates, shift_tests, support_rates
+from tether.metrics import (
+    RegionCounts,
+    bootstrap_means,
+    bootstrap_rates,
+    shift_tests,
+    simultaneous_band,
+    support_rates,
+)
+from tether.metrics.uncertainty import percentile_interval
 
 
 def explicit_task_bootstrap(regions: np.ndarray, reps: int, seed: int) -> np.ndarray:
@@ -107,3 +115,25 @@ def test_the_paired_interval_of_a_difference_is_narrower_when_models_agree_task_
     (_, hi_b), (lo_r, _) = percentile_interval(rb, 0.95), percentile_interval(rr, 0.95)
     assert 0 < lo[0] < 0.02 < hi[0]  # the paired CI excludes 0 ...
     assert lo_r[0] < hi_b[0]  # ... although the two models' own intervals overlap
+
+
+def test_the_simultaneous_band_holds_every_column_at_once():
+    """Independent normal columns of very different spreads: the band covers all of them together in ~95 % of
+    draws (nine pointwise 95 % intervals together cover ~63 %), and each column's width scales with its spread."""
+    rng = np.random.default_rng(0)
+    spread = np.array([0.001, 0.01, 0.05, 0.2, 1.0, 0.2, 0.05, 0.01, 0.001])
+    replicates = rng.normal(0, spread, size=(4000, 9))
+    lo, hi = simultaneous_band(replicates, np.zeros(9), 0.95)
+    plo, phi = percentile_interval(replicates, 0.95)
+    fresh = rng.normal(0, spread, size=(4000, 9))
+    inside = np.all((lo <= fresh) & (fresh <= hi), axis=1).mean()
+    pointwise = np.all((plo <= fresh) & (fresh <= phi), axis=1).mean()
+    assert 0.93 <= inside <= 0.97 and pointwise < 0.7
+    assert np.allclose((hi - lo) / spread, (hi - lo)[0] / spread[0], rtol=0.1)  # studentised: one factor
+    assert np.all(hi - lo > phi - plo)
+
+
+def test_a_column_that_never_varies_is_its_point_and_nan_stays_nan():
+    replicates = np.column_stack([np.random.default_rng(1).normal(size=200), np.zeros(200), np.full(200, np.nan)])
+    lo, hi = simultaneous_band(replicates, np.array([0.0, 0.0, np.nan]), 0.9)
+    assert lo[0] < 0 < hi[0] and lo[1] == hi[1] == 0 and np.isnan(lo[2]) and np.isnan(hi[2])

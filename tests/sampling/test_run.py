@@ -137,7 +137,8 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_what_was_written(tmp_path, tin
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1] == "interrupted; everything already written is kept"
+    assert stderr.strip().splitlines()[-1] == ("interrupted; everything already written is kept; re-run the same "
+                                               "command to resume (finished units are not sampled again)")
     kept = rows(tmp_path / "s")
     assert len(kept) == 5 * 2 * 16 and len(kept) == len(set((r[0], r[1]) for r in kept))
     assert not list(folder.glob(".*tmp*"))  # the staged 6th unit was removed, not left behind

@@ -102,7 +102,7 @@ def test_reasoning_gym_generates_offline_with_full_entries():
     entry = tasks[0].reference["entry"]
     assert set(entry) >= {"question", "answer", "metadata"} and tasks[0].reference["answer"] == entry["answer"]
     assert load_tasks("reasoning-gym:gcd?size=5&seed=3") == tasks
-    with pytest.raises(InputError, match="cannot create 'no_such_dataset'"):
+    with pytest.raises(InputError, match="no Reasoning Gym dataset 'no_such_dataset'$"):
         load_tasks("reasoning-gym:no_such_dataset?size=2")
     with pytest.raises(InputError, match="unknown option"):
         load_tasks("reasoning-gym:gcd?n=2")

@@ -69,9 +69,10 @@ def bars() -> Bars:
 
 
 @contextlib.contextmanager
-def friendly_errors(writing: str | Path | None = None) -> Iterator[None]:
+def friendly_errors(writing: str | Path | None = None, resume: str | None = None) -> Iterator[None]:
     """One line on stderr and exit 2 for bad input; 130 for Ctrl-C. `writing`: where the command writes, named
-    when the disk refuses a write whose own message names no file (a full disk)."""
+    when the disk refuses a write whose own message names no file (a full disk); `resume`: how a long command
+    goes on after Ctrl-C, said after it."""
     try:
         with written_to(writing):
             yield
@@ -83,7 +84,8 @@ def friendly_errors(writing: str | Path | None = None) -> Iterator[None]:
     except KeyboardInterrupt:
         if _state["debug"]:
             raise
-        stderr.print("interrupted; everything already written is kept", highlight=False)
+        stderr.print("interrupted; everything already written is kept" + (f"; {resume}" if resume else ""),
+                     highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
 
 
@@ -112,17 +114,20 @@ def compare_cmd(
     alpha: Annotated[float, typer.Option(help="False discovery rate for the S/E tests.", min=0.0, max=1.0)] = 0.05,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     match_budget: Annotated[bool, typer.Option(help="Compare both models on each task's first min(n_base, n_rl) samples.")] = True,
-    extrapolate: Annotated[int, typer.Option(help="Doublings of k past the grid to estimate (beta-binomial fit; 0: none).", min=0, max=12)] = 4,
-    self_label: Annotated[str | None, typer.Option("--self", help="Also compare this label of the store against itself (even vs odd samples): the noise floor at half its budget.")] = None,
+    extrapolate: Annotated[int, typer.Option(help="Doublings of k past the grid to estimate (a joint model of both models' chances; budgets the data cannot identify are refused with the reason; 0: none).", min=0, max=12)] = 4,
+    self_label: Annotated[str | None, typer.Option("--self", help="Also compare this label of the store against itself (even vs odd samples): the noise floor, at the comparison's budget where the label holds twice it, else at half its own.")] = None,
+    intervals: Annotated[str, typer.Option(help="What the intervals cover: tasks (tasks like these: resampled tasks) or fixed (this task set only: each task's samples resampled).")] = "tasks",
+    verifiers: Annotated[str | None, typer.Option(help="Comma-separated verdict sets (auto,exact,math; stored by `tether grade --verifier auto,exact,math`): the regions under each side by side, and the tasks whose region moves.")] = None,
 ) -> None:
     """Compare a base model with its RL-tuned child: P/S/E/O, support rates, pass@k, crossover."""
     from tether.cli.render import render_comparison
     from tether.compare import CompareOptions, compare, save_comparison
 
-    options = CompareOptions(_int_list(k_grid), allow_missing, reps, confidence, alpha, seed, match_budget, extrapolate)
     with friendly_errors(writing=out):
+        options = CompareOptions(_int_list(k_grid), allow_missing, reps, confidence, alpha, seed, match_budget,
+                                 extrapolate, intervals=intervals)
         result = compare(base, rl, store=store, base_label=base_label, rl_label=rl_label, options=options,
-                         self_label=self_label)
+                         self_label=self_label, verifiers=_names(verifiers))
         for warning in result.warnings:
             stderr.print(_styled("warning:", "yellow", f" {warning}"), highlight=False, soft_wrap=True)
         if out is not None:
@@ -131,6 +136,11 @@ def compare_cmd(
             sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
         else:
             render_comparison(result, stdout)
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """A comma list of names (None when not given)."""
+    return None if text is None else tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
 
 
 @app.command("import")
@@ -142,6 +152,7 @@ def import_cmd(
     metric: Annotated[str | None, typer.Option(help="Harness files: the 0/1 per-document metric that says correct [default: exact_match, else the file's first 0/1 metric].")] = None,
     filter: Annotated[str | None, typer.Option(help="lm-eval files: the filter whose lines to import [default: the file's first].")] = None,
     verifier: Annotated[str, typer.Option(help="Harness files: the verifier `tether grade` uses on their tasks.")] = "math",
+    benchmark: Annotated[str | None, typer.Option(help="Harness files: the benchmark (task) of every document, the first part of its task id [default: the task the file names: lm-eval's samples_<task>_<time>.jsonl, lighteval's task_name].")] = None,
     model: Annotated[str | None, typer.Option(hidden=True, help="Deprecated name of --label.")] = None,
 ) -> None:
     """Import samples produced elsewhere (your scripts, lm-eval --log_samples, lighteval details) into a store."""
@@ -153,7 +164,8 @@ def import_cmd(
         label = label or model
     with friendly_errors(writing=store):
         summary = import_samples(file, store, label, format=format,
-                                 harness=HarnessOptions(metric=metric, filter=filter, verifier=verifier))
+                                 harness=HarnessOptions(metric=metric, filter=filter, verifier=verifier,
+                                                        benchmark=benchmark))
     graded = "graded" if summary.graded else "ungraded"
     source = {"lm-eval": " from lm-eval's --log_samples", "lighteval": " from lighteval's details"}.get(summary.format, "")
     stdout.print(
@@ -165,6 +177,35 @@ def import_cmd(
         stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
     if summary.ignored_fields:
         stderr.print(f"ignored fields: {', '.join(summary.ignored_fields)}", highlight=False)
+
+
+@app.command("show")
+def show_cmd(
+    store: Annotated[str, typer.Argument(help="A store holding graded samples (a folder or an s3://… URL).")],
+    task: Annotated[str | None, typer.Argument(help="The task id to show (or --region).")] = None,
+    region: Annotated[str | None, typer.Option(help="Instead of TASK: every task of this region, P, S, E or O, as `tether compare` gives it.")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="Label to show (repeatable); the first two are the base and the RL model of the region [default: base and rl, else the store's graded labels].")] = None,
+    limit: Annotated[int, typer.Option(help="Completions per label and task: the correct ones first, then the rest by sample index (0: all).", min=0)] = 4,
+    correct: Annotated[bool | None, typer.Option("--correct/--incorrect", help="Only the correct, or only the incorrect, completions [default: both].")] = None,
+    max_tasks: Annotated[int | None, typer.Option(help="With --region: show at most this many tasks (by task id).", min=1)] = None,
+    full: Annotated[bool, typer.Option(help="Print whole completions and prompts (long ones are cut in the middle, keeping the end).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout (whole texts).")] = False,
+) -> None:
+    """Show a task's graded completions of each model (answer, route, verdict, reason), its counts and region; or every task of a region."""
+    from tether.cli.render_show import render_show_region, render_show_task
+    from tether.compare.show import show_region, show_task
+
+    which = "all" if correct is None else ("correct" if correct else "incorrect")
+    with friendly_errors():
+        if (task is None) == (region is None):
+            raise TetherError("give a TASK or --region, not both" if task else "give a TASK id, or --region P|S|E|O")
+        options = {"labels": label, "limit": limit or None, "which": which}
+        view = (show_task(store, task, **options) if region is None
+                else show_region(store, region, max_tasks=max_tasks, **options))
+    if as_json:
+        sys.stdout.write(json.dumps(view.to_dict(), allow_nan=False) + "\n")
+    else:
+        (render_show_task if region is None else render_show_region)(view, stdout, full)
 
 
 @app.command("check")
@@ -243,6 +284,7 @@ def sample_cmd(
     batch_size: Annotated[int | None, typer.Option(help="transformers engine: rows per generate batch [default: 32].", min=1)] = None,
     device: Annotated[str | None, typer.Option(help="transformers engine: auto, cpu, cuda ... [default: auto].")] = None,
     dtype: Annotated[str | None, typer.Option(help="transformers/vllm engine: auto, float32, bfloat16, float16 [default: auto].")] = None,
+    threads: Annotated[int | None, typer.Option(help="transformers engine: torch CPU threads [default: OMP_NUM_THREADS, else the usable cores; 1 on a busy machine is often much faster].", min=1)] = None,
     task_block: Annotated[int, typer.Option(help="Tasks per unit of work (one shard).")] = defaults.TASK_BLOCK,
     sample_block: Annotated[int, typer.Option(help="Samples per task per unit of work.")] = defaults.SAMPLE_BLOCK,
     ray: Annotated[str | None, typer.Option(help="Run the units on Ray: 'local' (start one here), 'auto' or a cluster address.")] = None,
@@ -250,6 +292,7 @@ def sample_cmd(
     ray_gpus: Annotated[float, typer.Option(help="Ray: GPUs per worker (1 for vLLM on a GPU node).", min=0)] = 0.0,
     adaptive: Annotated[bool, typer.Option(help="Sample in rounds (16, 32, ... k), grading between them, and stop a task once it is solved and its pass@k is settled (docs/adaptive.md).")] = False,
     adaptive_tol: Annotated[float, typer.Option(help="With --adaptive: stop once pass@k >= 1 - tol (95% Clopper-Pearson).", min=1e-12, max=0.5)] = 1e-3,
+    adaptive_rule: Annotated[str | None, typer.Option(help="passk (the --adaptive rule) or regions: stop a task at the end of the round with its first success; the regions stay exact, pass@k beyond a task's samples is not measured. Implies --adaptive.")] = None,
     reset_label: Annotated[bool, typer.Option(help="First set aside the label's samples, verdicts and settings (moved to the store's quarantine/, not deleted) and sample it anew; asks unless --yes.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset-label: do not ask.")] = False,
 ) -> None:
@@ -261,16 +304,18 @@ def sample_cmd(
     from tether.sampling.limits import check_run
     from tether.tasks import ColumnMap, load_tasks
 
-    with friendly_errors(writing=store):  # the flags are checked by the experiment file's own schema
+    with friendly_errors(store, "re-run the same command to resume (finished units are not sampled again)"):
+        # the flags are checked by the experiment file's own schema
         kind = _engine_name(engine, engine_name)
         options = engine_options(kind, dict(template=template, base_url=base_url, api=api, api_key=api_key,
                                             concurrency=concurrency, n_per_request=n_per_request,
                                             tokenizer=tokenizer, batch_size=batch_size, device=device, dtype=dtype,
-                                            timeout=request_timeout))
+                                            timeout=request_timeout, threads=threads))
         section = from_flags(ModelSection, model=model, engine=kind, **options)
         s = from_flags(SamplingSection, k=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                        stop=list(stop or ()), seed=seed, task_block=task_block, sample_block=sample_block, ray=ray,
-                       ray_workers=ray_workers, ray_gpus=ray_gpus, adaptive=adaptive, adaptive_tol=adaptive_tol)
+                       ray_workers=ray_workers, ray_gpus=ray_gpus, adaptive=adaptive, adaptive_tol=adaptive_tol,
+                       adaptive_rule=adaptive_rule)
         task_list = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns), verifier=verifier,
                                limit=limit)
         check_run(s.config(), len(task_list))  # before a model is loaded (the engine's context: once it is)
@@ -334,7 +379,7 @@ def _engine_name(given: str, engine_name) -> str:
 @app.command("grade")
 def grade_cmd(
     store: Annotated[str, typer.Option(help="Store directory or object-store URL.")],
-    verifier: Annotated[str, typer.Option(help="auto (each task's own), math, reasoning_gym, exact, choice, numeric, judge or code.")] = "auto",
+    verifier: Annotated[str, typer.Option(help="auto (each task's own), math, reasoning_gym, exact, choice, numeric, judge or code; a comma list (auto,exact,math) grades a verdict set under each: counts use the first, `tether compare --verifiers` shows them side by side.")] = "auto",
     workers: Annotated[int, typer.Option(help="Verification worker processes (or Ray actors with --ray).", min=1)] = 2,
     label: Annotated[list[str] | None, typer.Option(help="Grade only this model label (repeatable).")] = None,
     tasks: Annotated[str | None, typer.Option(help="Task spec giving the reference answers of imported samples.")] = None,
@@ -356,9 +401,10 @@ def grade_cmd(
     unsafe_local_exec: Annotated[bool, typer.Option(help="code: where bubblewrap cannot isolate programs, run the models' programs with resource limits only (no network or file-system isolation; docs/code.md).")] = False,
 ) -> None:
     """Grade every ungraded sample (each distinct answer once, cached in the store); re-run to resume."""
-    from tether.cli.render import render_grade_summary, render_grading_failures
+    from tether.cli.render import render_grade_summary, render_grading_failures, render_verdict_sets
     from tether.experiment.stages import ray_executor
     from tether.grading import GradeOptions, grade
+    from tether.grading.sets import parse_set_names
     from tether.tasks import ColumnMap, load_tasks
 
     verifier_options = {"math": {"timeout_seconds": timeout}, "reasoning_gym": {"extraction": extraction},
@@ -375,15 +421,18 @@ def grade_cmd(
             agreement = judge_agreement(JudgeVerifier(**verifier_options.get("judge", {"model": None, "base_url": None})))
         render_judge_agreement(agreement, stdout)
         return
-    with friendly_errors(writing=store):
+    with friendly_errors(store, "re-run the same command to resume (samples with a verdict are not graded again)"):
+        first, *also = parse_set_names(verifier)
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
-        options = GradeOptions(verifier, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
+        options = GradeOptions(first, workers, verifier_options=verifier_options, deadline=max(30.0, 6.0 * timeout),
                                regrade=_regrade_statuses(regrade, status), update_tasks=update_tasks, strict=strict,
-                               regrade_tasks=tuple(t.task_id for t in given) if given and regrade else ())
+                               regrade_tasks=tuple(t.task_id for t in given) if given and regrade else (),
+                               also=tuple(also))
         executor = ray_executor(ray, workers) if ray else None
         with bars()("grading", "samples") as bar:
             summary = grade(store, options, label, given, bar.advance, bar.start, executor=executor)
     render_grade_summary(summary, stdout)
+    render_verdict_sets(summary, stdout)
     if not summary.ok:
         render_grading_failures(summary, stderr)
         raise typer.Exit(1)
@@ -412,6 +461,7 @@ def diagnose_cmd(
     label: Annotated[list[str] | None, typer.Option(help="Label to diagnose (repeatable): the base's, then the RL model's [default: base, rl].")] = None,
     batch_size: Annotated[int, typer.Option(help="Completions per scoring call.", min=1)] = 16,
     device: Annotated[str | None, typer.Option(help="transformers engine: auto, cpu, cuda ...")] = None,
+    threads: Annotated[int | None, typer.Option(help="transformers engine: torch CPU threads [default: OMP_NUM_THREADS, else the usable cores].", min=1)] = None,
     base_url: Annotated[str | None, typer.Option(help="openai engine: server URL [default: the sampling one].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the diagnostics as one JSON object.")] = False,
 ) -> None:
@@ -421,12 +471,13 @@ def diagnose_cmd(
     from tether.engines import engine_name
     from tether.store import open_store
 
-    with friendly_errors(writing=store):
+    with friendly_errors(store, "re-run the same command to compute them again (diagnostics are stored once "
+                                "complete)"):
         opened = open_store(store)
         engine = _engine_name(engine, engine_name) if engine else None
         models = _assignments(model or [])
         names = tuple(label or ("base", "rl"))
-        options = {key: value for key, value in {"device": device, "base_url": base_url,
+        options = {key: value for key, value in {"device": device, "base_url": base_url, "threads": threads,
                                                  "batch_size": batch_size}.items() if value is not None}
         result = diagnose(opened, names, engines=lambda label: sampling_engine(opened, label, models.get(label), engine,
                                                                                    **options),
@@ -466,7 +517,8 @@ def likelihood_cmd(
     from tether.likelihood import cross_likelihood, save_likelihood
 
     regions = tuple(part.strip().upper() for part in tasks.split(",") if part.strip())
-    with friendly_errors(writing=store):
+    with friendly_errors(store, "re-run the same command to resume (scores already stored are not computed "
+                                "again)"):
         result = cross_likelihood(store, base_label, rl_label, regions=regions, p_tasks=p_tasks,
                                   max_completions=max_completions, threshold=threshold, seed=seed, progress=bars())
         save_likelihood(result, store)  # the report shows it
@@ -551,7 +603,7 @@ def run_cmd(
     def graded(summary) -> None:  # on stderr: stdout holds the comparison (one JSON object with --json)
         render_grade_summary(summary, stderr)
 
-    with friendly_errors():
+    with friendly_errors(resume=f"re-run `tether run {experiment}` to resume (finished stages are skipped)"):
         result, store, _ = run_experiment(experiment, on_stage=stage, progress=bars(), on_graded=graded)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")

@@ -3,7 +3,11 @@
 A `Meter` holds how far a stage is: units done (samples, answers, ...), work in
 flight inside units not finished yet (an engine's batch half generated), tokens,
 and the time since it started, from which it derives the rates and an ETA
-(remaining work at the average rate so far). `Bars` hands out meters for the
+(remaining work at the average rate so far). The rates are timed from the first
+work reported, not from the start, so a model's loading, warm-up and first prompt
+encoding do not slow the first ETA; samples/s and tok/s share that window (a burst
+of results reported together, as a vLLM chunk's, counts as one report; until more
+work follows it, the rates are timed from the start). `Bars` hands out meters for the
 library's `ProgressFactory` hooks and for sampling; each meter is drawn as a rich
 bar when stderr is a terminal, and otherwise as plain lines (every `every`
 seconds, and one with the totals at the end) that a SLURM or CI log keeps.
@@ -21,6 +25,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
 DEFAULT_EVERY = 30.0  # seconds between plain progress lines
+SETTLE = 1.0  # seconds after the first report during which further reports join it (a burst of results)
 
 
 class Meter:
@@ -33,30 +38,60 @@ class Meter:
         self.flight = 0.0  # units' worth of work done inside units not finished yet
         self.flight_tokens = 0
         self.started = clock()
+        self.first: float | None = None  # when the first work of this run was reported
+        self.window = (self.started, 0.0, 0)  # (time, units, tokens) the rates are measured from
 
     def start(self, total: int, completed: int = 0) -> None:
         self.total, self.already, self.done, self.started = total, completed, completed, self.clock()
+        self.tokens, self.flight, self.flight_tokens, self.first = 0, 0.0, 0, None
+        self.window = (self.started, float(completed), 0)
 
     def advance(self, n: int = 1, tokens: int = 0) -> None:
         self.done += n
         self.tokens += tokens
+        self._reported()
 
     def in_flight(self, amount: float, tokens: int = 0) -> None:
         """Replace the in-flight estimate: `amount` units of work and `tokens` tokens not yet in `advance`."""
         self.flight, self.flight_tokens = max(0.0, amount), max(0, tokens)
+        if amount > 0:
+            self._reported()
+
+    def _reported(self) -> None:
+        """The rates' window opens at the first report of work (start-up before it is not timed), and moves along
+        with the reports that follow within `SETTLE` seconds: a burst of results is one report."""
+        now = self.clock()
+        if self.first is None:
+            self.first = now
+        if now - self.first <= SETTLE:
+            self.window = (now, self.completed, self.all_tokens)
 
     @property
     def completed(self) -> float:
         return self.done + self.flight
 
+    @property
+    def all_tokens(self) -> int:
+        """Tokens generated in this run, in finished units and in flight."""
+        return self.tokens + self.flight_tokens
+
+    def _measured(self) -> tuple[float, float, int]:
+        """(seconds, units, tokens) of this run's rates: since the window opened once work followed it, else
+        since the start (resumed work excluded either way)."""
+        now, (opened, units, tokens) = self.clock(), self.window
+        if self.first is not None and self.completed > units and now > opened:
+            return now - opened, self.completed - units, self.all_tokens - tokens
+        return now - self.started, self.completed - self.already, self.all_tokens
+
     def rate(self) -> float | None:
         """Units per second in this run (resumed work excluded), in-flight work included."""
-        elapsed, progressed = self.clock() - self.started, self.completed - self.already
+        elapsed, progressed, _ = self._measured()
         return progressed / elapsed if elapsed > 0 and progressed > 0 else None
 
     def token_rate(self) -> float | None:
-        elapsed, tokens = self.clock() - self.started, self.tokens + self.flight_tokens
-        return tokens / elapsed if elapsed > 0 and tokens > 0 else None
+        """Tokens generated per second over the same window as `rate`."""
+        elapsed, progressed, tokens = self._measured()
+        return tokens / elapsed if elapsed > 0 and progressed > 0 and tokens > 0 else None
 
     def eta(self) -> float | None:
         rate = self.rate()

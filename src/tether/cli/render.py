@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from tether.compare import Comparison
 from tether.compare.provenance import describe as describe_provenance
+from tether.compare.wording import crossover_line, delta_line, intervals_line, self_line, tests_line
 from tether.metrics import REGIONS
 from tether.store.schema import REWARD_HACKS, RewardHackCounts
 
@@ -56,8 +56,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def render_comparison(result: Comparison, console: Console, max_k_columns: int = 10) -> None:
-    """Regions, rates with CIs, pass@k at a few k, crossover and significance."""
+def render_comparison(result: Comparison, console: Console, max_k_columns: int | None = None) -> None:
+    """Regions, rates with CIs, pass@k at every k of the grid the console is wide enough for (`max_k_columns` caps
+    them), crossover and significance."""
     n_tasks = len(result.task_ids)
     console.print(Text.assemble((result.base.label, "bold"), f" ({result.base.source})  vs  ",
                                 (result.rl.label, "bold"), f" ({result.rl.source}): {n_tasks} tasks"))
@@ -68,56 +69,41 @@ def render_comparison(result: Comparison, console: Console, max_k_columns: int =
         line = reward_hack_line(result.reward_hacks[side]) if side in result.reward_hacks else ""
         if line:
             console.print(f"  {model.label}: {line}", highlight=False)
+    console.print(intervals_line(result), highlight=False)
     console.print(_regions_table(result, n_tasks))
+    if result.sensitivity is not None:
+        render_sensitivity(result.sensitivity, (result.base.label, result.rl.label), console)
     console.print(_rates_table(result))
-    console.print(_pass_at_k_table(result, max_k_columns))
-    console.print(_crossover_line(result), highlight=False)
+    console.print(_pass_at_k_table(result, console, max_k_columns))
+    console.print(delta_line(result), highlight=False)
+    console.print(crossover_line(result), highlight=False)
     if result.extrapolation is not None:
         console.print(_extrapolation_line(result), highlight=False)
     net = result.chance.s_minus_e
     console.print(f"S - E = {net.observed}; two identical models: {_fmt(net.expected, 1)} "
                   f"[{net.interval[0]}, {net.interval[1]}], {_p_is(net.p_value)}", highlight=False)
     if result.self_comparison is not None:
-        own = result.self_comparison
-        console.print(f"{own.label} against itself (even vs odd samples, {own.samples_per_half} per task each): "
-                      f"S {own.counts.S}, E {own.counts.E}; chance alone {own.s.expected:.1f} "
-                      f"[{own.s.interval[0]}, {own.s.interval[1]}] each: the noise floor at half the budget",
-                      highlight=False)
-    sig, alpha, fewest = result.significant, result.options.alpha, result.fewest_successes
-    need = f"a task needs >= {fewest['S']} successes (S) or >= {fewest['E']} (E) to ever reach p <= {alpha}"
-    console.print(
-        f"significant tasks at q <= {alpha} (one-sided exact test, Benjamini-Hochberg over the {result.tested} tasks "
-        f"with a success): S {sig['S']} of {result.counts.S}, E {sig['E']} of {result.counts.E}; {need}",
-        highlight=False,
-    )
-
-
-def _crossover_line(result: Comparison) -> str:
-    cross = result.crossover
-    share = f"{cross.without:.0%} of bootstrap replicates have none"
-    if cross.k is None:
-        line = f"crossover: none (the base does not overtake the RL model for good on this k grid; {share})"
-    else:
-        verdict = ("the base is significantly ahead past it" if cross.significant else
-                   "no significant crossover: the paired CI of the difference includes 0 at every k past it")
-        line = (f"crossover: the base overtakes the RL model at k ≈ {cross.k:.1f} "
-                f"[{_fmt(cross.ci[0], 1)}, {_fmt(cross.ci[1], 1)}; {share}]; {verdict}")
-    if len(cross.crossings) > 1:
-        line += "\ncrossings: " + ", ".join(f"k ≈ {c.k:.1f} ({c.leader} leads)" for c in cross.crossings)
-    return line
+        console.print(self_line(result), highlight=False)
+    console.print(tests_line(result), highlight=False)
+    console.print(Text.assemble(("conclusion: ", "bold"), result.conclusion.text), highlight=False)
 
 
 def _extrapolation_line(result: Comparison) -> str:
-    """The estimates at the largest extrapolated k: a model of the tasks, not a measurement."""
-    ext, last = result.extrapolation, -1
-    k = int(ext.k_grid[last])
+    """The estimates at the largest extrapolated k the data identify (a model of the tasks, not a measurement),
+    and why larger budgets, or all, are not shown."""
+    ext = result.extrapolation
+    if ext.refused:
+        return f"extrapolation: none shown: {ext.refusal}"
+    last, k = -1, int(ext.k_grid[-1])
     models = ", ".join(f"{model.label} {ext.means[side][last]:.3f} [{ext.cis[side][0][last]:.3f}, "
                        f"{ext.cis[side][1][last]:.3f}]" for side, model in (("base", result.base), ("rl", result.rl)))
     regions = ", ".join(f"{r} {ext.regions[r][last]:.1f} [{ext.region_cis[r][0][last]:.1f}, {ext.region_cis[r][1][last]:.1f}]"
                         for r in ("S", "E"))
-    cross = f"; the base overtakes at k ≈ {ext.crossover_k:.0f}" if ext.crossover_k and result.crossover_k is None else ""
-    return (f"extrapolated (beta-binomial estimate, not sampled) to k = {k}: mean pass@k {models}; "
-            f"expected {regions}{cross}")
+    line = (f"extrapolated (joint model of both models' chances, an estimate, not sampled) to k = {k}: "
+            f"mean pass@k {models}; expected {regions}")
+    if ext.refused_k.size:
+        line += f"; k = {', '.join(str(int(v)) for v in ext.refused_k)} not shown: {ext.refusal}"
+    return line
 
 
 def _regions_table(result: Comparison, n_tasks: int) -> Table:
@@ -129,17 +115,33 @@ def _regions_table(result: Comparison, n_tasks: int) -> Table:
     table.add_column(f"chance alone [{level}]", justify="right")
     table.add_column("excess", justify="right")
     table.add_column("p", justify="right")
+    table.add_column("p, Holm over S and E", justify="right")
     counts = result.counts.as_dict()
-    chance = {"S": result.chance.s, "E": result.chance.e}
+    chance, family = {"S": result.chance.s, "E": result.chance.e}, result.chance.family
     for region in REGIONS:
         share = counts[region] / n_tasks if n_tasks else float("nan")
         row = [f"{region}  {_REGION_NAMES[region]}", str(counts[region]), f"{share:.1%}"]
         if region in chance:
             level_ = chance[region]
             row += [f"{level_.expected:.1f} [{level_.interval[0]}, {level_.interval[1]}]", f"{level_.excess:+.1f}",
-                    _p(level_.p_value)]
+                    _p(level_.p_value), _p(family[region]) if level_.p_value > 1e-15 else f"<{family[region]:.0e}"]
         table.add_row(*row)
     return table
+
+
+def render_sensitivity(found, labels: tuple[str, str], console: Console) -> None:
+    """The "Regions by grader" table (`tether.compare.sensitivity`): per verdict set, P/S/E/O with S and E beside
+    chance alone, and each model's share correct; then the tasks whose region moves between sets."""
+    header, rows = found.table(labels)
+    table = Table(title="Regions by grader", title_justify="left")
+    for name in header:
+        table.add_column(name, justify="left" if name == header[0] else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(found.moved_line(), highlight=False, soft_wrap=True)
+    for note in found.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 def _p_is(value: float) -> str:
@@ -157,7 +159,8 @@ def _p(value: float) -> str:
 
 def _rates_table(result: Comparison) -> Table:
     level = f"{result.options.confidence:.0%} CI"
-    table = Table(title="Support rates (bootstrap over tasks)", title_justify="left")
+    over = "over tasks like these" if result.options.intervals == "tasks" else "for these tasks only"
+    table = Table(title=f"Support rates (intervals {over})", title_justify="left")
     table.add_column("rate")
     table.add_column("value", justify="right")
     table.add_column(level, justify="right")
@@ -169,19 +172,36 @@ def _rates_table(result: Comparison) -> Table:
     return table
 
 
-def _pass_at_k_table(result: Comparison, max_columns: int) -> Table:
-    grid = result.k_grid
-    picks = np.unique(np.round(np.linspace(0, len(grid) - 1, min(max_columns, len(grid)))).astype(int))
-    table = Table(title="Mean pass@k over tasks", title_justify="left")
-    table.add_column("model")
-    for i in picks:
-        table.add_column(f"k={int(grid[i])}", justify="right")
-    for label, model in (("base", result.base), ("rl", result.rl)):
-        table.add_row(model.label, *(_fmt(result.pass_at_k[label][i]) for i in picks))
+def _pass_at_k_table(result: Comparison, console: Console, max_columns: int | None = None) -> Table:
+    """Mean pass@k, the paired difference and its CI at every k of the grid: one column per k when they all fit
+    the console's width (and `max_columns`), else one row per k, which fits any width a log has. Cells fold
+    rather than lose a digit."""
+    from rich.measure import Measurement
+
+    grid, level = result.k_grid, f"{result.options.confidence:.0%}"
     lo, hi = result.delta_pass_at_k_ci
-    table.add_row(f"{result.rl.label} - {result.base.label}", *(f"{result.delta_pass_at_k[i]:+.3f}" for i in picks))
-    table.add_row(f"  paired {result.options.confidence:.0%} CI", *(f"{lo[i]:+.2f}..{hi[i]:+.2f}" for i in picks))
-    return table
+    band_lo, band_hi = result.band
+    rows = {result.base.label: [_fmt(value) for value in result.pass_at_k["base"]],
+            result.rl.label: [_fmt(value) for value in result.pass_at_k["rl"]],
+            f"{result.rl.label} - {result.base.label}": [f"{value:+.3f}" for value in result.delta_pass_at_k],
+            f"paired pointwise {level} CI": [f"{a:+.3f}..{b:+.3f}" for a, b in zip(lo, hi)],
+            f"paired simultaneous {level} band": [f"{a:+.3f}..{b:+.3f}" for a, b in zip(band_lo, band_hi)]}
+    wide = Table(title="Mean pass@k over tasks", title_justify="left")
+    wide.add_column("model", overflow="fold")
+    for k in grid:
+        wide.add_column(f"k={int(k)}", justify="right", no_wrap=True, overflow="fold")
+    for name, cells in rows.items():
+        wide.add_row(f"  {name}" if name.startswith("paired") else name, *cells)
+    natural = Measurement.get(console, console.options.update(width=100_000), wide).maximum  # not the console's
+    if natural <= console.width and (max_columns is None or len(grid) <= max_columns):
+        return wide
+    long = Table(title="Mean pass@k over tasks (one row per k)", title_justify="left")
+    long.add_column("k", justify="right", overflow="fold")
+    for name in rows:
+        long.add_column(name, justify="right", overflow="fold")
+    for i, k in enumerate(grid):
+        long.add_row(str(int(k)), *(cells[i] for cells in rows.values()))
+    return long
 
 
 def render_grade_summary(summary, console: Console) -> None:
@@ -236,6 +256,26 @@ def render_grade_summary(summary, console: Console) -> None:
             for task_id, text in examples[:3]:
                 console.print(f"  {task_id}: ...{text!r}", highlight=False)
     render_grading_warnings(summary, console)
+
+
+def render_verdict_sets(summary, console: Console) -> None:
+    """A line per verdict set graded beside the one that counts (`--verifier auto,exact`): each label's correct
+    samples among those graded now under it, and how to compare the sets."""
+    if not summary.sets:
+        return
+    for name, found in summary.sets.items():
+        per_label: dict[str, list[int]] = {}
+        for (label, _), tally in sorted(found.tallies.items()):
+            totals = per_label.setdefault(label, [0, 0])
+            totals[0] += tally.correct
+            totals[1] += tally.samples
+        graded = ", ".join(f"{label} {c:,} of {n:,} correct" for label, (c, n) in per_label.items())
+        changed = "".join(f"; {label}: {n} samples' text changed since, graded again under a new version"
+                          for label, n in sorted(found.changed.items()))
+        console.print(f"verdict set {name} (kept beside {summary.counted}, which counts): "
+                      + (graded or "nothing to grade (every sample has its verdict)") + changed, highlight=False)
+    names = ",".join([summary.counted, *summary.sets])
+    console.print(f"the regions under each: tether compare STORE --verifiers {names}", highlight=False)
 
 
 def render_grading_warnings(summary, console: Console) -> None:
@@ -303,7 +343,8 @@ def render_adaptive_summary(summary, out: Console, err: Console) -> bool:
     full = summary.k * len(summary.samples)
     drawn = sum(summary.samples.values())
     rounds = ", ".join(f"{end} ({tasks} tasks)" for end, tasks in summary.rounds) or "none (complete)"
-    out.print(f"{summary.label}: adaptive to k = {summary.k}: rounds {rounds}; {drawn:,} samples held of a full "
+    rule = " (regions rule: stopped at the first success)" if summary.rule.regions else ""
+    out.print(f"{summary.label}: adaptive{rule} to k = {summary.k}: rounds {rounds}; {drawn:,} samples held of a full "
               f"run's {full:,} ({drawn / full:.0%}), {summary.stopped_early} of {len(summary.samples)} tasks stopped "
               f"before k; {summary.samples_written:,} samples ({summary.tokens_written:,} tokens) written now",
               highlight=False, soft_wrap=True)
@@ -365,8 +406,9 @@ def render_answer_stats(answers: dict, analysis, console: Console) -> None:
     console.print(table)
 
 
-def render_diagnostics(rows, console: Console) -> None:
-    """The paper's Table 3 (per benchmark: avg@k, answer and token entropy) and perplexity by region."""
+def render_diagnostics(rows, console: Console, notes=()) -> None:
+    """The paper's Table 3 (per benchmark: avg@k, answer and token entropy) and perplexity by region; then
+    `notes` (`tether.diagnostics.CurrentDiagnostics.notes`: what was recomputed, or is stale, and why)."""
     from tether.report.tables import is_approximate, perplexity_table, table3
 
     header, body = table3(rows)
@@ -379,14 +421,16 @@ def render_diagnostics(rows, console: Console) -> None:
     if any(is_approximate(r) for r in rows):
         console.print("* token entropy from the top-k log-probs the engine returns (an approximation)", highlight=False)
     header, body = perplexity_table(rows)
-    if not body:
-        return
-    ppl = Table(title="Perplexity on reference traces (per token), by support region of the task", title_justify="left")
-    for name in header:
-        ppl.add_column(name, justify="left" if name == "model" else "right")
-    for cells in body:
-        ppl.add_row(*cells)
-    console.print(ppl)
+    if body:
+        ppl = Table(title="Perplexity on reference traces (per token), by support region of the task",
+                    title_justify="left")
+        for name in header:
+            ppl.add_column(name, justify="left" if name == "model" else "right")
+        for cells in body:
+            ppl.add_row(*cells)
+        console.print(ppl)
+    for note in notes:
+        console.print(note, style="yellow" if note.startswith("stale") else None, highlight=False)
 
 
 def render_judge_agreement(agreement, console: Console) -> None:
@@ -424,6 +468,8 @@ def render_plan(plan, console: Console) -> None:
                   "per GPU (set --throughput to your engine's measured rate and --mean-tokens from a pilot run)",
                   highlight=False, soft_wrap=True)
     console.print(f"stages: {' -> '.join(plan.stages)}", highlight=False)
+    for line in plan.diagnose.lines(plan.gpu_hours, plan.throughput) if plan.diagnose else ():
+        console.print(line, highlight=False, soft_wrap=True)
     for note in plan.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
@@ -442,24 +488,35 @@ def render_likelihood(result, console: Console) -> None:
 
     table = Table(show_edge=False, pad_edge=False, title=f"{result.base_label} vs {result.rl_label}: each task's "
                   f"chance for the model that did not solve it (k = {result.k}, ε = {format_probability(result.epsilon)})")
-    for column in ("task", "region", "target", "its own", "estimate", "95% CI", "ESS", "samples to solve once"):
+    for column in ("task", "region", "target", "its own", "estimate", "95% CI", "ESS", "distinct",
+                   "samples to solve once"):
         table.add_column(column, justify="left" if column in ("task", "region", "target") else "right")
     for t in result.tasks:
         e = t.estimate
         needed, (low, high) = e.samples_needed()
-        if t.reachable == "estimated":
-            estimate, ci = format_probability(e.q_hat), f"[{format_probability(e.ci[0])}, {format_probability(e.ci[1])}]"
+        ci = f"[{format_probability(e.ci[0])}, {format_probability(e.ci[1])}]"
+        if t.reachable in ("estimated", "few completions"):
+            estimate = format_probability(e.q_hat) + (" *" if t.reachable == "few completions" else "")
             solve = f"≈ {_count(needed)} [{_count(low)}, {_count(high)}]"
-        else:
-            estimate, ci, solve = t.reachable, "", ""
+        else:  # out of reach of every completion seen, still below its own bound; or no estimate at all
+            estimate, ci, solve = t.reachable, ci if t.reachable == "out of reach" else "", ""
         table.add_row(t.task_id, t.region, t.target, f"{t.observed[0]}/{t.observed[1]}", estimate, ci,
-                      f"{e.ess:.1f}", solve)
+                      f"{e.ess:.1f}", f"{e.distinct}", solve)
     console.print(table)
+    from tether.metrics.importance import MIN_DISTINCT
+
+    few = [t for t in result.tasks if t.reachable == "few completions"]
+    if few:
+        named = ", ".join(f"{t.task_id}: {t.estimate.distinct}" for t in few[:8]) + (", …" if len(few) > 8 else "")
+        console.print(f"* fewer than {MIN_DISTINCT} distinct correct completions ({named}): the samples cannot show "
+                      "what they leave out, so the interval runs from the chance of the completions seen to the "
+                      "target's own 95% bound on its chance; not trusted", highlight=False, soft_wrap=True)
     for region, counts in result.summary().items():
         console.print(f"{region}: {counts['reachable']} rare but reachable (estimate >= "
                       f"{format_probability(result.threshold)}, the ε of a {BUDGET_FACTOR}x budget), {counts['below']} below it, "
-                      f"{counts['out of reach']} out of reach, {counts['no estimate']} without a trustworthy estimate "
-                      "(weights too uneven)", highlight=False, soft_wrap=True)
+                      f"{counts['out of reach']} out of reach, {counts['few completions']} on too few distinct correct "
+                      f"completions, {counts['no estimate']} without a trustworthy estimate (weights too uneven)",
+                      highlight=False, soft_wrap=True)
     for t in result.tasks:
         if t.outside:
             index, fork = t.outside[0]
@@ -486,18 +543,27 @@ def render_budget(plan, console: Console) -> None:
     table = Table(show_edge=False, pad_edge=False, title=f"k = {plan.k:,} per task; adaptive: rounds of {r.first}, "
                   f"x{r.growth}, stop once solved and pass@k >= {1 - r.tol:g} ({r.confidence:.0%} Clopper-Pearson)")
     for column in ("label", "tasks", "pilot", "full run", "adaptive run (expected)", "saved", "stop early",
-                   "unsolved at k"):
+                   "unsolved at k", "floor (expected)"):
         table.add_column(column, justify="left" if column == "label" else "right")
     for m in plan.models:
         per = "" if m.tokens_per_sample is None else f", {m.tokens_per_sample:,.0f} tok/sample"
         table.add_row(m.label, f"{m.tasks:,}", f"{m.pilot_samples:,.0f}/task{per}", _cost(plan, m, m.full_samples),
                       _cost(plan, m, m.adaptive_samples), f"{1 - m.adaptive_samples / m.full_samples:.0%}",
-                      f"{m.stopped_early:,.1f}", f"{m.unsolved_at_k:,.1f}")
+                      f"{m.stopped_early:,.1f}", f"{m.unsolved_at_k:,.1f}",
+                      "" if m.floor_samples is None else _cost(plan, m, m.floor_samples))
     console.print(table)
-    regions = ", ".join(f"{name} {value:,.1f}" for name, value in plan.regions_at_k.items())
+    chance = plan.chance
+    beside = "" if chance is None else \
+        f" (two identical models: {chance.expected:,.1f} [{chance.interval[0]}, {chance.interval[1]}])"
+    regions = ", ".join(f"{name} {value:,.1f}" + (beside if name in ("S", "E") else "")
+                        for name, value in plan.regions_at_k.items())
     console.print(f"expected regions at k: {regions} (the adaptive run's regions are the full run's, task by task); "
-                  f"GPU hours at {plan.throughput:,.0f} generated tokens/s per GPU (--throughput)",
+                  f"GPU hours at {plan.throughput:,.0f} generated tokens/s per GPU (--throughput); floor: each task "
+                  "stopped at its first success, the least any run with the full run's regions draws "
+                  "(--adaptive-rule regions comes near it)",
                   highlight=False, soft_wrap=True)
+    if plan.conclusion:
+        console.print(Text.assemble(("conclusion: ", "bold"), plan.conclusion), highlight=False, soft_wrap=True)
     for note in plan.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
 

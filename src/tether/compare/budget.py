@@ -7,6 +7,18 @@ Under it: the full protocol draws k samples per task; the adaptive rule
 the posterior; tokens are samples times the pilot's mean completion length, GPU hours those
 tokens at a throughput the user states. The expected regions at k and the tasks each model is
 expected to leave unsolved at k come from the posterior pass@k (`posterior_pass_at_k`).
+
+Beside the expected S and E, what two identical models would give (`PlanChance`), on the same
+footing: each task's pass@k at k averaged over the two pilots and given to both models, so S and E
+of a task are each q(1 - q). Identical pilots give the same expected S and E as the chance level;
+pilots that differ only by noise give a little more (their squared difference): the level is for
+comparing with the expected counts beside it, an estimate like them, not the exact conditional
+chance level `tether compare` reports after the run (lower, where pilots are small). From it, the
+chance of a run at k showing expansion (shrinkage) beyond chance: the count test at alpha whose
+critical count comes from the chance distribution (a Poisson-binomial over tasks), passed with the
+pilot's expected per-task chances (`power`). And what a single task needs: the fewest successes
+for p <= alpha on its own at k against k (`fewest_successes`), and the per-sample chance that gets
+there half the time. `conclusion` says it in one line; nothing here is a claim about the models.
 """
 
 from __future__ import annotations
@@ -16,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tether.errors import InputError
-from tether.metrics.adaptive import AdaptiveRule, posterior_outlook
+from tether.metrics import fewest_successes, poisson_binomial
+from tether.metrics.adaptive import AdaptiveRule, posterior_floor, posterior_outlook
 from tether.metrics.extrapolate import expected_regions, fit_beta_binomial, posterior_pass_at_k
 from tether.store import Store, open_store
 from tether.store.query import mean_tokens, task_counts
@@ -32,9 +45,28 @@ class ModelBudget:
     adaptive_samples: float  # expected
     stopped_early: float  # expected tasks the rule stops before k
     unsolved_at_k: float  # expected tasks without a correct sample at k
+    floor_samples: float | None = None  # expected, stopping each task at its first success (docs/adaptive.md)
 
     def tokens(self, samples: float) -> float | None:
         return None if self.tokens_per_sample is None else samples * self.tokens_per_sample
+
+
+@dataclass(frozen=True)
+class PlanChance:
+    """What two identical models would give at k beside the expected S and E, and what a run at k could show."""
+
+    expected: float  # S and E each, for two identical models (the pilots' averaged pass@k at k given to both)
+    interval: tuple[int, int]  # central 95% of the S (or E) count under it
+    critical: int | None  # the fewest S (E) a run needs to be beyond chance at alpha (None: no count is)
+    power: dict[str, float]  # "S"/"E" -> chance that a run at k shows the count beyond chance at alpha
+    alpha: float
+    fewest_successes: int | None  # successes an E (S) task needs for p <= alpha on its own, k against k
+    half_the_time: float | None  # the per-sample chance that reaches `fewest_successes` in k half the time
+
+    def as_dict(self) -> dict:
+        return {"expected": self.expected, "interval": list(self.interval), "critical": self.critical,
+                "power": dict(self.power),
+                "alpha": self.alpha, "fewest_successes": self.fewest_successes, "half_the_time": self.half_the_time}
 
 
 @dataclass
@@ -45,6 +77,12 @@ class BudgetPlan:
     models: list[ModelBudget]
     regions_at_k: dict[str, float]  # expected P/S/E/O at k
     notes: list[str] = field(default_factory=list)
+    chance: PlanChance | None = None  # beside S and E: two identical models at k
+
+    @property
+    def conclusion(self) -> str:
+        """One line: what a run at k could tell (`plan_conclusion`)."""
+        return plan_conclusion(self)
 
     def gpu_hours(self, tokens: float | None) -> float | None:
         return None if tokens is None else tokens / self.throughput / 3600
@@ -52,15 +90,17 @@ class BudgetPlan:
     def to_dict(self) -> dict:
         return {"k": self.k, "rule": self.rule.as_dict(), "throughput": self.throughput,
                 "regions_at_k": self.regions_at_k, "notes": self.notes,
+                "chance_at_k": self.chance.as_dict() if self.chance else None, "conclusion": self.conclusion,
                 "models": [{**m.__dict__, "full_tokens": m.tokens(m.full_samples),
                             "adaptive_tokens": m.tokens(m.adaptive_samples),
                             "full_gpu_hours": self.gpu_hours(m.tokens(m.full_samples)),
-                            "adaptive_gpu_hours": self.gpu_hours(m.tokens(m.adaptive_samples))}
+                            "adaptive_gpu_hours": self.gpu_hours(m.tokens(m.adaptive_samples)),
+                            "floor_tokens": m.tokens(m.floor_samples) if m.floor_samples is not None else None}
                            for m in self.models]}
 
 
 def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule(), throughput: float = 5000.0,
-                base_label: str = "base", rl_label: str = "rl", seed: int = 0) -> BudgetPlan:
+                base_label: str = "base", rl_label: str = "rl", seed: int = 0, alpha: float = 0.05) -> BudgetPlan:
     """The plan for a run of k samples per task of both labels, from the pilot the store holds."""
     from tether.compare.pairing import align
 
@@ -79,11 +119,69 @@ def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule
         solved = posterior_pass_at_k(pilot.n, pilot.c, fit, [k])[:, 0]
         passes.append(solved[:, None])
         per_sample = mean_tokens(store, label)
+        floor = posterior_floor(pilot.n, pilot.c, fit.a, fit.b, k, seed=seed)  # the least any exact-regions rule draws
         plan.models.append(ModelBudget(label, len(pilot.n), float(np.median(pilot.n)), per_sample,
                                        len(pilot.n) * k, float(samples.sum()), float((1 - to_the_end).sum()),
-                                       float((1 - solved).sum())))
+                                       float((1 - solved).sum()), float(floor.sum())))
         if per_sample is None:
             plan.notes.append(f"{label}'s pilot samples record no token counts: tokens and GPU hours are not known")
     plan.regions_at_k = {region: float(values[0]) for region, values in expected_regions(*passes).items()}
+    plan.chance = plan_chance(passes[0][:, 0], passes[1][:, 0], k, alpha)
     plan.notes += dropped
     return plan
+
+
+def plan_chance(base, rl, k: int, alpha: float = 0.05) -> PlanChance:
+    """From each task's chance of being solved at k by each model (`base`, `rl`): the S and E two identical
+    models would give (both with the averaged chance), its 95% interval, and the power of a run at k to show
+    S and E beyond it (module docstring)."""
+    from scipy.stats import beta
+
+    base, rl = np.asarray(base, float), np.asarray(rl, float)
+    same = (base + rl) / 2
+    offset, pmf = poisson_binomial(same * (1 - same))
+    values = offset + np.arange(len(pmf))
+    cdf = np.cumsum(pmf)
+    interval = (int(values[np.searchsorted(cdf, 0.025 * (1 - 1e-12))]),
+                int(values[min(len(values) - 1, np.searchsorted(cdf, 0.975 * (1 - 1e-12)))]))
+    tail = pmf[::-1].cumsum()[::-1]  # P(count >= values[i]) for identical models
+    beyond = values[tail <= alpha]
+    critical = int(beyond[0]) if beyond.size else None
+    power = {}
+    for region, chances in (("S", base * (1 - rl)), ("E", rl * (1 - base))):
+        start, found = poisson_binomial(chances)
+        power[region] = float(found[start + np.arange(len(found)) >= critical].sum()) if critical is not None else 0.0
+    fewest = fewest_successes(k, k, alpha)
+    half = None if fewest is None else float(beta.ppf(0.5, fewest, k - fewest + 1))
+    return PlanChance(float(values @ pmf), interval, critical, power, alpha, fewest, half)
+
+
+def plan_conclusion(plan: BudgetPlan) -> str:
+    """"at k = 256: expected E 3.3 and S 3.3 vs 3.1 each for two identical models; a run would show expansion
+    beyond chance (p ≤ 0.05) with probability 7% and shrinkage with 6%: this budget would not tell expansion or
+    shrinkage from chance; a single E task needs ≥ 5 of RL's 256 samples correct …"."""
+    chance, regions = plan.chance, plan.regions_at_k
+    if chance is None:
+        return ""
+    line = (f"at k = {plan.k:,}: expected E {regions['E']:,.1f} and S {regions['S']:,.1f} vs {chance.expected:,.1f} "
+            "each for two identical models; ")
+    e, s = chance.power["E"], chance.power["S"]
+    if chance.critical is None:
+        tasks = plan.models[0].tasks if plan.models else 0
+        line += (f"no S or E count on these {tasks} tasks would be beyond chance at p ≤ {chance.alpha:g}: too few "
+                 "tasks could land in S or E to tell anything")
+    else:
+        line += (f"a run would show expansion beyond chance (p ≤ {chance.alpha:g}) with probability {e:.0%} and "
+                 f"shrinkage with {s:.0%}: ")
+        line += ("this budget would not tell expansion or shrinkage from chance" if max(e, s) < 0.5 else
+                 "if the pilot's estimates hold, " + "; ".join(f"{name} {_shows(power)}" for name, power in
+                                                               (("expansion", e), ("shrinkage", s))))
+    if chance.fewest_successes is None:
+        return line + f"; no single task can reach p ≤ {chance.alpha:g} on its own at this k"
+    return (line + f"; a single E task needs ≥ {chance.fewest_successes} of RL's {plan.k:,} samples correct (and "
+            f"none of the base's) to reach p ≤ {chance.alpha:g} on its own, which a per-sample chance of "
+            f"{chance.half_the_time:.2%} reaches half the time")
+
+
+def _shows(power: float) -> str:
+    return "would likely show" if power >= 0.8 else "might show" if power >= 0.5 else "would not be told from chance"

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from tether.errors import InputError
 from tether.ingest import read_graded_rows
 from tether.ingest.read import COUNTED
+from tether.metrics.adaptive import is_regions_rule
 from tether.store import is_remote, is_store, open_store
 from tether.store.query import first_samples_agreement, task_counts
 from tether.store.schema import TaskCounts
@@ -133,6 +134,46 @@ def adaptive_budgets(sources: list[tuple[object, str | None]]) -> tuple[tuple[in
         if str(path) not in manifests:
             manifests[str(path)] = open_store(path).manifest()
         run = manifests[str(path)].runs.get(label)
-        budgets.append(run.k if run is not None and run.settings.adaptive else None)
+        adaptive = run.settings.adaptive if run is not None else None
+        budgets.append(None if not adaptive else RegionsBudget(run.k) if is_regions_rule(adaptive) else run.k)
     return tuple(budgets), [label for (_, label), k in zip(sources, budgets) if k]
+
+
+class RegionsBudget(int):
+    """The full budget k of a label sampled under the regions rule (stopped at its first success): an int like
+    any adaptive label's, so chance levels are computed at k, and marked so that pass@k is not carried
+    beyond a task's own samples, where that rule measured nothing (`passk_reach`)."""
+
+
+REGIONS_NOTE = ("{labels} sampled with the regions rule: each task stopped at the end of the round with its first "
+                "success, so the regions and their chance levels are the full protocol's, but pass@k is measured "
+                "only up to the fewest samples any task holds (the k grid ends there); a solved task's pass@k "
+                "beyond its own samples is not measured (docs/adaptive.md)")
+
+
+def adaptive_notes(labels: list[str], budgets: tuple[int | None, ...]) -> list[str]:
+    """The notes for a comparison's adaptive labels and budgets (as `adaptive_budgets` gives them): the pass@k
+    rule's and the regions rule's."""
+    regions = [label for label, k in zip(labels, [k for k in budgets if k]) if isinstance(k, RegionsBudget)]
+    passk = [label for label in labels if label not in regions]
+    return (([ADAPTIVE_NOTE.format(labels=" and ".join(passk))] if passk else [])
+            + ([REGIONS_NOTE.format(labels=" and ".join(regions))] if regions else []))
+
+
+def passk_reach(counts: TaskCounts, k: int | None) -> tuple[np.ndarray, int | None]:
+    """Up to which k a label's pass@k is known on each task, and the budget its curve may reach beyond a task's
+    samples (`pass_at_k_curves`): each task's own n for a full run; k on every task for the pass@k rule (a
+    stopped task was settled at k); for the regions rule the fewest samples any task holds, on every task."""
+    if isinstance(k, RegionsBudget):
+        return np.full(counts.n.shape, int(counts.n.min()) if counts.n.size else 0), None
+    return (np.maximum(counts.n, k) if k else counts.n), k
+
+
+def check_regions_grid(k_grid, pairs: list[tuple[TaskCounts, int | None]]) -> None:
+    """A requested k grid beyond what a regions-rule label measured is refused, saying why."""
+    for counts, k in pairs:
+        if isinstance(k, RegionsBudget) and k_grid and counts.n.size and max(k_grid) > counts.n.min():
+            raise InputError(f"k={max(k_grid)}: {counts.label} was sampled with the regions rule, which measures "
+                             f"pass@k only up to k = {int(counts.n.min())} (the fewest samples of any task); its "
+                             "regions and chance levels are at its full budget")
 

@@ -29,6 +29,8 @@ def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCo
     count and first ids (both sides at once), unless `allow_missing`: then dropped, with that as a warning."""
     base_ids, rl_ids = base.task_ids.astype(str), rl.task_ids.astype(str)
     common = np.intersect1d(base_ids, rl_ids)
+    if common.size == 0 and base_ids.size and rl_ids.size:
+        raise InputError(no_common_tasks(base, rl))
     found = []
     for model, other, only in ((base, rl, np.setdiff1d(base_ids, rl_ids)), (rl, base, np.setdiff1d(rl_ids, base_ids))):
         if only.size:
@@ -39,11 +41,33 @@ def align(base: TaskCounts, rl: TaskCounts, allow_missing: bool) -> tuple[TaskCo
         raise InputError("; ".join(found) + " (use --allow-missing, or allow_missing = true under an experiment's "
                          "[compare], to drop them)")
     if common.size == 0:
-        raise InputError(f"{base.source} and {rl.source} share no task ids")
+        raise InputError(f"{base.source} and {rl.source} share no task ids")  # one side has none
     if found:
         total = len(base_ids) + len(rl_ids) - 2 * common.size
         found = [f"{'; '.join(found)}; dropped these {total} tasks: compared on the {common.size} tasks both have"]
     return base.subset(common), rl.subset(common), found
+
+
+def no_common_tasks(base: TaskCounts, rl: TaskCounts) -> str:
+    """Why two models that share no task id cannot be compared, and the likely cause: not a task to drop
+    (--allow-missing would drop every one) but ids that name the same documents differently, most often the
+    benchmark before the first '/' (taken from a file's name), or two different task sets."""
+    base_ids, rl_ids = base.task_ids.astype(str), rl.task_ids.astype(str)
+    line = (f"{base.label!r} ({base.source}) and {rl.label!r} ({rl.source}) share no task ids (e.g. {base_ids[0]} vs "
+            f"{rl_ids[0]}), so there is nothing to compare")
+
+    def split(ids):
+        parts = [i.split("/", 1) for i in ids]
+        return {p[0] for p in parts if len(p) == 2}, {p[1] for p in parts if len(p) == 2}
+
+    (base_names, base_rest), (rl_names, rl_rest) = split(base_ids), split(rl_ids)
+    if base_rest & rl_rest:
+        names = ", ".join(sorted(base_names)[:SHOWN]), ", ".join(sorted(rl_names)[:SHOWN])
+        return (f"{line}: their ids name the benchmark differently ({names[0]} vs {names[1]}) before the same "
+                f"document ids, e.g. {min(base_rest & rl_rest)}; give both the same benchmark name (`tether "
+                "import --benchmark NAME` for a harness file renamed for its model)")
+    return (f"{line}: were both sampled on the same tasks, with the same task ids? (the benchmark name or the id "
+            "scheme differs between them)")
 
 
 def matched_limits(base: TaskCounts, rl: TaskCounts) -> tuple[dict[str, int] | None, str | None]:

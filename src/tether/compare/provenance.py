@@ -5,12 +5,15 @@ Shown in `tether compare`'s header, kept in compare.json and summary.json, and i
 first section, so a table is never separated from what produced it. Beside it, `reward_hacks`:
 per label, the current verdicts whose detail signals a reward hack (a program that exited before
 its tests finished, a forged result), which an RL model's pass@k should be read with.
+`checked_labels` also warns, per label, when its format compliance is low or none of its current
+verdicts is correct (`tether.store.compliance`: the same lines as `tether grade`'s).
 """
 
 from __future__ import annotations
 
 from tether.compare.counts import label_warnings
 from tether.store import Store
+from tether.store.compliance import compliance_warnings, stored_compliance
 from tether.store.manifest import Manifest
 from tether.store.query import reward_hack_counts, sample_totals
 from tether.store.schema import RewardHackCounts
@@ -18,9 +21,12 @@ from tether.store.schema import RewardHackCounts
 
 def checked_labels(store: Store, base_label: str, rl_label: str) -> tuple[list[str], dict[str, dict]]:
     """The warnings about comparing these two labels (`label_warnings`: a label against itself is an
-    error) and the provenance of each, from one read of the manifest."""
+    error; then each label's format compliance or lack of any correct verdict, `compliance_warnings`)
+    and the provenance of each, from one read of the manifest."""
     manifest = store.manifest()
-    return (label_warnings(store, base_label, rl_label, manifest),
+    found = label_warnings(store, base_label, rl_label, manifest)
+    found += compliance_warnings(stored_compliance(store, label) for label in (base_label, rl_label))
+    return (found,
             {"base": provenance(store, base_label, manifest), "rl": provenance(store, rl_label, manifest)})
 
 

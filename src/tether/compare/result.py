@@ -11,15 +11,23 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tether.errors import written_to
+from tether.compare.sensitivity import Sensitivity
+from tether.errors import InputError, written_to
 from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Extrapolation, Interval, RegionCounts
 from tether.metrics.uncertainty import json_number
 from tether.store.schema import RewardHackCounts, TaskCounts
 
+if TYPE_CHECKING:
+    from tether.compare.conclusion import Conclusion
+
 SETTINGS = ("bootstrap_reps", "confidence", "alpha", "seed")
+# what an interval covers (`CompareOptions.intervals`), in words: tasks like these, or these tasks' sampling noise
+INTERVALS = {"tasks": "over tasks like these (tasks resampled)",
+             "fixed": "for these tasks only (each task's samples resampled, tasks held fixed)"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,11 @@ class CompareOptions:
     seed: int = 0
     match_budget: bool = True  # compare both models on each task's first min(n_base, n_rl) samples
     extrapolate: int = 4  # doublings of k beyond the grid's largest, estimated by a beta-binomial fit (0: none)
+    intervals: str = "tasks"  # what an interval covers: "tasks" like these (resampled), or this "fixed" task set
+
+    def __post_init__(self):
+        if self.intervals not in INTERVALS:
+            raise InputError(f"intervals must be one of {', '.join(INTERVALS)}, got {self.intervals!r}")
 
 
 @dataclass(frozen=True)
@@ -49,22 +62,26 @@ class Rate:
 class SelfComparison:
     """One model against itself: its even- and odd-indexed samples compared as if two models.
 
-    The empirical noise floor at half the budget: what S and E look like when nothing changed."""
+    The empirical noise floor: what S and E look like when nothing changed, at the comparison's budget where
+    the label holds twice it, else at half of what it holds."""
 
     label: str
     samples_per_half: int  # median over tasks
     counts: RegionCounts
     s: ChanceLevel  # observed S and E of the halves beside their own chance level
     e: ChanceLevel
+    comparison_samples: int | None = None  # median samples per model of the comparison beside it (None: alone)
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "samples_per_half": self.samples_per_half, "counts": self.counts.as_dict(),
+        return {"label": self.label, "samples_per_half": self.samples_per_half,
+                "comparison_samples": self.comparison_samples, "counts": self.counts.as_dict(),
                 "S": self.s.as_dict(), "E": self.e.as_dict()}
 
     @classmethod
     def from_dict(cls, payload: dict) -> SelfComparison:
         return cls(payload["label"], int(payload["samples_per_half"]), RegionCounts(**payload["counts"]),
-                   ChanceLevel.from_dict(payload["S"]), ChanceLevel.from_dict(payload["E"]))
+                   ChanceLevel.from_dict(payload["S"]), ChanceLevel.from_dict(payload["E"]),
+                   payload.get("comparison_samples"))
 
 
 @dataclass(repr=False)
@@ -82,7 +99,7 @@ class Comparison:
     pass_at_k_ci: dict[str, tuple[np.ndarray, np.ndarray]]
     crossover_k: float | None
     delta_pass_at_k: np.ndarray  # RL - base on k_grid
-    delta_pass_at_k_ci: tuple[np.ndarray, np.ndarray]  # paired bootstrap over tasks
+    delta_pass_at_k_ci: tuple[np.ndarray, np.ndarray]  # paired, pointwise at each k
     crossover: Crossover  # the crossover with its interval, and every crossing
     p_values: np.ndarray
     q_values: np.ndarray
@@ -98,6 +115,10 @@ class Comparison:
     provenance: dict[str, dict] = field(default_factory=dict)  # "base"/"rl" -> what produced it (compare.provenance)
     # "base"/"rl" -> its current verdicts and those signalling a reward hack (two labels of one store; else empty)
     reward_hacks: dict[str, RewardHackCounts] = field(default_factory=dict)
+    # the regions under each verdict set (`--verifiers`, or every set both labels have in a store's comparison)
+    sensitivity: Sensitivity | None = None
+    # the simultaneous band of RL - base over k_grid: every "beyond chance" about the difference rests on it
+    delta_pass_at_k_band: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def task_ids(self) -> np.ndarray:
@@ -107,6 +128,25 @@ class Comparison:
         counts = " ".join(f"{region}={value}" for region, value in self.counts.as_dict().items())
         return (f"Comparison({self.base.label!r} vs {self.rl.label!r}: {len(self.task_ids)} tasks, {counts}, "
                 f"crossover_k={self.crossover_k}, warnings={len(self.warnings)})")
+
+    @property
+    def band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The simultaneous band of RL - base over the k grid (NaN when read from an older compare.json)."""
+        if self.delta_pass_at_k_band is None:
+            return np.full(len(self.k_grid), np.nan), np.full(len(self.k_grid), np.nan)
+        return self.delta_pass_at_k_band
+
+    def beyond_band(self) -> dict[str, np.ndarray]:
+        """The k where each model is ahead beyond the simultaneous band: "rl" (band above 0), "base" (below)."""
+        lo, hi = self.band
+        return {"rl": self.k_grid[lo > 0], "base": self.k_grid[hi < 0]}
+
+    @property
+    def conclusion(self) -> Conclusion:
+        """The answer in words, with its chance context and power (`tether.compare.conclusion`)."""
+        from tether.compare.conclusion import conclude
+
+        return conclude(self)
 
     def tasks_frame(self):
         """One row per task (region, counts, exact test, BH q-value, miss probability) as a pandas DataFrame."""
@@ -128,6 +168,7 @@ class Comparison:
             for label in ("base", "rl")
         }
         return {
+            "conclusion": self.conclusion.as_dict(),  # derived: from_dict recomputes it
             "counts": self.counts.as_dict(),
             "metrics": {
                 name: {"value": json_number(rate.value), "ci": [json_number(rate.ci.lo), json_number(rate.ci.hi)], "note": rate.note}
@@ -139,11 +180,15 @@ class Comparison:
             "delta_pass_at_k": {str(int(k)): json_number(v) for k, v in zip(self.k_grid, self.delta_pass_at_k)},
             "delta_pass_at_k_ci": {str(int(k)): [json_number(lo), json_number(hi)]
                                    for k, lo, hi in zip(self.k_grid, *self.delta_pass_at_k_ci)},
+            "delta_pass_at_k_band": {str(int(k)): [json_number(lo), json_number(hi)]
+                                     for k, lo, hi in zip(self.k_grid, *self.band)},
+            "intervals": self.options.intervals,
             "crossover": self.crossover.as_dict(),
             "significant": dict(self.significant),
             "chance": {**self.chance.as_dict(), **self._self_dict(), "tests": {
-                "method": "one-sided exact test (Fisher, conditional on the task's successes) in the region's "
-                          "direction; Benjamini-Hochberg over every task with at least one success",
+                "method": "exact test of each task's region (Fisher, conditional on the task's successes; two-sided: "
+                          "all successes to one model or the other); Benjamini-Hochberg over every task with at "
+                          "least one success, S and E together",
                 "tested": self.tested, "fewest_successes": dict(self.fewest_successes)}},
             "n_tasks": len(self.task_ids),
             "sources": {"base": self.base.source, "rl": self.rl.source},
@@ -154,12 +199,14 @@ class Comparison:
                 "allow_missing": self.options.allow_missing,
                 "match_budget": self.options.match_budget,
                 "extrapolate": self.options.extrapolate,
+                "intervals": self.options.intervals,
             },
             "extrapolation": self.extrapolation.as_dict() if self.extrapolation else None,
             "warnings": list(self.warnings),
             "provenance": self.provenance,
             **({"reward_hacks": {side: counts.as_dict() for side, counts in self.reward_hacks.items()}}
                if self.reward_hacks else {}),
+            **({"sensitivity": self.sensitivity.to_dict()} if self.sensitivity is not None else {}),
             "tasks": [self._task_dict(i) for i in range(len(self.task_ids))],
         }
 
@@ -185,7 +232,8 @@ class Comparison:
         options = CompareOptions(tuple(settings["k_grid"]) if settings.get("k_grid") else None,
                                  bool(settings.get("allow_missing", False)), *(settings[s] for s in SETTINGS),
                                  match_budget=bool(settings.get("match_budget", True)),
-                                 extrapolate=int(settings.get("extrapolate", 4)))
+                                 extrapolate=int(settings.get("extrapolate", 4)),
+                                 intervals=settings.get("intervals", "tasks"))
         return cls(
             base=counts("base"),
             rl=counts("rl"),
@@ -216,6 +264,9 @@ class Comparison:
             extrapolation=Extrapolation.from_dict(payload["extrapolation"]) if payload.get("extrapolation") else None,
             provenance=dict(payload.get("provenance") or {}),
             reward_hacks={side: RewardHackCounts(**counts) for side, counts in payload.get("reward_hacks", {}).items()},
+            sensitivity=Sensitivity.from_dict(payload["sensitivity"]) if payload.get("sensitivity") else None,
+            delta_pass_at_k_band=tuple(np.array([_float(payload["delta_pass_at_k_band"][str(k)][side]) for k in grid])
+                                       for side in (0, 1)) if "delta_pass_at_k_band" in payload else None,
         )
 
     def _task_dict(self, i: int) -> dict:

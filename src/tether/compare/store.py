@@ -1,7 +1,8 @@
 """A store's comparison, overall and per benchmark, computed once and kept in the store.
 
 `compare_store` compares two labels of one store on all their tasks and on each benchmark's
-tasks; `save_store_comparison` writes it to ``<store>/compare/`` (compare.json with a
+tasks (and, where both labels keep two verdict sets or more, the regions under each:
+`tether.compare.sensitivity`); `save_store_comparison` writes it to ``<store>/compare/`` (compare.json with a
 ``benchmarks`` section and both labels' reward-hacking signals, and tasks.csv), stamped with what
 it was computed from: the labels and the verdict shards and current verifier versions of both.
 `load_store_comparison` returns it only while that stamp still matches (and, when options are
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import ADAPTIVE_NOTE, adaptive_budgets
+from tether.compare.counts import adaptive_budgets, adaptive_notes
 from tether.compare.pairing import paired_counts
 from tether.compare.provenance import checked_labels, reward_hacks
 from tether.compare.result import CompareOptions, Comparison, replace_text, save_comparison
-from tether.compare.run import compare_counts, self_comparison
+from tether.compare.run import compare_counts, self_comparison_beside
+from tether.compare.sensitivity import Side, grader_sensitivity
 from tether.store import Store, is_remote, open_store
 from tether.store.query import task_benchmarks, task_counts
 
@@ -70,12 +72,15 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
                                      allow_missing=options.allow_missing,
                                      match_budget=options.match_budget and not adaptive)
     overall = compare_counts(base, rl, options, budgets)
-    notes = [ADAPTIVE_NOTE.format(labels=" and ".join(adaptive))] if adaptive else []
+    notes = adaptive_notes(adaptive, budgets)
     overall.warnings = paired + overall.warnings + warnings + notes
     overall.provenance = origin
     overall.reward_hacks = reward_hacks(store, base_label, rl_label)
     if self_label is not None:
-        overall.self_comparison = self_comparison(store, self_label)
+        overall.self_comparison = self_comparison_beside(store, self_label, overall, adaptive=bool(adaptive))
+    overall.sensitivity = grader_sensitivity(  # when both labels keep two verdict sets or more
+        Side(store, base_label), Side(store, rl_label), None, allow_missing=options.allow_missing,
+        match_budget=options.match_budget and not adaptive, confidence=options.confidence, budgets=budgets)
     benchmark_of = {str(t): "all" for t in overall.task_ids}
     benchmark_of.update({t: b for t, b in task_benchmarks(store, base_label).items() if t in benchmark_of})
     benchmarks = {}
@@ -90,6 +95,10 @@ def stamp(store: Store, base_label: str, rl_label: str) -> str:
     manifest = store.manifest()
     parts = {label: {"shards": sorted(p.name for p in store.shard_paths("verdicts", label)),
                      "versions": manifest.versions(label)} for label in (base_label, rl_label)}
+    for label in (base_label, rl_label):  # verdict sets, where kept (older stamps stay as they were)
+        sets = {name: found.versions for name, found in manifest.verdict_sets(label).items()}
+        if sets:
+            parts[label]["sets"] = sets
     parts["labels"] = [base_label, rl_label]
     others = sorted(set(store.labels("verdicts")) - {base_label, rl_label})  # a self-comparison may use one
     parts["others"] = {label: sorted(p.name for p in store.shard_paths("verdicts", label)) for label in others}
@@ -129,8 +138,9 @@ def load_store_comparison(store: str | Store, base_label: str = "base", rl_label
     computed from other data."""
     store = open_store(store)
     payload = read_saved(store, "compare.json")
-    if payload is None or payload.get("stamp") != stamp(store, base_label, rl_label) or "reward_hacks" not in payload:
-        return None  # absent, computed from other data, or by a tether that did not count reward hacks
+    if payload is None or payload.get("stamp") != stamp(store, base_label, rl_label) or "reward_hacks" not in payload \
+            or "conclusion" not in payload or "delta_pass_at_k_band" not in payload:
+        return None  # absent, from other data, or by a tether without reward hacks, conclusion or the Δ band
     try:
         found = StoreComparison.from_dict(payload)
     except (KeyError, TypeError, ValueError):  # written by an older tether: compare again

@@ -1,7 +1,8 @@
 """avg@k and answer-level entropy from the stored verdicts, per benchmark.
 
 - avg@k: the mean accuracy of the first k samples of each task, averaged over tasks (the paper
-  uses k = 32).
+  uses k = 32). The k it reports is the one used: min(k asked, samples per task), the largest
+  over the tasks (16 when k = 32 was asked of a store with 16 samples per task).
 - Answer entropy: per task, the Shannon entropy in nats of the empirical distribution of the
   distinct extracted answers among its first k samples, averaged over tasks. Samples with no
   extracted answer count as one outcome of their own ("no answer"). Answers are compared as
@@ -38,11 +39,12 @@ def answer_entropy(answers: Sequence[str | None]) -> float:
 @dataclass(frozen=True)
 class AnswerStats:
     label: str
-    k: int
+    k: int  # samples per task used: min(requested_k, samples per task), the largest over the tasks
     tasks: int
     avg_at_k: float
     answer_entropy: float
     benchmark: str = ALL
+    requested_k: int | None = None  # the k asked for
 
 
 def answer_stats(store: Store, label: str, k: int = 32) -> AnswerStats:
@@ -74,4 +76,6 @@ def _graded_answers(store: Store, label: str, k: int) -> dict[str, list[tuple[bo
 def _stats(label: str, k: int, benchmark: str, tasks: list[list[tuple[bool, str | None]]]) -> AnswerStats:
     accuracy = [sum(c for c, _ in items) / len(items) for items in tasks]
     entropy = [answer_entropy([a for _, a in items]) for items in tasks]
-    return AnswerStats(label, k, len(tasks), sum(accuracy) / len(accuracy), sum(entropy) / len(entropy), benchmark)
+    used = max(len(items) for items in tasks)
+    return AnswerStats(label, used, len(tasks), sum(accuracy) / len(accuracy), sum(entropy) / len(entropy),
+                       benchmark, k)

@@ -3,8 +3,10 @@
 For each model label: avg@k and answer entropy per benchmark (from the verdicts), token entropy
 per benchmark (teacher forcing through an engine), and, given reference traces, perplexity over
 all traces and per support region of their tasks (regions from the counts, `tether.metrics`). Rows are
-appended to the store's `diagnostics` table under one run id; `load_diagnostics` reads the newest
-value of each (label, metric, benchmark, group).
+appended to the store's `diagnostics` table under one run id, each with the k used and asked for and,
+where it depends on verdicts, their fingerprint; `load_diagnostics` reads the newest value of each
+(label, metric, benchmark, group), recomputing what the verdicts give where they changed since
+(`tether.diagnostics.current`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tether.diagnostics.answers import answer_stats_by_benchmark
+from tether.diagnostics.current import answer_rows, current_diagnostics, fingerprint, verdicts_of
 from tether.diagnostics.tokens import Trace, token_entropy, trace_perplexity
 from tether.engines import ENGINE, Scorer, engine_options, make_engine
 from tether.errors import InputError
@@ -67,11 +70,10 @@ def diagnose(store: Store, labels: Sequence[str] = ("base", "rl"), *, engines: E
     engines = engines or (lambda label: sampling_engine(store, label))
     run = Diagnosis(dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ"))
     regions = _regions(store, labels) if traces else {}
+    seen = {label: fingerprint(store, label) for label in labels}  # the verdicts the values are computed from
     for label in labels:
-        for name, stats in answer_stats_by_benchmark(store, label, k).items():
-            run.rows += [Diagnostic(label, run.run_id, "avg_at_k", name, "all", stats.avg_at_k, stats.tasks, k),
-                         Diagnostic(label, run.run_id, "answer_entropy", name, "all", stats.answer_entropy,
-                                    stats.tasks, k, "nats")]
+        stats = answer_stats_by_benchmark(store, label, k)
+        run.rows += answer_rows(stats, run.run_id, verdicts_of({label: seen[label]}))
         if not (token_entropy_on or traces):
             continue
         engine = engines(label)
@@ -80,15 +82,17 @@ def diagnose(store: Store, labels: Sequence[str] = ("base", "rl"), *, engines: E
                 with progress(f"token entropy {label}") as bar:
                     found = token_entropy(store, label, engine, k=k, batch=batch, on_start=bar.start,
                                           on_progress=bar.advance)
-                run.rows += [Diagnostic(label, run.run_id, "token_entropy", name, "all", e.value, e.tokens, k,
-                                        "nats, exact" if e.exact else "nats, top-k approximation")
+                run.rows += [Diagnostic(label, run.run_id, "token_entropy", name, "all", e.value, e.tokens, e.k,
+                                        "nats, exact" if e.exact else "nats, top-k approximation", k)
                              for name, e in found.items()]
             if traces:
                 with progress(f"perplexity {label}") as bar:
                     found = trace_perplexity(store, label, engine, traces, regions, batch=batch,
                                              on_start=bar.start, on_progress=bar.advance)
+                by_region = verdicts_of({name: seen[name] for name in labels})  # the regions come from both
                 run.rows += [Diagnostic(label, run.run_id, "perplexity", "all", group, p.value, p.tokens, None,
-                                        f"{p.traces} reference traces") for group, p in found.items()]
+                                        f"{p.traces} reference traces", None, by_region if group != "all" else None)
+                             for group, p in found.items()]
         finally:
             engine.close()
     for label in labels:
@@ -98,8 +102,10 @@ def diagnose(store: Store, labels: Sequence[str] = ("base", "rl"), *, engines: E
 
 
 def load_diagnostics(store: Store) -> list[Diagnostic]:
-    """The newest value of each (label, metric, benchmark, group) in the store's diagnostics table."""
-    return query.diagnostics(store)
+    """The newest value of each (label, metric, benchmark, group) in the store's diagnostics table, avg@k and
+    answer entropy recomputed where the verdicts changed since (`current_diagnostics`, which also names
+    what it cannot recompute)."""
+    return current_diagnostics(store).rows
 
 
 def _regions(store: Store, labels: Sequence[str]) -> dict[str, str]:

@@ -29,7 +29,7 @@ from tether.diagnostics.answers import ALL
 from tether.engines.base import Scorer, TokenScores
 from tether.errors import InputError
 from tether.store import Store
-from tether.store.query import completions_with_benchmark, stored_prompts
+from tether.store.query import completions_with_benchmark, sample_counts, stored_prompts
 
 Progress = Callable[[int], None]
 
@@ -41,7 +41,7 @@ class TokenEntropy:
     value: float  # nats: mean over samples of each sample's mean over its positions
     samples: int
     tokens: int
-    k: int
+    k: int  # samples per task used: min(k asked, samples per task)
     exact: bool  # False when computed from a server's top-k log-probs
 
 
@@ -74,7 +74,9 @@ def token_entropy(store: Store, label: str, engine: Scorer, *, k: int = 32, batc
     groups = {ALL: np.ones(len(rows), dtype=bool)}
     for name in sorted(set(benchmarks)):
         groups[name] = benchmarks == name
-    return {name: _entropy_of(label, name, per_sample[mask], lengths[mask], k, exact) for name, mask in groups.items()}
+    used = min(k, max(sample_counts(store, label).values(), default=k))  # the k used: 16 of 32 asked with 16 samples
+    return {name: _entropy_of(label, name, per_sample[mask], lengths[mask], used, exact)
+            for name, mask in groups.items()}
 
 
 def read_traces(path: str | Path) -> list[Trace]:

@@ -62,7 +62,7 @@ def _options_model(name: str):
     from pydantic import ConfigDict, create_model
 
     cls = engine_class(name)
-    hints = typing.get_type_hints(cls.__init__)
+    hints = typing.get_type_hints(cls.__init__, include_extras=True)  # Annotated[int, Field(ge=1)] checks
     fields = {}
     for parameter in list(inspect.signature(cls.__init__).parameters.values())[2:]:  # after self and model
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):

@@ -11,6 +11,14 @@ text, as OpenAI servers do). bf16 on GPUs that support it, fp16 on other GPUs,
 float32 on CPU. With ``on_batch`` set, every decoding step reports the batch's
 progress (see `tether.engines.base`), so a batch that runs for minutes shows.
 
+CPU threads (sampling and scoring alike): ``threads`` torch threads, by default
+`default_threads()` (``OMP_NUM_THREADS`` where set, as Ray sets it to each worker's
+CPUs; else the cores this process may use), and a warning on stderr, once per
+process, when they cannot all run at once: more threads than usable cores, or a
+machine already busy (load average >= usable cores). OpenMP threads that wait for
+a core stall one another: on a busy 2-core machine SmolLM2-135M sampled 11-18
+tokens/s with one thread and 2-3 with two (docs/sampling.md, "CPU sampling").
+
 Heavy imports (torch, transformers) happen when an engine is built.
 """
 
@@ -18,8 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import sys
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from tether.engines.base import BatchProgress, Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
@@ -42,6 +57,7 @@ class TransformersEngine:
         template: str = "auto",
         gguf_file: str | None = None,
         revision: str | None = None,
+        threads: Annotated[int, Field(ge=1)] | None = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -50,6 +66,7 @@ class TransformersEngine:
         hf_logging.disable_progress_bar()
         self.model_id, self.template, self.batch_size = str(model), template, batch_size
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.threads = use_threads(threads, self.device)
         self.torch_dtype = _dtype(dtype, self.device)
         extra = {"gguf_file": gguf_file} if gguf_file else {}
         if revision:  # a hub branch, tag or commit (e.g. an earlier release kept in the repo's history)
@@ -213,6 +230,73 @@ class TransformersEngine:
                 tokens = tuple(self.tokenizer.decode([t]) for t in token_ids)
                 results.append(SequenceScores(logprobs.cpu().numpy(), tokens, token_ids))
         return results
+
+
+# -- CPU threads -----------------------------------------------------------------
+
+_WARNED: list[str] = []  # the oversubscription warning is said once per process
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on: its affinity mask (taskset, a container's cpuset), capped by a
+    container's CPU quota (cgroup v2 ``cpu.max``), at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with suppress(OSError, ValueError):
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    return max(1, cores)
+
+
+def load_average() -> float | None:
+    """The one-minute load average (None where the system does not say)."""
+    with suppress(OSError, AttributeError):
+        return os.getloadavg()[0]
+    return None
+
+
+def default_threads(workers: int = 1, cores: int | None = None) -> int:
+    """Torch threads for CPU sampling: ``OMP_NUM_THREADS`` where set (Ray sets it to the CPUs of each of
+    its workers), else the usable cores shared by `workers` engines sampling at once, at least 1."""
+    with suppress(ValueError):
+        given = int(os.environ.get("OMP_NUM_THREADS", ""))
+        if given >= 1:
+            return given
+    return max(1, (usable_cores() if cores is None else cores) // max(1, workers))
+
+
+def oversubscription(threads: int, cores: int, load: float | None, workers: int = 1) -> str | None:
+    """Why `workers` engines of `threads` torch threads each would sample slowly on `cores` usable cores
+    at this one-minute `load` average (None: they would not)."""
+    if threads * workers > cores:
+        return (f"{threads} torch threads x {workers} worker(s) on {cores} usable cores: threads that wait for a "
+                f"core stall one another; give threads = {max(1, cores // workers)} (--threads, or `threads` in "
+                "the experiment file's model section)")
+    if threads > 1 and load is not None and load >= cores:
+        return (f"this machine is busy (load average {load:.1f} on {cores} usable cores) and CPU sampling uses "
+                f"{threads} torch threads, which then stall one another (on a busy 2-core machine: 2-3 tokens/s "
+                "with two threads, 11-18 with one); try --threads 1 (`threads = 1` in an experiment file; "
+                "docs/sampling.md)")
+    return None
+
+
+def use_threads(threads: int | None, device: str) -> int | None:
+    """Set torch's CPU threads (and its inter-op threads, where torch still allows it): `threads`, or on a
+    CPU `default_threads()`; warn on stderr once per process when the machine is oversubscribed. On a GPU
+    with no `threads` given, torch's own are kept (None)."""
+    import torch
+
+    if threads is None and not device.startswith("cpu"):
+        return None
+    chosen = threads or default_threads()
+    torch.set_num_threads(chosen)
+    with suppress(RuntimeError):  # allowed once per process, before any inter-op work
+        torch.set_num_interop_threads(chosen)
+    problem = oversubscription(chosen, usable_cores(), load_average()) if device.startswith("cpu") else None
+    if problem and not _WARNED:
+        _WARNED.append(problem)
+        print(f"warning: {problem}", file=sys.stderr, flush=True)
+    return chosen
 
 
 NUCLEUS_TOLERANCE = 1e-5  # cumulative mass: a batch of another shape rounds logits differently (~1e-6)

@@ -7,6 +7,13 @@ per model (every completion cut at the limit), and at a mean completion length t
 states. GPU hours are those tokens at a throughput the user states (tokens per second per
 GPU): tether cannot know it without running the model, so the number is the user's, and the
 plan says so.
+
+Where the file enables diagnose with token entropy, the plan adds its cost (`DiagnosePlan`): the
+stage teacher-forces each model's first k stored samples per task (each completion after its
+prompt) through the model, one forward pass per batch of sequences: the work of sampling's
+prefill, not of decoding. Its hours are given at the same stated throughput, an assumption the
+plan names (on a GPU a teacher-forced pass is usually many times faster than decoding; on a CPU
+about as slow), with the keys that turn it off.
 """
 
 from __future__ import annotations
@@ -34,6 +41,31 @@ class ModelPlan:
     expected_tokens: int  # at the stated mean completion length
 
 
+@dataclass(frozen=True)
+class DiagnosePlan:
+    """The token-entropy diagnose stage's cost: each model's first `k` samples per task scored by teacher forcing."""
+
+    k: int  # samples per task scored: min(the diagnostics k, the sampling k)
+    samples: int  # per model
+    tokens: int  # completion tokens scored, both models, at the stated mean completion length (prompts besides)
+    max_tokens: int  # the same at max_tokens
+    traces: str | None = None  # reference traces scored besides (perplexity), as the file names them
+
+    def lines(self, hours, throughput: float) -> list[str]:
+        """What `tether run --check` says of it; `hours(tokens)` at the plan's `throughput`."""
+        bound = f" (≤ {_count(self.max_tokens)})" if self.max_tokens != self.tokens else ""
+        first = (f"diagnose: token entropy teacher-forces the first {self.k:,} samples per task of both models "
+                 f"({self.samples:,} each): {_count(self.tokens)} completion tokens{bound}, each after its prompt; "
+                 f"about {hours(self.tokens):,.1f} GPU hours at {throughput:,.0f} tokens/s, assuming scoring runs "
+                 "at the sampling rate (a teacher-forced pass is sampling's prefill: on a GPU usually much faster, "
+                 "on a CPU about as slow)")
+        if self.traces:
+            first += f"; then perplexity on the reference traces of {self.traces}"
+        off = ("  to skip it: token_entropy = false under [diagnostics] (avg@k and answer entropy only, from the "
+               "verdicts, no model), or enabled = false")
+        return [first, off]
+
+
 @dataclass
 class Plan:
     path: Path
@@ -47,6 +79,7 @@ class Plan:
     models: list[ModelPlan]
     stages: list[str]
     notes: list[str] = field(default_factory=list)
+    diagnose: DiagnosePlan | None = None  # where diagnose scores samples with the models (token entropy)
 
     @property
     def n_tasks(self) -> int:
@@ -88,6 +121,11 @@ def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
         plan.models.append(ModelPlan(label, model, engine_name(section.engine), config.decoding.temperature,
                                      config.decoding.top_p, config.seed, samples, samples * s.max_tokens,
                                      samples * mean))
+    d = experiment.diagnostics
+    if d.enabled and d.token_entropy:
+        scored = plan.n_tasks * min(d.k, s.k)
+        plan.diagnose = DiagnosePlan(min(d.k, s.k), scored, 2 * scored * mean, 2 * scored * s.max_tokens,
+                                     str(d.traces) if d.traces else None)
     unknown = [part for part, count in counts.items() if count is None]
     if unknown:
         plan.notes.append(f"task count not known offline for {', '.join(unknown)}: the totals leave them out")
@@ -101,3 +139,11 @@ def _stages(experiment: Experiment) -> list[str]:
     if experiment.report.enabled:
         stages.append("report")
     return stages
+
+
+def _count(n: int) -> str:
+    """A token count as 12.30M, 1.20B (as the plan's table writes them)."""
+    for size, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:,.2f}{unit}"
+    return f"{n:,}"

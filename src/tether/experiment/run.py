@@ -66,7 +66,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
         rule = s.rule()
         with progress(f"sample {label}") as bar:
             summary = sample_model(tasks, section.engine, model, section.engine_options(), store, label,
-                                   section.sampling(config), executor, lambda n, _: bar.advance(n), bar.start,
+                                   section.sampling(config), executor, _on_samples(bar), bar.start,
                                    getattr(bar, "in_flight", None),
                                    (rule, experiment.grading.options()) if rule else None)
         if summary.failed:
@@ -148,8 +148,9 @@ def _file_engine(experiment: Experiment, models: dict[str, str], label: str):
 
 def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dict[str, str], note,
                     progress: ProgressFactory) -> None:
-    """avg@k and entropies (and perplexity on traces), unless disabled or already in the store."""
-    from tether.diagnostics import diagnose, load_diagnostics, read_traces
+    """avg@k and entropies (and perplexity on traces), unless disabled or already in the store (avg@k and answer
+    entropy as the current verdicts give them; perplexity by region again where the verdicts changed since)."""
+    from tether.diagnostics import current_diagnostics, diagnose, read_traces
     from tether.store import open_store
 
     d = experiment.diagnostics
@@ -158,15 +159,24 @@ def _diagnose_stage(experiment: Experiment, root: Path, store: Path, models: dic
         return
     opened = open_store(store)
     wanted = {"avg_at_k"} | ({"token_entropy"} if d.token_entropy else set()) | ({"perplexity"} if d.traces else set())
-    done = {(r.model, r.metric) for r in load_diagnostics(opened) if r.k in (d.k, None)}
+    found = current_diagnostics(opened)
+    done = {(r.model, r.metric) for r in found.rows if (r.requested_k if r.requested_k is not None else r.k)
+            in (d.k, None)} - {(r.model, r.metric) for r in found.stale}
     if all((label, metric) in done for label in ("base", "rl") for metric in wanted):
-        note("diagnose", "skipped", "already in the store")
+        note("diagnose", "skipped", "; ".join(["already in the store", *found.notes]))
         return
     traces = read_traces(_resolve(root, d.traces)) if d.traces else None
-    diagnose(opened, ("base", "rl"), k=d.k, traces=traces, token_entropy_on=d.token_entropy, batch=d.batch_size,
+    token_entropy = d.token_entropy and not all((label, "token_entropy") in done for label in ("base", "rl"))
+    diagnose(opened, ("base", "rl"), k=d.k, traces=traces, token_entropy_on=token_entropy, batch=d.batch_size,
              engines=lambda label: _file_engine(experiment, models, label),
              progress=progress)
     note("diagnose", "ran", f"{', '.join(sorted(wanted))} of both models")
+
+
+def _on_samples(bar):
+    """Sampling's `on_progress(samples, tokens)` for a progress bar: the bar's own where it counts tokens too (the
+    CLI's meters: their tok/s counts every generated token, not only those of a batch in flight), else samples."""
+    return getattr(bar, "on_progress", None) or (lambda samples, _tokens: bar.advance(samples))
 
 
 def store_location(root: Path, out: str) -> str | Path:

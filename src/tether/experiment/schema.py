@@ -73,9 +73,10 @@ class SamplingSection(_Strict):
     ray_workers: int = Field(default=2, ge=1)
     ray_gpus: float = Field(default=0.0, ge=0)
     adaptive: bool = False  # rounds, stopped once settled (docs/adaptive.md)
-    adaptive_first: int = Field(default=16, ge=1)
+    adaptive_first: int | None = Field(default=None, ge=1)  # default: 16 (pass@k rule), 8 (regions rule)
     adaptive_growth: int = Field(default=2, ge=2)
     adaptive_tol: float = Field(default=1e-3, gt=0, lt=0.5)
+    adaptive_rule: Literal["passk", "regions"] | None = None  # regions: stop at the first success (implies adaptive)
 
     _settings = field_validator("k", "temperature", "top_p", "max_tokens", "task_block", "sample_block")(_owned)
 
@@ -88,9 +89,13 @@ class SamplingSection(_Strict):
 
     def rule(self):
         """The `tether.metrics.adaptive.AdaptiveRule` these settings describe (None: a full run)."""
-        from tether.metrics.adaptive import AdaptiveRule
+        from tether.metrics.adaptive import REGIONS_FIRST, AdaptiveRule, regions_rule
 
-        return AdaptiveRule(self.adaptive_first, self.adaptive_growth, self.adaptive_tol) if self.adaptive else None
+        if not (self.adaptive or self.adaptive_rule):
+            return None
+        if self.adaptive_rule == "regions":
+            return regions_rule(self.adaptive_first or REGIONS_FIRST, self.adaptive_growth)
+        return AdaptiveRule(self.adaptive_first or AdaptiveRule.first, self.adaptive_growth, self.adaptive_tol)
 
     def config(self):
         """The `tether.sampling.SamplingConfig` these settings describe."""

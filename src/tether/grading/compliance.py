@@ -1,51 +1,20 @@
-"""Format compliance per model, and the warnings a researcher must not miss in a grading run.
+"""Format compliance per model in a grading run, and the warnings a researcher must not miss there.
 
-A prompt that asks for a format (``<answer>`` tags, ``\\boxed{}``) makes compliance measurable: the
-share of a model's completions whose answer was found in that format. When it is low, the verdicts
-rest on fallback extraction (the last sentence's result, the last line), whose accuracy is what the
-labelled corpus measures (docs/grading.md); when no completion of a model is correct, every task is
-out of its support and the regions say nothing about what RL did. `warnings` names both, with the
-likely cause: no completion in the requested format, completions cut at ``max_tokens``, no answer
-found, or (none of these) tasks beyond the model or answers the verifier misreads.
-
-`LOW_COMPLIANCE` is 0.5: below half, most verdicts of the model come from fallbacks rather than from
-the answers it was asked to give.
+`compliance(summary)` sums a grading run's tallies (`GradeSummary.tallies`) per model into a
+`tether.store.compliance.Compliance`; `warnings(summary)` is `compliance_warnings` of those. The
+arithmetic and the wording live in `tether.store.compliance`, which `tether compare` and the report
+read too (from the store's verdicts), so every place says the same thing in the same words.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-
-LOW_COMPLIANCE = 0.5
-_FORMAT_NAMES = {"answer_tag": "<answer> tags", "box": "\\boxed{}"}
-
-
-@dataclass
-class Compliance:
-    """One model's grading run summed over its benchmarks."""
-
-    label: str
-    samples: int = 0
-    correct: int = 0
-    asked: int = 0  # samples whose prompt asked for a format
-    followed: int = 0  # ... whose answer was found in it
-    formats: set = field(default_factory=set)  # the formats asked for
-    routes: Counter = field(default_factory=Counter)
-    no_answer: int = 0
-    cut: int = 0  # completions cut at max_tokens
-
-    @property
-    def share(self) -> float:
-        """The share of samples asked for a format that followed it (nan when none was asked)."""
-        return self.followed / self.asked if self.asked else float("nan")
-
-    @property
-    def low(self) -> bool:
-        return self.asked > 0 and self.share < LOW_COMPLIANCE
-
-    def format_name(self) -> str:
-        return " or ".join(sorted(_FORMAT_NAMES.get(f, f) for f in self.formats)) or "the requested format"
+from tether.store.compliance import (  # noqa: F401  (re-exported: grading's names for them)
+    LOW_COMPLIANCE,
+    Compliance,
+    compliance_line,
+    compliance_warnings,
+    route_shares,
+)
 
 
 def compliance(summary) -> dict[str, Compliance]:
@@ -64,53 +33,6 @@ def compliance(summary) -> dict[str, Compliance]:
     return found
 
 
-def route_shares(routes: Counter) -> str:
-    """How answers were found, as shares: "box 80%, final_answer 12%, none 8%" ("-" when there were none)."""
-    total = sum(routes.values())
-    return ", ".join(f"{route} {n / total:.0%}" for route, n in routes.most_common()) if total else "-"
-
-
-def compliance_line(c: Compliance) -> str:
-    """"rl: 12% of completions in the requested <answer> tags (61 of 512); answers found by last_result 80%, …"."""
-    routes = route_shares(c.routes)
-    asked = (f"{c.share:.0%} of completions in the requested {c.format_name()} ({c.followed:,} of {c.asked:,})"
-             if c.asked else "no format requested")
-    return f"{c.label}: {asked}; answers found by {routes}; {c.correct:,} of {c.samples:,} correct"
-
-
 def warnings(summary) -> list[str]:
     """One line per model whose compliance is low or none of whose samples is correct, naming the likely cause."""
-    found = []
-    for c in compliance(summary).values():
-        if not c.samples:
-            continue
-        if c.correct == 0:
-            found.append(f"{c.label}: 0 of {c.samples:,} completions correct, so every task is out of "
-                         f"{c.label}'s support; likely cause: {_cause(c)}")
-        elif c.low:
-            found.append(f"{c.label}: only {c.followed:,} of {c.asked:,} completions ({c.share:.0%}) gave their "
-                         f"answer in the requested {c.format_name()}; the other verdicts rest on fallback "
-                         f"extraction ({_fallbacks(c)}), whose accuracy docs/grading.md reports")
-    return found
-
-
-def _cause(c: Compliance) -> str:
-    if c.asked and c.followed == 0:
-        return (f"no completion of {c.label} followed the requested {c.format_name()} "
-                f"(answers found by {_fallbacks(c)}): check the prompt's format instruction and the extraction "
-                "(docs/grading.md)")
-    if c.cut > c.samples / 2:
-        return f"{c.cut:,} of {c.samples:,} completions were cut at max_tokens before an answer: raise max_tokens"
-    if c.no_answer > c.samples / 2:
-        return f"no answer was found in {c.no_answer:,} of {c.samples:,} completions: read a few of them"
-    if c.low:
-        return (f"only {c.share:.0%} of completions followed the requested {c.format_name()}; "
-                "the tasks may also be beyond the model")
-    return "the tasks are beyond the model at this k, or the verifier misreads its answers: read a few of them"
-
-
-def _fallbacks(c: Compliance) -> str:
-    """The routes other than the requested formats, with counts: "final_answer 47, last_result 22; none in 3"."""
-    shown = ", ".join(f"{route} {n:,}" for route, n in c.routes.most_common() if route not in c.formats | {"none"})
-    missing = f"none in {c.routes['none']:,}" if c.routes["none"] else ""
-    return "; ".join(part for part in (shown, missing) if part) or "none"
+    return compliance_warnings(compliance(summary).values())

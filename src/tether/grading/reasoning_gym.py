@@ -88,11 +88,12 @@ class ReasoningGymVerifier:
         return Grade(score == 1.0, score)
 
     def _entry(self, reference: dict[str, Any]):
-        import reasoning_gym
+        from tether.tasks.reasoning_gym import create
 
-        key = (reference["dataset"], reference["size"], reference["seed"])
+        options = tuple(sorted((reference.get("options") or {}).items()))  # the dataset's config options, if any
+        key = (reference["dataset"], reference["size"], reference["seed"], options)
         if key not in self._datasets:
-            self._datasets[key] = reasoning_gym.create_dataset(key[0], size=key[1], seed=key[2])
+            self._datasets[key] = create(key[0], key[1], key[2], options)
         dataset = self._datasets[key]
         entry = dataset[reference["index"]]
         stored = reference.get("entry") or {}

@@ -14,6 +14,11 @@ The manifest's ``grading[<label>]`` names the current verifier versions; counts
 (`tether compare`) use only verdicts of those versions, so a new verifier version
 or config re-grades everything under it, never mixing old and new verdicts.
 
+Several verifiers at once (``GradeOptions.also``, ``tether grade --verifier auto,exact,math``): the
+first (`GradeOptions.verifier`) is the one counts use; each other is graded into a named verdict set
+kept beside it (`tether.grading.sets`), under the same rules (cache, resume, regrades when text
+changed), without changing what counts. Sets are compared side by side by ``tether compare --verifiers``.
+
 A verdict keeps the hash of the completion it graded and the verifier's reason (`detail`).
 When a sample's text is no longer what its current verdict graded (its shard quarantined and
 refilled with other text), or a verdict does not say what it graded (stores graded before the
@@ -27,6 +32,7 @@ modification time, which a shard set aside or rewritten under its old name chang
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -41,8 +47,10 @@ from tether.grading.deadline import DeadlineExceeded, time_limit
 from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
 from tether.grading.registry import make_verifier
+from tether.grading.sets import check_disjoint, check_set_names
 from tether.store import Shard, Store, new_shard_name, open_store, query
-from tether.store.manifest import Grading
+from tether.store.compliance import requested_route
+from tether.store.manifest import Grading, VerdictSet
 from tether.store.schema import REWARD_HACKS, CachedGrade, RewardHackCounts, TaskRecord, Verdict, to_table
 from tether.tasks.prompts import as_plain
 from tether.tasks.task import Task
@@ -99,11 +107,13 @@ class GradeSummary:
     failure_examples: list[tuple[str, str]] = field(default_factory=list)
     changed: dict[str, int] = field(default_factory=dict)  # label -> verdicts regraded: their sample's text changed
     unbound: dict[str, int] = field(default_factory=dict)  # label -> verdicts regraded: not saying what they graded
+    counted: str = "auto"  # the verdict set counts use (`GradeOptions.verifier`)
+    sets: dict[str, GradeSummary] = field(default_factory=dict)  # each other set graded (`GradeOptions.also`)
 
     @property
     def ok(self) -> bool:
-        """True when every sample got a verdict."""
-        return self.failed == 0
+        """True when every sample got a verdict, in every verdict set graded."""
+        return self.failed == 0 and all(found.ok for found in self.sets.values())
 
     def reward_hacks(self, label: str) -> RewardHackCounts:
         """The samples of `label` graded in this run, and how many verdicts signal each reward hack."""
@@ -123,6 +133,12 @@ class GradeOptions:
     regrade_tasks: tuple[str, ...] = ()  # with `regrade`: only these tasks' verdicts (() = every task's)
     update_tasks: bool = False  # accept given tasks whose reference answer changed (and regrade those tasks)
     strict: bool = False  # explicit answers only (base.IMPLICIT_ROUTES are not graded): else no_answer
+    also: tuple[str, ...] = ()  # more verdict sets, graded and kept beside `verifier`'s (which counts): ("exact",)
+
+    @property
+    def verdict_sets(self) -> tuple[str, ...]:
+        """Every verdict set this grading makes, the one that counts first (duplicates once)."""
+        return tuple(dict.fromkeys((self.verifier, *self.also)))
 
 
 Progress = Callable[[int], None]
@@ -139,21 +155,37 @@ def grade(store: str | Store, options: GradeOptions | None = None, labels: Seque
     Samples whose grading failed get no verdict: see `GradeSummary.ok` and `.failed`."""
     target = open_store(store)
     options = options or GradeOptions()
-    summary = GradeSummary()
+    check_set_names(options.verdict_sets)
+    summary = GradeSummary(counted=options.verifier)
     chosen = list(labels or target.labels("samples"))
     if not chosen:
         raise InputError(f"{target.root}: no samples to grade")
     with target.writing(chosen, "tether grade"), _pool(options, executor) as pool:
         plans = [_plan(target, label, options, tasks) for label in chosen]
+        extra = {plan.label: [_set_plan(plan, name) for name in options.verdict_sets[1:]] for plan in plans}
+        for plan in plans:
+            kept = {name: found.versions for name, found in target.manifest().verdict_sets(plan.label).items()}
+            check_disjoint(plan.label, {**kept,
+                                        **{p.set_name: p.versions for p in (plan, *extra[plan.label])}})
         summary.extraction_modes = {name: v.extraction for plan in plans for name, v in plan.verifiers.items()
                                     if hasattr(v, "extraction")}
         summary.changed = {plan.label: plan.changed for plan in plans if plan.changed}
         summary.unbound = {plan.label: plan.unbound for plan in plans if plan.unbound}
-        if on_start:
-            on_start(sum(plan.pending for plan in plans))
+        summary.sets = {name: GradeSummary(counted=name) for name in options.verdict_sets[1:]}
+        if on_start:  # a set sharing another's verdicts (auto and math on math tasks) has them graded once
+            pending = {(p.label, tuple(sorted(p.versions.items()))): p.pending
+                       for plan in plans for p in (plan, *extra[plan.label])}
+            on_start(sum(pending.values()))
         for plan in plans:
             plan.run(pool, summary, on_progress, options.chunk_size)
+            for other in extra[plan.label]:
+                other.run(pool, summary.sets[other.set_name], on_progress, options.chunk_size)
         summary.workers_replaced = pool.replaced
+        for found in summary.sets.values():
+            found.changed = {p.label: p.changed for ps in extra.values() for p in ps
+                             if p.changed and p.set_name == found.counted}
+            summary.failed += found.failed
+            summary.failure_examples += found.failure_examples[:max(0, 5 - len(summary.failure_examples))]
     if summary.failed:  # failed attempts are recorded, not stored as verdicts; the next run retries them
         target.record_event("grading-failed", labels=chosen, samples=summary.failed,
                             examples=[f"{task}: {detail}" for task, detail in summary.failure_examples])
@@ -170,12 +202,18 @@ def _pool(options: GradeOptions, executor):
 
 
 class _LabelPlan:
-    """Grading one label: its tasks, verifiers, versions and ungraded samples."""
+    """Grading one label into one verdict set (`options.verifier`'s): its tasks, verifiers, versions and
+    ungraded samples. `counts`: the set counts use (else one kept beside it, `GradeOptions.also`)."""
 
     def __init__(self, store: Store, label: str, tasks: dict[str, dict], verifiers: dict[str, Any],
-                 options: GradeOptions, changed_tasks: set[str] = frozenset()):
+                 options: GradeOptions, changed_tasks: set[str] = frozenset(), counts: bool = True):
         self.store, self.label, self.tasks, self.verifiers, self.options = store, label, tasks, verifiers, options
+        self.set_name, self.counts, self.changed_tasks = options.verifier, counts, set(changed_tasks)
         entry = store.manifest().grading_of(label)
+        # named sets are recorded once a label has more than one (older manifests: none)
+        self.record_sets = bool(options.also) or bool(entry.sets) or not counts
+        entry = entry.verdict_set(self.set_name) or VerdictSet(versions=entry.versions,
+                                                                 samples=entry.samples if counts else None)
         recorded = entry.versions
         bases, current = {}, {}
         for name, verifier in verifiers.items():
@@ -202,7 +240,13 @@ class _LabelPlan:
 
     def run(self, pool: GradingPool, summary: GradeSummary, on_progress, chunk_size: int) -> None:
         with self.store.changing_manifest() as manifest:
-            manifest.grading[self.label] = Grading(versions=self.versions, samples=self.samples)
+            entry = manifest.grading_of(self.label)
+            if self.counts:  # what counts now; the label's other sets stay
+                entry = Grading(versions=self.versions, samples=self.samples, sets=entry.sets)
+            if self.record_sets:
+                entry.verifier = entry.verifier if not self.counts else self.set_name
+                entry.sets[self.set_name] = VerdictSet(versions=self.versions, samples=self.samples)
+            manifest.grading[self.label] = entry
         cache = _load_cache(self.store, self.versions)
         self.unwritten = self._carry_over(cache)
         for batch in query.ungraded_samples(self.store, self.label, self.versions, chunk_size):
@@ -362,12 +406,26 @@ def _plan(store: Store, label: str, options: GradeOptions, given: Sequence[Task]
     _check_covered(store, label, tasks, "the stored tasks (pass --tasks with the missing ones)")
     names = {options.verifier} if options.verifier != "auto" else {t["verifier"] for t in tasks.values()}
     verifiers = {name: make_verifier(name, **options.verifier_options.get(name, {})) for name in names}
-    for task_id, task in tasks.items():  # tasks a verifier cannot grade are refused before anything is graded
-        check = getattr(verifiers[options.verifier if options.verifier != "auto" else task["verifier"]], "check_task",
-                        None)
+    _check_tasks(tasks, verifiers, options.verifier)
+    return _LabelPlan(store, label, tasks, verifiers, options, changed)
+
+
+def _set_plan(plan: _LabelPlan, name: str) -> _LabelPlan:
+    """Grading `plan`'s label into the verdict set `name` too, kept beside the one that counts: the same tasks
+    (and tasks whose reference changed), the same options but for the verifier."""
+    options = dataclasses.replace(plan.options, verifier=name, also=())
+    names = {name} if name != "auto" else {t["verifier"] for t in plan.tasks.values()}
+    verifiers = {v: make_verifier(v, **options.verifier_options.get(v, {})) for v in names}
+    _check_tasks(plan.tasks, verifiers, name)
+    return _LabelPlan(plan.store, plan.label, plan.tasks, verifiers, options, plan.changed_tasks, counts=False)
+
+
+def _check_tasks(tasks: dict[str, dict], verifiers: dict[str, Any], name: str) -> None:
+    """Tasks a verifier cannot grade are refused before anything is graded."""
+    for task_id, task in tasks.items():
+        check = getattr(verifiers[name if name != "auto" else task["verifier"]], "check_task", None)
         if check is not None:
             check(task_id, task["reference"])
-    return _LabelPlan(store, label, tasks, verifiers, options, changed)
 
 
 def _check_covered(store: Store, label: str, tasks, what: str) -> None:
@@ -398,15 +456,6 @@ def reason_of(detail: str) -> str:
     """The kind of reason a verdict's detail gives: its text before the first ':' ("failed", "syntax
     error", "exited before the tests finished"), at most `REASON_CHARS` characters."""
     return detail.split(":", 1)[0].strip()[:REASON_CHARS]
-
-
-def requested_route(prompt: str) -> str | None:
-    """The answer format a task's prompt asks for: "box" (``\\boxed{}``), "answer_tag" (``<answer>``) or None."""
-    if "\\boxed" in prompt:
-        return "box"
-    if "<answer>" in prompt:
-        return "answer_tag"
-    return None
 
 
 def _regrade_number(version: str) -> int:

@@ -3,7 +3,8 @@
 Two formats, each as its harness writes it (the mapping is documented in docs/import.md):
 
 - lm-evaluation-harness ``--log_samples`` JSONL (``samples_<task>_<time>.jsonl``): one line per
-  document and filter; every generated response (``resps``, ``repeats`` of them) is one row.
+  document and filter; every generated response (``resps``, ``repeats`` of them) is one row. The
+  task is the file name's (its lines do not hold it; `lm_eval_task`).
 - lighteval ``--save-details`` Parquet (``details_<task>|<shots>_<time>.parquet``): one row per
   document; every text of ``model_response.text`` is one row.
 
@@ -37,6 +38,7 @@ class HarnessOptions:
     metric: str | None = None  # default: exact_match (lm-eval) or the file's only metric
     filter: str | None = None  # lm-eval: default the file's first filter
     verifier: str = "math"
+    benchmark: str | None = None  # every document's benchmark: default the task the file names (`lm_eval_task`)
 
 
 @dataclass(frozen=True)
@@ -85,18 +87,35 @@ def read_harness(path: Path, fmt: str, options: HarnessOptions) -> HarnessFile:
 # -- lm-evaluation-harness -----------------------------------------------------------------------
 
 _LM_EVAL_NAME = re.compile(r"^samples_(?P<task>.+)_\d{4}-\d{2}-\d{2}T[\d.:-]+\.jsonl(?:\.gz)?$")
+UNNAMED_TASK = "lm-eval"  # the benchmark of a renamed lm-eval file's documents
+
+
+def lm_eval_task(path: Path, options: HarnessOptions) -> tuple[str, str | None]:
+    """The lm-eval task (tether's benchmark) of a ``--log_samples`` file, and a note where it was not named.
+
+    lm-eval's lines hold no task name: it is in the file's name, ``samples_<task>_<time>.jsonl``. A file renamed
+    for its model (``samples_base.jsonl``) names none, and its name must not become the benchmark, or two models'
+    files of one task would share no task id: its documents are ``lm-eval/<doc_id>``, with a note. `--benchmark`
+    names the task in either case."""
+    if options.benchmark:
+        return options.benchmark, None
+    match = _LM_EVAL_NAME.match(path.name)
+    if match:
+        return match.group("task"), None
+    return UNNAMED_TASK, (f"{path.name} is not named as lm-eval names its files (samples_<task>_<time>.jsonl), so "
+                          f"its task is unknown: its documents are {UNNAMED_TASK}/<doc_id> (--benchmark names "
+                          "the task; files of different tasks need it)")
 
 
 def _lm_eval(path: Path, options: HarnessOptions) -> HarnessFile:
     records = list(jsonl_rows(path))
-    match = _LM_EVAL_NAME.match(path.name)
-    task = match.group("task") if match else path.name.split(".")[0]
+    task, unnamed = lm_eval_task(path, options)
     filters = list(dict.fromkeys(str(r.get("filter", "none")) for _, r in records))
     chosen = (options.filter or filters[0]) if filters else None
     if options.filter and options.filter not in filters:
         raise InputError(f"{path}: no filter {options.filter!r}; this file has {', '.join(filters)}")
     records = [(w, r) for w, r in records if str(r.get("filter", "none")) == chosen]
-    converted = HarnessFile("lm-eval", [], {})
+    converted = HarnessFile("lm-eval", [], {}, [unnamed] if unnamed else [])
     if len(filters) > 1:
         converted.notes.append(f"filter {chosen!r} of {', '.join(filters)} (--filter to choose another)")
     responses = [(where, record, _lm_eval_responses(where, record)) for where, record in records]
@@ -192,7 +211,7 @@ def _lighteval(path: Path, options: HarnessOptions) -> HarnessFile:
                                   "lighteval's metrics score the document, not each sample", "lighteval's {!r}")
     for where, record, samples in texts:
         doc = record["doc"]
-        task = str(doc.get("task_name") or path.stem)
+        task = options.benchmark or str(doc.get("task_name") or path.stem)
         task_id = f"{task}/{doc.get('id')}"
         tokens = (record["model_response"] or {}).get("output_tokens") or []
         for index, text in enumerate(samples):

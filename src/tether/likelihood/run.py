@@ -24,7 +24,7 @@ from tether.engines import Decoding, SequenceScorer
 from tether.errors import InputError
 from tether.likelihood.forks import Fork, first_outside, fork_tokens
 from tether.metrics.bound import detectability_epsilon
-from tether.metrics.importance import MIN_ESS, ImportanceEstimate, importance_estimate
+from tether.metrics.importance import MIN_DISTINCT, MIN_ESS, ImportanceEstimate, importance_estimate
 from tether.progress import ProgressFactory, silent
 from tether.store import Shard, Store, new_shard_name, open_store
 from tether.store.query import stored_prompts, stored_sequence_scores, task_samples
@@ -52,11 +52,14 @@ class TaskLikelihood:
 
     @property
     def reachable(self) -> str:
-        """"no estimate" (weights too uneven), "out of reach" (no correct completion the target can emit) or
-        the estimate, compared with a threshold by `LikelihoodResult`."""
+        """"no estimate" (weights too uneven), "out of reach" (no correct completion the target can emit), "few
+        completions" (fewer distinct correct completions than `MIN_DISTINCT`: shown with its widened interval,
+        not trusted) or "estimated", compared with a threshold by `LikelihoodResult`."""
         if self.estimate.n_correct and self.estimate.zero_weight == self.estimate.n_correct:
             return "out of reach"
-        return "estimated" if self.estimate.trusted else "no estimate"
+        if self.estimate.ess < MIN_ESS:
+            return "no estimate"
+        return "few completions" if self.estimate.few_distinct else "estimated"
 
 
 @dataclass
@@ -71,14 +74,18 @@ class LikelihoodResult:
     scored: int = 0  # completions scored in this call (the rest came from the store)
 
     def summary(self) -> dict[str, dict[str, int]]:
-        """Per region: how many tasks are rare but reachable, below the threshold, out of reach, or without a
-        trustworthy estimate."""
+        """Per region: how many tasks are rare but reachable (by a trusted estimate, or by the chance of the
+        completions seen alone), below the threshold, out of reach, resting on too few distinct correct completions
+        to say, or without a trustworthy estimate."""
         found: dict[str, dict[str, int]] = {}
         for task in self.tasks:
-            counts = found.setdefault(task.region, {"reachable": 0, "below": 0, "out of reach": 0, "no estimate": 0})
+            counts = found.setdefault(task.region, {"reachable": 0, "below": 0, "out of reach": 0,
+                                                    "few completions": 0, "no estimate": 0})
             state = task.reachable
             if state == "estimated":
                 state = "reachable" if task.estimate.q_hat >= self.threshold else "below"
+            elif state == "few completions" and task.estimate.seen_mass >= self.threshold:
+                state = "reachable"  # the completions seen alone have that chance: certain, however few
             counts[state] += 1
         return found
 
@@ -89,13 +96,15 @@ class LikelihoodResult:
             return {"task_id": t.task_id, "region": t.region, "target": t.target, "proposal": t.proposal,
                     "observed": {"correct": t.observed[0], "samples": t.observed[1]},
                     "q_hat": e.q_hat, "log10_q_hat": _finite(e.log10_q_hat), "se": _finite(e.se),
-                    "ci": [_finite(v) for v in e.ci],
+                    "ci": [_finite(v) for v in e.ci], "q_hat_unbiased": _finite(float(np.exp(e.log_raw))),
+                    "bootstrap_ci": [_finite(v) for v in e.bootstrap_ci], "seen_mass": e.seen_mass,
+                    "own_bound": e.own_bound, "distinct_correct": e.distinct, "min_distinct": MIN_DISTINCT,
                     "ess": e.ess, "trusted": e.trusted, "n": e.n, "n_correct": e.n_correct,
                     "zero_weight": e.zero_weight, "reachable": t.reachable,
                     "samples_needed": _finite(needed), "samples_needed_ci": [_finite(low), _finite(high)],
                     "outside": [{"sample_idx": i, **_fork(f)} for i, f in t.outside],
                     "forks": [_fork(f) for f in t.forks], "fork_sample": t.fork_sample,
-                    "mismatched": t.mismatched, "unseen_mass_below": _unseen(t)}
+                    "mismatched": t.mismatched, "unseen_mass_below": e.unseen_bound}
 
         return {"base_label": self.base_label, "rl_label": self.rl_label, "k": self.k, "epsilon": self.epsilon,
                 "threshold": self.threshold, "min_ess": MIN_ESS, "summary": self.summary(),
@@ -308,10 +317,11 @@ def _check_rendering(store: Store, engine, scorer: str, prompts: dict) -> None:
 
 def _task_result(plan: _Plan, scores: dict, counts: dict) -> TaskLikelihood:
     """The mixture estimate of the target's P(correct) from both models' samples of the task."""
-    correct, log_q, log_pi, own, where, pairs = [], [], [], [], [], []
+    correct, log_q, log_pi, own, where, pairs, texts = [], [], [], [], [], [], []
     for source in (plan.target, plan.proposal):
         for index, ok, text, _ in plan.samples[source]:
             scored = ok and text is not None
+            texts.append(text if scored else None)
             target = scores.get((plan.target, source, plan.task_id, index)) if scored else None
             other = scores.get((plan.proposal, source, plan.task_id, index)) if scored else None
             correct.append(scored)
@@ -323,8 +333,12 @@ def _task_result(plan: _Plan, scores: dict, counts: dict) -> TaskLikelihood:
     correct, log_q, log_pi, own = (np.array(a) for a in (correct, log_q, log_pi, own))
     sampled_by = np.where(own, log_q, log_pi)
     mismatched = correct & ~np.isfinite(np.nan_to_num(sampled_by, nan=0.0))  # re-tokenised text its own
+    row = counts["row"][plan.task_id]
+    mine = counts["base"] if plan.target == counts["base"].label else counts["rl"]
+    observed = (int(mine.c[row]), int(mine.n[row]))  # all the target's own samples bound its chance
     estimate = importance_estimate(correct & ~mismatched, log_q, log_pi, own=own,  # sampler could not emit
-                                   pairs=np.array(pairs))
+                                   pairs=np.array(pairs), completions=np.array(texts, dtype=object),
+                                   own_counts=observed)
     outside, best, best_weight = [], None, -np.inf
     for j, (source, index, target, other) in enumerate(where):
         if not correct[j] or own[j]:
@@ -334,27 +348,19 @@ def _task_result(plan: _Plan, scores: dict, counts: dict) -> TaskLikelihood:
         if not mismatched[j] and log_q[j] - log_pi[j] > best_weight:
             best, best_weight = (index, target, other), log_q[j] - log_pi[j]
     forks = fork_tokens(np.asarray(best[1][4]), np.asarray(best[2][4]), best[1][5]) if best else []
-    row = counts["row"][plan.task_id]
-    mine = counts["base"] if plan.target == counts["base"].label else counts["rl"]
-    return TaskLikelihood(plan.task_id, plan.region, plan.target, plan.proposal, (int(mine.c[row]), int(mine.n[row])),
-                          estimate, outside, forks, best[0] if best else None, int(mismatched.sum()))
+    return TaskLikelihood(plan.task_id, plan.region, plan.target, plan.proposal, observed, estimate, outside, forks,
+                          best[0] if best else None, int(mismatched.sum()))
 
 
 def _notes(decodings: dict[str, Decoding], base_label: str, rl_label: str) -> list[str]:
-    notes = ["estimates combine both models' samples (balance-heuristic importance sampling): unbiased, but "
-             "correct completions neither model sampled are seen by no estimate; for a task the target never "
-             "solved in its k samples their mass is below epsilon (95%)"]
+    notes = [("estimates combine both models' samples (balance-heuristic importance sampling), moved into [the "
+              "chance of the correct completions seen, 1]; correct completions neither model sampled are seen by no "
+              f"estimate: with fewer than {MIN_DISTINCT} distinct correct completions the interval reaches the "
+              "target's own 95% bound on its chance (epsilon where it never solved the task) and is not trusted")]
     for label in (base_label, rl_label):
         if decodings[label].stop:
             notes.append(f"{label} stopped at stop strings: the stop string's own tokens are not scored")
     return notes
-
-
-def _unseen(task: TaskLikelihood) -> float | None:
-    """For a target that never solved the task in its own n samples: the 95% bound on the mass of correct
-    completions neither model sampled (what no estimate sees); None where it solved it."""
-    correct, samples = task.observed
-    return detectability_epsilon(samples) if correct == 0 and samples else None
 
 
 def _fork(fork: Fork) -> dict:

@@ -12,6 +12,7 @@ from tether.metrics.chance import (
     RegionTests,
     chance_levels,
     fewest_successes,
+    holm,
     poisson_binomial,
     region_chances,
     region_tests,
@@ -38,6 +39,7 @@ from tether.metrics.uncertainty import (
     bootstrap_rates,
     miss_probability,
     shift_tests,
+    simultaneous_band,
 )
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "RegionTests",
     "chance_levels",
     "fewest_successes",
+    "holm",
     "miss_probability",
     "poisson_binomial",
     "region_chances",
@@ -78,6 +81,7 @@ __all__ = [
     "region_counts",
     "samples_needed",
     "shift_tests",
+    "simultaneous_band",
     "support_rates",
     "support_regions",
 ]

@@ -13,10 +13,18 @@ independent Bernoulli(P(S | t_i)): a Poisson-binomial, computed exactly by dynam
 (`poisson_binomial`); S - E is a sum of independent {+1, 0, -1} variables, likewise.
 
 `chance_levels` gives, for S, E and S - E: the observed count, its expectation under chance, a
-central chance interval, the excess and its p-value. `region_tests` gives the per-task one-sided
-exact test in the region's direction (this is Fisher's exact test, one-sided, conditional on t)
-with Benjamini-Hochberg q-values over every task with at least one success: any of them could
-have landed in S or E by chance, so all of them count in the multiplicity.
+central chance interval, the excess and its p-value. The S and E excesses are one family (a comparison
+reads both and claims whichever is beyond chance): `ChanceLevels.family` adjusts their two p-values by
+Holm, and a claim rests on the adjusted one, so two identical models show "S or E beyond chance" in at
+most alpha of runs (one-sided p-values each at alpha would give up to 2 alpha).
+
+`region_tests` gives the per-task exact test of its region (conditional on t): the chance, under the
+null, of a region at least as unlikely as the task's among S and E, which is P(S | t) + P(E | t) when
+the budgets are equal (Fisher's exact test, two-sided, over the outcomes "all successes to one model").
+Two-sided because the direction is read off the task's own counts: the one-sided P(S | t) of an S task
+and P(E | t) of an E task would, together, reject a null task twice as often as alpha. Benjamini-Hochberg
+q-values run over every task with at least one success (S and E pooled): any of them could have landed
+in S or E by chance, so all of them count in the multiplicity.
 """
 
 from __future__ import annotations
@@ -127,8 +135,14 @@ class ChanceLevels:
     ndr: float
     confidence: float
 
+    @property
+    def family(self) -> dict[str, float]:
+        """The S and E excess p-values adjusted by Holm as one family: "S" and "E" -> adjusted p."""
+        return dict(zip(("S", "E"), holm([self.s.p_value, self.e.p_value])))
+
     def as_dict(self) -> dict:
         return {"S": self.s.as_dict(), "E": self.e.as_dict(), "S-E": self.s_minus_e.as_dict(),
+                "family": {"method": "Holm over the S and E excess tests", **self.family},
                 "rates": {"srr": json_number(self.srr), "ndr": json_number(self.ndr)}, "confidence": self.confidence}
 
     @classmethod
@@ -152,11 +166,29 @@ def chance_levels(base_n, base_c, rl_n, rl_c, regions, confidence: float = 0.95)
     return ChanceLevels(s, e, net, srr, ndr, confidence)
 
 
+def holm(p_values) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (in their order): reject at level alpha where the
+    adjusted value is <= alpha, and the chance of any false rejection is at most alpha."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))))
+    out = np.empty(len(p))
+    out[order] = adjusted
+    return [float(v) for v in out]
+
+
+def either_region(first, second) -> np.ndarray:
+    """The two-sided p-value of "all successes to one model" (`region_tests`): the observed outcome's chance
+    `first`, plus the other outcome's `second` where that is no likelier."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    return np.minimum(1.0, first + np.where(second <= first, second, 0.0))
+
+
 @dataclass(frozen=True)
 class RegionTests:
-    """Per-task one-sided exact tests in the region's direction; NaN where a task has no success."""
+    """Per-task exact tests of the region (two-sided over S and E); NaN where a task has no success."""
 
-    p_values: np.ndarray  # S: P(all successes in the base | t); E: likewise for RL; P: 1
+    p_values: np.ndarray  # S or E: the two-sided chance of all successes to one model, given t; P: 1
     q_values: np.ndarray  # Benjamini-Hochberg over every task with at least one success
     tested: int  # tasks with at least one success (the multiplicity)
 
@@ -166,13 +198,13 @@ class RegionTests:
 
 
 def region_tests(regions, base_n, base_c, rl_n, rl_c) -> RegionTests:
-    """The one-sided exact test of each task's region against the null of identical models."""
+    """The exact test of each task's region (S or E, two-sided) against the null of identical models."""
     from scipy.stats import false_discovery_control
 
     regions = np.asarray(regions)
     p_s, p_e = region_chances(base_n, base_c, rl_n, rl_c)
     solved = (np.asarray(base_c) + np.asarray(rl_c)) > 0
-    p = np.where(regions == "S", p_s, np.where(regions == "E", p_e, 1.0))
+    p = np.where(regions == "S", either_region(p_s, p_e), np.where(regions == "E", either_region(p_e, p_s), 1.0))
     p = np.where(solved, p, np.nan)
     q = np.full(len(p), np.nan)
     if solved.any():
@@ -182,9 +214,9 @@ def region_tests(regions, base_n, base_c, rl_n, rl_c) -> RegionTests:
 
 def fewest_successes(n_first: int, n_second: int, alpha: float) -> int | None:
     """The fewest successes t for which "all in the first model" can reach p <= alpha at these
-    budgets (before multiplicity); None if no t <= n_first can."""
+    budgets (the two-sided test of `region_tests`, before multiplicity); None if no t <= n_first can."""
     for t in range(1, n_first + 1):
-        if all_in_first(n_first, n_second, t) <= alpha:
+        if either_region(all_in_first(n_first, n_second, t), all_in_first(n_second, n_first, t)) <= alpha:
             return t
     return None
 

@@ -58,6 +58,31 @@ def percentile_interval(replicates: np.ndarray, confidence: float, axis: int = 0
     return lo, hi
 
 
+def simultaneous_band(replicates: np.ndarray, point: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """A band that covers every column at once with probability `confidence`: the studentised max-statistic
+    bootstrap band, point ± q·se. se is each column's bootstrap standard error; q is the `confidence` quantile,
+    over replicates, of the largest |replicate − point| / se across the columns.
+
+    Studentised because the columns' spreads differ many-fold (a difference of pass@k near 0 or 1 barely
+    moves; one in the middle moves a lot): the raw largest deviation would be the noisiest column's, and
+    every column would get its width. Scaled, each column keeps the shape of its own interval and all of them
+    widen by one factor, the least that makes the family hold together. A column whose replicates do not vary
+    (se 0: both models solve every task) is its point and takes no part in q; NaN where a column has no
+    replicate. `percentile_interval` at the same level is the pointwise interval, narrower."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    reps, point = np.asarray(replicates, dtype=float), np.asarray(point, dtype=float)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
+        se = np.nanstd(reps, axis=0)
+        scaled = np.abs(reps - point) / np.where(se > 0, se, np.nan)
+        largest = np.nanmax(np.where(np.isnan(scaled), -np.inf, scaled), axis=1)
+    largest = largest[np.isfinite(largest)]
+    q = float(np.quantile(largest, confidence)) if largest.size else 0.0
+    width = np.where(se > 0, q * se, 0.0)
+    return point - width, point + width
+
+
 def bootstrap_rates(
     counts: RegionCounts, reps: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> dict[str, Interval]:

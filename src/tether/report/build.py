@@ -16,10 +16,13 @@ from pathlib import Path
 
 from tether._version import __version__
 from tether.compare import CompareOptions, Comparison
+from tether.compare.result import INTERVALS
 from tether.compare.store import StoreComparison, stored_comparison
+from tether.compare.wording import inference_lines
 from tether.metrics import REGIONS
 from tether.metrics.bound import format_probability
 from tether.report import figures
+from tether.report import sensitivity as by_grader
 from tether.report.data import ReportData, gather
 from tether.report.tables import perplexity_table, table3
 from tether.store.schema import REWARD_HACKS
@@ -33,6 +36,10 @@ border-bottom:1px solid #eee;text-align:right}th{background:#f6f6f6}td:first-chi
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#555}
 pre{white-space:pre-wrap;background:#f8f8f8;padding:.5rem;font-size:.8rem;max-height:14rem;overflow:auto}
 .muted{color:#666;font-size:.85rem}
+.conclusion{font-size:1.05rem;background:#f3f7fb;border-left:4px solid #3a6ea5;padding:.6rem .8rem}
+.warning{background:#fff4e5;border:1px solid #e0a040;border-left:4px solid #d9822b;padding:.4rem .8rem}
+.table{max-width:100%;overflow-x:auto}
+table.long td{overflow-wrap:anywhere;min-width:3.5rem}
 """
 
 
@@ -89,6 +96,8 @@ def summary(data: ReportData) -> dict:
         "tether_version": __version__,
         "store": data.store,
         "labels": {"base": data.labels[0], "rl": data.labels[1]},
+        "conclusion": data.overall.conclusion.as_dict(),  # the answer to the question, as the report's heading asks it
+        "warnings": list(data.overall.warnings),  # format compliance and the comparison's own, as in the warning box
         "provenance": data.overall.provenance,
         "overall": _finite(data.overall.to_dict()),
         "benchmarks": {name: _finite({k: v for k, v in c.to_dict().items() if k != "tasks"})
@@ -96,6 +105,7 @@ def summary(data: ReportData) -> dict:
         "shifted_tasks": [dataclasses.asdict(t) for t in data.shifted],
         "task_curves": [{"shape": c.shape, "task_id": c.task_id, "region": c.region} for c in data.curves],
         "diagnostics": [dataclasses.asdict(r) for r in data.diagnostics],
+        "diagnostics_notes": data.diagnostics_notes,
         "likelihood": data.likelihood,
     }
 
@@ -151,8 +161,9 @@ def headline_rows(data: ReportData) -> list[list[str]]:
         rates = [f"{_fmt(r.value)} [{_fmt(r.ci.lo)}, {_fmt(r.ci.hi)}]" for r in result.rates.values()]
         top = len(result.k_grid) - 1
         passk = [f"{result.pass_at_k[m][top]:.3f}" for m in ("base", "rl")]
-        cross = f"{result.crossover_k:.0f}" if result.crossover_k is not None else "none"
-        chance = [_chance(level) for level in (result.chance.s, result.chance.e)]
+        cross = f"{result.crossover_k:.0f}" if result.crossover_k is not None else "none detected"
+        chance = [_chance(level, result.chance.family[region])
+                  for region, level in (("S", result.chance.s), ("E", result.chance.e))]
         rows.append([name, str(len(result.task_ids)), *[str(counts[r]) for r in REGIONS], *chance, *rates, *passk,
                      cross])
     return rows
@@ -175,20 +186,25 @@ REWARD_HACK_NOTE = ("Verdicts whose program ended before its tests did, or passe
                     "signals to read an RL model's pass@k with (docs/code.md).")
 
 
-def _chance(level) -> str:
-    """What two identical models would give, and the chance of the observed excess."""
-    return f"{level.expected:.1f} [{level.interval[0]}, {level.interval[1]}]; p = {level.p_value:.2g}"
+def _chance(level, family: float) -> str:
+    """What two identical models would give, and the chance of the observed excess (Holm over S and E)."""
+    return f"{level.expected:.1f} [{level.interval[0]}, {level.interval[1]}]; p = {family:.2g}"
 
 
 def headline_header(data: ReportData) -> list[str]:
     k = int(data.overall.k_grid[-1])
     return ["benchmark", "tasks", *REGIONS, "S by chance", "E by chance",
-            *(f"{n.upper()} [95% CI]" for n in data.overall.rates),
+            *(f"{n.upper()} [{data.overall.options.confidence:.0%} CI]" for n in data.overall.rates),
             f"{data.labels[0]} pass@{k}", f"{data.labels[1]} pass@{k}", "crossover k"]
 
 
 def _fmt(value: float) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def _intervals(data: ReportData) -> str:
+    """What the headline's intervals cover, in words."""
+    return f"{data.overall.options.confidence:.0%} intervals {INTERVALS[data.overall.options.intervals]}"
 
 
 # -- HTML ------------------------------------------------------------------------------
@@ -200,15 +216,19 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
              "<h1>Did RL expand what the model can solve, or only sharpen it?</h1>",
              f"<p class='muted'>store <code>{html.escape(data.store)}</code>; base <b>{html.escape(data.labels[0])}</b>, "
              f"RL <b>{html.escape(data.labels[1])}</b>; tether {__version__}</p>",
-             "<h2>What produced these numbers</h2>", _html_table(*provenance_table(data)),
+             f"<p class='conclusion'>{html.escape(data.overall.conclusion.text)}</p>", _html_warnings(data),
+             "<h2>What produced these numbers</h2>", _html_table(*provenance_table(data), long=True),
              "<h2>Headline</h2>", _html_table(headline_header(data), headline_rows(data)),
-             "<p class='muted'>P both solve a task at least once, S only the base, E only RL, O neither. "
-             "SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; 95% bootstrap intervals over tasks. "
-             "'By chance': the S and E counts two identical models would give on these tasks at these budgets "
-             "(expectation, 95% interval) and the p-value of the observed excess (docs/science.md).</p>"]
+             ("<p class='muted'>P both solve a task at least once, S only the base, E only RL, O neither. "
+              f"SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; {html.escape(_intervals(data))}. "
+              "'By chance': the S and E counts two identical models would give on these tasks at these budgets "
+              "(expectation, 95% interval) and the p-value of the observed excess, Holm-adjusted over S and E "
+              "(docs/science.md).</p>"),
+             *(f"<p>{html.escape(line)}</p>" for line in inference_lines(data.overall))]
     if data.shows_reward_hacks:
         parts += ["<h3>Reward-hacking signals</h3>", _html_table(*reward_hack_table(data)),
                   f"<p class='muted'>{html.escape(REWARD_HACK_NOTE)}</p>"]
+    parts.append(by_grader.html_section(data.overall, data.labels, _html_table))
     for name in ("pass_at_k", "delta_pass_at_k", "task_curves", "regions"):
         parts.append(_html_figure(by_name.get(name)))
     parts.append("<h2>Diagnostics</h2>")
@@ -221,6 +241,8 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
     header, rows = perplexity_table(data.diagnostics, data.labels)
     if rows:
         parts += ["<h3>Perplexity on reference traces</h3>", _html_table(header, rows)]
+    parts += [f"<p class='muted'><b>{html.escape(note)}</b></p>" if note.startswith("stale")
+              else f"<p class='muted'>{html.escape(note)}</p>" for note in data.diagnostics_notes]
     parts.append(_html_figure(by_name.get("perplexity")))
     parts += ["<h2>Tasks only one model solves</h2>", _html_shifted(data)]
     if data.likelihood:
@@ -230,10 +252,22 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
+def _html_warnings(data: ReportData) -> str:
+    """The comparison's warnings (a model's format compliance, no correct sample, tasks dropped or trimmed) in a
+    box under the answer: what to read before any number below."""
+    if not data.overall.warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in data.overall.warnings)
+    return f"<div class='warning'><b>Read before the numbers:</b><ul>{items}</ul></div>"
+
+
+def _html_table(header: list[str], rows: list[list[str]], long: bool = False) -> str:
+    """A table in a box of its own that scrolls sideways when the table is wider than the page; `long`: its
+    cells hold long values (paths, hub ids, verifier versions) that wrap anywhere rather than widen the page."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    table = '<table class="long">' if long else "<table>"
+    return f'<div class="table">{table}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _html_figure(figure: figures.Figure | None) -> str:
@@ -263,7 +297,7 @@ def likelihood_table(saved: dict) -> tuple[list[str], list[list[str]]]:
               "status"]
     rows = []
     for t in saved["tasks"]:
-        estimated = t["reachable"] == "estimated"
+        estimated = t["reachable"] in ("estimated", "few completions")  # the latter with its widened interval
         rows.append([t["task_id"], t["region"], t["target"], f"{t['observed']['correct']}/{t['observed']['samples']}",
                      format_probability(t["q_hat"]) if estimated else "",
                      f"[{format_probability(t['ci'][0])}, {format_probability(t['ci'][1])}]" if estimated else "",
@@ -300,10 +334,16 @@ def _html_forks(saved: dict) -> str:
 
 def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
     lines = ["# tether report", "", f"Store `{data.store}`: base `{data.labels[0]}`, RL `{data.labels[1]}`.", "",
+             f"**Did RL expand what the model can solve, or only sharpen it?** {data.overall.conclusion.text}", "",
+             *[line for w in data.overall.warnings for line in (f"> **Warning:** {w}", "")],
              "## What produced these numbers", "", *_md_table(*provenance_table(data)), "",
-             "## Headline", "", *_md_table(headline_header(data), headline_rows(data)), ""]
+             "## Headline", "", *_md_table(headline_header(data), headline_rows(data)), "",
+             (f"*{_intervals(data)}; 'by chance': what two identical models would give, and the p-value of the "
+              "excess, Holm-adjusted over S and E.*"), "",
+             *[line for text in inference_lines(data.overall) for line in (text, "")]]
     if data.shows_reward_hacks:
         lines += ["### Reward-hacking signals", "", *_md_table(*reward_hack_table(data)), "", REWARD_HACK_NOTE, ""]
+    lines += by_grader.markdown_section(data.overall, data.labels, _md_table)
     for figure in drawn:
         lines += [f"![{figure.title}](figures/{figure.name}.png)", "", f"*{figure.title}*", ""]
     header, diag = table3(data.diagnostics, data.labels)
@@ -312,6 +352,8 @@ def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
     header, rows = perplexity_table(data.diagnostics, data.labels)
     if rows:
         lines += ["### Perplexity on reference traces", "", *_md_table(header, rows), ""]
+    for note in data.diagnostics_notes:
+        lines += [f"**{note}**" if note.startswith("stale") else f"*{note}*", ""]
     lines += ["## Tasks only one model solves", ""]
     lines += _md_table(["task", "region", "base", "rl", "p", "q", "extracted answer (how found)", "gold"],
                        [[t.task_id, t.region, f"{t.base[0]}/{t.base[1]}", f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}",

@@ -1,6 +1,7 @@
 """What a report shows, gathered from a store and its saved comparison: comparisons overall and per
 benchmark, the S and E tasks with their tests and an example completion each, three tasks whose
-pass@k curves show the three shapes, the stored diagnostics, and each label's reward-hacking signals
+pass@k curves show the three shapes, the stored diagnostics (as they hold for the current verdicts:
+`tether.diagnostics.current_diagnostics`), and each label's reward-hacking signals
 (shown when the store has code tasks or some verdict signals one). Nothing is compared again here."""
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class ReportData:
     likelihood: dict | None = None  # `tether likelihood`'s saved result (tether.likelihood.save_likelihood)
     reward_hacks: dict[str, RewardHackCounts] = field(default_factory=dict)  # "base"/"rl" -> its signals
     code_tasks: bool = False  # some task of either label is graded by the `code` verifier
+    diagnostics_notes: list[str] = field(default_factory=list)  # recomputed or stale diagnostics, and why
 
     @property
     def shows_reward_hacks(self) -> bool:
@@ -79,9 +81,13 @@ def gather(store: str | Store, comparison: StoreComparison) -> ReportData:
     if saved is not None and (saved.get("base_label"), saved.get("rl_label")) != labels:
         saved = None  # another pair of labels than this report's
     code = any("code" in query.task_verifiers(store, label) for label in labels)
+    from tether.diagnostics import current_diagnostics
+
+    diagnostics = current_diagnostics(store)  # avg@k and answer entropy of the current verdicts
     return ReportData(str(store.root), labels, overall, comparison.benchmarks, comparison.benchmark_of,
                       _shifted(store, overall, comparison.benchmark_of, *labels), task_curves(overall),
-                      query.diagnostics(store), saved, dict(overall.reward_hacks), code)
+                      diagnostics.rows, saved, dict(overall.reward_hacks), code,
+                      diagnostics_notes=diagnostics.notes)
 
 
 def task_curves(result: Comparison) -> list[TaskCurve]:

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from tether.compare import Comparison
+from tether.compare.result import INTERVALS
 from tether.metrics import REGIONS
 from tether.report.data import TaskCurve
 from tether.store.schema import Diagnostic
@@ -68,7 +69,7 @@ def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str])
             lo, hi = result.pass_at_k_ci[key]
             ax.fill_between(result.k_grid, lo, hi, color=COLOURS[key], alpha=0.18, linewidth=0)
             ax.plot(result.k_grid, result.pass_at_k[key], marker="o", markersize=3, color=COLOURS[key], label=label)
-            if result.extrapolation is not None:  # estimates beyond the samples: dashed
+            if result.extrapolation is not None and not result.extrapolation.refused:  # estimates: dashed
                 ext = result.extrapolation
                 ax.plot([result.k_grid[-1], *ext.k_grid], [result.pass_at_k[key][-1], *ext.means[key]],
                         linestyle="--", color=COLOURS[key], linewidth=1)
@@ -84,8 +85,10 @@ def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str])
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
     _legend_above(fig, axes.flat[0])  # one legend for all panels, over none of the curves
-    return _finish(plt, fig, "pass_at_k", "pass@k per benchmark (95% bootstrap bands; crossover: vertical dashed "
-                   "line; dashed curves: beta-binomial extrapolation beyond the samples, an estimate)")
+    options = next(iter(benchmarks.values())).options
+    return _finish(plt, fig, "pass_at_k", f"pass@k per benchmark ({options.confidence:.0%} intervals "
+                   f"{INTERVALS[options.intervals]}; a crossover detected by the paired evidence: vertical dashed "
+                   "line; dashed curves: the joint model's estimate beyond the samples, where the data identify it)")
 
 
 def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> Figure:
@@ -96,7 +99,8 @@ def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> 
     for ax, (name, result) in zip(axes.flat, benchmarks.items()):
         lo, hi = result.delta_pass_at_k_ci
         ax.axhline(0, color="#333333", linewidth=0.8)
-        ax.fill_between(result.k_grid, lo, hi, color=COLOURS["rl"], alpha=0.2, linewidth=0)
+        ax.fill_between(result.k_grid, *result.band, color=COLOURS["rl"], alpha=0.12, linewidth=0)
+        ax.fill_between(result.k_grid, lo, hi, color=COLOURS["rl"], alpha=0.25, linewidth=0)
         ax.plot(result.k_grid, result.delta_pass_at_k, marker="o", markersize=3, color=COLOURS["rl"])
         ax.set_xscale("log", base=2)
         ax.set_title(f"{name}", fontsize=9)
@@ -104,8 +108,11 @@ def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> 
         ax.set_ylabel(f"{labels[1]} − {labels[0]}")
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
+    options = next(iter(benchmarks.values())).options
     return _finish(plt, fig, "delta_pass_at_k",
-                   "Difference in mean pass@k (RL − base) with its paired 95% bootstrap band; below 0 the base leads")
+                   f"Difference in mean pass@k (RL − base): paired pointwise {options.confidence:.0%} intervals (dark) "
+                   f"and the simultaneous {options.confidence:.0%} band over the k grid (light; a difference is beyond "
+                   f"chance only outside it), intervals {INTERVALS[options.intervals]}; below 0 the base leads")
 
 
 def task_curves_figure(curves: list[TaskCurve], labels: tuple[str, str]) -> Figure | None:
@@ -180,7 +187,9 @@ def diagnostics_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figur
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.6), squeeze=False)
     values = {(r.model, r.metric): r.value for r in rows if r.benchmark == "all" and r.group == "all"}
-    titles = {"avg_at_k": "avg@k", "answer_entropy": "answer entropy (nats)", "token_entropy": "token entropy (nats)"}
+    ks = {r.k for r in rows if r.metric == "avg_at_k" and r.benchmark == "all" and r.model in labels}
+    avg = f"avg@{next(iter(ks))}" if len(ks) == 1 else "avg@k"  # the k used, as Table 3 names it
+    titles = {"avg_at_k": avg, "answer_entropy": "answer entropy (nats)", "token_entropy": "token entropy (nats)"}
     for ax, metric in zip(axes.flat, metrics):
         heights = [values.get((label, metric), float("nan")) for label in labels]
         ax.bar(labels, heights, color=[COLOURS["base"], COLOURS["rl"]])
@@ -219,12 +228,12 @@ def likelihood_figure(saved: dict | None) -> Figure | None:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 1.0 + 0.28 * len(tasks)))
-    shown = [t for t in tasks if t["reachable"] == "estimated" and t["q_hat"] > 0]
+    shown = [t for t in tasks if t["reachable"] in ("estimated", "few completions") and t["q_hat"] > 0]
     floor = min([math.log10(t["ci"][0]) for t in shown if t["ci"][0] and t["ci"][0] > 0]
                 + [math.log10(saved["threshold"]) - 1, math.log10(saved["epsilon"]) - 1])
     for i, t in enumerate(tasks):
         colour = REGION_COLOURS.get(t["region"], "#333333")
-        if t["reachable"] == "estimated" and t["q_hat"] > 0:
+        if t in shown:
             low = math.log10(t["ci"][0]) if t["ci"][0] and t["ci"][0] > 0 else floor
             high = math.log10(t["ci"][1]) if t["ci"][1] and t["ci"][1] > 0 else math.log10(t["q_hat"])
             ax.plot([low, high], [i, i], color=colour, linewidth=2)

@@ -1,6 +1,8 @@
 """The diagnostics as the paper's tables, in text cells shared by the terminal and the report:
 Table 3 (per benchmark and model: avg@k, answer entropy, token entropy) and perplexity on
-reference traces by support region. A `*` marks a token entropy from top-k log-probs."""
+reference traces by support region. A `*` marks a token entropy from top-k log-probs. avg@k
+names the k used (min(k asked, samples per task)); where models or benchmarks used different k,
+each cell says its own ("41.0% @16")."""
 
 from __future__ import annotations
 
@@ -28,16 +30,19 @@ def table3(rows: Sequence[Diagnostic], models: Sequence[str] | None = None) -> t
     """(header, rows) of Table 3; models default to those in `rows`, base first."""
     values = {(r.model, r.metric, r.benchmark): r for r in rows if r.group == "all"}
     models = list(models or _models(rows))
-    k = next((r.k for r in rows if r.metric == "avg_at_k"), None)
+    ks = {r.k for r in rows if r.metric == "avg_at_k" and r.model in models}
+    one_k = len(ks) == 1  # the k used (16 when 32 was asked of 16 samples per task); per cell where they differ
     body = []
     for benchmark in shown_benchmarks(rows):
         for model in models:
             cells = []
             for metric, fmt in TABLE3:
                 row = values.get((model, metric, benchmark))
-                cells.append("-" if row is None else format(row.value, fmt) + ("*" if is_approximate(row) else ""))
+                cells.append("-" if row is None else format(row.value, fmt) + ("*" if is_approximate(row) else "")
+                             + (f" @{row.k}" if metric == "avg_at_k" and not one_k else ""))
             body.append([benchmark, model, *cells])
-    return ["benchmark", "model", f"avg@{k}", "answer entropy", "token entropy"], body
+    avg = f"avg@{next(iter(ks))}" if one_k else "avg@k"
+    return ["benchmark", "model", avg, "answer entropy", "token entropy"], body
 
 
 def perplexity_table(rows: Sequence[Diagnostic], models: Sequence[str] | None = None

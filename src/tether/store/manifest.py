@@ -2,8 +2,8 @@
 
 A store's manifest says which store schema it follows, what wrote it (package versions), each
 sampled label's run (`Run`: the settings it was sampled with and its budget k), each graded
-label's current verifier versions (`Grading`) and a history of events. Every stage reads and
-changes it through `Manifest`; no other module knows its JSON shape.
+label's current verifier versions and its named verdict sets (`Grading`, `VerdictSet`) and a history
+of events. Every stage reads and changes it through `Manifest`; no other module knows its JSON shape.
 
 `parse_manifest` turns the file's bytes into a `Manifest` or raises `ManifestError` with one line
 naming the file and the first field that is wrong: bytes that are not UTF-8, text that is not
@@ -92,12 +92,35 @@ class Run(_Record):
     k: int = Field(ge=1)
 
 
-class Grading(_Record):
-    """A graded label: the verifier versions whose verdicts count (verifier name -> version), and a digest
-    of the samples shards they were recorded for (None when unknown)."""
+class VerdictSet(_Record):
+    """One named set of verdicts of a label (`tether grade --verifier auto,exact`): the verifier versions it
+    is made of (verifier name -> version), and a digest of the samples shards it was graded for (None when
+    unknown)."""
 
     versions: dict[str, str] = Field(default_factory=dict)
     samples: str | None = None
+
+
+class Grading(_Record):
+    """A graded label: the verifier versions whose verdicts count (verifier name -> version), a digest of the
+    samples shards they were recorded for (None when unknown), and, once a label was graded under several
+    verifiers, the name of the set that counts (`verifier`: the ``--verifier`` value, e.g. ``auto``) and every
+    named set kept beside it (`sets`, the counting one included), which counts never use. Manifests written
+    before verdict sets have neither."""
+
+    versions: dict[str, str] = Field(default_factory=dict)
+    samples: str | None = None
+    verifier: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    sets: dict[str, VerdictSet] = Field(default_factory=dict, exclude_if=lambda value: not value)
+
+    def verdict_set(self, name: str) -> VerdictSet | None:
+        """The named set (None when the label was never graded under it)."""
+        return self.sets.get(name)
+
+    def without_stamps(self) -> Grading:
+        """This entry with no samples digest, its own or its sets' (a rebuilt manifest cannot vouch for them)."""
+        return self.model_copy(update={"samples": None, "sets": {name: found.model_copy(update={"samples": None})
+                                                                 for name, found in self.sets.items()}})
 
 
 class Event(_Record):
@@ -127,6 +150,12 @@ class Manifest(_Record):
     def grading_of(self, label: str) -> Grading:
         """`label`'s grading entry (an empty one when it has none)."""
         return self.grading.get(label) or Grading()
+
+    def verdict_sets(self, label: str) -> dict[str, VerdictSet]:
+        """`label`'s named verdict sets (set name -> its versions), the one that counts included; empty when
+        it was graded under one verifier only (or before verdict sets)."""
+        entry = self.grading.get(label)
+        return dict(entry.sets) if entry is not None else {}
 
     def raise_budget(self, label: str, k: int) -> None:
         """`label`'s budget k raised to at least `k` (the one writer of `Run.k` besides a new claim)."""

@@ -4,8 +4,10 @@ DuckDB scans a store's Parquet shards (locally, or on object storage through
 the store's fsspec filesystem) with streaming group-bys and joins, never
 loading a table whole. Only verdicts of the verifier versions that `tether
 grade` recorded as current count (`current_verdicts`); older ones stay in the
-store, unused. Each function takes a `Store` and returns plain Python or NumPy
-values; callers never see SQL.
+store, unused. A named verdict set (`tether grade --verifier auto,exact`) is
+counted the same way under its own versions (`task_counts(..., versions=)`).
+Each function takes a `Store` and returns plain Python or NumPy values; callers
+never see SQL.
 
 A verdict keeps the hash of the text it graded (`completion_hash`); `changed_completions` finds
 the verdicts whose sample's text has changed since (a shard quarantined and refilled), which
@@ -218,19 +220,23 @@ def first_samples_agreement(store: Store, a: str, b: str, first: int = 2) -> tup
 
 # -- counts ---------------------------------------------------------------------------------------
 
-def task_counts(store: Store, label: str, limits: dict[str, int] | None = None) -> TaskCounts:
+def task_counts(store: Store, label: str, limits: dict[str, int] | None = None,
+                versions: dict[str, str] | None = None) -> TaskCounts:
     """(n, c) per task of one label's current verdicts; every sample must have one.
 
-    With `limits` (task id -> m), only each task's first m samples by sample index count."""
+    With `limits` (task id -> m), only each task's first m samples by sample index count. With `versions`
+    (verifier -> version: a named verdict set, `tether.store.manifest.VerdictSet`), its verdicts count instead
+    of the current ones."""
     if not store.shard_paths("verdicts", label):
         samples = len(store.shard_paths("samples", label))
         hint = "its samples are not graded yet (run `tether grade`)" if samples else "it has no samples"
         labels = ", ".join(store.labels("verdicts")) or "none"
         raise InputError(f"{store.root}: no verdicts for label {label!r}: {hint}; graded labels: {labels}")
+    where = current_verdicts(store, label) if versions is None else versions_clause(versions)
     query = f"""
         SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c,
                max(sample_idx) - min(sample_idx) + 1 AS span
-        FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}
+        FROM {_table(store, "verdicts", label)} WHERE {where}
         GROUP BY task_id
     """
     with connect(store) as connection:
@@ -240,7 +246,7 @@ def task_counts(store: Store, label: str, limits: dict[str, int] | None = None) 
     _refuse_duplicates(store, "samples", label, doubled)
     graded, total = int(columns["n"].sum()), rows
     if limits is not None and graded >= total:
-        columns = _first_samples(store, label, limits)
+        columns = _first_samples(store, label, limits, where)
     if graded < total:
         raise InputError(
             f"{store.root}: {total - graded} of {total} samples of label {label!r} have no verdict (run `tether grade`)"
@@ -248,15 +254,16 @@ def task_counts(store: Store, label: str, limits: dict[str, int] | None = None) 
     return TaskCounts.from_arrays(label, str(store.root), columns["task_id"], columns["n"], columns["c"])
 
 
-def _first_samples(store: Store, label: str, limits: dict[str, int]) -> dict:
-    """(task_id, n, c) columns over each task's first `limits[task]` current verdicts by sample index."""
+def _first_samples(store: Store, label: str, limits: dict[str, int], where: str) -> dict:
+    """(task_id, n, c) columns over each task's first `limits[task]` verdicts (those `where` keeps) by sample
+    index."""
     wanted = pa.table({"task_id": list(limits), "m": pa.array(list(limits.values()), pa.int64())})
     query = f"""
         SELECT task_id, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c FROM (
             SELECT v.task_id, v.correct, l.m,
                    row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) AS rank
             FROM {_table(store, "verdicts", label)} v JOIN wanted l USING (task_id)
-            WHERE {current_verdicts(store, label)}
+            WHERE {where}
         ) WHERE rank <= m GROUP BY task_id
     """
     with connect(store) as connection:
@@ -264,15 +271,29 @@ def _first_samples(store: Store, label: str, limits: dict[str, int]) -> dict:
         return connection.sql(query).fetchnumpy()
 
 
-def half_task_counts(store: Store, label: str) -> tuple[TaskCounts, TaskCounts]:
-    """(n, c) per task of one label's even-indexed and odd-indexed samples (current verdicts)."""
+def half_task_counts(store: Store, label: str,
+                     limits: dict[str, int] | None = None) -> tuple[TaskCounts, TaskCounts]:
+    """(n, c) per task of one label's even-indexed and odd-indexed samples (current verdicts). With `limits`
+    (task id -> m): only those tasks, each's first m samples by sample index, split by their rank among them."""
     task_counts(store, label)  # the same checks: graded, every sample with a verdict
     query = f"""
         SELECT task_id, sample_idx % 2 AS half, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c
         FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}
         GROUP BY task_id, half
     """
-    rows = _rows(store, query)
+    if limits is None:
+        rows = _rows(store, query)
+    else:
+        wanted = pa.table({"task_id": list(limits), "m": pa.array(list(limits.values()), pa.int64())})
+        query = f"""
+            SELECT task_id, (rank - 1) % 2 AS half, count(*) AS n, sum(CAST(correct AS BIGINT)) AS c FROM (
+                SELECT v.task_id, v.correct, l.m,
+                       row_number() OVER (PARTITION BY v.task_id ORDER BY v.sample_idx) AS rank
+                FROM {_table(store, "verdicts", label)} v JOIN wanted l USING (task_id)
+                WHERE {current_verdicts(store, label)}
+            ) WHERE rank <= m GROUP BY task_id, half
+        """
+        rows = _rows(store, query, {"wanted": wanted})
     halves = []
     for half, name in ((0, "even"), (1, "odd")):
         part = [(t, n, c) for t, h, n, c in rows if h == half]
@@ -483,6 +504,36 @@ def reward_hack_counts(store: Store, label: str) -> RewardHackCounts:
     return RewardHackCounts(int(total), **{key: int(n) for key, n in zip(REWARD_HACKS, found)})
 
 
+def compliance_counts(store: Store, label: str) -> list[tuple[str | None, str | None, str, bool, bool, int, int]]:
+    """(route, asked, status, cut, imported, samples, correct) of `label`'s current verdicts, grouped: how the
+    answer was found (the verdict's `extraction`; null: no answer), the format its task's prompt asks for
+    (`tether.store.compliance.FORMAT_MARKERS` in the prompt's JSON; null: none, or no prompt stored), its
+    status, whether its completion was cut at max_tokens, and whether it was imported already graded (its
+    route is then not known). One scan of the verdicts, joined with the tasks and the samples' finish reasons."""
+    from tether.store.compliance import FORMAT_MARKERS
+
+    if not store.shard_paths("verdicts", label):
+        return []
+    extraction = _column_or_null(store, "verdicts", label, "extraction")
+    asked = "CASE " + " ".join(f"WHEN contains(prompt, '{quoted(json.dumps(marker)[1:-1])}') THEN '{quoted(route)}'"
+                               for route, marker in FORMAT_MARKERS) + " END"
+    tasks = (f"LEFT JOIN (SELECT task_id, {asked} AS asked FROM {_tasks(store, label)}) t USING (task_id)"
+             if store.shard_paths("tasks", label) else "CROSS JOIN (SELECT NULL::VARCHAR AS asked) t")
+    samples = (f"LEFT JOIN (SELECT task_id, sample_idx, finish_reason FROM {_table(store, 'samples', label)}) s "
+               "USING (task_id, sample_idx)" if store.shard_paths("samples", label)
+               else "CROSS JOIN (SELECT NULL::VARCHAR AS finish_reason) s")
+    query = f"""
+        SELECT v.extraction, t.asked, v.status, coalesce(s.finish_reason = 'length', false) AS cut,
+               v.verifier = 'imported' AS imported, count(*), sum(CAST(v.correct AS BIGINT))
+        FROM (SELECT task_id, sample_idx, correct, status, verifier, {extraction}
+              FROM {_table(store, "verdicts", label)} WHERE {current_verdicts(store, label)}) v
+        {tasks} {samples}
+        GROUP BY ALL ORDER BY ALL
+    """
+    return [(route, asked, status, bool(cut), bool(imported), int(n), int(correct or 0))
+            for route, asked, status, cut, imported, n, correct in _rows(store, query)]
+
+
 def cached_grades(store: Store, verifier: str, version: str) -> list[tuple]:
     """(verifier_version, task_id, answer, correct, score, status, detail) of the verdict cache of one version."""
     if not store.shard_paths("grades", verifier):
@@ -490,6 +541,16 @@ def cached_grades(store: Store, verifier: str, version: str) -> list[tuple]:
     _proven(store, "grades", verifier)
     return _rows(store, f"SELECT verifier_version, task_id, answer, correct, score, status, detail "
                  f"FROM {_table(store, 'grades', verifier)} WHERE verifier_version = '{quoted(version)}'")
+
+
+def verdict_totals(store: Store, label: str) -> tuple[int, int]:
+    """(verdicts, correct ones) of `label`'s current verdicts: with the current versions, what says whether
+    values computed from the verdicts (avg@k, answer entropy) still hold. (0, 0) with no verdicts."""
+    if not store.shard_paths("verdicts", label):
+        return 0, 0
+    total, correct = _rows(store, f"SELECT count(*), count(*) FILTER (WHERE correct) "
+                                  f"FROM {_table(store, 'verdicts', label)} WHERE {current_verdicts(store, label)}")[0]
+    return int(total), int(correct or 0)
 
 
 def graded_answers(store: Store, label: str, k: int) -> list[tuple[str, bool, str | None]]:
@@ -539,6 +600,62 @@ def task_samples(store: Store, label: str, task_ids: list[str]) -> dict[str, lis
     for task_id, index, correct, completion, finish in _rows(store, query):
         found.setdefault(task_id, []).append((int(index), bool(correct), completion, finish))
     return found
+
+
+def first_success_costs(store: Store, label: str) -> dict[str, tuple[int, int | None]]:
+    """Per task of `label` (current verdicts): the samples up to and including its first correct one by sample
+    index (all of them where none is correct), and their tokens (None where not recorded): what stopping each
+    task at its first success would have drawn of these samples (the floor, docs/adaptive.md)."""
+    query = f"""
+        SELECT task_id, count(*), sum(n_tokens), count(n_tokens) FROM (
+            SELECT v.task_id, s.n_tokens, coalesce(max(CAST(v.correct AS INT)) OVER (PARTITION BY v.task_id
+                   ORDER BY v.sample_idx ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS solved_before
+            FROM {_table(store, 'verdicts', label)} v JOIN {_table(store, 'samples', label)} s USING (task_id, sample_idx)
+            WHERE {current_verdicts(store, label)}
+        ) WHERE solved_before = 0 GROUP BY task_id
+    """
+    return {task_id: (int(n), int(tokens) if known == n else None) for task_id, n, tokens, known in _rows(store, query)}
+
+
+def graded_completions(store: Store, label: str, task_ids: list[str], limit: int | None = None,
+                       correct: bool | None = None) -> list[tuple]:
+    """(task_id, sample_idx, position, correct, status, score, answer, extraction, detail, completion,
+    finish_reason) of the samples of `task_ids` with a current verdict of `label` (`tether show`): of each
+    task, the correct ones first, then the rest, each by sample index, at most `limit` (None: all); only the
+    correct or the incorrect ones where `correct` says. `position` is the sample's place among the task's
+    graded samples by sample index (0 first), whatever the filter; only the rows kept are joined with their
+    text. detail is null in stores written before verdicts kept it."""
+    if not task_ids or not store.shard_paths("verdicts", label) or not store.shard_paths("samples", label):
+        return []
+    wanted = pa.table({"task_id": pa.array(task_ids, pa.string())})
+    detail = _column_or_null(store, "verdicts", label, "detail")
+    kept = "TRUE" if correct is None else ("correct" if correct else "NOT correct")
+    first = "" if limit is None else \
+        f"QUALIFY row_number() OVER (PARTITION BY task_id ORDER BY NOT correct, sample_idx) <= {int(limit)}"
+    query = f"""
+        SELECT v.task_id, v.sample_idx, v.position, v.correct, v.status, v.score, v.answer, v.extraction, v.detail,
+               s.completion, s.finish_reason
+        FROM (SELECT * FROM (SELECT task_id, sample_idx, correct, status, score, answer, extraction, {detail},
+                                    row_number() OVER (PARTITION BY task_id ORDER BY sample_idx) - 1 AS position
+                             FROM {_table(store, "verdicts", label)} x SEMI JOIN wanted w ON x.task_id = w.task_id
+                             WHERE {current_verdicts(store, label)})
+              WHERE {kept} {first}) v
+        LEFT JOIN (SELECT task_id, sample_idx, completion, finish_reason FROM {_table(store, "samples", label)}) s
+        ON v.task_id = s.task_id AND v.sample_idx = s.sample_idx
+        ORDER BY v.task_id, NOT v.correct, v.sample_idx
+    """
+    return _rows(store, query, {"wanted": wanted})
+
+
+def task_records(store: Store, label: str, task_ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
+    """task id -> (benchmark, prompt JSON, reference JSON, verifier) of those of `task_ids` stored for `label`
+    (each task's latest row; empty when the store holds no tasks for it)."""
+    if not task_ids or not store.shard_paths("tasks", label):
+        return {}
+    wanted = pa.table({"task_id": pa.array(task_ids, pa.string())})
+    query = (f"SELECT t.task_id, t.benchmark, t.prompt, t.reference, t.verifier FROM {_tasks(store, label)} t "
+             "SEMI JOIN wanted w ON t.task_id = w.task_id")
+    return {task_id: tuple(rest) for task_id, *rest in _rows(store, query, {"wanted": wanted})}
 
 
 def stored_sequence_scores(store: Store, scorer: str, source: str) -> dict[tuple[str, int], tuple]:

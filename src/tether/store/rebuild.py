@@ -115,7 +115,7 @@ def rebuild_manifest(root: str | os.PathLike, damaged: bytes | None = None) -> R
         if marked:
             newest = max(marked, key=lambda r: r.get("written_at", ""))["grading"]
             try:
-                manifest.grading[label] = Grading.model_validate({**newest, "samples": None})
+                manifest.grading[label] = Grading.model_validate(newest).without_stamps()
                 result.grading.append(label)
             except ValidationError:
                 result.missing.append(f"label {label!r}: its newest verdicts shard's grading record does not read")

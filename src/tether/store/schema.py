@@ -130,8 +130,11 @@ class Diagnostic:
     group: str  # "all", or a support region P/S/E/O (perplexity on reference traces)
     value: float
     count: int  # what the value averages over: tasks, or tokens for token entropy and perplexity
-    k: int | None = None  # samples per task used, where that applies
+    k: int | None = None  # samples per task used, where that applies: min(asked, samples per task)
     detail: str | None = None  # e.g. "exact" or "top-20 approximation" for token entropy
+    requested_k: int | None = None  # the k asked for (None in older stores, whose `k` is the one asked for)
+    verdicts: str | None = None  # JSON {label: its verdicts' fingerprint} the value was computed from; None:
+    # it depends on no verdicts (token entropy, perplexity over all traces) or an older store did not say
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 `load_tasks(spec)` accepts:
 
 - a preset name (``math500``, ``aime24`` …; see `tether.tasks.presets`);
-- ``reasoning-gym:<dataset>?size=50&seed=1``, generated offline;
+- ``reasoning-gym:<dataset>?size=50&seed=1&<option>=…``, generated offline (options: the dataset's config);
 - ``lab-sums:2-30``, the lab's "a+b=N" tasks (`tether.tasks.sums`);
 - ``hf:<dataset id or local folder>?config=…&split=…``;
 - a path to a ``.jsonl``/``.jsonl.gz``/``.parquet`` file or a dataset folder;
@@ -101,13 +101,9 @@ def count_tasks(spec: str, data_dir: str | Path | None = None, limit: int | None
 
 def _count_part(spec: str, data_dir: str | Path | None) -> int | None:
     if spec.startswith(RG_PREFIX):
-        parts = urlsplit(spec[len(RG_PREFIX):])
-        _check_reasoning_gym_name(spec, parts.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        try:
-            return int(query.get("size", 100))
-        except ValueError:
-            raise InputError(f"{spec}: size must be an integer") from None
+        from tether.tasks import reasoning_gym
+
+        return reasoning_gym.parse(spec).size  # checked as loading checks it: the dataset, its options
     if spec.startswith(LAB_PREFIX):
         return len(lab_tasks(spec))
     if spec in PRESETS:
@@ -116,17 +112,6 @@ def _count_part(spec: str, data_dir: str | Path | None) -> int | None:
     if spec.startswith(HF_PREFIX):
         return None
     return len(_read_rows(Path(spec)))
-
-
-def _check_reasoning_gym_name(spec: str, name: str) -> None:
-    try:
-        from reasoning_gym.factory import DATASETS
-    except ImportError:
-        return  # said when the tasks are generated: `pip install 'tether[tasks]'`
-    if name not in DATASETS:
-        near = [known for known in sorted(DATASETS) if name.split("_")[0] in known][:5]
-        raise InputError(f"{spec}: no Reasoning Gym dataset {name!r}" + (f"; did you mean {', '.join(near)}?"
-                                                                          if near else ""))
 
 
 class _Options:
@@ -254,7 +239,7 @@ def _read_rows(path: Path) -> list[dict]:
     if path.is_dir():
         return hf_rows(str(path), None, "test" if (path / "dataset_dict.json").exists() else "train")
     if not path.is_file():
-        raise InputError(f"{path}: no such file, preset or task spec; presets: {', '.join(PRESETS)}")
+        raise InputError(f"{path}: no such file, preset or task spec; " + _nearest_spec(str(path)))
     name = path.name.lower()
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
@@ -263,6 +248,21 @@ def _read_rows(path: Path) -> list[dict]:
     if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".json")):
         return _jsonl_rows(path)
     raise InputError(f"{path}: unknown task file type; expected .jsonl, .jsonl.gz or .parquet")
+
+
+def _nearest_spec(given: str) -> str:
+    """The presets and spec kinds nearest a spec that is none of them ("did you mean math500?"), else all presets."""
+    import difflib
+
+    head, sep, rest = given.partition(":")
+    kinds = {prefix[:-1]: prefix for prefix in (RG_PREFIX, LAB_PREFIX, HF_PREFIX)}
+    if sep and head not in kinds:  # reasoning_gym:chain_sum
+        near = [kinds[k] + rest for k in difflib.get_close_matches(head, list(kinds), n=1, cutoff=0.6)]
+    else:
+        near = difflib.get_close_matches(given, list(PRESETS), n=3, cutoff=0.6)
+    if near:
+        return f"did you mean {', '.join(near)}?"
+    return f"presets: {', '.join(PRESETS)}"
 
 
 def _jsonl_rows(path: Path) -> list[dict]:
@@ -289,19 +289,11 @@ def numbered_jsonl(path: Path):
 
 
 def reasoning_gym_tasks(spec: str) -> list[Task]:
-    """Tasks generated offline by Reasoning Gym: ``reasoning-gym:<dataset>?size=&seed=``."""
-    from tether.tasks.reasoning_gym import generate
+    """Tasks generated offline by Reasoning Gym: ``reasoning-gym:<dataset>?size=&seed=&<option>=``
+    (`tether.tasks.reasoning_gym`)."""
+    from tether.tasks import reasoning_gym
 
-    parts = urlsplit(spec[len(RG_PREFIX):])
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"size", "seed"}
-    if unknown:
-        raise InputError(f"{spec}: unknown option(s) {', '.join(sorted(unknown))}; use size= and seed=")
-    try:
-        size, seed = int(query.get("size", 100)), int(query.get("seed", 42))
-    except ValueError:
-        raise InputError(f"{spec}: size and seed must be integers") from None
-    return generate(parts.path, size, seed)
+    return reasoning_gym.generate(reasoning_gym.parse(spec))
 
 
 def lab_tasks(spec: str) -> list[Task]:
