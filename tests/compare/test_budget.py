@@ -9,7 +9,7 @@ from scipy.stats import binom
 import tether
 from tether.compare.budget import BudgetPlan, plan_budget, plan_chance
 from tether.metrics.adaptive import AdaptiveRule, posterior_outlook
-from tether.metrics.extrapolate import fit_beta_binomial
+from tether.metrics.extrapolate import expected_regions, fit_beta_binomial, posterior_pass_at_k
 
 from ..cli_run import tether as cli
 from ..conftest import graded_rows, write_jsonl
@@ -38,7 +38,30 @@ def test_the_plan_follows_the_pilot(pilot):
     assert base.adaptive_samples == pytest.approx(samples.sum()) and base.stopped_early == pytest.approx(8 - to_the_end.sum())
     assert base.adaptive_samples < 0.6 * base.full_samples  # easy tasks stop in the first rounds
     assert plan.gpu_hours(base.tokens(base.full_samples)) == pytest.approx(8 * 4096 * 100 / 1000 / 3600)
-    assert sum(plan.regions_at_k.values()) == pytest.approx(8)
+    # eight tasks: the joint model has too few to fit, so the plan gives no expected regions and says why
+    assert plan.regions_at_k is None and plan.regions_ci is None
+    assert plan.regions_refusal.startswith("only 7 of 8 tasks are solved by either model")
+    assert plan.chance.power == {} and plan.conclusion.startswith(
+        f"at k = 4,096: no expected S or E: {plan.regions_refusal}; a single E task needs")
+    data = plan.to_dict()
+    assert data["regions_at_k"] is None and data["regions_at_k_refusal"] == plan.regions_refusal
+    shown = " ".join(cli("plan", str(store), "--k", "4096").stdout.split())
+    assert f"expected regions at k: none shown: {plan.regions_refusal}" in shown and "expected E" not in shown
+
+
+@pytest.fixture(scope="module")
+def identical(tmp_path_factory):
+    """Two identical models (the same known p per task) on 600 tasks, 64 samples each, counts drawn apart."""
+    rng = np.random.default_rng(0)
+    p = rng.beta(0.5, 2.0, 600)
+    folder = tmp_path_factory.mktemp("identical")
+    counts = {}
+    for label in ("base", "rl"):
+        counts[label] = rng.binomial(64, p)
+        tasks = {f"t{i}": (64, int(c)) for i, c in enumerate(counts[label])}
+        tether.import_samples(write_jsonl(folder / f"{label}.jsonl", graded_rows(tasks, seed=1, shuffle=False)),
+                              folder / "run", label=label)
+    return folder / "run", p, counts
 
 
 def test_the_command(pilot):
@@ -66,24 +89,44 @@ def test_identical_pilots_have_the_chance_level_of_their_expected_regions():
     assert binom.sf(5, 256, chance.half_the_time) == pytest.approx(0.5)  # >= 6 of 256 half the time
 
 
-def test_the_plan_puts_chance_beside_s_and_e_and_concludes(pilot):
-    store, _ = pilot
-    plan = plan_budget(store, 256)
-    assert plan.chance.interval[0] <= plan.chance.expected <= plan.chance.interval[1]
-    assert plan.conclusion.startswith(f"at k = 256: expected E {plan.regions_at_k['E']:.1f} and S "
+def test_identical_models_get_the_regions_of_identical_models(identical):
+    """The old plan multiplied each model's own posterior pass@k as if independent and doubled S and E;
+    the joint model lands near the truth Σ g(p)(1 - g(p)), g(p) = 1 - (1 - p)^k, at the sampled budget."""
+    store, p, counts = identical
+    plan = plan_budget(store, 64, reps=300)
+    solved = 1 - (1 - p) ** 64
+    truth = float(np.sum(solved * (1 - solved)))  # ≈ 28 tasks in S and in E each
+    n = np.full(p.size, 64)
+    independent = expected_regions(*(posterior_pass_at_k(n, c, fit_beta_binomial(n, c), [64]) for c in counts.values()))
+    assert (independent["S"][0] + independent["E"][0]) / 2 > 1.4 * truth  # the bias this replaced
+    assert (plan.regions_at_k["S"] + plan.regions_at_k["E"]) / 2 == pytest.approx(truth, rel=0.25)
+    for region in ("S", "E"):
+        lo, hi = plan.regions_ci[region]
+        assert lo < truth < hi and lo < plan.regions_at_k[region] < hi
+    assert plan.chance.expected == pytest.approx(truth, rel=0.25)  # the identical-models level, same footing
+    assert max(plan.chance.power.values()) < 0.3  # identical models: a run would rarely look beyond chance
+    assert plan.regions_refusal is None and sum(plan.regions_at_k.values()) == pytest.approx(600)
+    assert plan.conclusion.startswith(f"at k = 64: expected E {plan.regions_at_k['E']:.1f} and S "
                                       f"{plan.regions_at_k['S']:.1f} vs {plan.chance.expected:.1f} each for two "
                                       "identical models; a run would show expansion beyond chance (p ≤ 0.05) with "
                                       f"probability {plan.chance.power['E']:.0%}")
-    assert "a single E task needs ≥ 6 of RL's 256 samples correct" in plan.conclusion
     data = plan.to_dict()
     assert data["chance_at_k"]["expected"] == plan.chance.expected and data["conclusion"] == plan.conclusion
-    out = cli("plan", str(store), "--k", "256")
+    assert data["regions_at_k_ci"]["S"] == list(plan.regions_ci["S"]) and data["regions_at_k_refusal"] is None
+    out = cli("plan", str(store), "--k", "64")
     assert out.returncode == 0, out.stderr
     shown = " ".join(out.stdout.split())
     lo, hi = plan.chance.interval
-    assert (f"S {plan.regions_at_k['S']:,.1f} (two identical models: {plan.chance.expected:,.1f} [{lo}, {hi}]), "
-            f"E {plan.regions_at_k['E']:,.1f} (two identical models:") in shown
-    assert "conclusion: at k = 256: expected E" in shown
+    assert "expected regions at k: (joint model of both models' chances, 95% interval) P " in shown
+    assert f"(two identical models: {plan.chance.expected:,.1f} [{lo}, {hi}])" in shown
+    assert "conclusion: at k = 64: expected E" in shown
+
+
+def test_far_beyond_a_pilot_the_plan_refuses(identical):
+    store, _, _ = identical
+    plan = plan_budget(store, 64 * 16, reps=50)
+    assert plan.regions_at_k is None and plan.regions_refusal.startswith("no numbers at k = 1024")
+    assert "no expected S or E" in plan.conclusion and "a single E task needs ≥ 6" in plan.conclusion
 
 
 def test_an_expansion_the_pilot_shows_would_show_and_none_would_not():

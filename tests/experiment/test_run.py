@@ -97,6 +97,11 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
         (lambda t: t.replace('out = "run"', 'out = ""'), r"exp.toml: out: is empty; name a folder"),
         (lambda t: t + '\n[report]\nout = "  "', r"report.out: is empty"),
         (lambda t: t.replace('spec = "tasks.jsonl"', 'spec = ""'), r"tasks.spec: is empty"),
+        (lambda t: t + '\n[grading]\nverifier = ["auto", "bogus"]', r"grading.verifier: .*unknown verifier 'bogus'"),
+        (lambda t: t + '\n[grading]\nverifier = " , "', r"grading.verifier: .*name at least one verifier"),
+        (lambda t: t + '\n[grading]\nverifier = []', r"grading.verifier: .*name at least one verifier"),
+        (lambda t: t.replace("bootstrap_reps = 100", 'bootstrap_reps = 100\nintervals = "fixd"'),
+         r"exp.toml: compare.intervals: Input should be 'tasks' or 'fixed'$"),
     ],
 )
 def test_bad_configs_are_one_clear_line(tmp_path, tiny_model, edit, message):
@@ -104,6 +109,32 @@ def test_bad_configs_are_one_clear_line(tmp_path, tiny_model, edit, message):
     path.write_text(edit(path.read_text()))
     with pytest.raises(InputError, match=message):
         load_experiment(path)
+
+
+@pytest.mark.parametrize("given", ['"auto, exact"', '["auto", "exact", "auto"]'])
+def test_grading_takes_several_verdict_sets_and_compare_its_intervals(tmp_path, tiny_model, given):
+    path = write_experiment(tmp_path, tiny_model)
+    path.write_text(path.read_text().replace("bootstrap_reps = 100", 'bootstrap_reps = 100\nintervals = "fixed"')
+                    + f"[grading]\nverifier = {given}\n")
+    experiment, _ = load_experiment(path)
+    grading = experiment.grading.options()
+    assert grading.verifier == "auto" and grading.also == ("exact",)
+    assert experiment.compare.options().intervals == "fixed"
+    default, _ = load_experiment(write_experiment(tmp_path, tiny_model))
+    assert default.grading.options().also == () and default.compare.options().intervals == "tasks"
+
+
+def test_a_run_grades_every_verdict_set_and_compares_them(tmp_path, tiny_model):
+    path = write_experiment(tmp_path, tiny_model, k=2)
+    path.write_text(path.read_text().replace("bootstrap_reps = 100", 'bootstrap_reps = 100\nintervals = "fixed"')
+                    + '[grading]\nverifier = ["auto", "exact"]\n[diagnostics]\nenabled = false\n'
+                    '[report]\nenabled = false\n')
+    result, store, log = run_experiment(path)
+    assert log.grading.counted == "auto" and list(log.grading.sets) == ["exact"]
+    assert [s.name for s in result.sensitivity.sets] == ["auto", "exact"] and result.options.intervals == "fixed"
+    saved = json.loads((store / "compare" / "compare.json").read_text())
+    assert [s["name"] for s in saved["sensitivity"]["sets"]] == ["auto", "exact"]
+    assert saved["settings"]["intervals"] == "fixed"
 
 
 def test_files_that_are_no_toml_text_are_one_line(tmp_path, tiny_model):

@@ -555,8 +555,13 @@ def render_budget(plan, console: Console) -> None:
     chance = plan.chance
     beside = "" if chance is None else \
         f" (two identical models: {chance.expected:,.1f} [{chance.interval[0]}, {chance.interval[1]}])"
-    regions = ", ".join(f"{name} {value:,.1f}" + (beside if name in ("S", "E") else "")
-                        for name, value in plan.regions_at_k.items())
+    if plan.regions_at_k is None:
+        regions = f"none shown: {plan.regions_refusal}"
+    else:
+        cis = plan.regions_ci or {}
+        regions = f"(joint model of both models' chances, {plan.confidence:.0%} interval) " + ", ".join(
+            f"{name} {value:,.1f}" + (f" [{cis[name][0]:,.1f}, {cis[name][1]:,.1f}]" if name in cis else "")
+            + (beside if name in ("S", "E") else "") for name, value in plan.regions_at_k.items())
     console.print(f"expected regions at k: {regions} (the adaptive run's regions are the full run's, task by task); "
                   f"GPU hours at {plan.throughput:,.0f} generated tokens/s per GPU (--throughput); floor: each task "
                   "stopped at its first success, the least any run with the full run's regions draws "

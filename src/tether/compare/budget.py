@@ -5,20 +5,30 @@ extrapolation of docs/science.md) gives each task a posterior for its success pr
 Under it: the full protocol draws k samples per task; the adaptive rule
 (`tether.metrics.adaptive`) draws the expected number its dynamic programme gives, averaged over
 the posterior; tokens are samples times the pilot's mean completion length, GPU hours those
-tokens at a throughput the user states. The expected regions at k and the tasks each model is
-expected to leave unsolved at k come from the posterior pass@k (`posterior_pass_at_k`).
+tokens at a throughput the user states. The tasks each model is expected to leave unsolved at k
+come from its posterior pass@k (`posterior_pass_at_k`).
+
+The expected regions at k come from the joint model of both models' chances per task that
+`tether compare` extrapolates with (`tether.metrics.extrapolate`, with its bootstrap interval): on
+one task the two chances are tied, and multiplying each model's own posterior pass@k as if they
+were independent overstates S and E (two identical models would show shrinkage and expansion
+growing with k). k equal to the pilot's samples per task is the sampled budget (a fresh run of the
+same size). Where the joint model refuses k (too few solved tasks, a fit that does not reproduce the
+pilot, k too far beyond it), the plan has no expected regions and says why (`regions_refusal`).
 
 Beside the expected S and E, what two identical models would give (`PlanChance`), on the same
-footing: each task's pass@k at k averaged over the two pilots and given to both models, so S and E
-of a task are each q(1 - q). Identical pilots give the same expected S and E as the chance level;
-pilots that differ only by noise give a little more (their squared difference): the level is for
+footing: under the joint model each task's posterior chances of the two models are pooled into one
+and given to both, so S and E of a task are each E[g (1 - g)], g = 1 - (1 - p)^k. The level is for
 comparing with the expected counts beside it, an estimate like them, not the exact conditional
-chance level `tether compare` reports after the run (lower, where pilots are small). From it, the
-chance of a run at k showing expansion (shrinkage) beyond chance: the count test at alpha whose
-critical count comes from the chance distribution (a Poisson-binomial over tasks), passed with the
-pilot's expected per-task chances (`power`). And what a single task needs: the fewest successes
-for p <= alpha on its own at k against k (`fewest_successes`), and the per-sample chance that gets
-there half the time. `conclusion` says it in one line; nothing here is a claim about the models.
+chance level `tether compare` reports after the run. From it, the chance of a run at k showing
+expansion (shrinkage) beyond chance: the count test at alpha whose critical count comes from the
+chance distribution (a Poisson-binomial over tasks), passed with each task's S (E) chance under
+the joint model (`power`; the fit itself, without the bootstrap's bias correction of the counts).
+Where the joint model refuses k, the level falls back on each model's own posterior pass@k q
+(averaged, q(1 - q) per task: it assumes the two independent and overstates the level beyond the
+pilot) and no power is given. And what a single task needs: the fewest successes for p <= alpha
+on its own at k against k (`fewest_successes`), and the per-sample chance that gets there half the
+time. `conclusion` says it in one line; nothing here is a claim about the models.
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ import numpy as np
 from tether.errors import InputError
 from tether.metrics import fewest_successes, poisson_binomial
 from tether.metrics.adaptive import AdaptiveRule, posterior_floor, posterior_outlook
-from tether.metrics.extrapolate import expected_regions, fit_beta_binomial, posterior_pass_at_k
+from tether.metrics.extrapolate import extrapolate, fit_beta_binomial, posterior_pass_at_k
+from tether.metrics.joint_prior import chance_solved, fit_prior, pattern_regions, patterns
 from tether.store import Store, open_store
 from tether.store.query import mean_tokens, task_counts
 
@@ -58,7 +69,7 @@ class PlanChance:
     expected: float  # S and E each, for two identical models (the pilots' averaged pass@k at k given to both)
     interval: tuple[int, int]  # central 95% of the S (or E) count under it
     critical: int | None  # the fewest S (E) a run needs to be beyond chance at alpha (None: no count is)
-    power: dict[str, float]  # "S"/"E" -> chance that a run at k shows the count beyond chance at alpha
+    power: dict[str, float]  # "S"/"E" -> chance that a run at k shows the count beyond chance ({}: not known)
     alpha: float
     fewest_successes: int | None  # successes an E (S) task needs for p <= alpha on its own, k against k
     half_the_time: float | None  # the per-sample chance that reaches `fewest_successes` in k half the time
@@ -75,9 +86,12 @@ class BudgetPlan:
     rule: AdaptiveRule
     throughput: float
     models: list[ModelBudget]
-    regions_at_k: dict[str, float]  # expected P/S/E/O at k
+    regions_at_k: dict[str, float] | None  # expected P/S/E/O at k (joint model); None: refused
     notes: list[str] = field(default_factory=list)
     chance: PlanChance | None = None  # beside S and E: two identical models at k
+    regions_ci: dict[str, tuple[float, float]] | None = None  # bootstrap interval of each expected region
+    regions_refusal: str | None = None  # why there are no expected regions at k
+    confidence: float = 0.95
 
     @property
     def conclusion(self) -> str:
@@ -90,6 +104,9 @@ class BudgetPlan:
     def to_dict(self) -> dict:
         return {"k": self.k, "rule": self.rule.as_dict(), "throughput": self.throughput,
                 "regions_at_k": self.regions_at_k, "notes": self.notes,
+                "regions_at_k_ci": None if self.regions_ci is None else
+                {r: list(bounds) for r, bounds in self.regions_ci.items()},
+                "regions_at_k_refusal": self.regions_refusal, "confidence": self.confidence,
                 "chance_at_k": self.chance.as_dict() if self.chance else None, "conclusion": self.conclusion,
                 "models": [{**m.__dict__, "full_tokens": m.tokens(m.full_samples),
                             "adaptive_tokens": m.tokens(m.adaptive_samples),
@@ -100,7 +117,8 @@ class BudgetPlan:
 
 
 def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule(), throughput: float = 5000.0,
-                base_label: str = "base", rl_label: str = "rl", seed: int = 0, alpha: float = 0.05) -> BudgetPlan:
+                base_label: str = "base", rl_label: str = "rl", seed: int = 0, alpha: float = 0.05,
+                reps: int = 1000, confidence: float = 0.95) -> BudgetPlan:
     """The plan for a run of k samples per task of both labels, from the pilot the store holds."""
     from tether.compare.pairing import align
 
@@ -109,7 +127,7 @@ def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule
     store = open_store(store)
     counts = [task_counts(store, label) for label in (base_label, rl_label)]
     base, rl, dropped = align(*counts, allow_missing=True)
-    plan = BudgetPlan(k, rule, throughput, [], {})
+    plan = BudgetPlan(k, rule, throughput, [], None, confidence=confidence)
     passes = []
     for label, pilot in ((base_label, base), (rl_label, rl)):
         if np.median(pilot.n) > k:
@@ -125,21 +143,48 @@ def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule
                                        float((1 - solved).sum()), float(floor.sum())))
         if per_sample is None:
             plan.notes.append(f"{label}'s pilot samples record no token counts: tokens and GPU hours are not known")
-    plan.regions_at_k = {region: float(values[0]) for region, values in expected_regions(*passes).items()}
-    plan.chance = plan_chance(passes[0][:, 0], passes[1][:, 0], k, alpha)
+    joint = extrapolate(base.n, base.c, rl.n, rl.c, [k], reps, confidence, seed)
+    if joint.refused:
+        plan.regions_refusal = joint.refusal
+        plan.chance = plan_chance(passes[0][:, 0], passes[1][:, 0], k, alpha, power=False)
+    else:
+        plan.regions_at_k = {r: float(v[0]) for r, v in joint.regions.items()}
+        plan.regions_ci = {r: (float(lo[0]), float(hi[0])) for r, (lo, hi) in joint.region_cis.items()}
+        shrink, expand, same = joint_chances(base.n, base.c, rl.n, rl.c, k)
+        plan.chance = plan_chance(passes[0][:, 0], passes[1][:, 0], k, alpha, regions=(shrink, expand), same=same)
     plan.notes += dropped
     return plan
 
 
-def plan_chance(base, rl, k: int, alpha: float = 0.05) -> PlanChance:
+def joint_chances(base_n, base_c, rl_n, rl_c, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per task under the joint prior fitted to the pilot: its chance of landing in S and in E in a run of
+    k samples per model, and in S (E) if both models had the task's pooled chance (E[g (1 - g)] over the
+    average of the two posterior marginals)."""
+    found = patterns(base_n, base_c, rl_n, rl_c)
+    prior = fit_prior(found).prior[0]
+    regions = pattern_regions(found, prior, k, k)
+    post = found.like_base[:, :, None] * prior[None, :, :] * found.like_rl[:, None, :]
+    post /= post.sum(axis=(1, 2))[:, None, None]
+    pooled = (post.sum(axis=2) + post.sum(axis=1)) / 2  # (U, G): the two marginals averaged
+    solved = chance_solved(found.grid, [k])[:, 0]
+    same = pooled @ (solved * (1 - solved))
+    return regions["S"][found.of_task], regions["E"][found.of_task], same[found.of_task]
+
+
+def plan_chance(base, rl, k: int, alpha: float = 0.05, *, regions=None, same=None,
+                power: bool = True) -> PlanChance:
     """From each task's chance of being solved at k by each model (`base`, `rl`): the S and E two identical
-    models would give (both with the averaged chance), its 95% interval, and the power of a run at k to show
-    S and E beyond it (module docstring)."""
+    models would give, its 95% interval, and the power of a run at k to show S and E beyond it (module
+    docstring). `same`: each task's S (E) chance for two identical models (default: q(1 - q) with q the
+    averaged chance, as if the models' chances were independent); `regions`: each task's S and E chances
+    (default: base (1 - rl) and rl (1 - base), the same assumption); `power=False`: none given."""
     from scipy.stats import beta
 
     base, rl = np.asarray(base, float), np.asarray(rl, float)
-    same = (base + rl) / 2
-    offset, pmf = poisson_binomial(same * (1 - same))
+    if same is None:
+        mean = (base + rl) / 2
+        same = mean * (1 - mean)
+    offset, pmf = poisson_binomial(np.clip(np.asarray(same, float), 0.0, 1.0))
     values = offset + np.arange(len(pmf))
     cdf = np.cumsum(pmf)
     interval = (int(values[np.searchsorted(cdf, 0.025 * (1 - 1e-12))]),
@@ -147,8 +192,10 @@ def plan_chance(base, rl, k: int, alpha: float = 0.05) -> PlanChance:
     tail = pmf[::-1].cumsum()[::-1]  # P(count >= values[i]) for identical models
     beyond = values[tail <= alpha]
     critical = int(beyond[0]) if beyond.size else None
+    shrink, expand = regions if regions is not None else (base * (1 - rl), rl * (1 - base))
+    chances_of = {"S": np.clip(shrink, 0.0, 1.0), "E": np.clip(expand, 0.0, 1.0)} if power else {}
     power = {}
-    for region, chances in (("S", base * (1 - rl)), ("E", rl * (1 - base))):
+    for region, chances in chances_of.items():
         start, found = poisson_binomial(chances)
         power[region] = float(found[start + np.arange(len(found)) >= critical].sum()) if critical is not None else 0.0
     fewest = fewest_successes(k, k, alpha)
@@ -159,23 +206,27 @@ def plan_chance(base, rl, k: int, alpha: float = 0.05) -> PlanChance:
 def plan_conclusion(plan: BudgetPlan) -> str:
     """"at k = 256: expected E 3.3 and S 3.3 vs 3.1 each for two identical models; a run would show expansion
     beyond chance (p ≤ 0.05) with probability 7% and shrinkage with 6%: this budget would not tell expansion or
-    shrinkage from chance; a single E task needs ≥ 5 of RL's 256 samples correct …"."""
+    shrinkage from chance; a single E task needs ≥ 5 of RL's 256 samples correct …"; where the joint model
+    refuses k, the refusal in place of the expected counts and the power."""
     chance, regions = plan.chance, plan.regions_at_k
     if chance is None:
         return ""
-    line = (f"at k = {plan.k:,}: expected E {regions['E']:,.1f} and S {regions['S']:,.1f} vs {chance.expected:,.1f} "
-            "each for two identical models; ")
-    e, s = chance.power["E"], chance.power["S"]
-    if chance.critical is None:
-        tasks = plan.models[0].tasks if plan.models else 0
-        line += (f"no S or E count on these {tasks} tasks would be beyond chance at p ≤ {chance.alpha:g}: too few "
-                 "tasks could land in S or E to tell anything")
+    if regions is None or not chance.power:
+        line = f"at k = {plan.k:,}: no expected S or E: {plan.regions_refusal or 'the pilot cannot say'}"
     else:
-        line += (f"a run would show expansion beyond chance (p ≤ {chance.alpha:g}) with probability {e:.0%} and "
-                 f"shrinkage with {s:.0%}: ")
-        line += ("this budget would not tell expansion or shrinkage from chance" if max(e, s) < 0.5 else
-                 "if the pilot's estimates hold, " + "; ".join(f"{name} {_shows(power)}" for name, power in
-                                                               (("expansion", e), ("shrinkage", s))))
+        line = (f"at k = {plan.k:,}: expected E {regions['E']:,.1f} and S {regions['S']:,.1f} vs "
+                f"{chance.expected:,.1f} each for two identical models; ")
+        e, s = chance.power["E"], chance.power["S"]
+        if chance.critical is None:
+            tasks = plan.models[0].tasks if plan.models else 0
+            line += (f"no S or E count on these {tasks} tasks would be beyond chance at p ≤ {chance.alpha:g}: too "
+                     "few tasks could land in S or E to tell anything")
+        else:
+            line += (f"a run would show expansion beyond chance (p ≤ {chance.alpha:g}) with probability {e:.0%} "
+                     f"and shrinkage with {s:.0%}: ")
+            line += ("this budget would not tell expansion or shrinkage from chance" if max(e, s) < 0.5 else
+                     "if the pilot's estimates hold, " + "; ".join(f"{name} {_shows(power)}" for name, power in
+                                                                   (("expansion", e), ("shrinkage", s))))
     if chance.fewest_successes is None:
         return line + f"; no single task can reach p ≤ {chance.alpha:g} on its own at this k"
     return (line + f"; a single E task needs ≥ {chance.fewest_successes} of RL's {plan.k:,} samples correct (and "

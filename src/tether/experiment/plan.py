@@ -133,7 +133,7 @@ def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
 
 
 def _stages(experiment: Experiment) -> list[str]:
-    stages = ["sample base", "sample rl", f"grade ({experiment.grading.verifier})", "compare"]
+    stages = ["sample base", "sample rl", f"grade ({', '.join(experiment.grading.sets)})", "compare"]
     if experiment.diagnostics.enabled:
         stages.append(f"diagnose (k {experiment.diagnostics.k})")
     if experiment.report.enabled:

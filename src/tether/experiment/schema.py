@@ -147,20 +147,41 @@ class ModelSection(BaseModel):
         return dataclasses.replace(shared, decoding=decoding, seed=shared.seed if self.seed is None else self.seed)
 
 
+def _verdict_sets(value: str | list[str]) -> str | list[str]:
+    """``"auto,exact"`` or ``["auto", "exact"]``: at least one name, each known (`GradingSection.sets`)."""
+    names = _set_names(value)
+    if not names:
+        raise ValueError("name at least one verifier, e.g. \"auto\" or [\"auto\", \"exact\", \"math\"]")
+    for name in names:
+        _known_verifier(name)
+    return value
+
+
+def _set_names(value: str | list[str]) -> tuple[str, ...]:
+    parts = value.split(",") if isinstance(value, str) else value
+    return tuple(dict.fromkeys(part.strip() for part in parts if part.strip()))
+
+
 class GradingSection(_Strict):
-    verifier: str = "auto"
+    verifier: str | list[str] = "auto"  # several (a list or "auto,exact"): a verdict set each, the first counts
     workers: int = Field(default=2, ge=1)
     timeout: int = Field(default=5, ge=1)
     strict: bool = False  # math: no full-text fallback (docs/grading.md)
     extraction: Literal["fair", "strict"] = "fair"  # reasoning_gym: fair cascade or Reasoning Gym's own tags
     unsafe_local_exec: bool = False  # code: resource limits only where bubblewrap cannot isolate programs (docs/code.md)
 
-    _verifier = field_validator("verifier")(_known_verifier)
+    _verifier = field_validator("verifier")(_verdict_sets)
+
+    @property
+    def sets(self) -> tuple[str, ...]:
+        """The verdict sets to grade, the one counts use first (docs/grading.md, "Several verifiers")."""
+        return _set_names(self.verifier)
 
     def options(self) -> GradeOptions:
         from tether.grading import GradeOptions
 
-        return GradeOptions(self.verifier, self.workers, strict=self.strict,
+        first, *also = self.sets
+        return GradeOptions(first, self.workers, strict=self.strict, also=tuple(also),
                             verifier_options={"math": {"timeout_seconds": self.timeout},
                                               "reasoning_gym": {"extraction": self.extraction},
                                               "code": {"unsafe_local_exec": self.unsafe_local_exec}})
@@ -178,13 +199,15 @@ class CompareSection(_Strict):
     match_budget: bool = True
     extrapolate: int = Field(default=4, ge=0, le=12)
     allow_missing: bool = False  # drop tasks only one model has, with a warning naming them (else refused)
+    intervals: Literal["tasks", "fixed"] = "tasks"  # over tasks like these, or for these tasks (docs/compare.md)
 
     def options(self):
         """The `tether.compare.CompareOptions` these settings describe."""
         from tether.compare import CompareOptions
 
         return CompareOptions(tuple(self.k_grid) if self.k_grid else None, self.allow_missing, self.bootstrap_reps,
-                              self.confidence, self.alpha, self.seed, self.match_budget, self.extrapolate)
+                              self.confidence, self.alpha, self.seed, self.match_budget, self.extrapolate,
+                              self.intervals)
 
 
 class DiagnosticsSection(_Strict):
