@@ -71,15 +71,25 @@ HACKED_DETAILS = {  # (task, answer) -> the detail a code verifier gives it (see
 }
 
 
+def seed_exact_reasons(store: Path, details: dict[tuple[str, str], str]) -> None:
+    """Verdict-cache rows under `exact`'s current version: (task, answer) -> the reason a grader gave for it
+    being wrong, as a code verifier would have cached it; `tether grade` then stores them with the verdicts."""
+    from tether.grading import make_verifier
+    from tether.store import Shard, new_shard_name, open_store
+    from tether.store.schema import CachedGrade, to_table
+
+    version = make_verifier("exact").version()
+    seeded = [CachedGrade("exact", version, task, answer, False, 0.0, "ok", detail)
+              for (task, answer), detail in details.items()]
+    open_store(store).write([Shard("grades", "exact", to_table(seeded, CachedGrade), new_shard_name("cache"))])
+
+
 def store_with_reward_hacks(folder: Path) -> Path:
     """A store whose rl verdicts carry reward-hacking details, graded through `tether grade` (its output in
     `folder`/grade.out): `exact` tasks t1 (gold 7) and t2 (gold 8), four samples each per label; the details come
     from verdict-cache rows seeded under `exact`'s current version, as a code verifier would have cached them.
     rl: 2 programs exited early, 1 forged result, 1 failure; base: none."""
     import tether
-    from tether.grading import make_verifier
-    from tether.store import Shard, new_shard_name, open_store
-    from tether.store.schema import CachedGrade, to_table
 
     from .cli_run import tether as cli
 
@@ -89,10 +99,7 @@ def store_with_reward_hacks(folder: Path) -> Path:
         rows = [{"task_id": t, "sample_idx": i, "completion": f"Final answer: {a}"}
                 for t, found in answers.items() for i, a in enumerate(found)]
         tether.import_samples(write_jsonl(folder / f"{label}.jsonl", rows), folder / "run", label=label)
-    version = make_verifier("exact").version()
-    seeded = [CachedGrade("exact", version, task, answer, False, 0.0, "ok", detail)
-              for (task, answer), detail in HACKED_DETAILS.items()]
-    open_store(folder / "run").write([Shard("grades", "exact", to_table(seeded, CachedGrade), new_shard_name("cache"))])
+    seed_exact_reasons(folder / "run", HACKED_DETAILS)
     tasks = write_jsonl(folder / "tasks.jsonl", [{"id": "t1", "question": "?", "answer": "7"},
                                                  {"id": "t2", "question": "?", "answer": "8"}])
     out = cli("grade", "--store", folder / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact",

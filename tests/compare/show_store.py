@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..conftest import write_jsonl
+from ..conftest import seed_exact_reasons, write_jsonl
 
 GOLD = {"chain_sum/42/10": "26", "chain_sum/42/11": "15", "chain_sum/42/12": "9", "chain_sum/42/13": "3"}
 LONG = "Let me think. " * 300 + "\nFinal answer: 3"
@@ -37,19 +37,14 @@ REASONS = {("chain_sum/42/10", "19"): ESCAPED_REASON, ("chain_sum/42/10", "20"):
 def build_store(folder: Path) -> Path:
     """The store at `folder`/run (see the module's docstring)."""
     import tether
-    from tether.grading import GradeOptions, make_verifier
-    from tether.store import Shard, new_shard_name, open_store
-    from tether.store.schema import CachedGrade, to_table
+    from tether.grading import GradeOptions
     from tether.tasks import ColumnMap, load_tasks
 
     for label, per_task in TEXTS.items():
         rows = [{"task_id": task, "sample_idx": i, "completion": text, "finish_reason": "stop"}
                 for task, texts in per_task.items() for i, text in enumerate(texts)]
         tether.import_samples(write_jsonl(folder / f"{label}.jsonl", rows), folder / "run", label=label)
-    version = make_verifier("exact").version()
-    seeded = [CachedGrade("exact", version, task, answer, False, 0.0, "ok", detail)
-              for (task, answer), detail in REASONS.items()]
-    open_store(folder / "run").write([Shard("grades", "exact", to_table(seeded, CachedGrade), new_shard_name("cache"))])
+    seed_exact_reasons(folder / "run", REASONS)
     tasks = write_jsonl(folder / "tasks.jsonl", [{"id": task, "question": f"Sum for {task}?", "answer": gold}
                                                  for task, gold in GOLD.items()])
     given = load_tasks(str(tasks), columns=ColumnMap(id="id"), verifier="exact")
