@@ -91,7 +91,6 @@ class Extrapolation:
     unseen_share: dict[int, float] = field(default_factory=dict)  # per budget asked for (fitted ones)
     check: SampledCheck | None = None
     replicates: int = 0  # bootstrap replicates behind the intervals
-    crossover_k: float | None = None  # where the base overtakes RL for good, sampled and extrapolated curves joined
 
     @property
     def refused(self) -> bool:
@@ -114,8 +113,7 @@ class Extrapolation:
                 "pass_at_k": {side: curve(m) for side, m in self.means.items()},
                 "pass_at_k_ci": {side: band(b) for side, b in self.cis.items()},
                 "regions": {r: curve(v) for r, v in self.regions.items()},
-                "regions_ci": {r: band(b) for r, b in self.region_cis.items()},
-                "crossover_k": self.crossover_k}
+                "regions_ci": {r: band(b) for r, b in self.region_cis.items()}}
 
     @classmethod
     def from_dict(cls, payload: dict) -> Extrapolation:
@@ -135,8 +133,7 @@ class Extrapolation:
                    {r: band(v) for r, v in payload.get("regions_ci", {}).items()},
                    np.array(payload.get("refused_k", []), dtype=np.int64), payload.get("refusal"),
                    {int(k): float(v) for k, v in payload.get("unseen_share", {}).items()},
-                   SampledCheck(**check) if check else None, int(payload.get("replicates", 0)),
-                   payload.get("crossover_k"))
+                   SampledCheck(**check) if check else None, int(payload.get("replicates", 0)))
 
 
 def extrapolate(base_n, base_c, rl_n, rl_c, k_grid, reps: int = 1000, confidence: float = 0.95,
