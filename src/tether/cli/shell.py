@@ -4,6 +4,7 @@ deliberate errors become one line on stderr with exit code 2 (a traceback only w
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,3 +106,24 @@ def engine_registry_name(given: str, engine_name) -> str:
     for warning in caught:
         stderr.print(styled("warning:", "yellow", f" {warning.message}"), highlight=False)
     return name
+
+
+def warn(message: str) -> None:
+    """One ``warning:`` line on stderr (stdout stays the result's)."""
+    stderr.print(styled("warning:", "yellow", f" {message}"), highlight=False, soft_wrap=True)
+
+
+def deprecated(old: str, new: str) -> None:
+    """The one line an old spelling gets: it still works for one release (docs/cli.md, "Old spellings")."""
+    warn(f"{old} is deprecated and goes in the next release; use {new}")
+
+
+def emit_json(document: dict) -> None:
+    """`--json`: exactly one JSON object on stdout, one line (NaN refused: it is not JSON)."""
+    sys.stdout.write(json.dumps(document, allow_nan=False, default=str) + "\n")
+
+
+EngineOptions = Annotated[list[str] | None, typer.Option(
+    "--option", "-o", metavar="KEY=VALUE",
+    help="An engine option (repeatable), checked against the engine's own options: `tether engines` lists them, "
+         "e.g. -o batch_size=16 -o dtype=bfloat16, or -o base_url=http://127.0.0.1:8000/v1 for openai.")]

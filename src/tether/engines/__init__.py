@@ -83,6 +83,35 @@ def engine_options(kind: str, given: dict) -> dict:
     return {key: value for key, value in given.items() if key in names and value is not None}
 
 
+def parse_engine_options(kind: str, items: list[str] | tuple[str, ...]) -> dict:
+    """Engine options from ``KEY=VALUE`` texts (the command line's ``-o``), each value converted to its type by
+    the engine's own options schema; a malformed item, an unknown key or a bad value is one `InputError` line."""
+    import difflib
+
+    from pydantic import ValidationError
+
+    schema = options_model(kind)
+    given: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise InputError(f"-o {item!r}: expected KEY=VALUE, e.g. -o batch_size=16")
+        if key not in schema.model_fields:
+            close = difflib.get_close_matches(key, list(schema.model_fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"-o {key}: not an option of engine {engine_name(kind)!r}{hint} "
+                             f"(its options: {', '.join(schema.model_fields)}; `tether engines {engine_name(kind)}`)")
+        given[key] = value
+    required = [name for name, field in schema.model_fields.items() if field.is_required() and name not in given]
+    probe = dict.fromkeys(required, "") | given  # required options are checked where the run is assembled
+    try:
+        checked = schema.model_validate(probe)
+    except ValidationError as exc:
+        raise InputError(f"engine {engine_name(kind)!r} -o {describe_error(exc)}") from None
+    return {key: getattr(checked, key) for key in given}
+
+
 def make_engine(kind: str, model: str, **options) -> Engine:
     """An engine by name (``transformers``, ``vllm`` or ``openai``) with its options, checked first."""
     from pydantic import ValidationError
@@ -116,6 +145,26 @@ class EngineSpec:
         return make_engine(self.kind, self.model, **self.options)
 
 
-__all__ = ["DEPRECATED_NAMES", "ENGINE", "ENGINES", "Completion", "Decoding", "Engine", "EngineSpec", "Request",
-           "Result", "Sampler", "Scorer", "SequenceScorer", "SequenceScores", "TokenScores", "derive_seed", "engine_class", "engine_name", "engine_options", "make_engine",
-           "options_model"]
+__all__ = [
+    "DEPRECATED_NAMES",
+    "ENGINE",
+    "ENGINES",
+    "Completion",
+    "Decoding",
+    "Engine",
+    "EngineSpec",
+    "Request",
+    "Result",
+    "Sampler",
+    "Scorer",
+    "SequenceScorer",
+    "SequenceScores",
+    "TokenScores",
+    "derive_seed",
+    "engine_class",
+    "engine_name",
+    "engine_options",
+    "make_engine",
+    "options_model",
+    "parse_engine_options",
+]
