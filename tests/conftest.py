@@ -102,7 +102,7 @@ def store_with_reward_hacks(folder: Path) -> Path:
     seed_exact_reasons(folder / "run", HACKED_DETAILS)
     tasks = write_jsonl(folder / "tasks.jsonl", [{"id": "t1", "question": "?", "answer": "7"},
                                                  {"id": "t2", "question": "?", "answer": "8"}])
-    out = cli("grade", "--store", folder / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact",
+    out = cli("grade", folder / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact",
               "--workers", "1")
     assert out.returncode == 0, out.stderr
     (folder / "grade.out").write_text(out.stdout)

@@ -130,7 +130,7 @@ _CONVERT = """import hashlib, pathlib, subprocess, sys
 gguf, cache = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 target = cache / f"{gguf.stem}-{hashlib.sha256(gguf.read_bytes()).hexdigest()[:12]}"
 if not (target / "config.json").exists():
-    subprocess.run([sys.executable, "-m", "tether", "convert-gguf", str(gguf), str(target)], check=True,
+    subprocess.run([sys.executable, "-m", "tether", "convert-gguf", str(gguf), "--out", str(target)], check=True,
                    stdout=sys.stderr)
 print(target)
 """

@@ -23,7 +23,7 @@ MAY_IMPORT = {  # beyond its own folder and EVERYWHERE; docs/design.md draws the
     "ingest": {"store"},
     "sampling": {"store", "tasks", "engines", "testing"},  # never scale: an executor is passed in
     "grading": {"store", "tasks", "http", "testing"},  # no engines (the judge talks through http), no scale
-    "compare": {"store", "metrics", "ingest"},  # ingest: counts from files of graded samples
+    "compare": {"store", "metrics", "ingest", "tasks"},  # ingest: counts from files; tasks: a benchmark's domain
     "diagnostics": {"store", "tasks", "engines", "metrics", "progress"},
     "likelihood": {"store", "engines", "metrics", "progress", "compare", "diagnostics"},  # diagnostics: sampling_engine
     "report": {"store", "metrics", "compare", "likelihood", "diagnostics"},  # the saved results it shows

@@ -120,7 +120,8 @@ def permanent_error(response: httpx.Response, url: str, model: str) -> str:
     """One line saying what is wrong with a request no retry will fix."""
     status = response.status_code
     if status == 401 or status == 403:
-        return f"{url}: HTTP {status} unauthorized; check the API key (--api-key or OPENAI_API_KEY)"
+        return (f"{url}: HTTP {status} unauthorized; check the API key (-o api_key=KEY or OPENAI_API_KEY; a judge's: "
+                "--judge-api-key)")
     text = reason(response)
     if status in (400, 404) and "model" in text.lower():
         return f"{url}: unknown model {model!r}: {text}"

@@ -34,7 +34,7 @@ def test_bound_both_ways():
 
 def test_compare_json_end_to_end(known_pair, tmp_path):
     base, rl, base_counts, rl_counts, regions = known_pair
-    out = tether("compare", "--base", base, "--rl", rl, "--json", "--k-grid", "1,2,16", "--out", tmp_path / "out",
+    out = tether("compare", base, rl, "--json", "--k-grid", "1,2,16", "--out", tmp_path / "out",
                  "--no-match-budget")
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)  # exactly one JSON object
@@ -60,7 +60,7 @@ def test_compare_json_end_to_end(known_pair, tmp_path):
 
 def test_compare_table_output(known_pair):
     base, rl, *_ = known_pair
-    out = tether("compare", "--base", base, "--rl", rl)
+    out = tether("compare", base, rl)
     assert out.returncode == 0, out.stderr
     for text in ("P  preservation", "SRR", "NSCR", "Mean pass@k", "crossover", "significant"):
         assert text in out.stdout
@@ -69,19 +69,19 @@ def test_compare_table_output(known_pair):
 def test_import_then_compare_store(known_pair, tmp_path):
     base, rl, *_ = known_pair
     store = tmp_path / "run"
-    assert tether("import", base, "--label", "base", "--store", store).returncode == 0
-    out = tether("import", rl, "--label", "rl", "--store", store)
+    assert tether("import", store, base, "--label", "base").returncode == 0
+    out = tether("import", store, rl, "--label", "rl")
     assert out.returncode == 0 and "imported 256 graded samples of 8 tasks (rl)" in out.stdout
     payload = json.loads(tether("compare", store, "--json", "--no-match-budget").stdout)
     assert payload["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
-    again = tether("import", rl, "--label", "rl", "--store", store)
+    again = tether("import", store, rl, "--label", "rl")
     assert again.returncode == 2 and "already in" in again.stderr
     own = json.loads(tether("compare", store, "--json", "--self", "base").stdout)["chance"]["self"]
     assert own["label"] == "base" and sum(own["counts"].values()) == 8 and own["samples_per_half"] == 8
     assert own["S"]["observed"] == own["counts"]["S"] and own["S"]["interval"][0] <= own["S"]["expected"]
     text = tether("compare", store, "--self", "rl").stdout
     assert "rl against itself (even vs odd samples, 16 per task each)" in text
-    bad = tether("compare", "--base", base, "--rl", rl, "--self", "base")
+    bad = tether("compare", base, rl, "--self", "base")
     assert bad.returncode == 2 and "--self needs a store" in bad.stderr
 
 
@@ -95,21 +95,21 @@ def test_import_then_compare_store(known_pair, tmp_path):
 def test_bad_input_exits_2_with_one_line(known_pair, tmp_path, rows, needle):
     base, *_ = known_pair
     bad = write_jsonl(tmp_path / "bad.jsonl", rows)
-    out = tether("compare", "--base", base, "--rl", bad, "--json")
+    out = tether("compare", base, bad, "--json")
     assert out.returncode == 2
     assert out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and needle in out.stderr
     assert "Traceback" not in out.stderr
-    debug = tether("--debug", "compare", "--base", base, "--rl", bad)
+    debug = tether("--debug", "compare", base, bad)
     assert "Traceback" in debug.stderr
 
 
 def test_missing_file_and_allow_missing(known_pair, tmp_path):
     base, *_ = known_pair
-    out = tether("compare", "--base", base, "--rl", tmp_path / "nope.jsonl")
+    out = tether("compare", base, tmp_path / "nope.jsonl")
     assert out.returncode == 2 and "no such file" in out.stderr
     partial = write_jsonl(tmp_path / "partial.jsonl", [{"task_id": "p1", "correct": True}, {"task_id": "s1", "correct": False}])
-    out = tether("compare", "--base", base, "--rl", partial, "--allow-missing", "--json", "--no-match-budget")
+    out = tether("compare", base, partial, "--allow-missing", "--json", "--no-match-budget")
     assert out.returncode == 0
     assert "warning" in out.stderr and "dropped" in out.stderr
     assert json.loads(out.stdout)["counts"] == {"P": 1, "S": 1, "E": 0, "O": 0}
@@ -117,8 +117,9 @@ def test_missing_file_and_allow_missing(known_pair, tmp_path):
 
 def test_import_model_is_a_deprecated_alias_of_label(known_pair, tmp_path):
     base, *_ = known_pair
-    out = tether("import", base, "--model", "base", "--store", tmp_path / "run")
-    assert out.returncode == 0 and "--model is deprecated" in out.stderr and "(base)" in out.stdout
+    out = tether("import", tmp_path / "run", base, "--model", "base")
+    assert out.returncode == 0 and "(base)" in out.stdout
+    assert out.stderr.strip() == "warning: --model is deprecated and goes in the next release; use --label"
 
 
 def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
@@ -128,8 +129,11 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
     env = {"TETHER_CACHE": str(cache)}  # the quick pair, already trained there
     command = ["sample", "--model", "lab-quick:base", "--tasks", "lab-sums:2-3", "--k", "4", "--template", "plain",
                "--max-tokens", "6"]
-    out = tether(*command, "--store", tmp_path / "s", "--label", "base", env=env)
+    out = tether(*command, tmp_path / "s", "--label", "base", "--json", env=env)
     assert out.returncode == 0, out.stderr
+    done = json.loads(out.stdout)  # the one object on stdout; the summary line a person reads is on stderr
+    assert (done["label"], done["tasks"], done["samples_written"], done["samples_skipped"]) == ("base", 2, 8, 0)
+    assert done["store"] == str(tmp_path / "s") and done["tokens_written"] > 0 and done["ok"]
     # stderr is not a terminal, as in a SLURM job: progress comes as plain lines, the last with the totals
     assert re.search(r"^base: 2 tasks x 4: 8/8 samples \(100\.0%\), [\d.]+ samples/s, .*ETA 0:00$", out.stderr,
                      re.MULTILINE), out.stderr
@@ -139,7 +143,7 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
         from tether.engines import engine_name
 
         assert engine_name("hf") == "transformers"  # the CLI maps --engine hf the same way
-    bad = tether(*command, "--store", tmp_path / "s", "--label", "x", "--engine", "nope", env=env)
+    bad = tether(*command, tmp_path / "s", "--label", "x", "--engine", "nope", env=env)
     assert bad.returncode == 2 and "unknown engine 'nope'; choose one of transformers, vllm, openai" in bad.stderr
 
 
@@ -152,18 +156,23 @@ def test_sample_takes_a_lab_model_and_one_engine_name(quick_demo, tmp_path):
     (["--k", str(10**12)], "error: --k: must be at most 9,999,999 (a unit's shard names its samples with 7 digits"),
     (["--k", str(10**21)], "error: --k: must be at most 9,999,999"),
     (["--max-tokens", str(10**15)], "error: max_tokens 1,000,000,000,000,000: a unit of 8 tasks x 64 samples holds"),
+    (["--limit", "0"], "error: --limit: Input should be greater than or equal to 1"),
+    (["--workers", "0"], "error: --workers: Input should be greater than or equal to 1"),
+    (["--adaptive-tol", "0.5"], "error: --adaptive-tol: Input should be less than 0.5"),
+    (["--tasks", " "], "error: --tasks: is empty; give a task spec"),
+    (["--verifier", "nope"], "error: --verifier: unknown verifier 'nope'"),
 ])
 def test_sample_flags_are_checked_by_the_experiment_schema(tmp_path, flags, message):
-    out = tether("sample", "--model", "x", "--tasks", "lab-sums:2-3", "--store", tmp_path / "s", "--label", "a", *flags)
+    out = tether("sample", tmp_path / "s", "--model", "x", "--tasks", "lab-sums:2-3", "--label", "a", *flags)
     assert out.returncode == 2 and message in out.stderr and not (tmp_path / "s").exists(), out.stderr
 
 
 def test_errors_print_brackets_as_they_are(tmp_path):
     """Paths and values are never read as Rich markup: '[red]' stays, '[/x]' does not crash."""
-    out = tether("compare", "--base", tmp_path / "badrow[red].jsonl", "--rl", tmp_path / "x[/x].jsonl")
+    out = tether("compare", tmp_path / "badrow[red].jsonl", tmp_path / "x[/x].jsonl")
     assert out.returncode == 2 and "badrow[red].jsonl: no such file" in out.stderr, out.stderr
     bad = write_jsonl(tmp_path / "odd.jsonl", [{"task_id": "t", "correct": True, "model": "[/x]"}])
-    out = tether("compare", "--base", bad, "--rl", bad)
+    out = tether("compare", bad, bad)
     assert out.returncode == 2 and "[/x]" in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
@@ -179,8 +188,8 @@ def test_a_full_disk_is_one_line_naming_where_it_writes(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (256, 256))
 
     rows = write_jsonl(tmp_path / "g.jsonl", [{"task_id": f"t{i}", "correct": i % 2 == 0} for i in range(200)])
-    out = subprocess.run([sys.executable, "-m", "tether", "import", str(rows), "--label", "base", "--store",
-                          str(tmp_path / "run")], capture_output=True, text=True, preexec_fn=small_files_only)
+    out = subprocess.run([sys.executable, "-m", "tether", "import", str(tmp_path / "run"), str(rows),
+                          "--label", "base"], capture_output=True, text=True, preexec_fn=small_files_only)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     line, = out.stderr.strip().splitlines()
     assert line.startswith("error: [Errno 27] File too large") and str(tmp_path / "run") in line, line

@@ -9,7 +9,7 @@ from ..conftest import graded_rows, imported_pair, write_jsonl
 
 
 def test_a_model_path_that_does_not_exist_is_said_before_anything_loads(tmp_path):
-    out = run("sample", "--model", "./no-such-checkpoint", "--tasks", "lab-sums:2-3", "--store", tmp_path / "s",
+    out = run("sample", tmp_path / "s", "--model", "./no-such-checkpoint", "--tasks", "lab-sums:2-3",
               "--label", "base")
     assert out.returncode == 2 and "model ./no-such-checkpoint: no such folder" in out.stderr
     assert "Repo id" not in out.stderr and not (tmp_path / "s" / "samples").exists()
@@ -25,7 +25,7 @@ def test_grading_a_graded_store_says_so_and_help_keeps_brackets(tmp_path):
     from tether.tasks import load_tasks
 
     tether.grade(tmp_path / "run", GradeOptions(verifier="exact", workers=1), tasks=load_tasks(str(tasks), columns="id=id"))
-    again = run("grade", "--store", tmp_path / "run", "--verifier", "exact")
+    again = run("grade", tmp_path / "run", "--verifier", "exact")
     assert again.returncode == 0 and "nothing to grade: every sample already has a verdict" in again.stdout
     assert "[default: powers of 2 up to the median n]" in " ".join(run("compare", "--help").stdout.split())
 
@@ -83,8 +83,8 @@ def test_reset_label_asks_then_sets_the_samples_aside(tmp_path):
     store = tmp_path / "s"
     rows = [{"task_id": "sum/002", "completion": "1+1", "correct": True}]
     tether.import_samples(write_jsonl(tmp_path / "old.jsonl", rows), store, label="base")
-    command = ["sample", "--model", "lab:base", "--tasks", "lab-sums:2-3", "--k", "2", "--max-tokens", "6",
-               "--template", "plain", "--store", store, "--label", "base", "--reset-label"]
+    command = ["sample", store, "--model", "lab:base", "--tasks", "lab-sums:2-3", "--k", "2", "--max-tokens", "6",
+               "--template", "plain", "--label", "base", "--reset-label"]
     declined = run(*command, input="n\n")
     assert declined.returncode == 2 and "set aside label 'base'" in declined.stderr
     assert "--reset-label not confirmed; nothing changed" in declined.stderr
@@ -103,11 +103,11 @@ def test_reset_label_asks_then_sets_the_samples_aside(tmp_path):
 def test_convert_gguf_refuses_at_once_what_it_cannot_do(tmp_path):
     """The conversion itself runs as the suite's SmolLM2 preparation (tests/servers.py); here the refusals,
     said before transformers is imported."""
-    missing = run("convert-gguf", tmp_path / "nope.gguf", tmp_path / "out")
+    missing = run("convert-gguf", tmp_path / "nope.gguf", "--out", tmp_path / "out")
     assert missing.returncode == 2 and "nope.gguf: no such GGUF file" in missing.stderr
     (tmp_path / "m.gguf").write_bytes(b"GGUF")
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "x").write_text("keep")
-    taken = run("convert-gguf", tmp_path / "m.gguf", tmp_path / "used")
+    taken = run("convert-gguf", tmp_path / "m.gguf", "--out", tmp_path / "used")
     assert taken.returncode == 2 and "used: already exists and is not an empty folder" in taken.stderr
     assert (tmp_path / "used" / "x").read_text() == "keep"

@@ -28,7 +28,7 @@ def test_a_task_prints_its_region_counts_reasons_and_completions(store):
     assert "    │ 8 + 7 += 15 + 8 = 19.\n    │ Final answer: 19\n" in text  # one line of output per line of text
     assert "\x1b" not in text  # the reason's terminal escapes print escaped, and "[red]" stays text
     assert "    reason: restated: 8 + 7 += 15 + 8 = 19 repeats the question \\x1b[2J\\x1b[31m[red]boom[/red]" in text
-    assert "  … 2 more not shown (--limit N, or --limit 0 for all)" in text
+    assert "  … 2 more not shown (--completions N, or --completions 0 for all)" in text
     # the long completion: cut in the middle, its end (the answer) kept; whole with --full
     assert "characters cut; --full shows them" in text and text.rstrip().endswith("│ Final answer: 3")
     whole = cli("show", store, "chain_sum/42/10", "--full", "--label", "rl").stdout
@@ -37,7 +37,7 @@ def test_a_task_prints_its_region_counts_reasons_and_completions(store):
 
 
 def test_json_is_one_object_with_every_field(store):
-    out = cli("show", store, "chain_sum/42/10", "--json", "--limit", "0", "--incorrect")
+    out = cli("show", store, "chain_sum/42/10", "--json", "--completions", "0", "--incorrect")
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout)
     assert payload == tether.show_task(store, "chain_sum/42/10", limit=None, which="incorrect").to_dict()
@@ -49,7 +49,7 @@ def test_json_is_one_object_with_every_field(store):
 
 
 def test_a_region_prints_each_task(store):
-    out = cli("show", store, "--region", "p", "--limit", "1")
+    out = cli("show", store, "--region", "p", "--completions", "1")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("region P: 1 task (base base, RL model rl)\n\nchain_sum/42/12  region P: both solve it")
     assert out.stdout.count("more not shown") == 2

@@ -135,9 +135,9 @@ def _interrupt(*args, **kwargs):
 
 
 @pytest.mark.parametrize("args,stops,hint", [
-    (("sample", "--model", "m", "--tasks", "t.jsonl", "--store", "s", "--label", "base"), "tether.tasks.load_tasks",
+    (("sample", "s", "--model", "m", "--tasks", "t.jsonl", "--label", "base"), "tether.tasks.load_tasks",
      "re-run the same command to resume (finished units are not sampled again)"),
-    (("grade", "--store", "s"), "tether.grading.grade", "re-run the same command to resume (samples with a verdict"),
+    (("grade", "s"), "tether.grading.grade", "re-run the same command to resume (samples with a verdict"),
     (("diagnose", "s"), "tether.diagnostics.diagnose", "re-run the same command to compute them again"),
     (("likelihood", "s"), "tether.likelihood.cross_likelihood", "re-run the same command to resume"),
     (("run", "exp.toml"), "tether.experiment.run_experiment", "re-run `tether run exp.toml` to resume"),

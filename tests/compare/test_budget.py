@@ -108,6 +108,9 @@ def test_identical_models_get_the_regions_of_identical_models(identical):
         assert lo < truth < hi and lo < plan.regions_at_k[region] < hi
     assert plan.chance.expected == pytest.approx(truth, rel=0.25)  # the identical-models level, same footing
     assert max(plan.chance.power.values()) < 0.3  # identical models: a run would rarely look beyond chance
+    for region, (low, high) in plan.chance.power_range.items():  # the power at the ends of the count's interval
+        assert low <= plan.chance.power[region] <= high and high - low > 0.01
+    assert sorted(plan.chance.power_range) == ["E", "S"] and "over the expected E's 95% interval" in plan.conclusion
     assert plan.regions_refusal is None and sum(plan.regions_at_k.values()) == pytest.approx(600)
     assert plan.conclusion.startswith(f"at k = 64: expected E {plan.regions_at_k['E']:.1f} and S "
                                       f"{plan.regions_at_k['S']:.1f} vs {plan.chance.expected:.1f} each for two "

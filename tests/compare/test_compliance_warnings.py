@@ -70,7 +70,7 @@ def test_compare_warns_and_says_the_regions_rest_on_a_grading_failure(graded):
 
 def test_tether_compare_prints_the_warning_and_the_conclusion(graded):
     store, _ = graded
-    out = cli("compare", store, "--reps", "20", "--extrapolate", "0")
+    out = cli("compare", store, "--bootstrap-reps", "20", "--extrapolate", "0")
     assert out.returncode == 0, out.stderr
     assert "warning: " + RL_WARNING in " ".join(out.stderr.split())
     shown = " ".join(out.stdout.split())

@@ -84,10 +84,10 @@ def test_dropping_happens_before_budgets_are_matched():
 
 def test_allow_missing_names_the_dropped_tasks_in_the_output_and_compare_json(uneven, tmp_path):
     base, rl, store = uneven
-    refused = cli("compare", "--base", base, "--rl", rl)
+    refused = cli("compare", base, rl)
     assert refused.returncode == 2 and refused.stdout == ""
     assert len(refused.stderr.strip().splitlines()) == 1 and "missing from 'rl': b, c" in refused.stderr
-    out = cli("compare", "--base", base, "--rl", rl, "--allow-missing", "--out", tmp_path / "out")
+    out = cli("compare", base, rl, "--allow-missing", "--out", tmp_path / "out")
     assert out.returncode == 0, out.stderr
     assert "warning: 2 tasks of 'base'" in out.stderr and "b, c; dropped these 2 tasks" in out.stderr
     saved = json.loads((tmp_path / "out" / "compare.json").read_text())

@@ -19,7 +19,7 @@ def small_files_only():
 def test_a_refused_write_names_the_file_and_keeps_the_previous_comparison(tmp_path):
     base = write_jsonl(tmp_path / "b.jsonl", graded_rows({f"t{i}": (8, i % 3) for i in range(6)}, seed=1))
     rl = write_jsonl(tmp_path / "r.jsonl", graded_rows({f"t{i}": (8, i % 4) for i in range(6)}, seed=2))
-    command = [sys.executable, "-m", "tether", "compare", "--base", str(base), "--rl", str(rl), "--out",
+    command = [sys.executable, "-m", "tether", "compare", str(base), str(rl), "--out",
                str(tmp_path / "out")]
     assert subprocess.run(command, capture_output=True).returncode == 0
     before = {name: (tmp_path / "out" / name).read_bytes() for name in ("compare.json", "tasks.csv")}

@@ -60,7 +60,7 @@ def test_regions_shares_and_moves_under_each_set(graded):
 
 def test_a_set_a_label_lacks_names_the_command_and_files_have_none(graded, tmp_path):
     with pytest.raises(InputError, match=r"'base' has no verdict set 'choice' \(its sets: auto, numeric, math\); "
-                                         r"run `tether grade --store .* --verifier auto,choice`"):
+                                         r"run `tether grade \S+ --verifier auto,choice`"):
         tether.compare(store=graded, verifiers=("auto", "choice"))
     counts = {"t1": (4, 1)}
     base, rl = (write_jsonl(tmp_path / f"{name}.jsonl", graded_rows(counts, seed)) for name, seed in (("b", 1), ("r", 2)))
@@ -74,7 +74,7 @@ def test_a_set_missing_new_samples_is_refused_until_graded(graded, tmp_path):
     tether.import_samples(write_jsonl(tmp_path / "more.jsonl", more), store, label="base")
     grade(store, GradeOptions(workers=1, also=("math",)))  # not numeric
     with pytest.raises(InputError, match=r"1 samples of 'base' have no verdict in set 'numeric' \(sampled after "
-                                         r"it was graded\); run `tether grade --store .* --verifier auto,numeric`"):
+                                         r"it was graded\); run `tether grade \S+ --verifier auto,numeric`"):
         tether.compare(store=store, verifiers=("auto", "numeric"))
     report = compare_store(store).overall.sensitivity  # the store's own view leaves the set out, saying why
     assert [s.name for s in report.sets] == ["auto", "math"] and len(report.notes) == 1
@@ -108,14 +108,14 @@ def test_the_moved_line_names_ten_then_counts_the_rest():
 
 
 def test_tether_compare_verifiers_prints_the_table_and_json(graded, tmp_path):
-    out = cli("compare", graded, "--verifiers", "auto,numeric,math", "--reps", "50", "--extrapolate", "0")
+    out = cli("compare", graded, "--verifiers", "auto,numeric,math", "--bootstrap-reps", "50", "--extrapolate", "0")
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "Regions by grader" in text and "tasks whose region moves: 3 of 5: t2 (auto O, numeric P, math P)" in text
     rows = [line for line in text.splitlines() if line.startswith("│ ") and ("auto" in line or "numeric" in line
                                                                           or "│ math" in line)]
     assert [row.split("│")[1].strip() for row in rows] == ["auto (counts)", "numeric", "math"]
-    payload = json.loads(cli("compare", graded, "--verifiers", "numeric,auto", "--json", "--reps", "50",
+    payload = json.loads(cli("compare", graded, "--verifiers", "numeric,auto", "--json", "--bootstrap-reps", "50",
                              "--extrapolate", "0").stdout)
     assert [s["name"] for s in payload["sensitivity"]["sets"]] == ["numeric", "auto"]
     assert payload["sensitivity"]["sets"][0]["counts"] == {"P": 2, "S": 1, "E": 1, "O": 1}

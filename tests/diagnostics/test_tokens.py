@@ -128,5 +128,5 @@ def test_cli_diagnose(lab_store, tmp_path):
     assert table.returncode == 0 and "avg@32" in table.stdout and "answer entropy" in table.stdout
     one = cli("diagnose", str(lab_store.root), "--label", "rl", "--no-token-entropy", "--json")
     assert one.returncode == 0 and {r["model"] for r in json.loads(one.stdout)["diagnostics"]} == {"rl"}
-    bad = cli("diagnose", str(lab_store.root), "--model", "nolabel")
-    assert bad.returncode == 2 and "LABEL=PATH" in bad.stderr and "Traceback" not in bad.stderr
+    bad = cli("diagnose", str(lab_store.root), "--scorer", "nolabel")
+    assert bad.returncode == 2 and "LABEL=MODEL" in bad.stderr and "Traceback" not in bad.stderr

@@ -225,7 +225,7 @@ def test_warns_once_when_the_machine_is_oversubscribed(tiny_model, quiet_threads
     quiet_threads(2, 3.5)  # a busy 2-core machine
     TransformersEngine(tiny_model, device="cpu", threads=2)
     err = capsys.readouterr().err
-    assert "warning: this machine is busy (load average 3.5 on 2 usable cores)" in err and "--threads 1" in err
+    assert "warning: this machine is busy (load average 3.5 on 2 usable cores)" in err and "-o threads=1" in err
     TransformersEngine(tiny_model, device="cpu", threads=2)
     assert capsys.readouterr().err == ""  # once per process
     assert oversubscription(1, 2, 3.5) is None  # one thread: nothing to give back

@@ -161,9 +161,9 @@ def test_kill_9_in_an_adaptive_run_then_resume_gives_the_uninterrupted_store(tmp
     engine = TransformersEngine(resolve_model("lab:base"), template="plain")
     whole = sample_adaptive(load_tasks(spec), engine, tmp_path / "whole", "base", config, AdaptiveRule(),
                             GradeOptions(workers=1))
-    command = [sys.executable, "-m", "tether", "sample", "--model", "lab:base", "--tasks", spec, "--k", str(k),
+    command = [sys.executable, "-m", "tether", "sample", str(tmp_path / "cut"), "--model", "lab:base", "--tasks", spec, "--k", str(k),
                "--template", "plain", "--max-tokens", "8", "--temperature", "1", "--top-p", "1", "--task-block", "2",
-               "--sample-block", "64", "--adaptive", "--store", str(tmp_path / "cut"), "--label", "base"]
+               "--sample-block", "64", "--adaptive", "--label", "base"]
     hold = holds("commit:samples", 3)  # round 16's three units written (and graded), round 32's staged
     process = hold.start(command, stdout=subprocess.DEVNULL)
     hold.reached(process)

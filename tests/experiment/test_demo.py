@@ -94,7 +94,7 @@ def test_demo_is_deterministic_given_its_seed(demo, tmp_path, monkeypatch):
 
 
 def test_with_seed_rewrites_the_one_seed_line():
-    text = 'out = "store"\n[sampling]\nk = 4\nseed = 1      # a comment\n'
-    assert with_seed(text, 42) == 'out = "store"\n[sampling]\nk = 4\nseed = 42      # a comment\n'
+    text = 'store = "store"\n[sampling]\nk = 4\nseed = 1      # a comment\n'
+    assert with_seed(text, 42) == 'store = "store"\n[sampling]\nk = 4\nseed = 42      # a comment\n'
     with pytest.raises(ValueError):
         with_seed("k = 4\n", 1)

@@ -5,7 +5,7 @@ from tether.experiment.plan import plan_experiment
 
 from ..cli_run import tether
 
-FILE = ('out = "run"\n[tasks]\nspec = "lab-sums:2-11+lab-sums:20-29"\n[sampling]\nk = {k}\nmax_tokens = 100\n'
+FILE = ('store = "run"\n[tasks]\nspec = "lab-sums:2-11+lab-sums:20-29"\n[sampling]\nk = {k}\nmax_tokens = 100\n'
         '[models.base]\nmodel = "lab:base"\n[models.rl]\nmodel = "lab:rl"\n')
 
 

@@ -18,7 +18,7 @@ def write_experiment(folder: Path, model: Path, **overrides) -> Path:
     (folder / "tasks.jsonl").write_text("".join(
         json.dumps({"id": f"t{i}", "question": f"{i}+{i}=", "answer": str(2 * i)}) + "\n" for i in range(3)))
     text = f"""
-out = "run"
+store = "run"
 [tasks]
 spec = "tasks.jsonl"
 columns = "id=id"
@@ -43,7 +43,7 @@ bootstrap_reps = 100
 
 def test_stages_run_then_skip(tmp_path, tiny_model):
     path = write_experiment(tmp_path, tiny_model)
-    path.write_text(path.read_text() + "[likelihood]\nenabled = true\ntasks = ['E', 'S', 'P']\n")
+    path.write_text(path.read_text() + "[likelihood]\nenabled = true\nregions = ['E', 'S', 'P']\n")
     result, store, log = run_experiment(path)
     assert store == tmp_path / "run"
     assert [(stage, status) for stage, status, _ in log.entries] == [
@@ -69,7 +69,8 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
     [
         (lambda t: t.replace("k = 8", "k = 0"), r"sampling.k: Value error, must be >= 1, got 0"),
         (lambda t: t.replace("temperature = 1.0", "temprature = 1.0"), r"sampling.temprature: Extra inputs"),
-        (lambda t: t.replace('[models.rl]\nmodel', '[models.other]\nmodel'), r"needs \[models.base\] and \[models.rl\]"),
+        (lambda t: t.replace('[models.base]\nmodel', '[models.root]\nmodel'),
+         r"models: Value error, \[models.root\] is compared with 'base', which has no \[models.base\]"),
         (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nengine = "openai"\nmodel = '),
          r"models.base: Value error, engine 'openai' needs base_url"),
         (lambda t: t.replace('[models.base]\nmodel = ', '[models.base]\nconcurrency = 4\nmodel = '),
@@ -86,7 +87,7 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
          r"compare.k_grid.0: Input should be greater than or equal to 1"),
         (lambda t: t.replace("k = 8", 'k = "2"'), r"sampling.k: Input should be a valid integer"),
         (lambda t: t.replace("temperature = 1.0", "temperature = true"), r"sampling.temperature: Input should be a valid number"),
-        (lambda t: t + '\n[models.extra]\nmodel = "x"', r"unknown: extra"),
+        (lambda t: t + '\n[models.extra]\nmodel = "x"\nbase = "bse"', r"\[models.extra\] is compared with 'bse', which has no"),
         (lambda t: t.replace("temperature = 1.0", "temperature = inf"),
          r"sampling.temperature: Value error, must be a finite number >= 0, got inf"),
         (lambda t: t.replace('[models.rl]\n', '[models.rl]\ntemperature = nan\n'),
@@ -94,7 +95,9 @@ def test_stages_run_then_skip(tmp_path, tiny_model):
         (lambda t: t.replace("k = 8", "k = 1_000_000_000_000"), r"sampling.k: Value error, must be at most 9,999,999"),
         (lambda t: t.replace("max_tokens = 5", "max_tokens = 1_000_000_000_000_000"),
          r"sampling: Value error, max_tokens 1,000,000,000,000,000: a unit of 8 tasks x 4 samples"),
-        (lambda t: t.replace('out = "run"', 'out = ""'), r"exp.toml: out: is empty; name a folder"),
+        (lambda t: t.replace('store = "run"', 'store = ""'), r"exp.toml: store: is empty; name a folder"),
+        (lambda t: t.replace('store = "run"', 'store = "run"\nout = "run"'),
+         r"exp.toml: \(top level\): .*give store only \(out is its old name\)"),
         (lambda t: t + '\n[report]\nout = "  "', r"report.out: is empty"),
         (lambda t: t.replace('spec = "tasks.jsonl"', 'spec = ""'), r"tasks.spec: is empty"),
         (lambda t: t + '\n[grading]\nverifier = ["auto", "bogus"]', r"grading.verifier: .*unknown verifier 'bogus'"),
@@ -139,7 +142,7 @@ def test_a_run_grades_every_verdict_set_and_compares_them(tmp_path, tiny_model):
 
 def test_files_that_are_no_toml_text_are_one_line(tmp_path, tiny_model):
     path = write_experiment(tmp_path, tiny_model)
-    path.write_bytes(path.read_bytes().replace(b'out = "run"', b'out = "r\xffn"'))
+    path.write_bytes(path.read_bytes().replace(b'store = "run"', b'store = "r\xffn"'))
     with pytest.raises(InputError, match=r"exp.toml: not valid UTF-8 \(invalid start byte at byte \d+\); TOML files"):
         load_experiment(path)
     path.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
@@ -201,7 +204,7 @@ def test_every_paper_experiment_file_is_valid_and_planned(tmp_path):
 
 def test_run_check_prints_the_plan_and_loads_nothing(tmp_path):
     experiment = tmp_path / "e.toml"
-    experiment.write_text('out = "run"\n[tasks]\nspec = "lab-sums:2-11+lab-sums:20-29"\n[sampling]\nk = 64\n'
+    experiment.write_text('store = "run"\n[tasks]\nspec = "lab-sums:2-11+lab-sums:20-29"\n[sampling]\nk = 64\n'
                           'max_tokens = 100\n[models.base]\nmodel = "lab:base"\n[models.rl]\nmodel = "./nowhere"\n')
     out = tether("run", experiment, "--check")
     assert out.returncode == 2 and "model ./nowhere: no such folder" in out.stderr

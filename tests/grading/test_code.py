@@ -133,8 +133,8 @@ def test_tether_grade_refuses_a_task_whose_tests_are_not_a_program_before_gradin
     ])
     samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": t, "sample_idx": 0, "completion": "def add(a, b):\n"
                                                   "    return a + b\n"} for t in ("ok/1", "bad/2")])
-    assert cli("import", samples, "--store", tmp_path / "run", "--label", "base").returncode == 0
-    result = cli("grade", "--store", tmp_path / "run", "--tasks", tasks, "--columns", "question=question,"
+    assert cli("import", tmp_path / "run", samples, "--label", "base").returncode == 0
+    result = cli("grade", tmp_path / "run", "--tasks", tasks, "--columns", "question=question,"
                  "tests=tests,id=id", "--verifier", "code")
     assert result.returncode != 0, result
     message = (result.stderr or result.stdout).strip().splitlines()

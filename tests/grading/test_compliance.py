@@ -73,7 +73,7 @@ def test_low_compliance_alone_is_a_warning():
 
 def test_tether_grade_prints_compliance_and_the_warning(graded):
     store, _, _ = graded
-    out = cli("grade", "--store", store, "--regrade", "--workers", "1")
+    out = cli("grade", store, "--regrade", "--workers", "1")
     assert out.returncode == 0, out.stderr
     assert "rl: 0% of completions in the requested <answer> tags (0 of 60)" in out.stdout
     assert "base: 100% of completions in the requested <answer> tags (20 of 20)" in out.stdout

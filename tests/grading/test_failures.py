@@ -75,7 +75,7 @@ def test_a_judge_that_fails_for_a_while_leaves_nothing_stale(judged_store):
     store, tasks = judged_store
     server = FlakyJudge(failures=6)  # 3 distinct answers x 2 attempts each: every request of the first run fails
     try:
-        command = [sys.executable, "-m", "tether", "grade", "--store", str(store), "--verifier", "judge",
+        command = [sys.executable, "-m", "tether", "grade", str(store), "--verifier", "judge",
                    "--judge-model", "m", "--judge-base-url", server.base_url, "--tasks", str(tasks),
                    "--columns", "id=id", "--judge-retries", "1"]
         first = subprocess.run(command, capture_output=True, text=True)
@@ -174,7 +174,7 @@ def test_a_task_missing_from_the_given_tasks_is_one_error_before_anything_is_wri
     rows = [{"task_id": t, "completion": "x"} for t in ("q", "r")]
     tether.import_samples(_write(tmp_path / "s.jsonl", rows), tmp_path / "run", label="base")
     tasks = _write(tmp_path / "t.jsonl", [{"id": "q", "question": "?", "answer": "x"}])
-    out = cli("grade", "--store", tmp_path / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact")
+    out = cli("grade", tmp_path / "run", "--tasks", tasks, "--columns", "id=id", "--verifier", "exact")
     assert out.returncode == 2 and "1 task ids of 'base''s samples are not in the given tasks" in out.stderr
     assert "Traceback" not in out.stderr and not list((tmp_path / "run").glob("tasks/*/*.parquet"))
 

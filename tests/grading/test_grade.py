@@ -113,7 +113,7 @@ def test_registry_is_complete_and_every_verifier_grades_its_own_gold():
 
 def test_cli_grade_then_compare(store_with_samples, tmp_path):
     store, _ = store_with_samples
-    out = cli("grade", "--store", store, "--tasks", tmp_path / "tasks.jsonl", "--columns", "id=id", "--workers", "2")
+    out = cli("grade", store, "--tasks", tmp_path / "tasks.jsonl", "--columns", "id=id", "--workers", "2")
     assert out.returncode == 0, out.stderr
     assert "Grading" in out.stdout and "12 distinct (task, answer) pairs" in out.stdout
     assert "no answer extracted" in out.stdout
@@ -140,7 +140,7 @@ def test_judge_through_a_real_server(tmp_path, vllm_server, smollm2):
 
 def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(store_with_samples, holds):
     store, _ = store_with_samples
-    command = [sys.executable, "-m", "tether", "grade", "--store", str(store), "--workers", "1",
+    command = [sys.executable, "-m", "tether", "grade", str(store), "--workers", "1",
                "--tasks", str(store.parent / "tasks.jsonl"), "--columns", "id=id"]
     hold = holds("commit:verdicts", 1)  # one label graded, the other's verdicts staged
     process = hold.start(command)
@@ -153,7 +153,7 @@ def test_ctrl_c_keeps_the_verdicts_written_and_the_next_run_grades_the_rest(stor
     kept = verdicts(store)
     assert len(kept) == 32 and len({r[0] for r in kept}) == 1
     assert not [p for p in store.rglob("*") if ".tmp-" in p.name]
-    again = cli(*command[3:6])  # the tasks are in the store now
+    again = cli(*command[3:5])  # the tasks are in the store now
     assert again.returncode == 0, again.stderr
     rows = verdicts(store)
     assert len(rows) == 64 and len({r[:3] for r in rows}) == 64 and kept in (rows[:32], rows[32:])

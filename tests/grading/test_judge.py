@@ -60,7 +60,7 @@ def test_template_files(tmp_path):
 def test_judge_check_prints_the_agreement():
     server = FlakyJudge(failures=0)  # grades A when the answer contains the gold target, else B
     try:
-        out = subprocess.run([sys.executable, "-m", "tether", "grade", "--store", "unused", "--verifier", "judge",
+        out = subprocess.run([sys.executable, "-m", "tether", "grade", "--verifier", "judge",
                               "--judge-model", "m", "--judge-base-url", server.base_url, "--judge-check"],
                              capture_output=True, text=True)
     finally:

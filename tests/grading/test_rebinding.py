@@ -88,7 +88,7 @@ def test_a_refilled_completion_is_graded_again_not_kept_with_the_old_verdict(gra
     monkeypatch.setattr(query, "changed_completions", lambda *a: pytest.fail("hashed the completions again"))
     assert grade(store, GradeOptions(workers=1)).tallies == {}
 
-    cli_again = cli("grade", "--store", store, "--workers", "1")
+    cli_again = cli("grade", store, "--workers", "1")
     assert cli_again.returncode == 0 and "nothing to grade" in cli_again.stdout
 
 
@@ -107,7 +107,7 @@ def test_a_shard_refilled_under_its_old_name_is_found_too(graded):
     name = shard.stem.removeprefix("part-")
     open_store(store).write([Shard("samples", "rl", refilled, name)])
     assert shard.is_file()  # the same file name as before
-    out = cli("grade", "--store", store, "--workers", "1")
+    out = cli("grade", store, "--workers", "1")
     assert out.returncode == 0, out.stderr
     assert "rl: 1 samples' text changed since their verdicts graded it (refilled or replaced)" in out.stdout
     assert [c for t, _, c, _ in _current(store, "rl") if t == "a"] == [False, True, False]

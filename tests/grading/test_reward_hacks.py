@@ -75,11 +75,11 @@ def test_compare_json_carries_each_label_s_signals(hacked, tmp_path):
     on_disk.pop("reward_hacks")  # a compare.json written before the signals were counted is computed again
     (hacked / "compare" / "compare.json").write_text(json.dumps(on_disk))
     assert load_store_comparison(hacked) is None
-    shown = cli("compare", str(hacked), "--reps", "10")
+    shown = cli("compare", str(hacked), "--bootstrap-reps", "10")
     assert shown.returncode == 0, shown.stderr
     assert "rl: 2 programs exited before the tests finished, 1 forged result among 8 samples" in shown.stdout
     assert "base: 0" not in shown.stdout
-    assert json.loads(cli("compare", str(hacked), "--json", "--reps", "10").stdout)["reward_hacks"]["rl"]["forged"] == 1
+    assert json.loads(cli("compare", str(hacked), "--json", "--bootstrap-reps", "10").stdout)["reward_hacks"]["rl"]["forged"] == 1
 
 
 def test_files_of_graded_samples_carry_no_signals(known_pair):

@@ -3,7 +3,7 @@ engine, CPU) on four Reasoning Gym `chain_sum` tasks under two labels, graded un
 (`--verifier auto,math,exact`); `tether grade` warns that the model ignores the <answer> tags the prompt asks
 for, and `tether compare --verifiers` shows the regions under each verdict set side by side.
 
-Kept short (4 tasks, k = 4, 32 tokens, seeded): about 40 s of a 2-core machine, most of it sampling."""
+Kept short (4 tasks, k = 4, 16 tokens, seeded): about 15 s of a quiet 2-core machine, most of it sampling."""
 
 import json
 import re
@@ -22,11 +22,11 @@ SETS = ("auto", "math", "exact")
 def test_smollm2_graded_under_three_verifiers_shows_the_warning_and_the_regions_by_grader(smollm2, tmp_path):
     store = tmp_path / "run"
     for label, temperature in (("base", "1.0"), ("rl", "0.6")):
-        out = cli("sample", "--engine", "transformers", "--model", smollm2, "--device", "cpu", "--tasks", SPEC,
-                  "--k", "4", "--max-tokens", "32", "--temperature", temperature, "--store", store, "--label", label)
+        out = cli("sample", store, "--engine", "transformers", "--model", smollm2, "-o", "device=cpu", "--tasks", SPEC,
+                  "--k", "4", "--max-tokens", "16", "--temperature", temperature, "--label", label)
         assert out.returncode == 0, out.stderr
 
-    out = cli("grade", "--store", store, "--verifier", ",".join(SETS), "--workers", "1")
+    out = cli("grade", store, "--verifier", ",".join(SETS), "--workers", "1")
     assert out.returncode == 0, out.stderr
     for label in ("base", "rl"):  # SmolLM2 does not write the <answer> tags Reasoning Gym's prompt asks for
         assert re.search(rf"^{label}: \d+% of completions in the requested <answer> tags", out.stdout, re.MULTILINE)
@@ -34,7 +34,8 @@ def test_smollm2_graded_under_three_verifiers_shows_the_warning_and_the_regions_
     assert "verdict set math (kept beside auto, which counts): base " in out.stdout
     assert "tether compare STORE --verifiers auto,math,exact" in out.stdout
 
-    shown = cli("compare", store, "--verifiers", ",".join(SETS), "--reps", "50", "--extrapolate", "0")
+    shown = cli("compare", store, "--verifiers", ",".join(SETS), "--bootstrap-reps", "50", "--extrapolate", "0",
+                "--out", tmp_path / "out")  # the table on stdout, the same comparison's JSON in compare.json
     assert shown.returncode == 0, shown.stderr
     text = shown.stdout
     table = text[text.index("Regions by grader"):]
@@ -44,8 +45,7 @@ def test_smollm2_graded_under_three_verifiers_shows_the_warning_and_the_regions_
         assert sum(int(row[i]) for i in (1, 2, 4, 6)) == 4, row
     assert re.search(r"^tasks whose region moves: (none of 4|\d of 4: )", text, re.MULTILINE)
 
-    payload = json.loads(cli("compare", store, "--verifiers", ",".join(SETS), "--json", "--reps", "50",
-                             "--extrapolate", "0").stdout)
+    payload = json.loads((tmp_path / "out" / "compare.json").read_text())
     found = payload["sensitivity"]
     assert found["sets"][0]["counts"] == payload["counts"]  # the counting set is the main comparison's
     opened = open_store(store)

@@ -76,7 +76,7 @@ def test_a_set_graded_again_follows_text_that_changed(store, tmp_path):
     tether.import_samples(_write(tmp_path / "refill.jsonl", _rows(refilled)), store, label="rl")
     grade(store, GradeOptions(workers=1))  # only the counting set: numeric now graded other text
     with pytest.raises(InputError, match=r"1 samples of 'rl' hold other text than set 'numeric' graded .*"
-                                         r"`tether grade --store .* --verifier auto,numeric`"):
+                                         r"`tether grade \S+ --verifier auto,numeric`"):
         tether.compare(store=store, verifiers=("auto", "numeric"))
     summary = grade(store, GradeOptions(workers=1, also=("numeric",)))
     assert summary.sets["numeric"].changed == {"rl": 1}
@@ -98,14 +98,14 @@ def test_set_names_are_checked_before_anything_is_graded(store, tmp_path):
     assert parse_set_names("auto, exact,auto") == ("auto", "exact")
     with pytest.raises(InputError, match="unknown verifier 'nope'; known: auto, math"):
         grade(store, GradeOptions(workers=1, also=("nope",)), tasks=_tasks(tmp_path))
-    out = cli("grade", "--store", store, "--verifier", "exact,,nope")
+    out = cli("grade", store, "--verifier", "exact,,nope")
     assert out.returncode != 0 and "unknown verifier 'nope'" in out.stderr
     assert not list(store.glob("verdicts/*/*.parquet"))
 
 
 def test_the_cli_grades_each_set_and_says_how_to_compare_them(store, tmp_path):
     _write(tmp_path / "tasks.jsonl", [{"id": t, "question": "?", "answer": g} for t, g in GOLDS.items()])
-    out = cli("grade", "--store", store, "--tasks", tmp_path / "tasks.jsonl", "--columns", "id=id",
+    out = cli("grade", store, "--tasks", tmp_path / "tasks.jsonl", "--columns", "id=id",
               "--verifier", "exact,numeric", "--workers", "1")
     assert out.returncode == 0, out.stderr
     assert "verdict set numeric (kept beside exact, which counts): base 3 of 5 correct, rl 3 of 5 correct" in out.stdout

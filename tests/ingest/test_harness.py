@@ -67,16 +67,16 @@ def test_lm_eval_repeats_are_imported_ungraded_with_their_references(tmp_path):
 
 def test_harness_files_on_the_command_line_then_graded_without_tasks(tmp_path):
     store = tmp_path / "s"
-    out = cli("import", str(K4), "--store", str(store), "--label", "base")
+    out = cli("import", str(store), str(K4), "--label", "base")
     assert out.returncode == 0, out.stderr
     assert "imported 24 ungraded samples of 6 tasks from lm-eval's --log_samples (base)" in out.stdout
     assert "note: 4 responses per document" in out.stderr
-    graded = cli("grade", "--store", str(store), "--workers", "1")
+    graded = cli("grade", str(store), "--workers", "1")
     assert graded.returncode == 0, graded.stderr
     verdicts = table(store, "verdicts", "task_id, sample_idx, answer, correct")
     assert len(verdicts) == 24 and verdicts[0][:3] == ("lab_sums_k4/0", 0, "3+0")  # math: 3+0 = 3
     assert [row[3] for row in verdicts if row[0] == "lab_sums_k4/0"] == [True] * 4
-    no_label = cli("import", str(K4), "--store", str(tmp_path / "x"))
+    no_label = cli("import", str(tmp_path / "x"), str(K4))
     assert no_label.returncode == 2 and "does not name the model; pass --label" in no_label.stderr
 
 

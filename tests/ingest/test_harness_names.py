@@ -33,7 +33,7 @@ def test_the_import_says_the_task_is_unknown_and_benchmark_names_it(renamed, tmp
     summary = import_samples(base, tmp_path / "s", "base")
     assert summary.notes[0].startswith("samples_base.jsonl is not named as lm-eval names its files")
     assert table(tmp_path / "s", "tasks", "task_id, benchmark")[0] == ("lm-eval/0", "lm-eval")
-    out = cli("import", base, "--store", tmp_path / "n", "--label", "base", "--benchmark", "lab_sums_greedy")
+    out = cli("import", tmp_path / "n", base, "--label", "base", "--benchmark", "lab_sums_greedy")
     assert out.returncode == 0 and "not named as lm-eval" not in out.stderr, out.stderr
     assert table(tmp_path / "n", "tasks", "task_id, benchmark")[0] == ("lab_sums_greedy/0", "lab_sums_greedy")
     kept = import_samples(GREEDY, tmp_path / "k", "base")  # lm-eval's own name: its task

@@ -172,7 +172,7 @@ def test_parquet_and_gzip_inputs(tmp_path):
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
 def test_an_interrupted_import_writes_nothing_and_can_be_repeated(tmp_path, how, holds):
     path = write_jsonl(tmp_path / "g.jsonl", [{"task_id": f"t{i % 7}", "correct": i % 3 == 0} for i in range(700)])
-    command = [sys.executable, "-m", "tether", "import", str(path), "--label", "base", "--store", str(tmp_path / "s")]
+    command = [sys.executable, "-m", "tether", "import", str(tmp_path / "s"), str(path), "--label", "base"]
     hold = holds("commit:samples", 0)  # samples and verdicts staged, nothing linked
     process = hold.start(command)
     hold.reached(process)

@@ -30,8 +30,8 @@ def test_a_line_nested_100000_deep_is_one_line_and_never_reaches_arrow(tmp_path)
         read_graded_rows(path, label="base")
     with pytest.raises(InputError, match=rf"^{path}:2: JSON nested deeper"):
         list(jsonl_rows(path))  # lm-eval files are read this way too
-    for command in (["import", path, "--label", "base", "--store", tmp_path / "run"],
-                    ["compare", "--base", path, "--rl", path]):
+    for command in (["import", tmp_path / "run", path, "--label", "base"],
+                    ["compare", path, path]):
         out = cli(*command)
         assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
         assert f"{path}:2: JSON nested deeper than {MAX_DEPTH} levels" in out.stderr

@@ -126,12 +126,12 @@ def test_the_command_prints_the_estimates_and_one_json_object(lab_run):
     import json
 
     (found, store), _ = lab_run[0][0], lab_run[1]
-    out = cli("likelihood", str(store), "--tasks", "E,S,P", "--json")
+    out = cli("likelihood", str(store), "--regions", "E,S,P", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["summary"] == {r: c for r, c in found.summary().items()}
     assert [t["q_hat"] for t in data["tasks"]] == pytest.approx([t.estimate.q_hat for t in found.tasks])
-    text = cli("likelihood", str(store), "--tasks", "S")
+    text = cli("likelihood", str(store), "--regions", "S")
     assert text.returncode == 0 and "samples to solve once" in text.stdout and "S: " in text.stdout
 
 

@@ -71,11 +71,41 @@ def test_a_sharpened_pair_shows_its_shrinkage_at_twice_the_budget():
     p_rl = np.where(rng.random(400) < 0.2, 0.0, p)
     n = np.full(400, 64)
     found = extrapolate(n, rng.binomial(n, p), n, rng.binomial(n, p_rl), [128, 256], reps=100)
-    assert found.k_grid.tolist() == [128, 256]
-    truth = _regions(p, p_rl, 256)
+    assert found.k_grid.tolist() == [128] and found.refused_k.tolist() == [256]  # past the first doubling: never
+    assert found.refusal.startswith("no numbers at k = 256: more than 2 times the 64 samples per task")
+    truth = _regions(p, p_rl, 128)
     lo, hi = found.region_cis["S"]
     assert lo[-1] <= truth["S"] <= hi[-1]
     assert np.all(found.regions["S"] > found.region_cis["E"][1])
+
+
+def test_the_interval_carries_the_bias_estimate_and_the_task_chances_add_up_to_the_counts(monkeypatch):
+    """Each bound moves out by twice the bootstrap's bias estimate (the fit's expected count minus the corrected
+    one), so the interval is wider than the basic bootstrap's by four times it; the per-task chances the plan
+    uses add up to the corrected counts shown."""
+    import sys
+
+    from tether.metrics.joint_prior import chance_solved, fit_prior, patterns, region_totals
+
+    rng = np.random.default_rng(11)
+    p = rng.beta(0.3, 3.0, 300)
+    n = np.full(300, 64)
+    c_b, c_r = rng.binomial(n, p), rng.binomial(n, p)
+    widened = extrapolate(n, c_b, n, c_r, [64, 128], reps=100)
+    monkeypatch.setattr(sys.modules["tether.metrics.extrapolate"], "BIAS_SPREAD", 0.0)
+    basic = extrapolate(n, c_b, n, c_r, [64, 128], reps=100)
+    found = patterns(n, c_b, n, c_r)
+    fitted = region_totals(fit_prior(found).posterior, chance_solved(found.grid, widened.k_grid))
+    for region in "SE":
+        bias = fitted[region][0] - widened.regions[region]
+        assert np.all(np.abs(bias) > 0.05)  # a correction to carry
+        assert np.allclose(basic.regions[region], widened.regions[region])
+        (lo, hi), (lo0, hi0) = widened.region_cis[region], basic.region_cis[region]
+        assert np.allclose(lo0 - lo, 2 * np.abs(bias)) and np.allclose(hi - hi0, 2 * np.abs(bias))
+        chances = widened.task_chances[region]
+        assert chances.shape == (300, 2) and np.all((chances >= 0) & (chances <= 1))
+        assert np.allclose(chances.sum(axis=0), widened.regions[region])
+    assert widened.task_chances["tied"].shape == (300, 2)
 
 
 def test_sparse_counts_are_refused_with_a_reason():

@@ -106,9 +106,14 @@ def test_the_report_shows_the_saved_comparison_and_only_while_current(quick_demo
 
 
 def test_cli_report(quick_demo, tmp_path):
-    out = cli("report", str(quick_demo[0].folder / "store"), "--out", str(tmp_path / "r"))
+    out = cli("report", str(quick_demo[0].folder / "store"), "--out", str(tmp_path / "r"), "--json",
+              "--base-label", "base")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "r" / "report.html").is_file()
+    payload = json.loads(out.stdout)  # the files written and the conclusion, one object
+    assert payload["html"] == str(tmp_path / "r" / "report.html") and len(payload["figures"]) >= 2
+    assert payload["conclusion"] == json.loads((tmp_path / "r" / "summary.json").read_text())["conclusion"]
+    assert out.stderr.strip() == ("warning: --base-label is deprecated and goes in the next release; use --base")
     bad = cli("report", str(tmp_path / "nothing"))
     assert bad.returncode == 2 and "not a tether store" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -72,7 +72,7 @@ def test_max_tokens_beyond_the_models_context_is_refused_before_anything_is_writ
 
 def test_the_command_says_it_in_one_line(tmp_path, tiny_model):
     tasks = write_tasks(tmp_path / "t.jsonl", 2)
-    out = cli("sample", "--model", tiny_model, "--tasks", tasks, "--columns", "id=id", "--store", tmp_path / "s",
+    out = cli("sample", tmp_path / "s", "--model", tiny_model, "--tasks", tasks, "--columns", "id=id",
               "--label", "base", "--k", "2", "--max-tokens", "100000")
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "error: max_tokens 100,000: the model holds 256 tokens" in out.stderr

@@ -87,9 +87,9 @@ def test_resuming_with_other_settings_is_refused(tmp_path, engine, tiny_model):
 
 
 def tether_sample(store, tiny_model, tasks, *extra):
-    return [sys.executable, "-m", "tether", "sample", "--model", str(tiny_model), "--tasks", str(tasks),
-            "--columns", "id=id", "--store", str(store), "--label", "base", "--k", "64", "--max-tokens", "16",
-            "--temperature", "1.0", "--task-block", "2", "--sample-block", "16", "--batch-size", "32", *extra]
+    return [sys.executable, "-m", "tether", "sample", str(store), "--model", str(tiny_model), "--tasks", str(tasks),
+            "--columns", "id=id", "--label", "base", "--k", "64", "--max-tokens", "16",
+            "--temperature", "1.0", "--task-block", "2", "--sample-block", "16", "-o", "batch_size=32", *extra]
 
 
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_model, engine, holds):
@@ -117,9 +117,9 @@ def test_failed_requests_fail_their_unit_only_and_the_exit_code(tmp_path, vllm_s
     (tmp_path / "t.jsonl").write_text(
         json.dumps({"id": "ok", "question": "Say hi.", "answer": "hi"}) + "\n"
         + json.dumps({"id": "long", "question": long_question, "answer": "x"}) + "\n")
-    command = ["sample", "--engine", "openai", "--base-url", vllm_server.base_url, "--model", smollm2, "--tasks",
-               tmp_path / "t.jsonl", "--columns", "id=id", "--store", tmp_path / "s", "--label", "base", "--k", "2",
-               "--max-tokens", "8", "--task-block", "1", "--template", "plain", "--api-key", VLLM_API_KEY]
+    command = ["sample", tmp_path / "s", "--engine", "openai", "-o", f"base_url={vllm_server.base_url}", "--model",
+               smollm2, "--tasks", tmp_path / "t.jsonl", "--columns", "id=id", "--label", "base", "--k", "2",
+               "--max-tokens", "8", "--task-block", "1", "--template", "plain", "-o", f"api_key={VLLM_API_KEY}"]
     out = cli(*command)
     assert out.returncode == 1, out.stderr
     assert "1 units failed" in out.stderr and "b000001-s0000000-0000002" in out.stderr

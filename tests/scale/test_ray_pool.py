@@ -92,7 +92,7 @@ def test_an_experiment_file_samples_on_ray(cluster, tiny_model, tmp_path):
 
     stages_off = "\n[diagnostics]\nenabled = false\n[report]\nenabled = false\n"  # sampling is what differs
     path = write_experiment(tmp_path, tiny_model)
-    path.write_text(path.read_text().replace("sample_block = 4", 'sample_block = 4\nray = "local"\nray_workers = 2')
+    path.write_text(path.read_text().replace("sample_block = 4", 'sample_block = 4\nray = "local"\nworkers = 2')
                     + stages_off)
     on_ray, _, log = run_experiment(path)
     assert ("sample base", "ran") in [(stage, status) for stage, status, _ in log.entries]
@@ -144,10 +144,10 @@ def test_ctrl_c_on_the_driver_keeps_what_was_written_and_resumes(cluster, tiny_m
     import sys
 
     store = tmp_path / "store"
-    command = [sys.executable, "-m", "tether", "sample", "--model", str(tiny_model), "--tasks", "lab-sums:2-9",
-               "--store", str(store), "--label", "m", "--k", "64", "--template", "plain", "--max-tokens", "6",
+    command = [sys.executable, "-m", "tether", "sample", str(store), "--model", str(tiny_model), "--tasks", "lab-sums:2-9",
+               "--label", "m", "--k", "64", "--template", "plain", "--max-tokens", "6",
                "--temperature", "1", "--sample-block", "8", "--task-block", "2", "--ray", cluster.address,
-               "--ray-workers", "1"]  # 4 task blocks x 8 sample blocks = 32 units, on this module's cluster
+               "--workers", "1"]  # 4 task blocks x 8 sample blocks = 32 units, on this module's cluster
     hold = holds("sampling:unit-done", 2)  # the driver stops at the 3rd unit reported
     driver = hold.start(command)
     hold.reached(driver)

@@ -68,7 +68,7 @@ def test_a_manifest_that_is_not_an_object_is_one_clear_error_and_a_finding(run):
 
 
 def _grade_command(run, tasks) -> list[str]:
-    return [sys.executable, "-m", "tether", "grade", "--store", str(run), "--tasks", str(tasks), "--columns", "id=id",
+    return [sys.executable, "-m", "tether", "grade", str(run), "--tasks", str(tasks), "--columns", "id=id",
             "--verifier", "exact", "--workers", "1", "--label", "rl"]
 
 

@@ -27,7 +27,7 @@ CONFIG = SamplingConfig(k=4, decoding=Decoding(1.0, 1.0, 6), seed=1, task_block=
 
 
 def _import_command(path, store) -> list[str]:
-    return [sys.executable, "-m", "tether", "import", str(path), "--store", str(store), "--label", "rl"]
+    return [sys.executable, "-m", "tether", "import", str(store), str(path), "--label", "rl"]
 
 
 def test_import_killed_between_its_two_shards_leaves_nothing_counted(tmp_path, holds):

@@ -129,9 +129,12 @@ def test_a_damaged_footer_or_page_met_by_a_command_is_one_line_naming_the_shard(
     original = path.read_bytes()
     expected = duckdb.sql(f"select * from read_parquet(['{path}'])").fetchall()
     hit = {}
+    wanted = {"footer": {"footer", "footer DuckDB reads"}, "data page": {"data page"}}
     for region in ("footer", "data page"):
         start, end = _regions(path)[region]
         for offset in range(start, end):
+            if wanted[region] <= set(hit):
+                break  # the first offset of each kind is the one used below
             _flip(path, offset)
             try:
                 rows = duckdb.sql(f"select * from read_parquet(['{path}'])").fetchall()
@@ -144,7 +147,7 @@ def test_a_damaged_footer_or_page_met_by_a_command_is_one_line_naming_the_shard(
     assert set(hit) == {"footer", "footer DuckDB reads", "data page"}, hit
     for region, (offset, _) in hit.items():
         _flip(path, offset)
-        for command in (("compare", run), ("grade", "--store", run, "--tasks", tmp_path / "tasks.jsonl",
+        for command in (("compare", run), ("grade", run, "--tasks", tmp_path / "tasks.jsonl",
                                            "--columns", "id=id", "--verifier", "exact", "--workers", "1"),
                         ("report", run, "--out", tmp_path / "report")):
             out = cli(*command)
@@ -247,7 +250,7 @@ def test_what_grading_turns_into_verdicts_is_proven_first(run, tmp_path):
     """A changed value in the samples being graded (a key DuckDB reads silently otherwise: the randomized fault test
     found a verdict of a key no sample has), or in the verdict cache, would spread into stored verdicts; grade refuses
     to read either unless its every byte is as written."""
-    grade = ("grade", "--store", run, "--tasks", tmp_path / "tasks.jsonl", "--columns", "id=id",
+    grade = ("grade", run, "--tasks", tmp_path / "tasks.jsonl", "--columns", "id=id",
              "--verifier", "exact", "--workers", "1", "--label", "rl")
     samples = _shard(run)
     original = samples.read_bytes()

@@ -64,8 +64,8 @@ def test_a_malformed_manifest_is_one_line_naming_the_field_for_every_command(imp
     (imported / "manifest.json").write_bytes(raw)
     with pytest.raises(ManifestError, match=BAD[raw]):
         open_store(imported)
-    for command in (("compare", imported), ("grade", "--store", imported), ("report", imported),
-                    ("import", imported.parent / "base.jsonl", "--store", imported, "--label", "x")):
+    for command in (("compare", imported), ("grade", imported), ("report", imported),
+                    ("import", imported, imported.parent / "base.jsonl", "--label", "x")):
         out = cli(*command)
         assert out.returncode == 2 and "Traceback" not in out.stderr, (command, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1 and "manifest.json" in out.stderr, out.stderr
@@ -134,9 +134,9 @@ def test_a_lost_manifest_is_refused_by_every_writer_then_rebuilt_from_the_shards
     with pytest.raises(StoreError, match=r"has no manifest.json but holds \d+ shards .*tether check .* --repair"):
         sample(load_tasks("lab-sums:2-3"), engine, run, "base", CONFIG)
     assert not (run / "manifest.json").exists()  # nothing written: the other label's settings are not lost
-    for command in (("grade", "--store", run), ("import", tmp_path / "x.jsonl", "--store", run, "--label", "x"),
-                    ("compare", run), ("sample", "--model", tiny_model, "--tasks", "lab-sums:2-3", "--k", "4",
-                                       "--store", run, "--label", "rl")):
+    for command in (("grade", run), ("import", run, tmp_path / "x.jsonl", "--label", "x"),
+                    ("compare", run), ("sample", run, "--model", tiny_model, "--tasks", "lab-sums:2-3", "--k", "4",
+                                       "--label", "rl")):
         write_jsonl(tmp_path / "x.jsonl", graded_rows({"t": (2, 1)}))
         out = cli(*command)
         assert out.returncode == 2 and "Traceback" not in out.stderr, (command, out.stderr)

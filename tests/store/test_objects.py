@@ -120,7 +120,7 @@ def test_cli_on_a_remote_store(remote_run, s3):
 def test_one_writer_per_label_with_a_leased_lock_object(remote_run, s3, tmp_path):
     store = open_store(remote_run)
     rows = write_jsonl(tmp_path / "x.jsonl", graded_rows({"t0": (4, 1)}, 1))
-    command = [sys.executable, "-m", "tether", "import", str(rows), "--store", remote_run, "--label", "x"]
+    command = [sys.executable, "-m", "tether", "import", remote_run, str(rows), "--label", "x"]
     with store.writing(["x"], "a test"):
         refused = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **s3})
         assert refused.returncode == 2 and "Traceback" not in refused.stderr

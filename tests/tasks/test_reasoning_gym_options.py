@@ -57,5 +57,5 @@ def test_a_typo_gets_a_did_you_mean_from_sample_and_run_check(spec, near, tmp_pa
     for call in (load_tasks, count_tasks):
         with pytest.raises(InputError, match=f"did you mean {re.escape(near)}\\?$"):
             call(spec)
-    out = tether("sample", "--model", "lab:base", "--tasks", spec, "--store", tmp_path / "s", "--label", "base")
+    out = tether("sample", tmp_path / "s", "--model", "lab:base", "--tasks", spec, "--label", "base")
     assert out.returncode == 2 and f"did you mean {near}?" in out.stderr, out.stderr

@@ -4,7 +4,7 @@ Every command does its work through a function importable from `tether`; the com
 flags and print (`tether.cli.shell` holds what they share). Importing this package registers them all.
 """
 
-from tether.cli import sample, grade, compare, estimate, run  # noqa: F401, I001  (each registers its commands, in this order)
+from tether.cli import sample, grade, compare, estimate, run, engines  # noqa: F401, I001  (each registers its commands, in this order)
 from tether.cli.shell import app
 
 __all__ = ["app", "main"]

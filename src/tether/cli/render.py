@@ -102,7 +102,7 @@ def _extrapolation_line(result: Comparison) -> str:
     line = (f"extrapolated (joint model of both models' chances, an estimate, not sampled) to k = {k}: "
             f"mean pass@k {models}; expected {regions}")
     if ext.refused_k.size:
-        line += f"; k = {', '.join(str(int(v)) for v in ext.refused_k)} not shown: {ext.refusal}"
+        line += f"; {ext.refusal}"  # "no numbers at k = …: why"
     return line
 
 
@@ -463,10 +463,15 @@ def render_plan(plan, console: Console) -> None:
     total = sum(m.expected_tokens for m in plan.models)
     length = "every completion at max_tokens, the upper bound" if bounded else \
         f"a mean completion of {plan.mean_tokens:,} tokens"
-    console.print(f"k = {plan.k:,}, max_tokens = {plan.max_tokens:,}: both models {_tokens(total)} tokens with "
+    which = "both models" if len(plan.models) == 2 else f"all {len(plan.models)} models"
+    console.print(f"k = {plan.k:,}, max_tokens = {plan.max_tokens:,}: {which} {_tokens(total)} tokens with "
                   f"{length}; {plan.gpu_hours(total):,.1f} GPU hours at {plan.throughput:,.0f} generated tokens/s "
                   "per GPU (set --throughput to your engine's measured rate and --mean-tokens from a pilot run)",
                   highlight=False, soft_wrap=True)
+    pairs = [f"{m.label}{f' (run {m.run}, step {m.step})' if m.run else ''} with {m.base}"
+             for m in plan.models if m.base is not None]
+    if len(pairs) > 1 or any(m.run for m in plan.models):  # a study (a pair's plan reads as it always did)
+        console.print(f"compared: {'; '.join(pairs)}", highlight=False, soft_wrap=True)
     console.print(f"stages: {' -> '.join(plan.stages)}", highlight=False)
     for line in plan.diagnose.lines(plan.gpu_hours, plan.throughput) if plan.diagnose else ():
         console.print(line, highlight=False, soft_wrap=True)

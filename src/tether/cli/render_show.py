@@ -36,7 +36,7 @@ def render_show_task(view, console: Console, full: bool = False) -> None:
 
 def render_show_region(view, console: Console, full: bool = False) -> None:
     """Every task of a region, one after another, each as `render_show_task` prints it."""
-    shown = f"; the first {len(view.tasks)} shown (--max-tasks)" if len(view.tasks) < view.total else ""
+    shown = f"; the first {len(view.tasks)} shown (--limit)" if len(view.tasks) < view.total else ""
     console.print(Text.assemble((f"region {view.region}", "bold"),
                                 f": {view.total} task{'s' if view.total != 1 else ''} "
                                 f"(base {view.base_label}, RL model {view.rl_label}){shown}"), highlight=False)
@@ -78,7 +78,7 @@ def _render_label(label, console: Console, full: bool, only: str) -> None:
     for done in label.completions:
         _render_completion(done, console, full)
     if label.left_out:
-        console.print(f"  … {label.left_out} more not shown (--limit N, or --limit 0 for all)", highlight=False)
+        console.print(f"  … {label.left_out} more not shown (--completions N, or --completions 0 for all)", highlight=False)
 
 
 def _render_completion(done, console: Console, full: bool) -> None:

@@ -23,7 +23,10 @@ comparing with the expected counts beside it, an estimate like them, not the exa
 chance level `tether compare` reports after the run. From it, the chance of a run at k showing
 expansion (shrinkage) beyond chance: the count test at alpha whose critical count comes from the
 chance distribution (a Poisson-binomial over tasks), passed with each task's S (E) chance under
-the joint model (`power`; the fit itself, without the bootstrap's bias correction of the counts).
+the joint model (`power`). Those chances are the extrapolation's own (`Extrapolation.task_chances`,
+one code path with `tether compare`): the fit's, scaled so that they add up to the expected S (E)
+shown, bias taken out; scaled instead to the two ends of that count's interval they give
+`power_range`, how far the power moves within what the pilot allows.
 Where the joint model refuses k, the level falls back on each model's own posterior pass@k q
 (averaged, q(1 - q) per task: it assumes the two independent and overstates the level beyond the
 pilot) and no power is given. And what a single task needs: the fewest successes for p <= alpha
@@ -37,11 +40,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tether import defaults
 from tether.errors import InputError
 from tether.metrics import fewest_successes, poisson_binomial
 from tether.metrics.adaptive import AdaptiveRule, posterior_floor, posterior_outlook
 from tether.metrics.extrapolate import extrapolate, fit_beta_binomial, posterior_pass_at_k
-from tether.metrics.joint_prior import chance_solved, fit_prior, pattern_regions, patterns
 from tether.store import Store, open_store
 from tether.store.query import mean_tokens, task_counts
 
@@ -73,10 +76,11 @@ class PlanChance:
     alpha: float
     fewest_successes: int | None  # successes an E (S) task needs for p <= alpha on its own, k against k
     half_the_time: float | None  # the per-sample chance that reaches `fewest_successes` in k half the time
+    power_range: dict[str, tuple[float, float]] = field(default_factory=dict)  # at the ends of S's (E's) interval
 
     def as_dict(self) -> dict:
         return {"expected": self.expected, "interval": list(self.interval), "critical": self.critical,
-                "power": dict(self.power),
+                "power": dict(self.power), "power_range": {r: list(v) for r, v in self.power_range.items()},
                 "alpha": self.alpha, "fewest_successes": self.fewest_successes, "half_the_time": self.half_the_time}
 
 
@@ -116,7 +120,8 @@ class BudgetPlan:
                            for m in self.models]}
 
 
-def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule(), throughput: float = 5000.0,
+def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule(),
+                throughput: float = defaults.THROUGHPUT,
                 base_label: str = "base", rl_label: str = "rl", seed: int = 0, alpha: float = 0.05,
                 reps: int = 1000, confidence: float = 0.95) -> BudgetPlan:
     """The plan for a run of k samples per task of both labels, from the pilot the store holds."""
@@ -150,34 +155,22 @@ def plan_budget(store: str | Store, k: int, *, rule: AdaptiveRule = AdaptiveRule
     else:
         plan.regions_at_k = {r: float(v[0]) for r, v in joint.regions.items()}
         plan.regions_ci = {r: (float(lo[0]), float(hi[0])) for r, (lo, hi) in joint.region_cis.items()}
-        shrink, expand, same = joint_chances(base.n, base.c, rl.n, rl.c, k)
-        plan.chance = plan_chance(passes[0][:, 0], passes[1][:, 0], k, alpha, regions=(shrink, expand), same=same)
+        chances = {name: v[:, 0] for name, v in joint.task_chances.items()}  # bias taken out, as the counts shown
+        plan.chance = plan_chance(passes[0][:, 0], passes[1][:, 0], k, alpha, regions=(chances["S"], chances["E"]),
+                                  same=chances["tied"], intervals={r: plan.regions_ci[r] for r in ("S", "E")})
     plan.notes += dropped
     return plan
 
 
-def joint_chances(base_n, base_c, rl_n, rl_c, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per task under the joint prior fitted to the pilot: its chance of landing in S and in E in a run of
-    k samples per model, and in S (E) if both models had the task's pooled chance (E[g (1 - g)] over the
-    average of the two posterior marginals)."""
-    found = patterns(base_n, base_c, rl_n, rl_c)
-    prior = fit_prior(found).prior[0]
-    regions = pattern_regions(found, prior, k, k)
-    post = found.like_base[:, :, None] * prior[None, :, :] * found.like_rl[:, None, :]
-    post /= post.sum(axis=(1, 2))[:, None, None]
-    pooled = (post.sum(axis=2) + post.sum(axis=1)) / 2  # (U, G): the two marginals averaged
-    solved = chance_solved(found.grid, [k])[:, 0]
-    same = pooled @ (solved * (1 - solved))
-    return regions["S"][found.of_task], regions["E"][found.of_task], same[found.of_task]
-
-
 def plan_chance(base, rl, k: int, alpha: float = 0.05, *, regions=None, same=None,
-                power: bool = True) -> PlanChance:
+                power: bool = True, intervals: dict[str, tuple[float, float]] | None = None) -> PlanChance:
     """From each task's chance of being solved at k by each model (`base`, `rl`): the S and E two identical
     models would give, its 95% interval, and the power of a run at k to show S and E beyond it (module
     docstring). `same`: each task's S (E) chance for two identical models (default: q(1 - q) with q the
     averaged chance, as if the models' chances were independent); `regions`: each task's S and E chances
-    (default: base (1 - rl) and rl (1 - base), the same assumption); `power=False`: none given."""
+    (default: base (1 - rl) and rl (1 - base), the same assumption); `power=False`: none given; `intervals`:
+    the interval of the expected S (E) count, whose ends (the chances scaled to add up to each) give the
+    power's range."""
     from scipy.stats import beta
 
     base, rl = np.asarray(base, float), np.asarray(rl, float)
@@ -194,13 +187,24 @@ def plan_chance(base, rl, k: int, alpha: float = 0.05, *, regions=None, same=Non
     critical = int(beyond[0]) if beyond.size else None
     shrink, expand = regions if regions is not None else (base * (1 - rl), rl * (1 - base))
     chances_of = {"S": np.clip(shrink, 0.0, 1.0), "E": np.clip(expand, 0.0, 1.0)} if power else {}
-    power = {}
+    power, power_range = {}, {}
     for region, chances in chances_of.items():
-        start, found = poisson_binomial(chances)
-        power[region] = float(found[start + np.arange(len(found)) >= critical].sum()) if critical is not None else 0.0
+        power[region] = _power(chances, critical)
+        total = float(chances.sum())
+        if intervals and region in intervals and total > 0:
+            power_range[region] = tuple(_power(np.clip(chances * end / total, 0.0, 1.0), critical)
+                                        for end in intervals[region])
     fewest = fewest_successes(k, k, alpha)
     half = None if fewest is None else float(beta.ppf(0.5, fewest, k - fewest + 1))
-    return PlanChance(float(values @ pmf), interval, critical, power, alpha, fewest, half)
+    return PlanChance(float(values @ pmf), interval, critical, power, alpha, fewest, half, power_range)
+
+
+def _power(chances: np.ndarray, critical: int | None) -> float:
+    """The chance that a count with these per-task chances reaches `critical` (0 where no count can)."""
+    if critical is None:
+        return 0.0
+    start, found = poisson_binomial(chances)
+    return float(found[start + np.arange(len(found)) >= critical].sum())
 
 
 def plan_conclusion(plan: BudgetPlan) -> str:
@@ -222,8 +226,9 @@ def plan_conclusion(plan: BudgetPlan) -> str:
             line += (f"no S or E count on these {tasks} tasks would be beyond chance at p ≤ {chance.alpha:g}: too "
                      "few tasks could land in S or E to tell anything")
         else:
-            line += (f"a run would show expansion beyond chance (p ≤ {chance.alpha:g}) with probability {e:.0%} "
-                     f"and shrinkage with {s:.0%}: ")
+            line += (f"a run would show expansion beyond chance (p ≤ {chance.alpha:g}) with probability {e:.0%}"
+                     f"{_power_range(chance, 'E', plan.confidence)} and shrinkage with {s:.0%}"
+                     f"{_power_range(chance, 'S', plan.confidence)}: ")
             line += ("this budget would not tell expansion or shrinkage from chance" if max(e, s) < 0.5 else
                      "if the pilot's estimates hold, " + "; ".join(f"{name} {_shows(power)}" for name, power in
                                                                    (("expansion", e), ("shrinkage", s))))
@@ -232,6 +237,14 @@ def plan_conclusion(plan: BudgetPlan) -> str:
     return (line + f"; a single E task needs ≥ {chance.fewest_successes} of RL's {plan.k:,} samples correct (and "
             f"none of the base's) to reach p ≤ {chance.alpha:g} on its own, which a per-sample chance of "
             f"{chance.half_the_time:.2%} reaches half the time")
+
+
+def _power_range(chance: PlanChance, region: str, confidence: float) -> str:
+    """" (2–15% over the expected E's 95% interval)", or nothing where no range was computed."""
+    if region not in chance.power_range:
+        return ""
+    lo, hi = sorted(chance.power_range[region])
+    return f" ({lo:.0%}–{hi:.0%} over the expected {region}'s {confidence:.0%} interval)"
 
 
 def _shows(power: float) -> str:

@@ -66,7 +66,7 @@ def label_warnings(store, base_label: str, rl_label: str, manifest=None) -> list
     the two labels is the same text."""
     if base_label == rl_label:
         raise InputError(f"{store.root}: compares label {base_label!r} with itself; name two labels "
-                         "(--base-label, --rl-label), or use --self for a label's noise floor")
+                         "(--base, --rl), or use --self for a label's noise floor")
     runs = (manifest if manifest is not None else store.manifest()).runs
     settings = [runs[label].settings if label in runs else None for label in (base_label, rl_label)]
     if settings[0] is not None and settings[0] == settings[1]:

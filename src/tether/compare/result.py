@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tether import defaults
 from tether.compare.sensitivity import Sensitivity
 from tether.errors import InputError, written_to
 from tether.metrics import ChanceLevel, ChanceLevels, Crossover, Extrapolation, Interval, RegionCounts
@@ -32,17 +33,21 @@ INTERVALS = {"tasks": "over tasks like these (tasks resampled)",
 
 @dataclass(frozen=True)
 class CompareOptions:
-    """Knobs of a comparison; the defaults are the documented ones."""
+    """Knobs of a comparison. The owner of their defaults (the numbers in `tether.defaults`): the experiment
+    file's [compare] section and `tether compare`/`tether report` take theirs from here; the section checks
+    the ranges."""
 
     k_grid: tuple[int, ...] | None = None
     allow_missing: bool = False
-    bootstrap_reps: int = 1000
-    confidence: float = 0.95
-    alpha: float = 0.05
+    bootstrap_reps: int = defaults.BOOTSTRAP_REPS
+    confidence: float = defaults.CONFIDENCE
+    alpha: float = defaults.ALPHA
     seed: int = 0
     match_budget: bool = True  # compare both models on each task's first min(n_base, n_rl) samples
-    extrapolate: int = 4  # doublings of k beyond the grid's largest, estimated by a beta-binomial fit (0: none)
-    intervals: str = "tasks"  # what an interval covers: "tasks" like these (resampled), or this "fixed" task set
+    # doublings of k beyond the grid's largest, estimated from a joint model of both models' chances per task
+    # (`tether.metrics.extrapolate`; 0: none)
+    extrapolate: int = defaults.EXTRAPOLATE
+    intervals: str = defaults.INTERVALS  # what an interval covers: "tasks" like these (resampled), or this "fixed" task set
 
     def __post_init__(self):
         if self.intervals not in INTERVALS:

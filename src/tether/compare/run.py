@@ -72,7 +72,7 @@ def compare(
             warnings, origin = checked_labels(opened, base_label, rl_label)
             hacks = reward_hacks(opened, base_label, rl_label)
     if base is None or rl is None:
-        raise InputError("compare needs a store holding both models, or both --base and --rl")
+        raise InputError("compare needs a store holding both models, or both sources (base and rl)")
     options = options or CompareOptions()
     budgets, adaptive = adaptive_budgets([(base, base_label), (rl, rl_label)])
     base_counts, rl_counts, paired = paired_counts(counter(base, base_label, "base"), counter(rl, rl_label, "rl"),

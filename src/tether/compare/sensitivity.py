@@ -215,7 +215,7 @@ def grade_command(model: Side, names: Sequence[str]) -> str:
     counting set named first."""
     first = counted_set(model)
     ordered = list(dict.fromkeys([first, *names]))
-    return f"tether grade --store {model.store.root} --verifier {','.join(ordered)}"
+    return f"tether grade {model.store.root} --verifier {','.join(ordered)}"
 
 
 def counted_set(model: Side) -> str:

@@ -44,21 +44,30 @@ class Diagnosis:
         return None
 
 
-def sampling_engine(store: Store, label: str, model: str | None = None, kind: str | None = None,
+def scoring_engine_name(store: Store, label: str, engine: str | None = None) -> str:
+    """The engine that scores `label`'s text: `engine` when given, else the one it was sampled with (the
+    default engine for a label with no recorded run), so its options can be checked before anything runs."""
+    run = store.manifest().runs.get(label)
+    recorded = run.settings.engine if run is not None else None
+    return engine or (recorded.engine if recorded else ENGINE)
+
+
+def sampling_engine(store: Store, label: str, model: str | None = None, engine: str | None = None,
                     **options) -> Scorer:
     """An engine for scoring `label`'s text: the one it was sampled with (from the manifest), unless
-    `model`/`kind` are given; `options` as for `make_engine` (template defaults to the sampled one)."""
+    `model`/`engine` (a registry name) are given; `options` as for `make_engine` (template defaults to the
+    sampled one)."""
     run = store.manifest().runs.get(label)
     if model is None and run is None:
         raise InputError(f"{store.root}: no sampling run of {label!r} is recorded; name its model with "
-                         f"--model {label}=PATH")
+                         f"--scorer {label}=MODEL")
     recorded = run.settings.engine if run is not None else None
-    kind = kind or (recorded.engine if recorded else ENGINE)  # engines record their registry name
+    engine = engine or (recorded.engine if recorded else ENGINE)  # engines record their registry name
     given = {name: recorded.option(name) if recorded else None for name in ("template", "base_url", "api")}
     given = {**given, "api_key": os.environ.get("OPENAI_API_KEY"), **options}
     if model is None and recorded.model is None:
-        raise InputError(f"{store.root}: the run of {label!r} recorded no model; name it with --model {label}=PATH")
-    return make_engine(kind, model or recorded.model, **engine_options(kind, given))
+        raise InputError(f"{store.root}: the run of {label!r} recorded no model; name it with --scorer {label}=MODEL")
+    return make_engine(engine, model or recorded.model, **engine_options(engine, given))
 
 
 def diagnose(store: Store, labels: Sequence[str] = ("base", "rl"), *, engines: EngineFactory | None = None,

@@ -36,6 +36,9 @@ from tether.errors import InputError
 from tether.tasks.task import Messages
 
 SEED_BITS = 31  # llama.cpp takes uint32 seeds, others int64: 31 bits suit every server
+# the meanings of options several engines share (`tether engines`; each engine's own are beside its parameters)
+TEMPLATE = "Prompt rendering: auto (the model's chat template where it has one), chat or plain (docs/tasks.md)."
+REVISION = "A hub branch, tag or commit of the model."
 
 
 @dataclass(frozen=True)

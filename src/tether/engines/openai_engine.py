@@ -28,11 +28,13 @@ import json
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Annotated
 
 import httpx
 import numpy as np
+from pydantic import Field
 
-from tether.engines.base import Completion, Decoding, Request, Result, SequenceScores, TokenScores
+from tether.engines.base import TEMPLATE, Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
 from tether.http import OpenAIClient, ServerError, permanent_error
 from tether.http import TransientError as _Retryable
@@ -50,17 +52,24 @@ class OpenAICompatibleEngine:
     def __init__(
         self,
         model: str,
-        base_url: str,
+        # the options: `tether engines openai` lists them with these meanings
+        base_url: Annotated[str, Field(description="The server's URL, e.g. http://127.0.0.1:8000/v1.")],
         *,
-        api: str = "auto",
-        api_key: str | None = None,
-        concurrency: int = 16,
-        max_retries: int = 5,
-        timeout: float = 120.0,
-        n_per_request: int = 1,
-        tokenizer: str | None = None,
-        template: str = "auto",
-        backoff: float = 0.5,
+        api: Annotated[str, Field(description="auto (chat for message prompts, unless a tokenizer or template "
+                                              "plain renders them; else completions), completions or chat.")] = "auto",
+        api_key: Annotated[str | None, Field(description="The server's API key.",
+                                             json_schema_extra={"env": "OPENAI_API_KEY"})] = None,
+        concurrency: Annotated[int, Field(ge=1, description="Requests in flight.")] = 16,
+        max_retries: Annotated[int, Field(ge=0, description="Retries of a failed request (429, 5xx, a timeout, "
+                                                            "an unusable answer) before its unit fails.")] = 5,
+        timeout: Annotated[float, Field(gt=0, description="Seconds per request before it is retried.")] = 120.0,
+        n_per_request: Annotated[int, Field(ge=1, description="Samples per request, checked against the server "
+                                                              "(one request per sample where it cannot).")] = 1,
+        tokenizer: Annotated[str | None, Field(description="A tokenizer (path or hub id) whose chat template "
+                                                           "renders prompts locally.")] = None,
+        template: Annotated[str, Field(description=TEMPLATE)] = "auto",
+        backoff: Annotated[float, Field(ge=0, description="Seconds before the first retry, doubled at each "
+                                                          "next one.")] = 0.5,
     ):
         if api not in ("auto", "completions", "chat"):
             raise InputError(f"api must be auto, completions or chat, got {api!r}")
@@ -111,7 +120,7 @@ class OpenAICompatibleEngine:
                              "next-token distribution: score with the transformers or vllm engine (full_logprobs)")
         if any(ends) and self.tokenizer is None:
             raise InputError("scoring a completion that ended on the end-of-sequence token through a server needs the "
-                             "model's tokenizer (--tokenizer) to write that token")
+                             "model's tokenizer (-o tokenizer=…) to write that token")
         eos = self.tokenizer.eos_token if self.tokenizer is not None else ""
         texts = [c + (eos if ended else "") for c, ended in zip(completions, ends)]
         return self._run(self._score_all(list(prompts), texts, sequence=True))
@@ -255,8 +264,8 @@ class OpenAICompatibleEngine:
         if self.api != "auto":
             if self.api == "completions" and not isinstance(prompt, str) and self.tokenizer is None:
                 if self.template != "plain":
-                    raise InputError("chat prompts on /v1/completions need --tokenizer (for its chat template), "
-                                     "--template plain, or --api chat")
+                    raise InputError("chat prompts on /v1/completions need -o tokenizer=… (for its chat template), "
+                                     "--template plain, or -o api=chat")
             return self.api
         return "chat" if not isinstance(prompt, str) and self.tokenizer is None and self.template != "plain" else "completions"
 
@@ -275,7 +284,7 @@ class OpenAICompatibleEngine:
     async def _score_one(self, client, prompt_text: str, completion: str, top_k: int = 20,
                          sequence: bool = False) -> TokenScores | SequenceScores:
         if self._endpoint(prompt_text) == "chat":
-            raise InputError("scoring needs /v1/completions: pass --tokenizer or --template plain")
+            raise InputError("scoring needs /v1/completions: pass -o tokenizer=… or --template plain")
         body = {"model": self.model, "prompt": prompt_text + completion, "max_tokens": 1, "echo": True,
                 "logprobs": top_k, "temperature": 0.0}
         try:

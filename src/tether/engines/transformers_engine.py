@@ -36,7 +36,17 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tether.engines.base import BatchProgress, Completion, Decoding, Request, Result, SequenceScores, TokenScores
+from tether.engines.base import (
+    REVISION,
+    TEMPLATE,
+    BatchProgress,
+    Completion,
+    Decoding,
+    Request,
+    Result,
+    SequenceScores,
+    TokenScores,
+)
 from tether.errors import InputError
 from tether.tasks.prompts import render_prompt
 from tether.tasks.task import Messages
@@ -50,14 +60,19 @@ class TransformersEngine:
     def __init__(
         self,
         model: str | Path,
-        *,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 32,
-        template: str = "auto",
-        gguf_file: str | None = None,
-        revision: str | None = None,
-        threads: Annotated[int, Field(ge=1)] | None = None,
+        *,  # the options: `tether engines transformers` lists them with these meanings
+        device: Annotated[str, Field(description="Where the model runs: auto (a GPU where there is one), cpu, "
+                                                 "cuda, cuda:1 ...")] = "auto",
+        dtype: Annotated[str, Field(description="auto (bfloat16 on GPUs that have it, float16 on other GPUs, "
+                                                "float32 on CPU), float32, bfloat16 or float16.")] = "auto",
+        batch_size: Annotated[int, Field(ge=1, description="Rows (samples) per generate batch.")] = 32,
+        template: Annotated[str, Field(description=TEMPLATE)] = "auto",
+        gguf_file: Annotated[str | None, Field(description="A GGUF file inside the model folder, dequantised "
+                                                           "on every load (`tether convert-gguf`: once).")] = None,
+        revision: Annotated[str | None, Field(description=REVISION)] = None,
+        threads: Annotated[int | None, Field(ge=1, description="torch CPU threads [default: OMP_NUM_THREADS, else "
+                                                               "the usable cores; 1 on a busy machine is often much "
+                                                               "faster].")] = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -270,12 +285,12 @@ def oversubscription(threads: int, cores: int, load: float | None, workers: int 
     at this one-minute `load` average (None: they would not)."""
     if threads * workers > cores:
         return (f"{threads} torch threads x {workers} worker(s) on {cores} usable cores: threads that wait for a "
-                f"core stall one another; give threads = {max(1, cores // workers)} (--threads, or `threads` in "
-                "the experiment file's model section)")
+                f"core stall one another; give threads = {max(1, cores // workers)} (-o threads=N, or `threads` "
+                "in the experiment file's model section)")
     if threads > 1 and load is not None and load >= cores:
         return (f"this machine is busy (load average {load:.1f} on {cores} usable cores) and CPU sampling uses "
                 f"{threads} torch threads, which then stall one another (on a busy 2-core machine: 2-3 tokens/s "
-                "with two threads, 11-18 with one); try --threads 1 (`threads = 1` in an experiment file; "
+                "with two threads, 11-18 with one); try -o threads=1 (`threads = 1` in an experiment file; "
                 "docs/sampling.md)")
     return None
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
-from tether.engines.base import Completion, Decoding, Request, Result, SequenceScores, TokenScores
+from tether.engines.base import REVISION, TEMPLATE, Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
 from tether.tasks.prompts import render_prompt
 from tether.tasks.task import Messages
@@ -31,8 +33,22 @@ class VLLMEngine:
 
     name = "vllm"
 
-    def __init__(self, model: str, *, template: str = "auto", dtype: str = "auto", max_model_len: int | None = None,
-                 chunk_requests: int = 4096, revision: str | None = None, full_logprobs: bool = False, **llm_kwargs):
+    def __init__(
+        self,
+        model: str,
+        *,  # the options: `tether engines vllm` lists them with these meanings
+        template: Annotated[str, Field(description=TEMPLATE)] = "auto",
+        dtype: Annotated[str, Field(description="auto, float32, bfloat16 or float16.")] = "auto",
+        max_model_len: Annotated[int | None, Field(ge=1, description="Tokens the model holds, prompt and completion "
+                                                                     "together [default: the model's own].")] = None,
+        chunk_requests: Annotated[int, Field(ge=1, description="Requests handed to vLLM at once (progress is "
+                                                               "reported as each chunk finishes).")] = 4096,
+        revision: Annotated[str | None, Field(description=REVISION)] = None,
+        full_logprobs: Annotated[bool, Field(description="Score with every position's whole next-token distribution "
+                                                         "(exact likelihoods at any temperature and top_p; slower: "
+                                                         "docs/likelihood.md).")] = False,
+        **llm_kwargs,
+    ):
         try:
             from vllm import LLM
         except ImportError:

@@ -55,6 +55,22 @@ class AdaptiveSummary:
     def stopped_early(self) -> int:
         return sum(n < self.k for n in self.samples.values())
 
+    def to_dict(self) -> dict:
+        """What `tether sample --adaptive --json` prints (with the store): `SampleSummary.to_dict`'s keys, for the
+        whole run, and under ``adaptive`` the rule, its rounds and the samples held against a full run's."""
+        held = sum(self.samples.values())
+        return {"label": self.label, "tasks": len(self.samples), "samples_written": self.samples_written,
+                "samples_skipped": max(0, held - self.samples_written), "tokens_written": self.tokens_written,
+                "units_total": sum(s.units_total for s in self.summaries),
+                "units_skipped": sum(s.units_skipped for s in self.summaries),
+                "seconds": round(sum(s.seconds for s in self.summaries), 3), "ok": self.ok,
+                "failed": [{"unit": unit, "error": error} for unit, error in self.failed],
+                "warnings": [w for s in self.summaries for w in s.warnings],
+                "adaptive": {"rule": {"name": self.rule.name, **self.rule.as_dict()}, "k": self.k,
+                             "rounds": [{"end": end, "tasks": tasks} for end, tasks in self.rounds],
+                             "samples_held": held, "samples_full_run": self.k * len(self.samples),
+                             "stopped_early": self.stopped_early}}
+
 
 def adaptive_config(config: SamplingConfig, rule: AdaptiveRule) -> SamplingConfig:
     """`config` with the rule recorded (it becomes part of the label's run settings)."""

@@ -37,6 +37,16 @@ class DemoResult:
     report: Path  # report.html
     seconds: float
     pair: str = "shipped"  # "shipped" (the same on every machine) or "trained" (trained here by --train)
+    store: str | None = None  # the experiment's store
+
+    def to_dict(self) -> dict:
+        """`tether demo --json`: where everything is, the comparison and the exact analysis."""
+        import dataclasses
+
+        return {"pair": self.pair, "folder": str(self.folder), "report": str(self.report),
+                "store": self.store, "exact": str(self.folder / "exact.json"),
+                "seconds": self.seconds, "comparison": self.comparison.to_dict(), "analysis": self.analysis.to_dict(),
+                "diagnostics": [dataclasses.asdict(row) for row in self.diagnostics]}
 
 
 def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,
@@ -94,7 +104,8 @@ def run_demo(out: str | Path, *, quick: bool = False, seed: int | None = None,
         on_stage("exact analysis", "ran", f"every completion of {len(tasks)} prompts under both models enumerated")
     report = folder / experiment.report.out / "report.html"
     pair = "trained" if train else ("shipped" if shipped_pair(config) else "cached")
-    return DemoResult(comparison, analysis, answers, diagnostics, folder, report, time.perf_counter() - started, pair)
+    return DemoResult(comparison, analysis, answers, diagnostics, folder, report, time.perf_counter() - started, pair,
+                      str(store))
 
 
 def _quiet_libraries() -> None:

@@ -18,14 +18,13 @@ about as slow), with the keys that turn it off.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tether import defaults
 from tether.errors import InputError
 from tether.experiment.schema import Experiment, load_experiment
 from tether.experiment.stages import check_local_model, maybe_path
-
-DEFAULT_THROUGHPUT = 5000.0  # generated tokens per second per GPU, stated in every plan; the user's to set
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,9 @@ class ModelPlan:
     samples: int
     max_tokens: int  # every completion at max_tokens
     expected_tokens: int  # at the stated mean completion length
+    base: str | None = None  # the label it is compared with (None: a base)
+    run: str | None = None  # a training run's checkpoint: the run and the step
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,19 +49,21 @@ class DiagnosePlan:
 
     k: int  # samples per task scored: min(the diagnostics k, the sampling k)
     samples: int  # per model
-    tokens: int  # completion tokens scored, both models, at the stated mean completion length (prompts besides)
+    tokens: int  # completion tokens scored, every model, at the stated mean completion length (prompts besides)
     max_tokens: int  # the same at max_tokens
     traces: str | None = None  # reference traces scored besides (perplexity), as the file names them
+    models: int = 2  # the models scored
 
     def lines(self, hours, throughput: float) -> list[str]:
         """What `tether run --check` says of it; `hours(tokens)` at the plan's `throughput`."""
         bound = f" (≤ {_count(self.max_tokens)})" if self.max_tokens != self.tokens else ""
-        first = (f"diagnose: token entropy teacher-forces the first {self.k:,} samples per task of both models "
+        which = "both models" if self.models == 2 else f"each of the {self.models} models"
+        first = (f"diagnose: token entropy teacher-forces the first {self.k:,} samples per task of {which} "
                  f"({self.samples:,} each): {_count(self.tokens)} completion tokens{bound}, each after its prompt; "
                  f"about {hours(self.tokens):,.1f} GPU hours at {throughput:,.0f} tokens/s, assuming scoring runs "
                  "at the sampling rate (a teacher-forced pass is sampling's prefill: on a GPU usually much faster, "
                  "on a CPU about as slow)")
-        if self.traces:
+        if self.traces and self.models == 2:
             first += f"; then perplexity on the reference traces of {self.traces}"
         off = ("  to skip it: token_entropy = false under [diagnostics] (avg@k and answer entropy only, from the "
                "verdicts, no model), or enabled = false")
@@ -89,8 +93,20 @@ class Plan:
     def gpu_hours(self, tokens: int) -> float:
         return tokens / self.throughput / 3600
 
+    def to_dict(self) -> dict:
+        """`tether run --check --json`: the plan, each token count with its GPU hours at the stated throughput."""
+        total = sum(m.expected_tokens for m in self.models)
+        diagnose = None if self.diagnose is None else {**asdict(self.diagnose),
+                                                       "gpu_hours": self.gpu_hours(self.diagnose.tokens)}
+        return {"path": str(self.path), "store": self.store, "spec": self.spec, "tasks": dict(self.tasks),
+                "n_tasks": self.n_tasks, "k": self.k, "max_tokens": self.max_tokens, "mean_tokens": self.mean_tokens,
+                "throughput": self.throughput, "stages": list(self.stages), "notes": list(self.notes),
+                "models": [{**asdict(m), "gpu_hours": self.gpu_hours(m.expected_tokens),
+                            "max_gpu_hours": self.gpu_hours(m.max_tokens)} for m in self.models],
+                "tokens": total, "gpu_hours": self.gpu_hours(total), "diagnose": diagnose}
 
-def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
+
+def plan_experiment(path: str | Path, throughput: float = defaults.THROUGHPUT,
                     mean_tokens: int | None = None) -> Plan:
     """Validate an experiment file (schema, model folders, task specs) and plan its sampling cost."""
     from tether.engines import engine_name
@@ -109,10 +125,11 @@ def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
     spec = maybe_path(root, experiment.tasks.spec)
     data_dir = str(root / experiment.tasks.data_dir) if experiment.tasks.data_dir else None
     counts = count_tasks(spec, data_dir, experiment.tasks.limit)
-    plan = Plan(Path(path), str(store_location(root, experiment.out)), spec, counts, s.k, s.max_tokens, mean,
+    plan = Plan(Path(path), str(store_location(root, experiment.store)), spec, counts, s.k, s.max_tokens, mean,
                 throughput, [], _stages(experiment))
     check_run(s.config(), plan.n_tasks)
-    for label in ("base", "rl"):
+    children = experiment.children
+    for label in experiment.bases + children:
         section = experiment.models[label]
         model = section.model if is_lab_model(section.model) else maybe_path(root, section.model)
         check_local_model(model)
@@ -120,12 +137,17 @@ def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
         samples = plan.n_tasks * s.k
         plan.models.append(ModelPlan(label, model, engine_name(section.engine), config.decoding.temperature,
                                      config.decoding.top_p, config.seed, samples, samples * s.max_tokens,
-                                     samples * mean))
+                                     samples * mean, experiment.base_of(label) if label in children else None,
+                                     section.run, section.step))
     d = experiment.diagnostics
     if d.enabled and d.token_entropy:
-        scored = plan.n_tasks * min(d.k, s.k)
-        plan.diagnose = DiagnosePlan(min(d.k, s.k), scored, 2 * scored * mean, 2 * scored * s.max_tokens,
-                                     str(d.traces) if d.traces else None)
+        scored, n = plan.n_tasks * min(d.k, s.k), len(plan.models)
+        plan.diagnose = DiagnosePlan(min(d.k, s.k), scored, n * scored * mean, n * scored * s.max_tokens,
+                                     str(d.traces) if d.traces else None, n)
+    if experiment.study:
+        plan.notes.append(f"a study: {len(children)} model{'s' if len(children) > 1 else ''} compared with "
+                          "their bases on the same tasks and budget, per benchmark, domain and overall "
+                          "(docs/study.md); the likelihood and the report are a pair's and are skipped")
     unknown = [part for part, count in counts.items() if count is None]
     if unknown:
         plan.notes.append(f"task count not known offline for {', '.join(unknown)}: the totals leave them out")
@@ -133,10 +155,12 @@ def plan_experiment(path: str | Path, throughput: float = DEFAULT_THROUGHPUT,
 
 
 def _stages(experiment: Experiment) -> list[str]:
-    stages = ["sample base", "sample rl", f"grade ({', '.join(experiment.grading.sets)})", "compare"]
+    study = experiment.study
+    stages = [f"sample {label}" for label in experiment.bases + experiment.children]
+    stages += [f"grade ({', '.join(experiment.grading.sets)})", "compare (a study)" if study else "compare"]
     if experiment.diagnostics.enabled:
         stages.append(f"diagnose (k {experiment.diagnostics.k})")
-    if experiment.report.enabled:
+    if experiment.report.enabled and not study:
         stages.append("report")
     return stages
 

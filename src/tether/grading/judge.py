@@ -114,6 +114,13 @@ class JudgeAgreement:
     def rate(self) -> float:
         return self.agreed / self.total if self.total else float("nan")
 
+    def to_dict(self) -> dict:
+        """What `tether grade --judge-check --json` prints."""
+        return {"agreed": self.agreed, "total": self.total, "rate": self.rate if self.total else None,
+                "failed": self.failed, "disagreements": [
+                    {"question": q, "answer": a, "expected": expected, "judged": judged}
+                    for q, a, expected, judged in self.disagreements]}
+
 
 def judge_agreement(judge: JudgeVerifier) -> JudgeAgreement:
     """Grade the bundled calibration cases with `judge`: how often it agrees with the expected grade."""

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tether import defaults
 from tether.errors import InputError
 from tether.grading.base import FAILED, Grade, extract_with_route, graded_route
 from tether.grading.deadline import DeadlineExceeded, time_limit
@@ -121,13 +123,59 @@ class GradeSummary:
         return RewardHackCounts(sum(t.samples for t in tallies),
                                 **{key: sum(t.reward_hacks[key] for t in tallies) for key in REWARD_HACKS})
 
+    def to_dict(self) -> dict:
+        """What `tether grade --json` prints: the verdict counts per label and benchmark, what grading did, the
+        samples it failed on, each label's format compliance and warnings, and each other verdict set's counts."""
+        from tether.grading.compliance import compliance, warnings
+
+        labels = sorted({label for label, _ in self.tallies})
+        return {
+            "counted": self.counted, "ok": self.ok,
+            "tallies": [{"label": label, "benchmark": benchmark, **_tally_dict(t)}
+                        for (label, benchmark), t in sorted(self.tallies.items())],
+            "distinct_answers": self.distinct_answers, "verified": self.verified, "cache_hits": self.cache_hits,
+            "workers_replaced": self.workers_replaced, "failed": self.failed,
+            "failure_examples": [{"task_id": task, "detail": detail} for task, detail in self.failure_examples],
+            "regraded_changed": dict(self.changed), "regraded_unbound": dict(self.unbound),
+            "reward_hacks": {label: self.reward_hacks(label).as_dict() for label in labels},
+            "compliance": {label: _compliance_dict(c) for label, c in compliance(self).items()},
+            "warnings": warnings(self), "extraction_modes": dict(self.extraction_modes),
+            "no_gold": sorted(self.no_gold), "sets": {name: found.to_dict() for name, found in self.sets.items()},
+        }
+
+
+def _tally_dict(t: BenchmarkTally) -> dict:
+    return {"samples": t.samples, "correct": t.correct, "incorrect": t.incorrect,
+            **{status: t.statuses[status] for status in STATUSES if status != "ok"},
+            "not_graded": t.statuses[FAILED], "mean_score": _number(t.mean_score), "routes": dict(t.routes),
+            "format_asked": t.format_asked, "format_followed": t.format_followed, "cut": t.cut,
+            "reasons": dict(t.reasons.most_common())}
+
+
+def _compliance_dict(c) -> dict:
+    return {"samples": c.samples, "correct": c.correct, "format_asked": c.asked, "format_followed": c.followed,
+            "share": _number(c.share), "formats": sorted(c.formats), "routes": dict(c.routes),
+            "no_answer": c.no_answer, "cut": c.cut}
+
+
+def _number(value: float) -> float | None:
+    """A float for JSON: None for nan (no samples, no format asked)."""
+    return None if math.isnan(value) else value
+
+
+def answer_deadline(timeout: float) -> float:
+    """Seconds a worker may spend on one answer before it is killed: `max(30, 6 x timeout)`, where `timeout` is
+    math's limit on each parse and comparison (Math-Verify's, whole seconds), which one answer may meet several
+    times. One rule, for `tether grade --timeout` and an experiment file's [grading] timeout alike."""
+    return max(30.0, 6.0 * timeout)
+
 
 @dataclass(frozen=True)
 class GradeOptions:
     verifier: str = "auto"
-    workers: int = 2
+    workers: int = defaults.WORKERS
     chunk_size: int = 20_000
-    deadline: float = 30.0
+    deadline: float = answer_deadline(defaults.MATH_TIMEOUT)  # seconds per answer: `answer_deadline` of math's timeout
     verifier_options: dict = field(default_factory=dict)  # e.g. {"judge": {"model": ..., "base_url": ...}}
     regrade: tuple[str, ...] = ()  # verdict statuses to grade again (e.g. ("error", "timeout")); () = none
     regrade_tasks: tuple[str, ...] = ()  # with `regrade`: only these tasks' verdicts (() = every task's)

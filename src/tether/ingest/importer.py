@@ -46,6 +46,12 @@ class ImportSummary:
         """Deprecated name of `labels`."""
         return self.labels
 
+    def to_dict(self) -> dict:
+        """What `tether import --json` prints (with the store)."""
+        return {"file": str(self.path), "format": self.format, "rows": self.rows, "tasks": self.tasks,
+                "labels": list(self.labels), "graded": self.graded, "shards": [str(s) for s in self.shards],
+                "notes": list(self.notes), "ignored_fields": list(self.ignored_fields)}
+
 
 def import_samples(path: str | Path, store: str | Path | Store, label: str | None = None, *,
                    model: str | None = None, format: str = "auto",

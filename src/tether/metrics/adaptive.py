@@ -28,14 +28,16 @@ import numpy as np
 from scipy.stats import beta as beta_dist
 from scipy.stats import binom
 
+from tether import defaults
+
 REGIONS_FIRST = 8  # the regions rule's first round: each task solved at once costs this many samples (docs/adaptive.md)
 
 
 @dataclass(frozen=True)
 class AdaptiveRule:
-    first: int = 16  # samples in the first round
-    growth: int = 2  # each round ends at `growth` times the previous end
-    tol: float = 1e-3  # settled: pass@k >= 1 - tol
+    first: int = defaults.ADAPTIVE_FIRST  # samples in the first round
+    growth: int = defaults.ADAPTIVE_GROWTH  # each round ends at `growth` times the previous end
+    tol: float = defaults.ADAPTIVE_TOL  # settled: pass@k >= 1 - tol
     confidence: float = 0.95  # of the one-sided Clopper–Pearson lower bound
     regions: bool = False  # the regions rule: stop at the end of the round with the first success (tol unused)
 

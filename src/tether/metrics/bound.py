@@ -12,8 +12,34 @@ larger, and above 1 for small k. For k = 8192 and delta = 0.05 both are
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 from tether.errors import InputError
+
+
+@dataclass(frozen=True)
+class Detectability:
+    """The bound read one way (`detectability`): k samples see an outcome of probability above epsilon with
+    probability at least 1 - delta."""
+
+    given: str  # "k" or "epsilon": the one asked from
+    k: int
+    epsilon: float  # the given epsilon, or the exact one of the given k
+    delta: float
+    paper_epsilon: float  # ln(1/delta)/k of this k
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def detectability(k: int | None = None, epsilon: float | None = None, delta: float = 0.05) -> Detectability:
+    """From k, its epsilon; from epsilon, the samples needed (exactly one of them given)."""
+    if (k is None) == (epsilon is None):
+        raise InputError("give exactly one of k or epsilon")
+    if k is not None:
+        return Detectability("k", k, detectability_epsilon(k, delta), delta, paper_epsilon(k, delta))
+    needed = samples_needed(epsilon, delta)
+    return Detectability("epsilon", needed, epsilon, delta, paper_epsilon(needed, delta))
 
 
 def detectability_epsilon(k: int, delta: float = 0.05) -> float:

@@ -6,11 +6,16 @@ nonparametric prior on a grid, tied where the counts are silent), each task gets
 expected P/S/E/O in a fresh run of K samples per model are the tasks' posterior chances summed:
 S = Σ_t E[g_b (1 − g_r)], g(p) = 1 − (1 − p)^K. Bootstrap over tasks, the prior refitted in each
 replicate from the same start (the same estimator): the replicates' mean against the fit estimates
-the fit's bias, which is taken out of the expected counts (the fitted joint prior favours
+the fit's bias b, which is taken out of the expected counts (the fitted joint prior favours
 differences: it reads some of the noise in (c_base, c_rl) as real, and overstates S and E by 5 to
-10 % at 2n); intervals are the basic bootstrap's (2 × fit − the replicates' percentiles), which
-carry the same correction. What they cover is the expectation over tasks like these, as the
-support-rate intervals.
+15 % at 2n). That estimate is itself short: resampling tasks does not redraw each task's binomial
+noise, which is what the fit over-reads, and in the simulation the fit's own bias ran to about three
+times b (and, where a run is shown because its fit saw few unseen tasks, the other way). So each
+interval is the basic bootstrap's (2 × fit − the replicates' percentiles, which carries the
+correction once) widened on both sides by 2|b|: the union of the basic intervals for a correction
+anywhere from −1 to 3 times the estimate. What they cover is the expectation over tasks like these,
+as the support-rate intervals. `task_chances` keeps each task's chances of S and E under the fit,
+scaled to the corrected totals, for the plan's power (`tether.compare.budget`).
 
 What the data cannot tell, this refuses to print (a sentence in `refusal`, no numbers):
 
@@ -25,9 +30,11 @@ What the data cannot tell, this refuses to print (a sentence in `refusal`, no nu
   not the data's. The share grows with K (for two identical models about half the true S + E at
   2n comes from such tasks, two thirds at 4n, nine tenths at 16n, whatever the mix of
   difficulties), so the budgets shown stop at the first K that fails;
-- beyond `MAX_FACTOR` times the samples per task, always: there the share is near nine tenths in
-  every population simulated, and the runs whose fitted share fell under the limit by chance were
-  off by +30 % to +150 %.
+- beyond `MAX_FACTOR` times the samples per task, always. Past the first doubling the tasks that
+  one model solved and the other never did carry S and E through the other's chance below 1/n,
+  which the counts do not pin down either and the fit overstates (a sharpened pair at n = 256,
+  K = 4n: E +21 to +26 %, its fitted E from tasks only RL solved twice the truth), and no
+  bootstrap sees it; at 16n the unseen share is near nine tenths in every population simulated.
 
 The limit and the factor were chosen by the simulation (`benchmarks/extrapolation.py`: bias,
 coverage and refusals where the truth is known), which also shows where the numbers shown still
@@ -50,10 +57,12 @@ __all__ = ["BetaFit", "Extrapolation", "SampledCheck", "expected_regions", "extr
 MIN_SOLVED = 20  # tasks solved at least once by either model
 MIN_INFORMATIVE = 10  # tasks solved sometimes but not always by at least one model
 UNSEEN_LIMIT = 0.6  # the largest share of expected S + E at K that may come from tasks neither model solved
-MAX_FACTOR = 4  # nothing beyond this many times the samples per task (the median of the smaller budget)
+MAX_FACTOR = 2  # nothing beyond this many times the samples per task (the median of the smaller budget)
+BIAS_SPREAD = 2.0  # each interval widened on both sides by this many times the bootstrap's bias estimate
 CHECK_LIMIT = 4.0  # standard deviations between the observed and expected S (or E) at the sampled budget
 METHOD = ("joint prior of (p_base, p_rl) per set of tasks (NPMLE on a log-odds grid by EM from the models tied); "
-          "sum of per-task posterior chances; bootstrap over tasks, the prior refitted in each replicate")
+          "sum of per-task posterior chances; bootstrap over tasks, the prior refitted in each replicate; bias "
+          "taken out, basic intervals widened by twice the bias estimate on each side")
 REGIONS = ("P", "S", "E", "O")
 
 
@@ -91,6 +100,9 @@ class Extrapolation:
     unseen_share: dict[int, float] = field(default_factory=dict)  # per budget asked for (fitted ones)
     check: SampledCheck | None = None
     replicates: int = 0  # bootstrap replicates behind the intervals
+    # per task (rows) and budget shown (columns): its chance of "S" and of "E" under the fit, scaled to the
+    # corrected totals, and ("tied") of S (E) had both models its pooled chance; not in the JSON (see `task_chances`)
+    task_chances: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def refused(self) -> bool:
@@ -176,7 +188,8 @@ def extrapolate(base_n, base_c, rl_n, rl_c, k_grid, reps: int = 1000, confidence
         top = tasks if name in REGIONS else 1.0  # regions in tasks, pass@k as a mean over tasks
         value, replicates = fitted[name][0] * top / tasks, spread[name] * top / tasks
         lo, hi = percentile_interval(replicates, confidence)
-        lo, hi = np.clip(2 * value - hi, 0, top), np.clip(2 * value - lo, 0, top)  # the basic bootstrap interval
+        room = BIAS_SPREAD * np.abs(replicates.mean(axis=0) - value)  # the bias estimate's own uncertainty
+        lo, hi = np.clip(2 * value - hi - room, 0, top), np.clip(2 * value - lo + room, 0, top)  # basic, widened
         estimate = point[name] * top / tasks
         bounds[name] = (np.minimum(lo, estimate), np.maximum(hi, estimate), estimate)
     if any(np.any(hi - lo <= 1e-9 * max(tasks, 1)) for lo, hi, _ in (bounds[r] for r in ("S", "E"))):
@@ -187,7 +200,26 @@ def extrapolate(base_n, base_c, rl_n, rl_c, k_grid, reps: int = 1000, confidence
                          {s: bounds[s][:2] for s in ("base", "rl")}, {r: bounds[r][2] for r in REGIONS},
                          {r: bounds[r][:2] for r in REGIONS}, refused_k,
                          _unseen_reason(ks, unseen, refused_k[0], budget) if refused_k.size else None,
-                         unseen, check, reps)
+                         unseen, check, reps, task_chances(found, fit.prior[0], shown, {r: point[r] for r in ("S", "E")}))
+
+
+def task_chances(found, prior: np.ndarray, ks: np.ndarray, totals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per task (rows) and budget K (columns): its chance of landing in S and in E in a fresh run of K samples
+    per model under the fitted prior, scaled so that the tasks add up to `totals` (the expected S and E shown,
+    bias taken out), and ("tied") its chance of S (or E) had both models its pooled chance: E[g (1 − g)] over
+    the average of its two posterior marginals. What the plan's power is computed from."""
+    post = found.like_base[:, :, None] * prior[None, :, :] * found.like_rl[:, None, :]  # (U, G, G)
+    post /= post.sum(axis=(1, 2))[:, None, None]
+    solved = chance_solved(found.grid, ks)  # (G, K)
+    base, rl = np.einsum("uab,ak->uk", post, solved), np.einsum("uab,bk->uk", post, solved)
+    both = np.einsum("uab,ak,bk->uk", post, solved, solved)
+    pooled = (post.sum(axis=2) + post.sum(axis=1)) / 2  # (U, G): the two marginals averaged
+    out = {"tied": (pooled @ (solved * (1 - solved)))[found.of_task]}
+    for region, chances in (("S", base - both), ("E", rl - both)):
+        fitted = found.weight @ chances
+        scale = np.divide(totals[region], fitted, out=np.ones_like(fitted), where=fitted > 0)
+        out[region] = np.clip(chances * scale, 0.0, 1.0)[found.of_task]
+    return out
 
 
 def _corrected(fitted: dict, spread: dict, tasks: int) -> dict[str, np.ndarray]:
@@ -249,7 +281,9 @@ def _unseen_reason(ks, unseen, first: int, budget: int) -> str:
              f"in {budget} samples, whose chances the counts do not pin down")
     if unseen[first] > UNSEEN_LIMIT or first <= MAX_FACTOR * budget:
         return f"{where}: {share}"
-    return f"{where}: more than {MAX_FACTOR} times the samples per task, and {share}"
+    return (f"{where}: more than {MAX_FACTOR} times the {budget} samples per task, where S and E rest on the "
+            f"chances, below 1/{budget}, of tasks one model never solved, which the counts do not pin down (and "
+            f"{unseen[first]:.0%} of the expected S + E at k = {first} would come from tasks neither model solved)")
 
 
 def _refused(ks, reason: str, unseen=None, check=None) -> Extrapolation:

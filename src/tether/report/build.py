@@ -49,6 +49,12 @@ class ReportFiles:
     markdown: Path
     summary: Path
     figures: list[Path]
+    conclusion: dict | None = None  # the answer the report's heading gives (`Conclusion.as_dict`)
+
+    def to_dict(self) -> dict:
+        """`tether report --json`: the files written and the conclusion."""
+        return {"html": str(self.html), "markdown": str(self.markdown), "summary": str(self.summary),
+                "figures": [str(path) for path in self.figures], "conclusion": self.conclusion}
 
 
 def build_report(store: str | Path, out: str | Path, *, base_label: str = "base", rl_label: str = "rl",
@@ -67,7 +73,8 @@ def build_report(store: str | Path, out: str | Path, *, base_label: str = "base"
         path = out / "figures" / f"{figure.name}.png"
         path.write_bytes(figure.png)
         pngs.append(path)
-    files = ReportFiles(out / "report.html", out / "report.md", out / "summary.json", pngs)
+    files = ReportFiles(out / "report.html", out / "report.md", out / "summary.json", pngs,
+                        data.overall.conclusion.as_dict())
     files.html.write_text(render_html(data, drawn), encoding="utf-8")
     files.markdown.write_text(render_markdown(data, drawn), encoding="utf-8")
     files.summary.write_text(json.dumps(summary(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")

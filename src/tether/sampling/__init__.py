@@ -4,8 +4,9 @@
 workers (the caller hands in a `tether.scale.RayExecutor`).
 """
 
+from tether.sampling.config import SamplingConfig
 from tether.sampling.distributed import SamplingWorker, sample_distributed
-from tether.sampling.run import SampleSummary, SamplingConfig, prepare_run, run_unit, sample
+from tether.sampling.run import SampleSummary, prepare_run, run_unit, sample
 from tether.sampling.units import Unit, missing_units
 
 __all__ = ["SampleSummary", "SamplingConfig", "SamplingWorker", "Unit", "missing_units", "prepare_run", "run_unit",

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable, Collection, Sequence
 
 from tether.engines import EngineSpec
-from tether.sampling.run import Progress, SampleSummary, SamplingConfig, prepare_run, run_unit, unit_tasks
+from tether.sampling.config import SamplingConfig
+from tether.sampling.run import Progress, SampleSummary, prepare_run, run_unit, unit_tasks
 from tether.sampling.units import Unit
 from tether.store import Store, open_store
 from tether.tasks.task import Task

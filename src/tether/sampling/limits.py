@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 from tether.engines.base import decoding_problem
 from tether.errors import InputError
-from tether.sampling.units import BLOCK_DIGITS, SAMPLE_DIGITS
 
 if TYPE_CHECKING:
-    from tether.sampling.run import SamplingConfig
+    from tether.sampling.config import SamplingConfig  # which holds itself to these rules when made
 
+BLOCK_DIGITS, SAMPLE_DIGITS = 6, 7  # a shard names its task block and sample range with this many digits
 MAX_SAMPLES = 10**SAMPLE_DIGITS - 1  # per task: k, and a unit's samples
 MAX_BLOCKS = 10**BLOCK_DIGITS  # task blocks of one run
 TOKEN_BYTES = 4  # memory a generated token takes at least: an int32 id in the engine, about 4 bytes of text after

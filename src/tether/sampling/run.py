@@ -25,36 +25,15 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from tether import defaults
-from tether.engines.base import BatchProgress, Decoding, Request, Result, Sampler, derive_seed
-from tether.errors import InputError, StoreError
-from tether.sampling.limits import check_run, setting_problem, size_problem
+from tether.engines.base import BatchProgress, Request, Result, Sampler, derive_seed
+from tether.errors import StoreError
+from tether.sampling.config import SamplingConfig
+from tether.sampling.limits import check_run
 from tether.sampling.units import Unit, done_units, missing_units
 from tether.store import Shard, Store, new_shard_name, open_store
 from tether.store.manifest import Run, RunSettings, checked
 from tether.store.schema import Sample, TaskRecord, check_label, to_table
 from tether.tasks.task import Task
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How many samples, how decoded, how seeded and how the work is cut."""
-
-    k: int
-    decoding: Decoding = field(default_factory=Decoding)
-    seed: int = 0
-    task_block: int = defaults.TASK_BLOCK
-    sample_block: int = defaults.SAMPLE_BLOCK
-    adaptive: tuple[tuple[str, float], ...] | None = None  # the adaptive rule's parameters (recorded, compared)
-
-    def __post_init__(self) -> None:  # the rules and bounds of tether.sampling.limits, stated there
-        for name in ("k", "task_block", "sample_block"):
-            problem = setting_problem(name, getattr(self, name))
-            if problem:
-                raise InputError(f"{name} {problem}")
-        problem = size_problem(self)
-        if problem:
-            raise InputError(problem)
 
 
 @dataclass
@@ -69,10 +48,21 @@ class SampleSummary:
     seconds: float = 0.0
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    tasks: int = 0  # tasks of the run (those of the call's `active`, where given)
+    samples_skipped: int = 0  # samples of the run already in the store (not sampled again)
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def to_dict(self) -> dict:
+        """What `tether sample --json` prints (with the store)."""
+        return {"label": self.label, "tasks": self.tasks, "samples_written": self.samples_written,
+                "samples_skipped": self.samples_skipped, "tokens_written": self.tokens_written,
+                "units_total": self.units_total, "units_skipped": self.units_skipped,
+                "seconds": round(self.seconds, 3), "ok": self.ok,
+                "failed": [{"unit": unit, "error": error} for unit, error in self.failed],
+                "warnings": list(self.warnings), "adaptive": None}
 
 
 Progress = Callable[[int, int], None]  # (samples, tokens) just written
@@ -136,11 +126,12 @@ def prepare_run(store: Store, label: str, tasks: Sequence[Task], rendered: Seque
     todo = missing_units(len(tasks), config, done)
     if active is not None:
         todo = [u for u in todo if unit_tasks(u, tasks, config, active)]
+    remaining = sum(len(unit_tasks(u, tasks, config, active)) * (u.stop - u.start) for u in todo)
+    planned = len(tasks) if active is None else sum(t.task_id in active for t in tasks)
+    held = 0 if active is not None else len(tasks) * config.k - remaining  # an adaptive round: its own samples
     if on_start:
-        remaining = sum(len(unit_tasks(u, tasks, config, active)) * (u.stop - u.start) for u in todo)
-        on_start(remaining, 0) if active is not None else on_start(len(tasks) * config.k,
-                                                                   len(tasks) * config.k - remaining)
-    summary = SampleSummary(label, len(done) + len(todo), len(done))
+        on_start(remaining + held, held)
+    summary = SampleSummary(label, len(done) + len(todo), len(done), tasks=planned, samples_skipped=held)
     summary.warnings += [reclaimed] if reclaimed else []
     return todo, summary
 

@@ -11,15 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tether.errors import StoreError
+from tether.sampling.config import SamplingConfig
+from tether.sampling.limits import BLOCK_DIGITS, SAMPLE_DIGITS
 from tether.store import Store
 
-if TYPE_CHECKING:
-    from tether.sampling.run import SamplingConfig
-
-BLOCK_DIGITS, SAMPLE_DIGITS = 6, 7  # a shard names its task block and sample range with this many digits
 _UNIT = re.compile(rf"^part-b(\d{{{BLOCK_DIGITS}}})-s(\d{{{SAMPLE_DIGITS}}})-(\d{{{SAMPLE_DIGITS}}})\.parquet$")
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -58,6 +58,11 @@ class CheckReport:
     def ok(self) -> bool:
         """True when nothing is left to fix."""
         return all(p.repaired for p in self.problems)
+
+    def to_dict(self) -> dict:
+        """`tether check --json`: the findings and the verdict."""
+        return {"store": self.root, "shards": self.shards, "unsealed": self.unsealed, "ok": self.ok,
+                "problems": [asdict(p) for p in self.problems], "warnings": [asdict(w) for w in self.warnings]}
 
 
 def check_location(location, repair: bool = False) -> CheckReport:

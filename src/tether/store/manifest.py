@@ -1,9 +1,10 @@
 """The manifest's one owner: the typed record of ``manifest.json``, its reader and its writer.
 
 A store's manifest says which store schema it follows, what wrote it (package versions), each
-sampled label's run (`Run`: the settings it was sampled with and its budget k), each graded
-label's current verifier versions and its named verdict sets (`Grading`, `VerdictSet`) and a history
-of events. Every stage reads and changes it through `Manifest`; no other module knows its JSON shape.
+sampled label's run (`Run`: the settings it was sampled with, its budget k and, for a checkpoint of a
+training run, which run and step), each graded label's current verifier versions and its named verdict sets
+(`Grading`, `VerdictSet`) and a history of events. Every stage reads and changes it through `Manifest`; no
+other module knows its JSON shape.
 
 `parse_manifest` turns the file's bytes into a `Manifest` or raises `ManifestError` with one line
 naming the file and the first field that is wrong: bytes that are not UTF-8, text that is not
@@ -85,11 +86,22 @@ class RunSettings(_Record):
         return self.model_dump()
 
 
+class Checkpoint(_Record):
+    """A label that is one checkpoint of a training run (an experiment file's ``run`` and ``step``): the run's
+    name and the step the checkpoint was saved at (docs/experiment.md, "Studies")."""
+
+    run: str
+    step: int = Field(ge=0)
+
+
 class Run(_Record):
-    """A sampled label: its settings and its budget k (the largest any run of it asked for)."""
+    """A sampled label: its settings, its budget k (the largest any run of it asked for) and, for a checkpoint
+    of a training run, which one (`Checkpoint`; recorded beside the settings, so naming it never refuses a
+    resume)."""
 
     settings: RunSettings
     k: int = Field(ge=1)
+    checkpoint: Checkpoint | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class VerdictSet(_Record):
@@ -162,6 +174,19 @@ class Manifest(_Record):
         run = self.runs.get(label)
         if run is not None:
             run.k = max(run.k, int(k))
+
+    def checkpoint(self, label: str) -> tuple[str, int] | None:
+        """(training run, step) of `label` where it is recorded as a checkpoint of a run, else None."""
+        run = self.runs.get(label)
+        found = run.checkpoint if run is not None else None
+        return (found.run, found.step) if found is not None else None
+
+    def mark_checkpoint(self, label: str, run: str, step: int) -> None:
+        """Record sampled `label` as the checkpoint of training run `run` at `step` (the one writer of
+        `Run.checkpoint`; a label never sampled has no run to mark)."""
+        entry = self.runs.get(label)
+        if entry is not None:
+            entry.checkpoint = checked(Checkpoint, {"run": run, "step": step}, f"label {label!r}: its checkpoint")
 
     def add_event(self, kind: str, **details) -> None:
         self.history.append(Event(event=kind, at=now(), **details))

@@ -1,0 +1,41 @@
+"""`tether compare STORE --rl a --rl b`: the study path of `tether compare` (several children of one base, or
+``--domains``), a few lines over `tether.compare.study`; one `--rl` stays today's comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tether.errors import TetherError
+
+Domains = Annotated[str | None, typer.Option(
+    "--domains", metavar="FILE.toml|BENCHMARK=DOMAIN,...",
+    help="Group benchmarks into domains other than the default (math presets: Math; the others: Non-Math): a "
+         "TOML file of benchmark = \"Domain\" entries, or benchmark=Domain pairs. Makes the comparison a study.")]
+
+
+def is_study(rl: list[str] | None, domains: str | None) -> bool:
+    """Whether `tether compare` is a study: several --rl, a pattern among them, or --domains."""
+    return domains is not None or (rl is not None and (len(rl) > 1 or any(c in p for p in rl for c in "*?[")))
+
+
+def run_study(store: str | None, rl: list[str] | None, base: str | None, options, domains: str | None, *,
+              rl_source: str | None, self_label: str | None, verifiers: str | None, out: Path | None):
+    """The study of the children `rl` names (patterns such as 'grpo-*' expanded over the store's graded labels,
+    natural order; default: rl) against `base` in `store`, written to `out` when given."""
+    from tether.compare.study import Child, child_labels, compare_study, save_study
+    from tether.tasks.domains import parse_domains
+
+    if store is None or rl_source is not None:
+        raise TetherError("several --rl labels are a study of one STORE; RL_SOURCE compares two sources only")
+    if self_label is not None or verifiers is not None:
+        raise TetherError("--self and --verifiers compare one pair: give one --rl (a study compares every child "
+                          "with its base)")
+    children = child_labels(store, rl or ["rl"], base or "base")
+    study = compare_study(store, [Child(label, base or "base") for label in children], options=options,
+                          domains=parse_domains(domains))
+    if out is not None:
+        save_study(study, out)
+    return study

@@ -1,0 +1,47 @@
+"""`tether compare STORE --rl a --rl b` (issue 33): a study of several children, printed as the models x domains
+table, one JSON object with --json, study.json and study.csv with --out; one --rl stays today's comparison."""
+
+import json
+
+import pytest
+
+from ..cli_run import tether
+from ..compare.test_study import BASE, CHILD_A, CHILD_B, EXPECTED, _store
+
+FAST = ("--bootstrap-reps", "10")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return _store(tmp_path_factory.mktemp("cli-study"), {"base": BASE, "step-2": CHILD_A, "step-10": CHILD_B,
+                                                         "rl": CHILD_A})
+
+
+def test_several_children_print_the_table_and_save_the_study(store, tmp_path):
+    shown = tether("compare", store, "--rl", "step-2", "--rl", "step-10", *FAST, "--out", tmp_path / "out")
+    assert shown.returncode == 0, shown.stderr
+    assert "Support regions by model and domain" in shown.stdout and "Support rates by model and domain" in shown.stdout
+    assert "Holm over 24 tests" in shown.stdout and "Non-Math" in shown.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["study.csv", "study.json"]
+    given = json.loads(tether("compare", store, "--rl", "step-*", *FAST, "--json").stdout)  # a pattern: natural order
+    assert [c["label"] for c in given["study"]["children"]] == ["step-2", "step-10"]
+    assert {(r["child"], r["scope"], r["name"]): (r["P"], r["E"], r["S"], r["O"]) for r in given["rows"]} == EXPECTED
+
+
+def test_one_rl_is_todays_comparison_and_domains_make_a_study(store):
+    one = json.loads(tether("compare", store, "--rl", "step-2", *FAST, "--extrapolate", "0", "--json").stdout)
+    assert "conclusion" in one and one["counts"] == {"P": 3, "S": 2, "E": 1, "O": 2}
+    grouped = tether("compare", store, "--rl", "step-2", *FAST, "--json", "--domains", "simpleqa=Knowledge")
+    assert grouped.returncode == 0, grouped.stderr
+    names = [r["name"] for r in json.loads(grouped.stdout)["rows"] if r["scope"] == "domain"]
+    assert names == ["Math", "Knowledge"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--rl", "step-*", "--self", "base"), "error: --self and --verifiers compare one pair"),
+    (("--rl", "grpo-*"), "error: --rl 'grpo-*' matches no graded label"),
+    (("--rl", "step-2", "--domains", "simpleqa"), "error: --domains: 'simpleqa' is not benchmark=Domain"),
+])
+def test_a_study_refuses_what_it_cannot_do_in_one_line(store, args, message):
+    refused = tether("compare", store, *args, *FAST)
+    assert refused.returncode == 2 and refused.stderr.startswith(message), refused.stderr
