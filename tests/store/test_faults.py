@@ -85,7 +85,6 @@ def killed_at(hold: Hold, run) -> str:
         try:
             os.environ.update({testing.VARIABLE: hold.env()[testing.VARIABLE]})
             testing._passed.clear()
-            testing._PARENT = os.getppid()
             _share_the_forkserver()
             run()
         except TetherError as exc:
