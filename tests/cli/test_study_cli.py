@@ -1,5 +1,6 @@
 """`tether compare STORE --rl a --rl b` (issue 33): a study of several children, printed as the models x domains
-table, one JSON object with --json, study.json and study.csv with --out; one --rl stays today's comparison."""
+table with the pair side by side, one JSON object with --json, study.json, study.csv and pair.csv with --out; one
+--rl stays today's comparison."""
 
 import json
 
@@ -21,11 +22,23 @@ def test_several_children_print_the_table_and_save_the_study(store, tmp_path):
     shown = tether("compare", store, "--rl", "step-2", "--rl", "step-10", *FAST, "--out", tmp_path / "out")
     assert shown.returncode == 0, shown.stderr
     assert "Support regions by model and domain" in shown.stdout and "Support rates by model and domain" in shown.stdout
-    assert "Holm over 24 tests" in shown.stdout and "Non-Math" in shown.stdout
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["study.csv", "study.json"]
+    assert "Non-Math" in shown.stdout and "Two children of base side by side (8 shared tasks)" in shown.stdout
+    assert shown.stdout.count("Holm over") == 1 and "Holm over 29 tests" in shown.stdout  # 24 cells' + the pair's 5
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["pair.csv", "study.csv", "study.json"]
     given = json.loads(tether("compare", store, "--rl", "step-*", *FAST, "--json").stdout)  # a pattern: natural order
     assert [c["label"] for c in given["study"]["children"]] == ["step-2", "step-10"]
     assert {(r["child"], r["scope"], r["name"]): (r["P"], r["E"], r["S"], r["O"]) for r in given["rows"]} == EXPECTED
+    assert given["pair"]["children"] == ["step-2", "step-10"] and given["trajectories"] == []
+
+
+def test_pair_names_two_of_the_children(store):
+    given = tether("compare", store, "--rl", "step-2", "--rl", "step-10", "--rl", "rl", "--pair", "step-10,rl", *FAST,
+                   "--json")
+    assert given.returncode == 0, given.stderr
+    payload = json.loads(given.stdout)
+    assert payload["pair"]["children"] == ["step-10", "rl"] and payload["family"]["tests"] == 3 * 12 + 5
+    # rl has step-2's counts: step-10 - rl is overall E 2 against 1
+    assert payload["pair"]["differences"]["E"]["value"] == 1
 
 
 def test_one_rl_is_todays_comparison_and_domains_make_a_study(store):
@@ -41,6 +54,7 @@ def test_one_rl_is_todays_comparison_and_domains_make_a_study(store):
     (("--rl", "step-*", "--self", "base"), "error: --self and --verifiers compare one pair"),
     (("--rl", "grpo-*"), "error: --rl 'grpo-*' matches no graded label"),
     (("--rl", "step-2", "--domains", "simpleqa"), "error: --domains: 'simpleqa' is not benchmark=Domain"),
+    (("--rl", "step-2", "--rl", "step-10", "--pair", "step-2,rl"), "error: --pair: 'rl' is not a child of the study"),
 ])
 def test_a_study_refuses_what_it_cannot_do_in_one_line(store, args, message):
     refused = tether("compare", store, *args, *FAST)

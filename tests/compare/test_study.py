@@ -1,18 +1,21 @@
-"""Studies (issue 33): several children of a base in one store, per benchmark, domain and overall, with one Holm
-family over every cell; the domains' default grouping and its overrides; children identical to their base claim
-something in at most alpha of studies."""
+"""Studies (issue 33): several children of a base in one store, per benchmark, domain and overall, the pair of
+children side by side and every training run over its steps, with one Holm family over every test; the domains'
+default grouping and its overrides; children identical to their base claim something in at most alpha of studies."""
 
 import csv
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
 import tether
 from tether.compare import CompareOptions
-from tether.compare.study import Child, adjust_family, child_labels, compare_study, save_study
+from tether.compare.children import FAMILY, child_differences
+from tether.compare.study import Child, child_labels, compare_study, save_study
+from tether.compare.tables import adjust, level_tests
 from tether.errors import InputError
-from tether.metrics import chance_levels, support_regions
+from tether.metrics import chance_levels, classify_tasks, support_regions
 from tether.store import open_store
 from tether.store.schema import TaskCounts
 from tether.tasks.domains import DEFAULT_DOMAINS, benchmark_of_task, domain_of, parse_domains
@@ -56,11 +59,14 @@ def test_every_cell_has_the_known_regions_and_one_holm_family(study_store):
     got = {(c.child, c.scope, c.name): tuple(getattr(c.comparison.counts, r) for r in "PESO") for c in study.cells}
     assert got == EXPECTED
     assert [(r["child"], r["scope"], r["name"]) for r in study.rows()] == list(EXPECTED)  # the table's order
-    assert study.family.tests == 2 * len(EXPECTED) and study.family.method == "Holm"
-    assert "Holm over 24 tests" in study.to_dict()["family"]["text"]
+    # the only two children of one base, not steps of a run: side by side, their 5 tests in the study's family
+    assert (study.pair.a, study.pair.b) == ("step-2", "step-10") and study.trajectories == []
+    assert study.family.tests == 2 * len(EXPECTED) + 5 and study.family.method == "Holm"
+    assert study.to_dict()["family"]["text"].startswith("Holm over 29 tests (S and E of every child x scope: 24; "
+                                                        "the differences step-2 - step-10: 5)")
     overall = study.cell("step-10")
     raw = overall.comparison.chance.s.p_value
-    assert raw <= overall.p_adjusted["S"] <= min(1.0, 24 * raw)  # Holm: between the raw and Bonferroni's
+    assert raw <= overall.p_adjusted["S"] <= min(1.0, 29 * raw)  # Holm: between the raw and Bonferroni's
     assert overall.beyond_chance("S") == (overall.p_adjusted["S"] <= FAST.alpha)
     assert study.cell("step-2", "domain", "Math").comparison.rates["srr"].value == pytest.approx(1 / 3)
     row = study.rows()[-1]
@@ -85,14 +91,51 @@ def test_a_child_against_its_own_base_and_overridden_domains(tmp_path):
 
 def test_saved_study_holds_the_rows(study_store, tmp_path):
     study = compare_study(study_store, ["step-2", "step-10"], options=FAST)
-    json_path, csv_path = save_study(study, tmp_path / "out")
+    json_path, csv_path, pair_path = save_study(study, tmp_path / "out")
     payload = json.loads(json_path.read_text())
-    assert payload["family"]["tests"] == 24 and len(payload["rows"]) == 12
+    assert payload["family"]["tests"] == 29 and len(payload["rows"]) == 12 and payload["trajectories"] == []
+    assert payload["pair"]["children"] == ["step-2", "step-10"] and "family" not in payload["pair"]
+    assert payload["pair"]["differences"]["E"]["value"] == -1  # overall E: 1 against 2
+    pair_rows = list(csv.DictReader(pair_path.open()))
+    assert [r["child"] for r in pair_rows] == ["step-2", "step-10", "step-2 - step-10"]
+    assert (pair_rows[0]["S"], pair_rows[2]["S"], pair_rows[2]["E"]) == ("2", "0", "-1")
     assert payload["study"]["domains"] == {"aime24": "Math", "math500": "Math", "simpleqa": "Non-Math"}
     rows = list(csv.DictReader(csv_path.open()))
     assert [(r["child"], r["name"], r["S"], r["E"]) for r in rows][:2] == [("step-2", "aime24", "1", "1"),
                                                                           ("step-2", "math500", "1", "0")]
     assert (float(rows[0]["srr"]), float(rows[0]["ndr"])) == (0.0, 1.0)  # step-2 on aime24: P 0, E 1, S 1
+
+
+def test_a_training_run_among_the_children_is_a_trajectory_in_the_one_family(tmp_path):
+    store = _store(tmp_path, {"base": BASE, "step-2": CHILD_A, "step-10": CHILD_B, "other": CHILD_B})
+    open_store(store).update_manifest("runs", {label: {**recorded_run(8), "checkpoint": {"run": "grpo", "step": step}}
+                                               for label, step in (("base", 0), ("step-2", 2), ("step-10", 10))})
+    study = compare_study(store, ["step-10", "step-2", "other"], options=FAST)
+    assert study.pair is None  # two of the three are steps of one run: no pair unless asked
+    (run,) = study.trajectories
+    assert (run.run, run.base, run.base_step, [s.step for s in run.steps]) == ("grpo", "base", 0, [2, 10])
+    assert run.step(2).against_base.counts.as_dict() == {"P": 3, "S": 2, "E": 1, "O": 2}  # the overall cell's
+    assert run.step(10).against_previous.counts.as_dict() == {"P": 1, "S": 3, "E": 4, "O": 0}  # step-2 -> step-10
+    cells, steps = 3 * 2 * 6, 2 * 2 + 2
+    assert study.family.tests == cells + steps and run.family is study.family
+    assert dict(study.family.parts) == {"S and E of every child x scope": cells, "run grpo: S and E of every step "
+                                        "against the base and the previous step": steps}
+    assert run.step(10).p_adjusted["S_previous"] >= run.step(10).raw_p()["S_previous"]
+    lowest = min(s.p_adjusted["S"] for s in run.steps)
+    assert run.first_shrinkage.step is None and f"lowest adjusted p {lowest:.2g}" in run.first_shrinkage.reason
+    asked = compare_study(store, ["step-2", "step-10", "other"], options=FAST, pair=["other", "step-2"])
+    assert (asked.pair.a, asked.pair.b) == ("other", "step-2") and asked.family.tests == cells + steps + 5
+    written = save_study(asked, tmp_path / "out")
+    assert [p.name for p in written] == ["study.json", "study.csv", "pair.csv", "trajectory.csv"]
+    rows = list(csv.DictReader((tmp_path / "out" / "trajectory.csv").open()))
+    assert [(r["run"], r["step"], r["child"], r["previous"], r["S_previous"]) for r in rows] == [
+        ("grpo", "2", "step-2", "base", ""), ("grpo", "10", "step-10", "step-2", "3")]
+    payload = json.loads((tmp_path / "out" / "study.json").read_text())
+    assert payload["trajectories"][0]["first_shrinkage"]["step"] is None and "family" not in payload["trajectories"][0]
+    with pytest.raises(InputError, match="'nope' is not a child of the study"):
+        compare_study(store, ["step-2", "step-10"], options=FAST, pair=["step-2", "nope"])
+    with pytest.raises(InputError, match="their bases differ"):
+        compare_study(store, ["step-2", Child("other", base="step-10")], options=FAST, pair=["step-2", "other"])
 
 
 def test_children_are_checked_and_patterns_expand_in_natural_order(study_store):
@@ -136,21 +179,46 @@ def _cells(base_n, base_c, rl_n, rl_c, benchmarks):
     return levels
 
 
+def _overall(n, first, second):
+    return chance_levels(n, first, n, second, classify_tasks(n, first, n, second))
+
+
+@dataclass
+class Member:
+    """A family member holding the p-values a cell, the pair or a step gives (their `raw_p`), without the rest."""
+
+    raw: dict[str, float]
+    p_adjusted: dict[str, float] = field(default_factory=dict)
+
+    def raw_p(self) -> dict[str, float]:
+        return self.raw
+
+
 def test_children_identical_to_their_base_claim_something_in_at_most_alpha_of_studies():
+    """Three children, each the base's own model and the steps of one run: the tests of every cell, of the pair of
+    the first two and of the run (each step against the base and the previous) as the study adjusts them."""
     rng = np.random.default_rng(3)
     alpha, reps, tasks, n = 0.05, 300, 24, 8
     benchmarks = np.repeat(np.array(["a", "b", "c"]), tasks // 3)
+    full = np.full(tasks, n)
+    pair_options = CompareOptions(bootstrap_reps=10, extrapolate=0)
     claims = raw_claims = 0
     for _ in range(reps):
         p = rng.beta(0.3, 0.6, size=tasks)  # many hard tasks: S and E happen often by chance
         base_c = rng.binomial(n, p)
-        levels = []
-        for _child in range(3):  # three children, each the base's own model
-            levels += _cells(np.full(tasks, n), base_c, np.full(tasks, n), rng.binomial(n, p), benchmarks)
-        family, adjusted = adjust_family(levels, alpha)
-        assert family.tests == 2 * 3 * 5
-        claims += any(v <= alpha for pair in adjusted for v in pair.values())
-        raw_claims += any(p <= alpha for level in levels for p in (level.s.p_value, level.e.p_value))
+        children = [rng.binomial(n, p) for _ in range(3)]
+        levels = [_cells(full, base_c, full, c, benchmarks) for c in children]
+        cells = [Member(level_tests(level)) for found in levels for level in found]
+        differences, _ = child_differences(base_c > 0, children[0] > 0, children[1] > 0, pair_options)
+        pair = Member({name: differences[name].p_value for name in FAMILY})
+        # a step against the base is its overall cell's test on the same tasks; against the previous, one more
+        steps = [Member({**level_tests(levels[i][-1]), **(level_tests(_overall(full, children[i - 1], c), "_previous")
+                                                          if i else {})}) for i, c in enumerate(children)]
+        family = adjust([("cells", cells), ("pair", [pair]), ("run", steps)], alpha)
+        assert family.tests == 2 * 3 * 5 + 5 + 2 * 3 + 2 * 2
+        members = cells + [pair] + steps
+        claims += any(v <= alpha for m in members for v in m.p_adjusted.values())
+        raw_claims += any(v <= alpha for m in members for v in m.raw.values())
     assert claims / reps <= alpha
     assert raw_claims / reps > 2 * alpha  # without the family correction the same studies claim far more
 
@@ -177,3 +245,36 @@ def test_the_papers_table_1_math_rows_of_prorl_v1_and_v2(tmp_path):
         assert (row["P"], row["E"], row["S"], row["O"]) == counts and row["tasks"] == 1547
         assert tuple(round(row[name], 2) for name in ("srr", "ndr", "sds", "nscr")) == rates
     assert [r["name"] for r in study.rows() if r["scope"] == "domain"] == ["Math", "Math"]  # no Non-Math row
+
+
+def _laid_out(ids: list[str], regions: dict[str, int]) -> tuple[dict, dict]:
+    """Base and child (n = 1) on `ids`, in the given regions, in order."""
+    pairs = {"P": (1, 1), "S": (1, 0), "E": (0, 1), "O": (0, 0)}
+    flags = [pairs[region] for region, count in regions.items() for _ in range(count)]
+    assert len(flags) == len(ids)
+    return {t: (1, b) for t, (b, _) in zip(ids, flags)}, {t: (1, c) for t, (_, c) in zip(ids, flags)}
+
+
+def test_the_papers_checkpoint_table_aime24_at_step_30_and_math500_at_step_300(tmp_path):
+    """The paper's support dynamics over DAPO training (checkpoint table): AIME24 at step 30 is 24 0 1 5
+    (P E S O; SRR 0.960, NSCR -0.040), MATH500 at step 300 is 488 1 8 3 (SRR 0.984, NDR 0.002, NSCR -0.014);
+    the two checkpoints of one run in one study, every printed rate to its precision."""
+    aime = [f"aime24/{i}" for i in range(30)]
+    math = [f"math500/{i}" for i in range(500)]
+    base_aime, step30_aime = _laid_out(aime, {"P": 24, "E": 0, "S": 1, "O": 5})
+    base_math, step300_math = _laid_out(math, {"P": 488, "E": 1, "S": 8, "O": 3})
+    base = {**base_aime, **base_math}
+    store = _store(tmp_path, {"base": base, "dapo-30": {**step30_aime, **base_math},
+                              "dapo-300": {**base_aime, **step300_math}})
+    study = compare_study(store, [Child("dapo-30", run="dapo", step=30), Child("dapo-300", run="dapo", step=300)],
+                          options=FAST)
+    rows = {(r["child"], r["name"]): r for r in study.rows()}
+    for (child, bench), counts, rates in (
+            (("dapo-30", "aime24"), (24, 0, 1, 5), {"srr": (0.960, 3), "nscr": (-0.040, 3)}),
+            (("dapo-300", "math500"), (488, 1, 8, 3), {"srr": (0.984, 3), "ndr": (0.002, 3), "nscr": (-0.014, 3)})):
+        row = rows[child, bench]
+        assert (row["P"], row["E"], row["S"], row["O"]) == counts
+        for name, (value, places) in rates.items():
+            assert round(row[name], places) == value, (child, bench, name, row[name])
+    [run] = study.trajectories
+    assert [step.step for step in run.steps] == [30, 300]

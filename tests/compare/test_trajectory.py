@@ -1,13 +1,15 @@
 """A training run over its checkpoints (Table 4): the first step whose shrinkage is significant, the null, a store."""
 
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
 import tether
 from tether.compare import CompareOptions
-from tether.compare.trajectory import holm_family, trajectory, trajectory_of_counts
+from tether.compare.tables import adjust, level_tests
+from tether.compare.trajectory import trajectory, trajectory_of_counts
 from tether.errors import InputError
 from tether.metrics import chance_levels, classify_tasks
 from tether.report.trajectory import trajectory_figure
@@ -38,8 +40,10 @@ def test_the_first_step_whose_shrinkage_is_significant_is_where_it_starts():
     base, steps = simulated_run(seed=3, start=30)
     found = trajectory_of_counts(base, steps, OPTIONS)
     assert found.first_shrinkage.step == 30
-    assert found.first_shrinkage.tests == 2 * 5 + 2 * 4  # S and E against the base, and against the step before
-    assert "Holm over 18 tests" in found.first_shrinkage.reason
+    assert found.family.tests == 2 * 5 + 2 * 4  # S and E against the base, and against the step before
+    assert found.family.describe().startswith("Holm over 18 tests")
+    assert found.first_shrinkage.reason.startswith("support shrinks from step 30 (grpo@30): S = ")
+    assert found.first_shrinkage.p_adjusted == found.step(30).p_adjusted["S"] <= OPTIONS.alpha
     assert not any(found.step(s).beyond_chance("S", OPTIONS.alpha) for s in (10, 20))
     assert found.step(30).beyond_chance("S_previous", OPTIONS.alpha)  # the drop happens between 20 and 30
     assert not found.step(40).beyond_chance("S_previous", OPTIONS.alpha)
@@ -52,14 +56,27 @@ def test_a_run_that_never_shrinks_says_why():
     base, steps = simulated_run(seed=4, start=None)
     found = trajectory_of_counts(base, steps, OPTIONS)
     assert found.first_shrinkage.step is None
-    assert "no step's shrinkage is beyond chance" in found.first_shrinkage.reason
+    lowest = min(s.p_adjusted["S"] for s in found.steps)
+    assert found.first_shrinkage.reason.startswith(f"no step's shrinkage is beyond chance (lowest adjusted p {lowest:.2g}")
+
+
+@dataclass
+class Member:
+    """A family member holding the p-values a step's comparisons give (`Step.raw_p`, without the comparisons)."""
+
+    raw: dict[str, float]
+    p_adjusted: dict[str, float] = field(default_factory=dict)
+
+    def raw_p(self) -> dict[str, float]:
+        return self.raw
 
 
 def test_checkpoints_identical_to_the_base_claim_anything_at_most_alpha_of_the_time():
     """Every step sampled from the base's own chances: any S or E beyond chance after the family's Holm (against
-    the base or step to step) is a false alarm; over 200 runs their rate stays within alpha (+ its noise)."""
+    the base or step to step) is a false alarm; over 200 runs their rate stays within alpha (+ its noise), and
+    without the adjustment it does not."""
     rng = np.random.default_rng(0)
-    tasks, n, reps, alarms = 60, 16, 200, 0
+    tasks, n, reps, alarms, raw_alarms = 60, 16, 200, 0, 0
     full = np.full(tasks, n)
 
     def levels(first, second):
@@ -68,15 +85,18 @@ def test_checkpoints_identical_to_the_base_claim_anything_at_most_alpha_of_the_t
     for _ in range(reps):
         p = rng.beta(0.3, 0.7, tasks)
         base = previous = rng.binomial(n, p)
-        pairs = []
+        steps = []
         for step in range(4):
             now = rng.binomial(n, p)
-            pairs.append((levels(base, now), None if step == 0 else levels(previous, now)))
+            steps.append(Member({**level_tests(levels(base, now)),
+                                **level_tests(None if step == 0 else levels(previous, now), "_previous")}))
             previous = now
-        adjusted, tests = holm_family(pairs)
-        alarms += any(value <= 0.05 for found in adjusted for value in found.values())
-    assert tests == 14
+        family = adjust([("steps", steps)], 0.05)
+        alarms += any(value <= 0.05 for s in steps for value in s.p_adjusted.values())
+        raw_alarms += any(value <= 0.05 for s in steps for value in s.raw.values())
+    assert family.tests == 14
     assert alarms / reps <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / reps)
+    assert raw_alarms / reps > 2 * 0.05
 
 
 @pytest.fixture
@@ -100,6 +120,7 @@ def test_a_store_s_checkpoints_in_step_order(run_store):
     payload = json.loads(json.dumps(found.to_dict(), allow_nan=False))
     assert payload["steps"][0]["against_previous"] is None
     assert payload["family"]["tests"] == 6 and payload["first_shrinkage"]["step"] is None
+    assert found.rows()[1]["S_previous"] == 2 and "S_previous_p_holm" in found.rows()[1]
     assert set(payload["steps"][1]["against_base"]["chance_band"]) == {"srr", "ndr", "nscr"}
     assert [row["step"] for row in found.rows()] == [10, 20]
 

@@ -57,13 +57,14 @@ def test_a_study_file_samples_each_model_once_and_compares_every_one(tmp_path, t
     study, store, log = run_experiment(path)
     stages = [(stage, status) for stage, status, _ in log.entries]
     assert stages == [("sample base", "ran"), ("sample a", "ran"), ("sample b", "ran"), ("grade", "ran"),
-                      ("compare", "ran"), ("likelihood", "skipped"), ("diagnose", "ran"), ("report", "skipped")]
+                      ("compare", "ran"), ("likelihood", "skipped"), ("diagnose", "ran"), ("report", "ran")]
     assert [(c.label, c.base, c.run, c.step) for c in study.children] == [("a", "base", None, None),
                                                                         ("b", "base", "grpo", 10)]
     scopes = [("benchmark", "x"), ("benchmark", "y"), ("domain", "Math"), ("domain", "Non-Math"),
               ("overall", "overall")]
     assert [(c.child, c.scope, c.name) for c in study.cells] == [(child, *s) for child in "ab" for s in scopes]
-    assert study.family.tests == 2 * len(study.cells)  # S and E of every cell: one Holm family
+    assert study.pair is not None and (study.pair.a, study.pair.b) == ("a", "b")  # two children of one base
+    assert study.family.tests == 2 * len(study.cells) + 5  # S and E of every cell, the pair's 5: one Holm family
     for cell in study.cells:  # every model on the same tasks at the same budget as the base
         assert list(cell.comparison.base.n) == list(cell.comparison.rl.n) == [4] * len(cell.comparison.task_ids)
     assert len(study.cell("b").comparison.task_ids) == 4 and len(study.cell("a", "benchmark", "y").comparison.task_ids) == 2
@@ -73,6 +74,7 @@ def test_a_study_file_samples_each_model_once_and_compares_every_one(tmp_path, t
     saved = json.loads((store / "compare" / "study.json").read_text())
     assert [row["child"] for row in saved["rows"]] == ["a"] * 5 + ["b"] * 5
     assert (store / "compare" / "study.csv").read_text().count("\n") == 11
+    assert "Models by benchmark and domain" in (tmp_path / "report" / "report.html").read_text()  # the study's report
 
     grown = study_file(tmp_path, tiny_model, f'[models.c]\nmodel = "{tiny_model}"\nseed = 7\nrun = "grpo"\nstep = 20\n')
     out = tether("run", grown, "--json")  # a third model: only it is sampled, and the study has three
@@ -84,10 +86,11 @@ def test_a_study_file_samples_each_model_once_and_compares_every_one(tmp_path, t
     assert [c["label"] for c in result["study"]["children"]] == ["a", "b", "c"]
     assert [(r["child"], r["run"], r["step"]) for r in result["rows"] if r["scope"] == "overall"] == [
         ("a", None, None), ("b", "grpo", 10), ("c", "grpo", 20)]
-    assert result["family"]["tests"] == 2 * 3 * 5
+    assert result["pair"] is None and [[s["label"] for s in r["steps"]] for r in result["trajectories"]] == [["b", "c"]]
+    assert result["family"]["tests"] == 2 * 3 * 5 + 6  # every cell's S and E; run grpo: b, c against base, c against b
     assert open_store(store).manifest().checkpoint("c") == ("grpo", 20)
     shown = tether("run", grown)
-    assert shown.returncode == 0 and "Holm over 30 tests" in shown.stdout, shown.stdout
+    assert shown.returncode == 0 and "Holm over 36 tests" in shown.stdout, shown.stdout
 
 
 @pytest.mark.parametrize("models,bases,children", [
@@ -146,7 +149,7 @@ def test_check_plans_every_model_of_a_study(tmp_path):
     assert [(m.label, m.base, m.step, m.temperature) for m in plan.models] == [
         ("base", None, None, 0.6), ("rl-30", "base", 30, 0.6), ("rl-60", "base", 60, 0.3)]
     assert plan.stages[:4] == ["sample base", "sample rl-30", "sample rl-60", "grade (auto)"]
-    assert "compare (a study)" in plan.stages and "report" not in plan.stages
+    assert "compare (a study)" in plan.stages and "report" in plan.stages
     assert plan.diagnose.tokens == 3 * 10 * 8 * 10 and plan.to_dict()["tokens"] == 3 * 10 * 8 * 10
     out = tether("run", path, "--check")
     text = " ".join(out.stdout.split())
@@ -182,7 +185,8 @@ def test_a_checkpoint_is_kept_in_the_manifest_and_old_manifests_read_as_before()
 def test_the_example_study_file_plans_the_checkpoint_table():
     from pathlib import Path
 
-    plan = plan_experiment(Path(__file__).parents[2] / "examples" / "study.toml", throughput=3000, mean_tokens=4000)
+    path = Path(__file__).parents[2] / "examples" / "paper" / "dapo-1.5b-checkpoints.study.toml"
+    plan = plan_experiment(path, throughput=3000, mean_tokens=4000)
     assert [(m.label, m.base, m.step) for m in plan.models] == [("base", None, 0)] + [
         (f"dapo-{step}", "base", step) for step in range(30, 301, 30)]
     assert plan.n_tasks == 1547 and plan.k == 256 and plan.diagnose is None

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tether.report.build import STYLE, _html_table, provenance_table
+from tether.report.build import STYLE, html_table, provenance_table
 
 LONG = "/scratch/users/someone/checkpoints/" + "very-long-run-name-" * 6 + "step-120000"
 
@@ -19,7 +19,7 @@ def _page() -> str:
              "verifier_versions": {"math": "math/" + "x" * 120}, "truncation_rate": 0.01}
     data = SimpleNamespace(overall=SimpleNamespace(provenance={"base": found, "rl": {**found, "label": "rl"}}))
     return (f"<!doctype html><html><head><style>{STYLE}</style></head><body><h1>report</h1>"
-            f"{_html_table(*provenance_table(data), long=True)}</body></html>")
+            f"{html_table(*provenance_table(data), long=True)}</body></html>")
 
 
 def test_long_values_wrap_and_wide_tables_scroll_in_their_own_box():
@@ -27,7 +27,7 @@ def test_long_values_wrap_and_wide_tables_scroll_in_their_own_box():
     assert re.search(r"\.table\{[^}]*overflow-x:auto", STYLE) and re.search(r"table\.long td\{[^}]*overflow-wrap:anywhere",
                                                                              STYLE)
     assert '<div class="table"><table class="long">' in page and html.escape(LONG) in page
-    assert _html_table(["a"], [["1"]]) == ('<div class="table"><table><thead><tr><th>a</th></tr></thead>'
+    assert html_table(["a"], [["1"]]) == ('<div class="table"><table><thead><tr><th>a</th></tr></thead>'
                                            "<tbody><tr><td>1</td></tr></tbody></table></div>")
 
 

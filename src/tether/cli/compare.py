@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 from tether import defaults
-from tether.cli.labels import Base, OldBase, OldRl, Rl, pair
+from tether.cli.labels import Base, OldBase, OldRl, pair
 from tether.cli.shell import app, deprecated, emit_json, friendly_errors, int_list, names, stdout, warn
-from tether.cli.study import Domains, is_study, run_study
+from tether.cli.study import Domains, Pair, is_study, run_study
 from tether.errors import TetherError
 
 Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
@@ -71,6 +71,7 @@ def compare_cmd(
     intervals: Intervals = defaults.INTERVALS,
     verifiers: Annotated[str | None, typer.Option(help="Comma-separated verdict sets (auto,exact,math; stored by `tether grade --verifier auto,exact,math`): the regions under each side by side, and the tasks whose region moves.")] = None,
     domains: Domains = None,
+    pair_of: Pair = None,
     base_label: OldBase = None,
     rl_label: OldRl = None,
     reps: Annotated[int | None, typer.Option(hidden=True, help="Deprecated spelling of --bootstrap-reps.")] = None,
@@ -83,7 +84,7 @@ def compare_cmd(
 
     with friendly_errors(writing=out):
         base_source, rl_from = (store, rl_source) if rl_source is not None else (None, None)
-        study = is_study(rl, domains)  # several --rl, a pattern or --domains; one --rl: today's comparison
+        study = is_study(rl, domains, pair_of)  # several --rl, a pattern, --domains or --pair; one --rl: a pair
         if not study:
             rl = rl[0] if rl else None
         if store is None and not study and _old_sources(base, rl):
@@ -104,7 +105,7 @@ def compare_cmd(
                                   extrapolate=extrapolate, intervals=intervals, self_label=self_label)
         if study:
             return _study(store, rl, base, section.options(), domains, as_json, out, rl_source=rl_source,
-                          self_label=self_label, verifiers=verifiers)
+                          self_label=self_label, verifiers=verifiers, pair=pair_of)
         result = compare(base_source, rl_from, store=store if rl_source is None else None, base_label=base,
                          rl_label=rl, options=section.options(), self_label=section.self_label,
                          verifiers=names(verifiers))
@@ -144,7 +145,9 @@ def report_cmd(
     store: Annotated[str, typer.Argument(metavar="STORE", help="A store holding both models (a folder or an s3://… URL).")],
     out: Annotated[Path, typer.Option(help="Folder for report.html, report.md, summary.json and figures/.")] = Path("report"),
     base: Base = None,
-    rl: Rl = None,
+    rl: Annotated[list[str] | None, typer.Option(
+        "--rl", metavar="LABEL", help="Label of the RL model in the store [default: rl]. Repeat it, or give a "
+                                      "pattern such as 'grpo-*', for a study's report (docs/report.md).")] = None,
     as_json: Json = False,
     k_grid: KGrid = None,
     allow_missing: AllowMissing = False,
@@ -155,18 +158,27 @@ def report_cmd(
     match_budget: MatchBudget = True,
     extrapolate: Extrapolate = defaults.EXTRAPOLATE,
     intervals: Intervals = defaults.INTERVALS,
+    domains: Domains = None,
+    pair_of: Pair = None,
     base_label: OldBase = None,
     rl_label: OldRl = None,
 ) -> None:
     """Write the shareable report: one self-contained HTML page, Markdown with PNG figures, summary.json."""
     from tether.report import build_report
+    from tether.report.study import build_study_report
 
     with friendly_errors(writing=out):
-        base, rl = pair(base, rl, base_label, rl_label)
+        study = is_study(rl, domains, pair_of)  # several --rl, a pattern, --domains or --pair: a study's report
+        base, one = pair(base, None if study else (rl[0] if rl else None), base_label, None if study else rl_label)
         section = compare_section(k_grid, allow_missing=allow_missing, bootstrap_reps=bootstrap_reps,
                                   confidence=confidence, alpha=alpha, seed=seed, match_budget=match_budget,
                                   extrapolate=extrapolate, intervals=intervals)
-        files = build_report(store, out, base_label=base, rl_label=rl, options=section.options())
+        if study:
+            found = run_study(store, rl, base, section.options(), domains, rl_source=None, self_label=None,
+                              verifiers=None, out=None, pair=pair_of)
+            files = build_study_report(found, out)
+        else:
+            files = build_report(store, out, base_label=base, rl_label=one, options=section.options())
     if as_json:
         emit_json(files.to_dict())
     else:

@@ -59,6 +59,8 @@ def sample_cmd(
     adaptive_first: Annotated[int | None, typer.Option(help=f"Adaptive rule: samples in the first round [default: {defaults.ADAPTIVE_FIRST}; 8 with --adaptive-rule regions].")] = None,
     adaptive_growth: Annotated[int, typer.Option(help="Adaptive rule: each round ends at this many times the previous.")] = defaults.ADAPTIVE_GROWTH,
     adaptive_tol: Annotated[float, typer.Option(help="Adaptive rule: stop once pass@k >= 1 - tol (95% Clopper-Pearson).")] = defaults.ADAPTIVE_TOL,
+    run: Annotated[str | None, typer.Option("--run", metavar="NAME", help="With --step: the label is this training run's checkpoint (recorded in the store's manifest; a study's trajectory).")] = None,
+    step: Annotated[int | None, typer.Option("--step", metavar="N", help="With --run: the training step the checkpoint was saved at (>= 0).")] = None,
     reset_label: Annotated[bool, typer.Option(help="First set aside the label's samples, verdicts and settings (moved to the store's quarantine/, not deleted) and sample it anew; asks unless --yes.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset-label: do not ask.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as one JSON object (tasks, samples written and skipped, tokens, the adaptive rounds).")] = False,
@@ -79,6 +81,7 @@ def sample_cmd(
     """Sample k completions per task from one model into a store; re-run the same command to resume."""
     from tether.cli.render import render_adaptive_summary, render_sample_summary
     from tether.engines import engine_name, parse_engine_options
+    from tether.experiment.run import mark_checkpoint
     from tether.experiment.schema import GradingSection, ModelSection, SamplingSection, from_flags
     from tether.experiment.stages import ray_executor, resolve_model, sample_model
     from tether.sampling.limits import check_run
@@ -94,7 +97,10 @@ def sample_cmd(
                                       batch_size=batch_size, device=device, dtype=dtype, threads=threads),
                    **({"template": template} if template is not None else {}),
                    **parse_engine_options(name, option or [])}
-        section = from_flags(ModelSection, model=model, engine=name, **options)
+        if (run is None) != (step is None):
+            raise TetherError("give --run and --step together: the label is the checkpoint of training run --run "
+                              "saved at --step (e.g. --run dapo --step 30)")
+        section = from_flags(ModelSection, model=model, engine=name, run=run, step=step, **options)
         s = from_flags(SamplingSection, k=k, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
                        stop=list(stop or ()), seed=seed, task_block=task_block, sample_block=sample_block, ray=ray,
                        workers=old_workers(workers, ray_workers), ray_gpus=ray_gpus, adaptive=adaptive,
@@ -113,6 +119,8 @@ def sample_cmd(
             summary = sample_model(task_list, section.engine, path, section.engine_options(), store, label,
                                    s.config(), executor, meter.on_progress, meter.start, meter.in_flight,
                                    (rule, GradingSection().options()) if rule else None)
+        if run is not None:
+            mark_checkpoint(store, label, (section.run, section.step))
     # with --json the one object is stdout's; the lines a person reads go to stderr
     ok = (render_adaptive_summary if rule else render_sample_summary)(summary, stderr if as_json else stdout, stderr)
     if as_json:

@@ -1,5 +1,5 @@
-"""`tether compare STORE --rl a --rl b`: the study path of `tether compare` (several children of one base, or
-``--domains``), a few lines over `tether.compare.study`; one `--rl` stays today's comparison."""
+"""`tether compare STORE --rl a --rl b`: the study path of `tether compare` (several children of one base,
+``--domains`` or ``--pair``), a few lines over `tether.compare.study`; one `--rl` stays today's comparison."""
 
 from __future__ import annotations
 
@@ -14,17 +14,23 @@ Domains = Annotated[str | None, typer.Option(
     "--domains", metavar="FILE.toml|BENCHMARK=DOMAIN,...",
     help="Group benchmarks into domains other than the default (math presets: Math; the others: Non-Math): a "
          "TOML file of benchmark = \"Domain\" entries, or benchmark=Domain pairs. Makes the comparison a study.")]
+Pair = Annotated[str | None, typer.Option(
+    "--pair", metavar="A,B",
+    help="Two children of one base (among --rl) side by side, with a paired test of their difference (the "
+         "study's pair table; by default the only two children sharing a base). Makes the comparison a study.")]
 
 
-def is_study(rl: list[str] | None, domains: str | None) -> bool:
-    """Whether `tether compare` is a study: several --rl, a pattern among them, or --domains."""
-    return domains is not None or (rl is not None and (len(rl) > 1 or any(c in p for p in rl for c in "*?[")))
+def is_study(rl: list[str] | None, domains: str | None, pair: str | None = None) -> bool:
+    """Whether `tether compare` is a study: several --rl, a pattern among them, --domains or --pair."""
+    return domains is not None or pair is not None or (
+        rl is not None and (len(rl) > 1 or any(c in p for p in rl for c in "*?[")))
 
 
 def run_study(store: str | None, rl: list[str] | None, base: str | None, options, domains: str | None, *,
-              rl_source: str | None, self_label: str | None, verifiers: str | None, out: Path | None):
+              rl_source: str | None, self_label: str | None, verifiers: str | None, out: Path | None,
+              pair: str | None = None):
     """The study of the children `rl` names (patterns such as 'grpo-*' expanded over the store's graded labels,
-    natural order; default: rl) against `base` in `store`, written to `out` when given."""
+    natural order; default: rl) against `base` in `store`, `pair` ("a,b") side by side, written to `out`."""
     from tether.compare.study import Child, child_labels, compare_study, save_study
     from tether.tasks.domains import parse_domains
 
@@ -35,7 +41,7 @@ def run_study(store: str | None, rl: list[str] | None, base: str | None, options
                           "with its base)")
     children = child_labels(store, rl or ["rl"], base or "base")
     study = compare_study(store, [Child(label, base or "base") for label in children], options=options,
-                          domains=parse_domains(domains))
+                          domains=parse_domains(domains), pair=pair.split(",") if pair is not None else None)
     if out is not None:
         save_study(study, out)
     return study

@@ -49,6 +49,8 @@ FLAGS: dict[str, str] = {
     "--adaptive-growth": "the adaptive rule's growth between rounds",
     "--adaptive-tol": "the adaptive rule's tolerance on pass@k",
     "--reset-label": "set a label's samples aside and sample it anew",
+    "--run": "with --step: the training run a sampled label is a checkpoint of",
+    "--step": "with --run: the training step of that checkpoint",
     "--yes": "do not ask",
     # grading
     "--timeout": "the math verifier's timeout in seconds",
@@ -80,6 +82,7 @@ FLAGS: dict[str, str] = {
     "--intervals": "what the intervals cover: tasks or fixed",
     "--verifiers": "the verdict sets whose regions to show side by side",
     "--domains": "a study's grouping of benchmarks into domains",
+    "--pair": "two children of a study side by side, with a paired test of their difference",
     "--region": "a support region: P, S, E or O",
     "--completions": "completions shown per label and task",
     "--correct": "only the correct completions (--incorrect: only the others)",

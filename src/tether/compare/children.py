@@ -16,7 +16,8 @@ each region count and rate on those tasks:
   its mean is 0; the p-value is two-sided, conditional on the rate being defined.
 - multiplicity: P, S and SRR differ between the children by one test (the base's covered tasks are the same
   for both: P_a + S_a = P_b + S_b), O and E by another, and NDR, SDS, NSCR by one each: five tests, adjusted
-  by Holm as one family; a difference is "beyond chance" only on its adjusted p-value.
+  by Holm as one family (`tether.compare.tables.adjust`); in a study they join the study's one family. A
+  difference is "beyond chance" only on its adjusted p-value.
 
 Not here: a pair of children of different bases (each would need its own base's tasks), and the "fixed tasks"
 intervals (`CompareOptions.intervals`): the difference's interval is over tasks like these.
@@ -24,7 +25,8 @@ intervals (`CompareOptions.intervals`): the difference's interval is over tasks 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +34,7 @@ import numpy as np
 
 from tether.compare.pairing import align
 from tether.compare.result import CompareOptions, Comparison
-from tether.compare.run import compare_counts
+from tether.compare.tables import Family, adjust, compared, comparison_row, comparison_summary
 from tether.errors import InputError
 from tether.metrics import RATES, REGIONS, Interval, holm, support_rates
 from tether.metrics.uncertainty import json_number, percentile_interval
@@ -82,17 +84,31 @@ class ChildPair:
     options: CompareOptions
     discordant: dict[str, int]  # tasks one child covers and the other not: where the base covers them ("d1"), not ("d0")
     warnings: list[str] = field(default_factory=list)
+    family: Family | None = None  # the family its differences' p-values are adjusted over (its own, or a study's)
+
+    def raw_p(self) -> dict[str, float]:
+        """The pair's tests (`FAMILY`): each difference's two-sided swap p-value."""
+        return {name: self.differences[name].p_value for name in FAMILY}
 
     @property
-    def family(self) -> str:
-        return (f"Holm over {len(FAMILY)} tests (S, E, NDR, SDS, NSCR; P and SRR share S's test, O shares E's)")
+    def p_adjusted(self) -> dict[str, float]:
+        return {name: self.differences[name].p_adjusted for name in FAMILY}
+
+    @p_adjusted.setter
+    def p_adjusted(self, adjusted: dict[str, float]) -> None:
+        self.differences = {name: dataclasses.replace(d, p_adjusted=adjusted[SAME_TEST.get(name, name)])
+                            for name, d in self.differences.items()}
 
     def rows(self) -> list[dict]:
-        """The Table 3 layout: one row per child, then one row of the differences a - b."""
-        rows = [child_row(label, c) for label, c in ((self.a, self.first), (self.b, self.second))]
+        """The Table 3 layout: one row per child against the base (counts beside chance; their claims are the
+        study's cells'), then one row of the differences a - b with intervals and adjusted p-values."""
+        rows = [{"child": label, **comparison_row(c)} for label, c in ((self.a, self.first), (self.b, self.second))]
         diff = {"child": f"{self.a} - {self.b}", "tasks": len(self.first.task_ids)}
         for name, d in self.differences.items():
-            diff.update({name: d.value, f"{name}_lo": d.ci.lo, f"{name}_hi": d.ci.hi, f"{name}_p_holm": d.p_adjusted})
+            value = int(d.value) if name in REGIONS else d.value  # a count's difference is a whole number
+            diff.update({name: value, f"{name}_lo": d.ci.lo, f"{name}_hi": d.ci.hi,
+                         f"{name}_chance_lo": d.chance.lo, f"{name}_chance_hi": d.chance.hi, f"{name}_p": d.p_value,
+                         f"{name}_p_holm": d.p_adjusted, f"{name}_beyond_chance": d.beyond_chance})
         return rows + [diff]
 
     def to_dict(self) -> dict:
@@ -101,7 +117,7 @@ class ChildPair:
             "against_base": {self.a: comparison_summary(self.first), self.b: comparison_summary(self.second)},
             "differences": {name: d.as_dict() for name, d in self.differences.items()},
             "discordant": dict(self.discordant),
-            "family": {"method": "Holm", "tests": len(FAMILY), "alpha": self.options.alpha, "text": self.family},
+            "family": self.family.as_dict() if self.family else None,
             "methods": {"interval": "paired over tasks: Jeffreys-Dirichlet draws of the 8 (base, a, b) coverage "
                                     "cells' shares", "chance": "per task, the two children's counts swapped "
                         "(exchangeable children), enumerated exactly; two-sided p-value"},
@@ -124,15 +140,18 @@ def compare_children(store: str | Path | Store, a: str, b: str, *, base: str = "
 
 
 def children_of_counts(base: TaskCounts, a: TaskCounts, b: TaskCounts, options: CompareOptions,
-                       warnings: Sequence[str] = ()) -> ChildPair:
-    """`compare_children` on counts already aligned on one task set (the same budgets for a and b per task)."""
+                       warnings: Sequence[str] = (), known: Mapping[str, Comparison] | None = None) -> ChildPair:
+    """`compare_children` on counts already aligned on one task set (the same budgets for a and b per task);
+    `known`: comparisons with the base already made, reused where of the same counts (`tables.compared`)."""
     if not (np.array_equal(a.n, b.n) and np.array_equal(a.task_ids, b.task_ids)):
         raise InputError(f"{a.label!r} and {b.label!r} must be counted on the same tasks at the same budgets "
                          "(`shared_counts`) for their counts to be swapped")
-    first, second = compare_counts(base, a, options), compare_counts(base, b, options)
+    first, second = compared(base, a, options, known), compared(base, b, options, known)
     differences, discordant = child_differences(base.c > 0, a.c > 0, b.c > 0, options)
     said = list(warnings) + [f"{c.rl.label} vs {c.base.label}: {w}" for c in (first, second) for w in c.warnings]
-    return ChildPair(base.label, a.label, b.label, first, second, differences, options, discordant, said)
+    pair = ChildPair(base.label, a.label, b.label, first, second, differences, options, discordant, said)
+    pair.family = adjust([(f"the differences {a.label} - {b.label}", [pair])], options.alpha)
+    return pair
 
 
 def child_differences(base_covers, a_covers, b_covers,
@@ -234,13 +253,18 @@ def _central(values: np.ndarray, weights: np.ndarray, confidence: float) -> Inte
     return Interval(float(lo), float(hi))
 
 
-def shared_counts(store: Store, labels: Sequence[str],
-                  options: CompareOptions) -> tuple[dict[str, TaskCounts], list[str]]:
+def shared_counts(store: Store, labels: Sequence[str], options: CompareOptions,
+                  counted: dict[str, TaskCounts] | None = None) -> tuple[dict[str, TaskCounts], list[str]]:
     """Every label's counts on the tasks all of them have (a task one lacks is refused, or dropped with
     `options.allow_missing`, as `align` says), each on its first m samples there, m the fewest any label
     has, when `options.match_budget` and budgets differ: one task set and one budget for a table of several
-    models. Adaptive labels are counted on their own samples (matching would cut a task one stopped early)."""
-    counts = {label: task_counts(store, label) for label in dict.fromkeys(labels)}
+    models. Adaptive labels are counted on their own samples (matching would cut a task one stopped early).
+    `counted` (label -> full counts) is read first and filled: a study counts each label once."""
+    counted = {} if counted is None else counted
+    for label in dict.fromkeys(labels):
+        if label not in counted:
+            counted[label] = task_counts(store, label)
+    counts = {label: counted[label] for label in dict.fromkeys(labels)}
     first, warnings = counts[labels[0]], []
     for label in labels[1:]:
         _, _, dropped = align(first, counts[label], options.allow_missing)
@@ -266,30 +290,4 @@ def _adaptive(store: Store, labels: Sequence[str]) -> list[str]:
     from tether.compare.counts import adaptive_budgets
 
     return adaptive_budgets([(store.root, label) for label in labels])[1]
-
-
-def comparison_summary(c: Comparison) -> dict:
-    """One comparison's Table-cell numbers: counts with chance, rates with intervals, pass@k over the grid."""
-    return {
-        "labels": {"base": c.base.label, "rl": c.rl.label}, "n_tasks": len(c.task_ids), "counts": c.counts.as_dict(),
-        "metrics": {name: {"value": json_number(r.value), "ci": [json_number(r.ci.lo), json_number(r.ci.hi)],
-                           "note": r.note} for name, r in c.rates.items()},
-        "chance": {"S": c.chance.s.as_dict(), "E": c.chance.e.as_dict()},
-        "pass_at_k": {side: {str(int(k)): json_number(v) for k, v in zip(c.k_grid, c.pass_at_k[side])}
-                      for side in ("base", "rl")},
-        "pass_at_k_ci": {side: {str(int(k)): [json_number(lo), json_number(hi)]
-                                for k, lo, hi in zip(c.k_grid, *c.pass_at_k_ci[side])} for side in ("base", "rl")},
-    }
-
-
-def child_row(label: str, c: Comparison) -> dict:
-    """One flat row of a child against its base: counts with chance, rates with intervals, pass@k at the top k."""
-    row = {"child": label, "tasks": len(c.task_ids), **c.counts.as_dict()}
-    for name, rate in c.rates.items():
-        row.update({name: rate.value, f"{name}_lo": rate.ci.lo, f"{name}_hi": rate.ci.hi})
-    for region, level in (("S", c.chance.s), ("E", c.chance.e)):
-        row.update({f"{region}_chance": level.expected, f"{region}_p": level.p_value})
-    row.update({"k": int(c.k_grid[-1]), "base_pass_at_k": float(c.pass_at_k["base"][-1]),
-                "child_pass_at_k": float(c.pass_at_k["rl"][-1])})
-    return row
 

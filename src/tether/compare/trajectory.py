@@ -8,9 +8,11 @@ over the grid, P/S/E/O with what identical models give, SRR/NDR/SDS/NSCR with in
 chance band (`chance_band`).
 
 "The first step whose shrinkage is significant": the first step, in step order, whose S against the base is
-beyond chance after Holm over one family: the S and the E excess test of every step against the base and
-against its previous step (`shrinkage_family`), so a run of checkpoints identical to the base claims shrinkage
-or expansion somewhere in at most alpha of runs, however many steps it has. None, with the reason, otherwise.
+beyond chance after Holm over one family (`tether.compare.tables.adjust`): the S and the E excess test of every
+step against the base and against its previous step, so a run of checkpoints identical to the base claims
+shrinkage or expansion somewhere in at most alpha of runs, however many steps it has. None, with the reason,
+otherwise. In a study (`tether.compare.study`) these tests join the study's one family and the first step is
+read on its adjusted p-values (`first_shrinkage`).
 
 The default options extrapolate nothing (the joint model takes ~20 s per comparison at 1,000 tasks x 1,024
 samples); options with `extrapolate` set give each step's estimates beyond the grid against the base (drawn
@@ -21,18 +23,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tether.compare.children import child_row, comparison_summary, shared_counts
+from tether.compare.children import shared_counts
 from tether.compare.result import CompareOptions, Comparison
 from tether.compare.run import compare_counts
+from tether.compare.tables import Family, adjust, compared, comparison_row, comparison_summary, level_tests
 from tether.errors import InputError
-from tether.metrics import ChanceLevels, holm
 from tether.metrics.uncertainty import json_number
 from tether.store import Store, open_store
 from tether.store.schema import TaskCounts
+
+STEP_TESTS = "S and E of every step against the base and the previous step"  # what a run adds to a family
 
 
 @dataclass
@@ -46,6 +50,11 @@ class Step:
     against_previous: Comparison | None
     p_adjusted: dict[str, float] = field(default_factory=dict)  # "S", "E" (against the base), "S_previous", ...
 
+    def raw_p(self) -> dict[str, float]:
+        """The step's tests: S and E against the base, and against the previous step ("S_previous", "E_previous")."""
+        previous = None if self.against_previous is None else self.against_previous.chance
+        return {**level_tests(self.against_base.chance), **level_tests(previous, "_previous")}
+
     def beyond_chance(self, region: str, alpha: float) -> bool:
         """Whether S or E (against the base; "S_previous" and "E_previous" step to step) is beyond chance after
         the trajectory's Holm."""
@@ -58,7 +67,7 @@ class FirstShrinkage:
 
     step: int | None
     reason: str
-    tests: int  # the Holm family's size
+    p_adjusted: float | None = None  # that step's S against the base; with none, the lowest any step has
 
 
 @dataclass
@@ -72,6 +81,8 @@ class Trajectory:
     first_shrinkage: FirstShrinkage
     base_step: int | None = None  # the step the base stands for, when the caller listed it (e.g. step 0)
     warnings: list[str] = field(default_factory=list)
+    family: Family | None = None  # the family its steps' p-values are adjusted over (its own, or a study's)
+    run: str | None = None  # the training run's name, where known (a study's children record it)
 
     def step(self, number: int) -> Step:
         for found in self.steps:
@@ -79,24 +90,19 @@ class Trajectory:
                 return found
         raise InputError(f"the trajectory has no step {number} (steps: {', '.join(str(s.step) for s in self.steps)})")
 
-    @property
-    def family(self) -> str:
-        return (f"Holm over {self.first_shrinkage.tests} tests (the S and E excess of every step against the base "
-                "and against the previous step)")
-
     def rows(self) -> list[dict]:
-        """The Table 4 layout: one row per step against the base, then the step-to-step S and E."""
+        """The Table 4 layout: one row per step against the base, then its S and E against the previous step."""
         alpha = self.options.alpha
         rows = []
         for s in self.steps:
-            row = {"step": s.step, **child_row(s.label, s.against_base), "previous": s.previous}
-            row.update({"S_p_holm": s.p_adjusted["S"], "E_p_holm": s.p_adjusted["E"],
-                        "S_beyond_chance": s.beyond_chance("S", alpha), "E_beyond_chance": s.beyond_chance("E", alpha)})
+            row = {"run": self.run, "step": s.step, "child": s.label, "base": self.base, "previous": s.previous,
+                   **comparison_row(s.against_base, s.p_adjusted, alpha)}
             if s.against_previous is not None:
                 c = s.against_previous
-                row.update({"S_previous": c.counts.S, "E_previous": c.counts.E,
-                            "S_previous_p_holm": s.p_adjusted["S_previous"],
-                            "E_previous_p_holm": s.p_adjusted["E_previous"]})
+                for region, level in (("S", c.chance.s), ("E", c.chance.e)):
+                    key = f"{region}_previous"
+                    row.update({key: level.observed, f"{key}_chance": level.expected, f"{key}_p": level.p_value,
+                                f"{key}_p_holm": s.p_adjusted[key], f"{key}_beyond_chance": s.beyond_chance(key, alpha)})
             rows.append(row)
         return rows
 
@@ -111,10 +117,11 @@ class Trajectory:
                     "beyond_chance": {k: s.beyond_chance(k, self.options.alpha) for k in s.p_adjusted}}
 
         first = self.first_shrinkage
-        return {"store": self.store, "base": self.base, "base_step": self.base_step,
+        return {"store": self.store, "run": self.run, "base": self.base, "base_step": self.base_step,
                 "steps": [step_dict(s) for s in self.steps],
-                "first_shrinkage": {"step": first.step, "reason": first.reason},
-                "family": {"method": "Holm", "tests": first.tests, "alpha": self.options.alpha, "text": self.family},
+                "first_shrinkage": {"step": first.step, "reason": first.reason,
+                                    "p_adjusted": json_number(first.p_adjusted)},
+                "family": self.family.as_dict() if self.family else None,
                 "settings": {"bootstrap_reps": self.options.bootstrap_reps, "confidence": self.options.confidence,
                              "alpha": self.options.alpha, "seed": self.options.seed,
                              "k_grid": list(self.options.k_grid) if self.options.k_grid else None,
@@ -124,72 +131,56 @@ class Trajectory:
 
 
 def trajectory(store: str | Path | Store, steps: Sequence[tuple[int, str]], *, base: str = "base",
-               options: CompareOptions | None = None) -> Trajectory:
-    """Every checkpoint (step, label) against `base` and against the step before, on the tasks all share at one
-    matched budget; a step labelled `base` is where the run starts (not compared)."""
+               options: CompareOptions | None = None, run: str | None = None,
+               counted: dict[str, TaskCounts] | None = None,
+               known: Mapping[str, Comparison] | None = None) -> Trajectory:
+    """Every checkpoint (step, label) of training run `run` against `base` and against the step before, on the
+    tasks all share at one matched budget; a step labelled `base` is where the run starts (not compared).
+    `counted`: labels' full counts already read (`shared_counts`)."""
     ordered, base_step = _ordered(steps, base)
     options = options or CompareOptions(extrapolate=0)
     opened = open_store(store)
-    counts, warnings = shared_counts(opened, [base] + [label for _, label in ordered], options)
-    found = trajectory_of_counts(counts[base], [(step, counts[label]) for step, label in ordered], options)
-    found.store, found.base_step, found.warnings = str(opened.root), base_step, warnings + found.warnings
+    counts, warnings = shared_counts(opened, [base] + [label for _, label in ordered], options, counted)
+    found = trajectory_of_counts(counts[base], [(step, counts[label]) for step, label in ordered], options, known)
+    found.store, found.base_step, found.run = str(opened.root), base_step, run
+    found.warnings = list(dict.fromkeys(warnings + found.warnings))
     return found
 
 
-def trajectory_of_counts(base: TaskCounts, steps: Sequence[tuple[int, TaskCounts]],
-                         options: CompareOptions) -> Trajectory:
-    """`trajectory` on counts already aligned on one task set, in step order."""
+def trajectory_of_counts(base: TaskCounts, steps: Sequence[tuple[int, TaskCounts]], options: CompareOptions,
+                         known: Mapping[str, Comparison] | None = None) -> Trajectory:
+    """`trajectory` on counts already aligned on one task set, in step order (`known`: comparisons with the base
+    already made, by the child's label, reused where they are of the same counts: `tables.compared`)."""
     between = dataclasses.replace(options, extrapolate=0)
     found, previous, warnings = [], base, []
     for number, counts in steps:
-        against_base = compare_counts(base, counts, options)
+        against_base = compared(base, counts, options, known)
         against_previous = None if previous is base else compare_counts(previous, counts, between)
         found.append(Step(number, counts.label, previous.label, against_base, against_previous))
         warnings += [f"step {number} ({counts.label}) vs {c.base.label}: {line}"
                      for c in (against_base, against_previous) if c is not None for line in c.warnings]
         previous = counts
-    first = shrinkage_family(found, options.alpha)
-    return Trajectory("", base.label, found, options, first, None, list(dict.fromkeys(warnings)))
+    family = adjust([(STEP_TESTS, found)], options.alpha)
+    return Trajectory("", base.label, found, options, first_shrinkage(found, options.alpha), None,
+                      list(dict.fromkeys(warnings)), family)
 
 
-def shrinkage_family(steps: list[Step], alpha: float) -> FirstShrinkage:
-    """Holm over the S and E excess p-values of every step against the base and against its previous step
-    (`holm_family`); each step keeps its adjusted ones (`Step.p_adjusted`); the first step whose S against the
-    base is beyond chance."""
-    adjusted, tests = holm_family([(s.against_base.chance, _chance(s.against_previous)) for s in steps])
-    for s, found in zip(steps, adjusted):
-        s.p_adjusted = found
+
+def first_shrinkage(steps: Sequence[Step], alpha: float) -> FirstShrinkage:
+    """The first step, in step order, whose S against the base is beyond chance on its adjusted p-value (set by
+    the family: `Step.p_adjusted`), as a sentence; else None and the lowest adjusted p any step has."""
     for s in steps:
         if s.beyond_chance("S", alpha):
-            level = s.against_base.chance.s
-            return FirstShrinkage(s.step, f"step {s.step} ({s.label}): S = {level.observed} against "
-                                  f"{level.expected:.1f} [{level.interval[0]}, {level.interval[1]}] for a model "
-                                  f"identical to the base, p = {s.p_adjusted['S']:.2g} after Holm over {tests} tests",
-                                  tests)
+            level, p = s.against_base.chance.s, s.p_adjusted["S"]
+            return FirstShrinkage(s.step, f"support shrinks from step {s.step} ({s.label}): S = {level.observed} "
+                                  f"where a model identical to the base gives {level.expected:.1f} "
+                                  f"[{level.interval[0]}, {level.interval[1]}] (adjusted p {p:.2g})", p)
     if not steps:
-        return FirstShrinkage(None, "no step to compare", 0)
-    lowest = min(steps, key=lambda s: s.p_adjusted["S"])
-    return FirstShrinkage(None, f"no step's shrinkage is beyond chance (p <= {alpha:g}) after Holm over {tests} tests; "
-                          f"the lowest is step {lowest.step}'s, p = {lowest.p_adjusted['S']:.2g}", tests)
-
-
-def holm_family(levels: Sequence[tuple[ChanceLevels, ChanceLevels | None]]) -> tuple[list[dict[str, float]], int]:
-    """Per step, from its chance levels against the base and against its previous step (None: none), the S and
-    E excess p-values adjusted by Holm over all of them ("S", "E", "S_previous", "E_previous"), and how many."""
-    keys, raw = [], []
-    for i, pair in enumerate(levels):
-        for suffix, found in zip(("", "_previous"), pair):
-            if found is not None:
-                keys += [(i, "S" + suffix), (i, "E" + suffix)]
-                raw += [found.s.p_value, found.e.p_value]
-    adjusted: list[dict[str, float]] = [{} for _ in levels]
-    for (i, key), p in zip(keys, holm(raw) if raw else []):
-        adjusted[i][key] = p
-    return adjusted, len(raw)
-
-
-def _chance(comparison: Comparison | None) -> ChanceLevels | None:
-    return None if comparison is None else comparison.chance
+        return FirstShrinkage(None, "no step to compare")
+    lowest = min(steps, key=lambda s: s.p_adjusted.get("S", math.inf))
+    p = lowest.p_adjusted.get("S", math.nan)
+    return FirstShrinkage(None, f"no step's shrinkage is beyond chance (lowest adjusted p {p:.2g}, step "
+                          f"{lowest.step})", p)
 
 
 def chance_band(c: Comparison) -> dict[str, tuple[float, float]]:

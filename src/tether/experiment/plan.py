@@ -147,7 +147,7 @@ def plan_experiment(path: str | Path, throughput: float = defaults.THROUGHPUT,
     if experiment.study:
         plan.notes.append(f"a study: {len(children)} model{'s' if len(children) > 1 else ''} compared with "
                           "their bases on the same tasks and budget, per benchmark, domain and overall "
-                          "(docs/study.md); the likelihood and the report are a pair's and are skipped")
+                          "(docs/study.md); the likelihood is a pair's and is skipped")
     unknown = [part for part, count in counts.items() if count is None]
     if unknown:
         plan.notes.append(f"task count not known offline for {', '.join(unknown)}: the totals leave them out")
@@ -160,7 +160,7 @@ def _stages(experiment: Experiment) -> list[str]:
     stages += [f"grade ({', '.join(experiment.grading.sets)})", "compare (a study)" if study else "compare"]
     if experiment.diagnostics.enabled:
         stages.append(f"diagnose (k {experiment.diagnostics.k})")
-    if experiment.report.enabled and not study:
+    if experiment.report.enabled:
         stages.append("report")
     return stages
 

@@ -74,7 +74,7 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
         if summary.failed:
             raise InputError(f"sampling {label}: {len(summary.failed)} units failed, e.g. {summary.failed[0][1]}; "
                              "re-run to retry them")
-        _mark_checkpoint(store, label, experiment.checkpoint(label))
+        mark_checkpoint(store, label, experiment.checkpoint(label))
         status = "skipped" if summary.samples_written == 0 else "ran"
         if rule:
             note(f"sample {label}", status, f"adaptive: {summary.samples_written} samples written; "
@@ -120,8 +120,8 @@ def run_experiment(path: str | Path, on_stage: Callable[[str, str, str], None] |
 def _study_stages(experiment: Experiment, root: Path, store: str | Path, models: dict[str, str], options, note,
                   progress: ProgressFactory):
     """A file with several models compared with their bases: the study (`tether.compare.study`), kept in
-    ``<store>/compare/`` (study.json, study.csv), then each model's diagnostics; the likelihood and the report
-    are a pair's and say so."""
+    ``<store>/compare/`` (study.json, study.csv), then each model's diagnostics and the study's report
+    (`tether.report.study`); the likelihood is a pair's and says so."""
     from tether.compare.study import Child, compare_study, save_study
     from tether.store import is_remote
 
@@ -138,8 +138,13 @@ def _study_stages(experiment: Experiment, root: Path, store: str | Path, models:
     note("likelihood", "skipped", "disabled in the file" if not experiment.likelihood.enabled else
          "a pair's stage: run `tether likelihood` on a base and one of its models")
     _diagnose_stage(experiment, root, store, models, tuple(experiment.bases + experiment.children), note, progress)
-    note("report", "skipped", "disabled in the file" if not experiment.report.enabled else
-         f"a study's report is not built yet: its tables are in {store}/compare/study.json and study.csv")
+    if experiment.report.enabled:
+        from tether.report.study import build_study_report
+
+        files = build_study_report(study, _resolve(root, experiment.report.out))
+        note("report", "ran", f"written to {files.html}")
+    else:
+        note("report", "skipped", "disabled in the file")
     return study
 
 
@@ -148,8 +153,9 @@ def _noting(note, stage: str) -> Callable[[str], None]:
     return lambda text: note(stage, "ran", text)
 
 
-def _mark_checkpoint(store: str | Path, label: str, checkpoint: tuple[str, int] | None) -> None:
-    """Record `label` as the training run's checkpoint the file names it (`Manifest.checkpoint` reads it)."""
+def mark_checkpoint(store: str | Path, label: str, checkpoint: tuple[str, int] | None) -> None:
+    """Record sampled `label` as the training run's checkpoint (run, step) the file (or `tether sample --run
+    --step`) names it (`Manifest.checkpoint` reads it)."""
     from tether.store import open_store
 
     if checkpoint is None:

@@ -106,8 +106,8 @@ def summary(data: ReportData) -> dict:
         "conclusion": data.overall.conclusion.as_dict(),  # the answer to the question, as the report's heading asks it
         "warnings": list(data.overall.warnings),  # format compliance and the comparison's own, as in the warning box
         "provenance": data.overall.provenance,
-        "overall": _finite(data.overall.to_dict()),
-        "benchmarks": {name: _finite({k: v for k, v in c.to_dict().items() if k != "tasks"})
+        "overall": finite(data.overall.to_dict()),
+        "benchmarks": {name: finite({k: v for k, v in c.to_dict().items() if k != "tasks"})
                        for name, c in data.benchmarks.items()},
         "shifted_tasks": [dataclasses.asdict(t) for t in data.shifted],
         "task_curves": [{"shape": c.shape, "task_id": c.task_id, "region": c.region} for c in data.curves],
@@ -148,14 +148,14 @@ def _spent(found: dict) -> str:
     return text
 
 
-def _finite(value):
+def finite(value):
     """JSON has no NaN: undefined values (a rate with a zero denominator) become null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 
@@ -224,8 +224,8 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
              f"<p class='muted'>store <code>{html.escape(data.store)}</code>; base <b>{html.escape(data.labels[0])}</b>, "
              f"RL <b>{html.escape(data.labels[1])}</b>; tether {__version__}</p>",
              f"<p class='conclusion'>{html.escape(data.overall.conclusion.text)}</p>", _html_warnings(data),
-             "<h2>What produced these numbers</h2>", _html_table(*provenance_table(data), long=True),
-             "<h2>Headline</h2>", _html_table(headline_header(data), headline_rows(data)),
+             "<h2>What produced these numbers</h2>", html_table(*provenance_table(data), long=True),
+             "<h2>Headline</h2>", html_table(headline_header(data), headline_rows(data)),
              ("<p class='muted'>P both solve a task at least once, S only the base, E only RL, O neither. "
               f"SRR = P/(P+S), NDR = E/(P+E), SDS, NSCR as in the paper; {html.escape(_intervals(data))}. "
               "'By chance': the S and E counts two identical models would give on these tasks at these budgets "
@@ -233,28 +233,28 @@ def render_html(data: ReportData, drawn: list[figures.Figure]) -> str:
               "(docs/science.md).</p>"),
              *(f"<p>{html.escape(line)}</p>" for line in inference_lines(data.overall))]
     if data.shows_reward_hacks:
-        parts += ["<h3>Reward-hacking signals</h3>", _html_table(*reward_hack_table(data)),
+        parts += ["<h3>Reward-hacking signals</h3>", html_table(*reward_hack_table(data)),
                   f"<p class='muted'>{html.escape(REWARD_HACK_NOTE)}</p>"]
-    parts.append(by_grader.html_section(data.overall, data.labels, _html_table))
+    parts.append(by_grader.html_section(data.overall, data.labels, html_table))
     for name in ("pass_at_k", "delta_pass_at_k", "task_curves", "regions"):
-        parts.append(_html_figure(by_name.get(name)))
+        parts.append(html_figure(by_name.get(name)))
     parts.append("<h2>Diagnostics</h2>")
     header, diag = table3(data.diagnostics, data.labels)
     if diag:
-        parts.append(_html_table(header, diag))
+        parts.append(html_table(header, diag))
     else:
         parts.append("<p class='muted'>No diagnostics in the store yet: run <code>tether diagnose</code>.</p>")
-    parts.append(_html_figure(by_name.get("diagnostics")))
+    parts.append(html_figure(by_name.get("diagnostics")))
     header, rows = perplexity_table(data.diagnostics, data.labels)
     if rows:
-        parts += ["<h3>Perplexity on reference traces</h3>", _html_table(header, rows)]
+        parts += ["<h3>Perplexity on reference traces</h3>", html_table(header, rows)]
     parts += [f"<p class='muted'><b>{html.escape(note)}</b></p>" if note.startswith("stale")
               else f"<p class='muted'>{html.escape(note)}</p>" for note in data.diagnostics_notes]
-    parts.append(_html_figure(by_name.get("perplexity")))
+    parts.append(html_figure(by_name.get("perplexity")))
     parts += ["<h2>Tasks only one model solves</h2>", _html_shifted(data)]
     if data.likelihood:
-        parts += ["<h2>Each model's chance on the other's tasks</h2>", _html_figure(by_name.get("likelihood")),
-                  _html_table(*likelihood_table(data.likelihood)), _html_forks(data.likelihood)]
+        parts += ["<h2>Each model's chance on the other's tasks</h2>", html_figure(by_name.get("likelihood")),
+                  html_table(*likelihood_table(data.likelihood)), _html_forks(data.likelihood)]
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
 
@@ -268,7 +268,7 @@ def _html_warnings(data: ReportData) -> str:
     return f"<div class='warning'><b>Read before the numbers:</b><ul>{items}</ul></div>"
 
 
-def _html_table(header: list[str], rows: list[list[str]], long: bool = False) -> str:
+def html_table(header: list[str], rows: list[list[str]], long: bool = False) -> str:
     """A table in a box of its own that scrolls sideways when the table is wider than the page; `long`: its
     cells hold long values (paths, hub ids, verifier versions) that wrap anywhere rather than widen the page."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
@@ -277,7 +277,7 @@ def _html_table(header: list[str], rows: list[list[str]], long: bool = False) ->
     return f'<div class="table">{table}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _html_figure(figure: figures.Figure | None) -> str:
+def html_figure(figure: figures.Figure | None) -> str:
     if figure is None:
         return ""
     return (f"<figure class='figure' id='fig-{figure.name}'>{figure.svg}"
@@ -296,7 +296,7 @@ def _html_shifted(data: ReportData) -> str:
         f"<details><summary>{html.escape(t.task_id)}: a correct completion of "
         f"{html.escape(data.labels[0] if t.region == 'S' else data.labels[1])}</summary>"
         f"<pre>{html.escape(t.example)}</pre></details>" for t in data.shifted[:50] if t.example)
-    return _html_table(header, rows) + examples
+    return html_table(header, rows) + examples
 
 
 def likelihood_table(saved: dict) -> tuple[list[str], list[list[str]]]:
@@ -343,30 +343,30 @@ def render_markdown(data: ReportData, drawn: list[figures.Figure]) -> str:
     lines = ["# tether report", "", f"Store `{data.store}`: base `{data.labels[0]}`, RL `{data.labels[1]}`.", "",
              f"**Did RL expand what the model can solve, or only sharpen it?** {data.overall.conclusion.text}", "",
              *[line for w in data.overall.warnings for line in (f"> **Warning:** {w}", "")],
-             "## What produced these numbers", "", *_md_table(*provenance_table(data)), "",
-             "## Headline", "", *_md_table(headline_header(data), headline_rows(data)), "",
+             "## What produced these numbers", "", *md_table(*provenance_table(data)), "",
+             "## Headline", "", *md_table(headline_header(data), headline_rows(data)), "",
              (f"*{_intervals(data)}; 'by chance': what two identical models would give, and the p-value of the "
               "excess, Holm-adjusted over S and E.*"), "",
              *[line for text in inference_lines(data.overall) for line in (text, "")]]
     if data.shows_reward_hacks:
-        lines += ["### Reward-hacking signals", "", *_md_table(*reward_hack_table(data)), "", REWARD_HACK_NOTE, ""]
-    lines += by_grader.markdown_section(data.overall, data.labels, _md_table)
+        lines += ["### Reward-hacking signals", "", *md_table(*reward_hack_table(data)), "", REWARD_HACK_NOTE, ""]
+    lines += by_grader.markdown_section(data.overall, data.labels, md_table)
     for figure in drawn:
         lines += [f"![{figure.title}](figures/{figure.name}.png)", "", f"*{figure.title}*", ""]
     header, diag = table3(data.diagnostics, data.labels)
     if diag:
-        lines += ["## Diagnostics", "", *_md_table(header, diag), ""]
+        lines += ["## Diagnostics", "", *md_table(header, diag), ""]
     header, rows = perplexity_table(data.diagnostics, data.labels)
     if rows:
-        lines += ["### Perplexity on reference traces", "", *_md_table(header, rows), ""]
+        lines += ["### Perplexity on reference traces", "", *md_table(header, rows), ""]
     for note in data.diagnostics_notes:
         lines += [f"**{note}**" if note.startswith("stale") else f"*{note}*", ""]
     lines += ["## Tasks only one model solves", ""]
-    lines += _md_table(["task", "region", "base", "rl", "p", "q", "extracted answer (how found)", "gold"],
+    lines += md_table(["task", "region", "base", "rl", "p", "q", "extracted answer (how found)", "gold"],
                        [[t.task_id, t.region, f"{t.base[0]}/{t.base[1]}", f"{t.rl[0]}/{t.rl[1]}", f"{t.p_value:.2g}",
                          f"{t.q_value:.2g}", _found(t), _short(t.gold)] for t in data.shifted]) if data.shifted else ["None."]
     if data.likelihood:
-        lines += ["", "## Each model's chance on the other's tasks", "", *_md_table(*likelihood_table(data.likelihood))]
+        lines += ["", "## Each model's chance on the other's tasks", "", *md_table(*likelihood_table(data.likelihood))]
     return "\n".join(lines) + "\n"
 
 
@@ -384,7 +384,7 @@ def _short(text: str | None, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     def line(cells):
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 

@@ -32,7 +32,7 @@ class Figure:
     png: bytes
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -43,7 +43,7 @@ def _pyplot():
     return plt
 
 
-def _finish(plt, fig, name: str, title: str) -> Figure:
+def finish(plt, fig, name: str, title: str) -> Figure:
     fig.tight_layout()
     svg, png = io.StringIO(), io.BytesIO()
     # the saved area grows to hold everything drawn (a legend above the panels, a long title, labels
@@ -61,7 +61,7 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> Figure:
-    plt = _pyplot()
+    plt = pyplot()
     rows, cols = _grid(len(benchmarks))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
     for ax, (name, result) in zip(axes.flat, benchmarks.items()):
@@ -84,16 +84,16 @@ def pass_at_k_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str])
         ax.set_ylabel("mean pass@k")
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
-    _legend_above(fig, axes.flat[0])  # one legend for all panels, over none of the curves
+    legend_above(fig, axes.flat[0])  # one legend for all panels, over none of the curves
     options = next(iter(benchmarks.values())).options
-    return _finish(plt, fig, "pass_at_k", f"pass@k per benchmark ({options.confidence:.0%} intervals "
+    return finish(plt, fig, "pass_at_k", f"pass@k per benchmark ({options.confidence:.0%} intervals "
                    f"{INTERVALS[options.intervals]}; a crossover detected by the paired evidence: vertical dashed "
                    "line; dashed curves: the joint model's estimate beyond the samples, where the data identify it)")
 
 
 def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> Figure:
     """RL - base mean pass@k per benchmark, with the paired bootstrap band and the zero line."""
-    plt = _pyplot()
+    plt = pyplot()
     rows, cols = _grid(len(benchmarks))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), squeeze=False)
     for ax, (name, result) in zip(axes.flat, benchmarks.items()):
@@ -109,7 +109,7 @@ def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> 
     for ax in list(axes.flat)[len(benchmarks):]:
         ax.set_visible(False)
     options = next(iter(benchmarks.values())).options
-    return _finish(plt, fig, "delta_pass_at_k",
+    return finish(plt, fig, "delta_pass_at_k",
                    f"Difference in mean pass@k (RL − base): paired pointwise {options.confidence:.0%} intervals (dark) "
                    f"and the simultaneous {options.confidence:.0%} band over the k grid (light; a difference is beyond "
                    f"chance only outside it), intervals {INTERVALS[options.intervals]}; below 0 the base leads")
@@ -118,7 +118,7 @@ def delta_figure(benchmarks: dict[str, Comparison], labels: tuple[str, str]) -> 
 def task_curves_figure(curves: list[TaskCurve], labels: tuple[str, str]) -> Figure | None:
     if not curves:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 2.8), squeeze=False)
     for ax, curve in zip(axes.flat, curves):
         for key, label, values in (("base", labels[0], curve.base), ("rl", labels[1], curve.rl)):
@@ -128,8 +128,8 @@ def task_curves_figure(curves: list[TaskCurve], labels: tuple[str, str]) -> Figu
         ax.set_title(_wrapped(f"{curve.shape}: {curve.task_id} ({curve.region})"), fontsize=8)
         ax.set_xlabel("k (samples)")
         ax.set_ylabel("pass@k")
-    _legend_above(fig, axes.flat[0])
-    return _finish(plt, fig, "task_curves", "Three tasks, three shapes: preservation, expansion, shrinkage")
+    legend_above(fig, axes.flat[0])
+    return finish(plt, fig, "task_curves", "Three tasks, three shapes: preservation, expansion, shrinkage")
 
 
 def _wrapped(title: str, width: int = 44) -> str:
@@ -139,7 +139,7 @@ def _wrapped(title: str, width: int = 44) -> str:
     return "\n".join(textwrap.wrap(title, width, break_long_words=True, break_on_hyphens=False)) or title
 
 
-def _legend_above(fig, ax) -> None:
+def legend_above(fig, ax) -> None:
     handles, names = ax.get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(names), fontsize=8,
                frameon=False)
@@ -148,7 +148,7 @@ def _legend_above(fig, ax) -> None:
 def regions_figure(benchmarks: dict[str, Comparison]) -> Figure:
     """Stacked P/S/E/O shares per benchmark; every count is written: on its segment when there is room,
     and all four right of the bar."""
-    plt = _pyplot()
+    plt = pyplot()
     names = list(benchmarks)
     lines = sum(_wrapped(n, 28).count("\n") + 1 for n in names)
     fig, ax = plt.subplots(figsize=(8.0, 1.0 + 0.3 * lines + 0.2 * len(names)))
@@ -175,7 +175,7 @@ def regions_figure(benchmarks: dict[str, Comparison]) -> Figure:
     ax.set_xlabel("share of tasks")
     ax.invert_yaxis()
     ax.legend(ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=7, frameon=False)
-    return _finish(plt, fig, "regions", "Support regions per benchmark (task counts on the bars and right of "
+    return finish(plt, fig, "regions", "Support regions per benchmark (task counts on the bars and right of "
                    "them; a black tick marks where S and E would end for two identical models)")
 
 
@@ -184,7 +184,7 @@ def diagnostics_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figur
                if any(r.metric == m and r.benchmark == "all" for r in rows)]
     if not metrics:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.6), squeeze=False)
     values = {(r.model, r.metric): r.value for r in rows if r.benchmark == "all" and r.group == "all"}
     ks = {r.k for r in rows if r.metric == "avg_at_k" and r.benchmark == "all" and r.model in labels}
@@ -197,7 +197,7 @@ def diagnostics_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figur
             if not math.isnan(h):
                 ax.text(i, h, f"{h:.3f}", ha="center", va="bottom", fontsize=7)
         ax.set_title(titles[metric])
-    return _finish(plt, fig, "diagnostics", "avg@k and entropies: sharper answers, and how local randomness moved")
+    return finish(plt, fig, "diagnostics", "avg@k and entropies: sharper answers, and how local randomness moved")
 
 
 def perplexity_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure | None:
@@ -205,7 +205,7 @@ def perplexity_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure
     groups = [g for g in ("all", *REGIONS) if any((label, g) in found for label in labels)]
     if not groups:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(groups), 2.6))
     width = 0.38
     for j, (key, label) in enumerate(zip(("base", "rl"), labels)):
@@ -215,7 +215,7 @@ def perplexity_figure(rows: list[Diagnostic], labels: tuple[str, str]) -> Figure
     ax.set_yscale("log")
     ax.set_ylabel("perplexity per token (log)")
     ax.legend(fontsize=7, frameon=False)
-    return _finish(plt, fig, "perplexity", "Perplexity on reference traces, by the task's support region")
+    return finish(plt, fig, "perplexity", "Perplexity on reference traces, by the task's support region")
 
 
 def likelihood_figure(saved: dict | None) -> Figure | None:
@@ -226,7 +226,7 @@ def likelihood_figure(saved: dict | None) -> Figure | None:
     tasks = [t for t in saved["tasks"] if t["region"] in ("E", "S")] or saved["tasks"]
     if not tasks:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 1.0 + 0.28 * len(tasks)))
     shown = [t for t in tasks if t["reachable"] in ("estimated", "few completions") and t["q_hat"] > 0]
     floor = min([math.log10(t["ci"][0]) for t in shown if t["ci"][0] and t["ci"][0] > 0]
@@ -247,7 +247,7 @@ def likelihood_figure(saved: dict | None) -> Figure | None:
                   fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("log10 estimated P(correct) of the model that never solved the task")
-    return _finish(plt, fig, "likelihood", "Each model's chance on the tasks only the other solved (importance "
+    return finish(plt, fig, "likelihood", "Each model's chance on the tasks only the other solved (importance "
                    "sampling over both models' samples, 95% CI); dashed: the detection bound at the run's k; dotted: "
                    "the bound at 10x the budget (above it: rare but reachable); x: every correct completion lies "
                    "outside the model's nucleus; square: weights too uneven for an estimate")

@@ -3,7 +3,8 @@
 Left: SRR, NDR and NSCR against the step, each with its interval (shaded) and the band a model identical to
 the base would show (`chance_band`: grey, hatched), the first step whose shrinkage is significant marked.
 Right: mean pass@k at several k against the step (the base at the run's start), with intervals; where the
-comparison extrapolated (`CompareOptions.extrapolate`), the estimated k dashed. Not wired into the HTML report.
+comparison extrapolated (`CompareOptions.extrapolate`), the estimated k dashed. The study report
+(`tether.report.study`) shows it per training run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tether.compare.trajectory import Trajectory, chance_band
-from tether.report.figures import Figure, _finish, _legend_above, _pyplot
+from tether.report.figures import Figure, finish, legend_above, pyplot
 
 RATE_COLOURS = {"srr": "#55a868", "ndr": "#8172b3", "nscr": "#c44e52"}
 RATE_NAMES = {"srr": "SRR", "ndr": "NDR", "nscr": "NSCR"}
@@ -22,7 +23,7 @@ SHOWN_K = 4  # pass@k lines by default: this many k of the grid, spread from its
 
 def trajectory_figure(found: Trajectory, ks: Sequence[int] | None = None) -> Figure:
     """Rates with chance bands, and pass@k at `ks` (default: a few k of the grid), against the step."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (rates, passk) = plt.subplots(1, 2, figsize=(8.4, 3.0))
     steps = np.array([s.step for s in found.steps], dtype=float)
     for name, colour in RATE_COLOURS.items():
@@ -41,9 +42,9 @@ def trajectory_figure(found: Trajectory, ks: Sequence[int] | None = None) -> Fig
     rates.axhline(0, color="#cccccc", linewidth=0.6)
     rates.set_xlabel("step")
     rates.set_ylabel(f"rate against {found.base}")
-    _legend_above(fig, rates)
+    legend_above(fig, rates)
     _pass_at_k(passk, found, ks)
-    return _finish(plt, fig, "trajectory", f"{found.base} over its checkpoints: support rates and pass@k by step")
+    return finish(plt, fig, "trajectory", f"{found.base} over its checkpoints: support rates and pass@k by step")
 
 
 def _pass_at_k(ax, found: Trajectory, ks: Sequence[int] | None) -> None:
