@@ -17,11 +17,6 @@ from .holds import holds  # noqa: F401  (the fixture)
 from .servers import SMOLLM2_FIXTURES, EarlyStart
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the hub, ever: the tests use what they build or packages ship
-# bytecode caches (in __pycache__/, ignored by git) even where PYTHONDONTWRITEBYTECODE is set: the suite starts
-# a hundred Python processes (commands, kill tests, workers, servers), each of which would otherwise compile
-# tether's modules anew, and pytest rewrites every test module again on each run
-sys.dont_write_bytecode = False
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # torch on one thread, here and in every process the tests start: the suite's models are tiny and gain
 # nothing from a second thread, while the servers prepared in the background (tests/servers.py) use the
