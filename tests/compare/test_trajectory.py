@@ -1,7 +1,6 @@
 """A training run over its checkpoints (Table 4): the first step whose shrinkage is significant, the null, a store."""
 
 import json
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from tether.report.trajectory import trajectory_figure
 from tether.store import TaskCounts
 
 from ..conftest import graded_rows, write_jsonl
+from .test_study import Member  # a family member holding only p-values
 
 OPTIONS = CompareOptions(bootstrap_reps=100, extrapolate=0)
 
@@ -58,17 +58,6 @@ def test_a_run_that_never_shrinks_says_why():
     assert found.first_shrinkage.step is None
     lowest = min(s.p_adjusted["S"] for s in found.steps)
     assert found.first_shrinkage.reason.startswith(f"no step's shrinkage is beyond chance (lowest adjusted p {lowest:.2g}")
-
-
-@dataclass
-class Member:
-    """A family member holding the p-values a step's comparisons give (`Step.raw_p`, without the comparisons)."""
-
-    raw: dict[str, float]
-    p_adjusted: dict[str, float] = field(default_factory=dict)
-
-    def raw_p(self) -> dict[str, float]:
-        return self.raw
 
 
 def test_checkpoints_identical_to_the_base_claim_anything_at_most_alpha_of_the_time():
