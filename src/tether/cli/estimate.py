@@ -22,6 +22,7 @@ from tether.cli.shell import (
     names,
     stdout,
 )
+from tether.cli.spellings import OldBaseUrl, OldDevice, OldThreads, said_engine_flags
 from tether.errors import TetherError
 
 Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
@@ -78,9 +79,9 @@ def diagnose_cmd(
     batch_size: Annotated[int, typer.Option(help="Completions per scoring call.")] = defaults.SCORING_BATCH,
     as_json: Json = False,
     model: Annotated[list[str] | None, typer.Option(hidden=True, help="Deprecated spelling of --scorer.")] = None,
-    device: Annotated[str | None, typer.Option(hidden=True, help="Deprecated: -o device=...")] = None,
-    threads: Annotated[int | None, typer.Option(hidden=True, help="Deprecated: -o threads=N.")] = None,
-    base_url: Annotated[str | None, typer.Option(hidden=True, help="Deprecated: -o base_url=URL.")] = None,
+    device: OldDevice = None,
+    threads: OldThreads = None,
+    base_url: OldBaseUrl = None,
 ) -> None:
     """avg@k, answer entropy, token entropy and perplexity on reference traces; stored and printed as the paper's Table 3."""
     from tether.cli.render import render_diagnostics
@@ -94,10 +95,7 @@ def diagnose_cmd(
                                 "complete)"):
         if model:
             deprecated("--model", "--scorer")
-        old = {"device": device, "threads": threads, "base_url": base_url}
-        for flag, value in old.items():
-            if value is not None:
-                deprecated(f"--{flag.replace('_', '-')}", f"-o {flag}=…")
+        old = said_engine_flags(device=device, threads=threads, base_url=base_url)
         section = from_flags(DiagnosticsSection, k=k, token_entropy=token_entropy, batch_size=batch_size,
                              traces=str(traces) if traces is not None else None)
         opened = open_store(store)
@@ -107,7 +105,7 @@ def diagnose_cmd(
         # -o is checked against each label's engine before anything runs
         options = {name: parse_engine_options(scoring_engine_name(opened, name, engine), option) if option else {}
                    for name in labels}
-        shared = {"batch_size": section.batch_size, **{key: value for key, value in old.items() if value is not None}}
+        shared = {"batch_size": section.batch_size, **old}
         result = diagnose(opened, labels, k=section.k, token_entropy_on=section.token_entropy,
                           engines=lambda name: sampling_engine(opened, name, scorers.get(name), engine,
                                                                **{**shared, **options[name]}),

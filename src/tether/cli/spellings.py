@@ -55,18 +55,25 @@ def store_argument(positional: str | None, old: str | None, command: str) -> str
     return positional
 
 
-def old_engine_flags(engine: str, **given) -> dict:
-    """The engine options given as the old flags (named by their option: ``base_url=...``), each said once;
-    as before, those engine `engine` does not take are left out."""
-    from tether.engines import engine_options
+def said_engine_flags(**given) -> dict:
+    """The engine options given as old flags (named by their option: ``base_url=...``), each said once in the
+    words of the vocabulary's table of old spellings (`tether.cli.vocabulary.DEPRECATED`)."""
+    from tether.cli.vocabulary import DEPRECATED, DEPRECATED_IN
 
     options = {}
     for flag, option in ENGINE_FLAGS.items():
         value = given.get(option)
         if value is not None:
-            deprecated(flag, f"-o {option}={'KEY' if option == 'api_key' else 'VALUE'}")
+            deprecated(flag, DEPRECATED.get(flag) or DEPRECATED_IN["sample", flag])  # --batch-size: sample's only
             options[option] = value
-    return engine_options(engine, options)
+    return options
+
+
+def old_engine_flags(engine: str, **given) -> dict:
+    """`said_engine_flags`, leaving out, as before, those engine `engine` does not take."""
+    from tether.engines import engine_options
+
+    return engine_options(engine, said_engine_flags(**given))
 
 
 def old_workers(workers: int, ray_workers: int | None) -> int:
