@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from tether.errors import InputError
 from tether.ingest.jsonl import jsonl_rows
 
-FORMATS = ("auto", "tether", "lm-eval", "lighteval")
+FORMATS = ("auto", "tether", "lm-eval", "lighteval", "verl")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class HarnessOptions:
     filter: str | None = None  # lm-eval: default the file's first filter
     verifier: str = "math"
     benchmark: str | None = None  # every document's benchmark: default the task the file names (`lm_eval_task`)
+    correct_threshold: float | None = None  # verl: a score at least this is correct (`tether.ingest.verl`)
+    id_key: str | None = None  # verl: the field of a line holding its prompt's id (default: a hash of the prompt)
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,20 @@ class HarnessFile:
 
 
 def detect_format(path: Path) -> str:
-    """``lm-eval``, ``lighteval`` or ``tether`` (tether's own row format) from the file's first record."""
+    """``lm-eval``, ``lighteval``, ``verl`` or ``tether`` (tether's own row format) from the file's first record; a
+    folder is verl's (its validation dumps, one file per step)."""
+    from tether.ingest.verl import is_verl_record
+
+    if path.is_dir():
+        return "verl"
     name = path.name.lower()
     try:
         if name.endswith(".parquet"):
             return "lighteval" if {"doc", "model_response", "metric"} <= set(pq.read_schema(path).names) else "tether"
         if name.endswith((".jsonl", ".json", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
             first = next((record for _, record in jsonl_rows(path)), None)
+            if is_verl_record(first):
+                return "verl"
             return "lm-eval" if isinstance(first, dict) and {"doc_id", "resps"} <= set(first) else "tether"
     except (InputError, pa.ArrowInvalid, OSError):
         pass  # not readable as either harness's file: tether's own reader says precisely what is wrong

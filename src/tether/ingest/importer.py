@@ -4,11 +4,14 @@ Rows come validated from `tether.ingest.read`; nothing is written unless every r
 Imported grades become verdicts of the verifier ``imported``, bound to the text they graded (the
 completion's hash, where the row has one). A harness file (lm-eval, lighteval)
 also brings each document's prompt and gold answer, stored as the label's tasks so that
-`tether grade` needs no ``--tasks``.
+`tether grade` needs no ``--tasks``. verl's validation dumps bring one label per training step, each
+recorded in the manifest as that run's checkpoint; steps already in the store are left as they are, so
+importing the folder again as training goes on adds only the new steps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import warnings
@@ -61,8 +64,11 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
     `label`, when given, labels every row (default: each row's ``model``). Rows without
     ``sample_idx`` are numbered per task in file order, after the samples the store already holds
     for that task and label. A (label, task_id, sample_idx) already in the store is an error.
-    `format` is ``tether``, ``lm-eval``, ``lighteval`` or ``auto``; `harness` picks a harness
-    file's metric and filter. `model=` is the deprecated name of `label`.
+    `format` is ``tether``, ``lm-eval``, ``lighteval``, ``verl`` or ``auto``; `harness` picks a harness
+    file's metric and filter. For verl's dumps (`path` a folder of them, or one), `label` names the training
+    run (default: the folder's name) and each step becomes label ``<label>-<step>``, its step recorded in the
+    manifest (`Manifest.checkpoint`); steps already in the store are skipped, with a note. `model=` is the
+    deprecated name of `label`.
     """
     if model is not None:
         warnings.warn("import_samples(model=...) is deprecated; use label=...", DeprecationWarning, stacklevel=2)
@@ -72,6 +78,8 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
         raise InputError(f"{rows.path}: no rows to import")
     target = open_store(store, create=True)
     with target.writing(rows.labels, "tether import"):  # numbering after the store's samples needs them still
+        if rows.checkpoints:
+            rows = _new_steps(rows, target)
         table = _numbered(rows, target)
         _check_not_in_store(rows.path, table, target)
         name = new_shard_name("import")
@@ -84,7 +92,11 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
                 shards.append(Shard("verdicts", label, _verdicts_table(part, version), name))
             if rows.tasks:
                 shards.append(Shard("tasks", label, _tasks_table(rows, label, harness.verifier), name))
-        written = target.write(shards)
+        written = target.write(shards) if shards else []  # none: every step of a run was in the store already
+        if rows.checkpoints:
+            with target.changing_manifest() as manifest:
+                for label in rows.labels:
+                    manifest.mark_imported_checkpoint(label, *rows.checkpoints[label])
     target.record_event("import", file=str(rows.path), models=rows.labels, rows=table.num_rows, shard=name,
                         format=rows.format, notes=rows.notes, decoding=rows.decoding)
     return ImportSummary(
@@ -98,6 +110,17 @@ def import_samples(path: str | Path, store: str | Path | Store, label: str | Non
         format=rows.format,
         notes=tuple(rows.notes),
     )
+
+
+def _new_steps(rows: GradedRows, store: Store) -> GradedRows:
+    """A training run's rows without the steps (labels) whose samples the store holds already, said in a note."""
+    held = [label for label in rows.labels if label in set(store.labels("samples"))]
+    if not held:
+        return rows
+    kept = pc.invert(pc.is_in(rows.table.column("model"), value_set=pa.array(held, pa.string())))
+    note = f"already in the store, left as they are: {', '.join(held)}"
+    return dataclasses.replace(rows, table=rows.table.filter(kept), notes=[*rows.notes, note],
+                               checkpoints={k: v for k, v in rows.checkpoints.items() if k not in held})
 
 
 def _numbered(rows: GradedRows, store: Store) -> pa.Table:
@@ -170,8 +193,12 @@ def _tasks_table(rows: GradedRows, label: str, verifier: str) -> pa.Table:
 
 
 def _file_digest(path: Path) -> str:
+    """The file's content hash; a folder's (verl's dumps): of its files' names and contents, in name order."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    for file in sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]:
+        if path.is_dir():
+            digest.update(file.name.encode() + b"\0")
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()[:16]

@@ -10,7 +10,8 @@ is reported as ``FILE:LINE: what is wrong``, for the first row that has one.
 Files are read column-wise (`tether.ingest.columnar`: Arrow for Parquet and for JSONL where it reads
 as JSON does), typed (`tether.ingest.fields`) and checked (`tether.ingest.rules`) a column at a
 time; `fields` reads and checks only some (`tether compare` counts with four). Files written by
-lm-eval or lighteval are converted to these rows first (`tether.ingest.harness`).
+lm-eval or lighteval are converted to these rows first (`tether.ingest.harness`), and verl's validation
+dumps (a folder of them, one label per step) by `tether.ingest.verl`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tether.ingest.columnar import Columns, read_columns, rows_columns
 from tether.ingest.fields import FIELDS, TYPES, Typed, type_column, type_values
 from tether.ingest.harness import FORMATS, HarnessOptions, HarnessTask, detect_format, read_harness
 from tether.ingest.rules import first_problem
+from tether.ingest.verl import read_verl
 from tether.store.schema import check_label
 
 KNOWN_FIELDS = set(FIELDS)
@@ -48,6 +50,7 @@ class GradedRows:
     tasks: dict[str, HarnessTask] = field(default_factory=dict)  # from a harness file: each document's gold
     notes: list[str] = field(default_factory=list)  # what a harness conversion chose
     decoding: dict = field(default_factory=dict)  # a harness file's generation settings, as it states them
+    checkpoints: dict[str, tuple[str, int]] = field(default_factory=dict)  # verl: label -> (training run, step)
 
     @property
     def labels(self) -> list[str]:
@@ -62,20 +65,26 @@ def read_graded_rows(path: str | Path, label: str | None = None, default_label: 
 
     `label`, when given, is every row's label (a row whose ``model`` names another is an error);
     `default_label` labels only the rows that name none. `format` is ``tether`` (the rows of
-    docs/import.md), ``lm-eval``, ``lighteval`` or ``auto`` (told from the file's first record).
-    `fields` (default: all) are the fields read and checked, and the table's columns; ``model``
+    docs/import.md), ``lm-eval``, ``lighteval``, ``verl`` or ``auto`` (told from the file's first record;
+    a folder is verl's validation dumps, whose rows are labelled ``<label>-<step>``, `label` naming the
+    training run: default the folder's name). `fields` (default: all) are the fields read and checked, and the table's columns; ``model``
     and ``task_id`` always are.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if not path.is_file() and not (path.is_dir() and format in ("auto", "verl")):
+        raise InputError(f"{path}: no such file")
     for given in (label, default_label):
         if given is not None:
             check_label(given)
     wanted = [name for name in _COLUMNS if fields is None or name in fields or name in ("model", "task_id")]
     fmt = detect_format(path) if format == "auto" else format
+    if fmt != "verl" and (harness.correct_threshold is not None or harness.id_key is not None):
+        raise InputError(f"{path}: --correct-threshold and --columns id= read verl's validation dumps; this is "
+                         f"{'an' if fmt == 'lm-eval' else 'a'} {fmt} file")
+    if fmt == "verl":
+        return _verl(path, label or default_label, harness, wanted)
     if fmt == "tether":
         return _validated(path, read_columns(path, [f for f in FIELDS if f in wanted]), label, default_label, wanted)
     converted = read_harness(path, fmt, harness)
@@ -84,6 +93,14 @@ def read_graded_rows(path: str | Path, label: str | None = None, default_label: 
     rows = _validated(path, rows_columns(converted.rows, [f for f in FIELDS if f in wanted], str(path)), label,
                       default_label, wanted)
     rows.format, rows.tasks, rows.notes, rows.decoding = fmt, converted.tasks, converted.notes, converted.decoding
+    return rows
+
+
+def _verl(path: Path, run: str | None, harness: HarnessOptions, wanted: Sequence[str]) -> GradedRows:
+    """verl's validation dumps (a folder, or one step's file): `run` names the training run, each step a label."""
+    dump = read_verl(path, run, harness)
+    rows = _validated(path, rows_columns(dump.rows, [f for f in FIELDS if f in wanted], str(path)), None, None, wanted)
+    rows.format, rows.tasks, rows.notes, rows.checkpoints = "verl", dump.tasks, dump.notes, dump.checkpoints
     return rows
 
 
