@@ -5,7 +5,8 @@ prompts per step, group size, learning rate held constant, Adam without weight d
 coefficient as TRL's ``beta``, clip as ``epsilon``, epochs as ``num_iterations``, temperature 1,
 ``max_tokens`` as ``max_completion_length``, group-normalised advantages, per-sequence token
 means) and the same 0/1 reward (the `lab_sum` verifier), on CPU, and saves a standard
-checkpoint. `LabConfig(trainer="trl")` selects it; `benchmarks/trainer.py` compares it with the
+checkpoint; `trl_trainer` builds the same trainer untrained, to attach callbacks to (the lab proof of
+`tether.experiment.training`). `LabConfig(trainer="trl")` selects it; `benchmarks/trainer.py` compares it with the
 lab's own trainer. Needs ``pip install trl``.
 """
 
@@ -23,6 +24,19 @@ from tether.tasks import sums
 def train_trl_grpo(base_dir: str | Path, targets: list[int], config: GRPOConfig, out_dir: str | Path,
                    on_step=None) -> GRPOResult:
     """RL-tune the model in `base_dir` on prompts N in `targets` with TRL; save the policy to `out_dir`."""
+    from transformers import AutoTokenizer
+
+    trainer, result = trl_trainer(base_dir, targets, config, out_dir, on_step)
+    trainer.train()
+    trainer.model.eval().save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(base_dir).save_pretrained(out_dir)
+    return result
+
+
+def trl_trainer(base_dir: str | Path, targets: list[int], config: GRPOConfig, out_dir: str | Path, on_step=None,
+                save_every: int | None = None):
+    """(TRL's `GRPOTrainer` with the lab's settings, not yet trained; the `GRPOResult` its steps fill). With
+    `save_every`, it saves a checkpoint every that many steps into ``out_dir/.trl/checkpoint-<step>``."""
     try:
         from datasets import Dataset
         from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
@@ -53,14 +67,11 @@ def train_trl_grpo(base_dir: str | Path, targets: list[int], config: GRPOConfig,
         beta=config.kl_coef, epsilon=config.clip, num_iterations=config.epochs,
         max_completion_length=config.max_tokens, temperature=config.temperature, top_p=1.0, top_k=0,
         loss_type="grpo", scale_rewards="group", seed=config.seed, use_cpu=True, bf16=False, report_to="none",
-        save_strategy="no", logging_steps=1, disable_dropout=True, shuffle_dataset=False,
-        disable_tqdm=True,
+        save_strategy="steps" if save_every else "no", save_steps=save_every or 500, save_only_model=True,
+        logging_steps=1, disable_dropout=True, shuffle_dataset=False, disable_tqdm=True,
     )
     trainer = GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(base_dir), reward_funcs=reward, args=arguments,
                           train_dataset=Dataset.from_dict({"prompt": prompts}), processing_class=tokenizer,
                           callbacks=[Steps()])
     trainer.remove_callback(PrinterCallback)  # the lab reports its own progress
-    trainer.train()
-    trainer.model.eval().save_pretrained(out_dir)
-    AutoTokenizer.from_pretrained(base_dir).save_pretrained(out_dir)
-    return result
+    return trainer, result
