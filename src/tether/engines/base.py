@@ -33,6 +33,7 @@ import numpy as np
 
 from tether import defaults
 from tether.errors import InputError
+from tether.tasks.images import Image
 from tether.tasks.task import Messages
 
 SEED_BITS = 31  # llama.cpp takes uint32 seeds, others int64: 31 bits suit every server
@@ -81,6 +82,7 @@ class Request:
     prompt: str | Messages
     seeds: tuple[int, ...]
     decoding: Decoding
+    images: tuple[Image, ...] = field(default=(), compare=False, repr=False)  # the bytes of the prompt's images
 
     @property
     def n(self) -> int:

@@ -34,6 +34,7 @@ import httpx
 import numpy as np
 from pydantic import Field
 
+from tether.engines import vision
 from tether.engines.base import TEMPLATE, Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
 from tether.http import OpenAIClient, ServerError, permanent_error
@@ -106,6 +107,7 @@ class OpenAICompatibleEngine:
         yield from self._stream(self._generate_all(list(requests)))
 
     def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
+        vision.refuse_images(prompts)
         return self._run(self._score_all(list(prompts), list(completions)))
 
     def sequence_scores(self, prompts: Sequence[str | Messages], completions: Sequence[str], decoding: Decoding,
@@ -114,6 +116,7 @@ class OpenAICompatibleEngine:
         model, so exact only at temperature 1 and top_p 1 (a server's top-k log-probabilities can neither
         renormalise a tempered distribution nor decide the nucleus); the end-of-sequence token is scored
         through its text, which needs the model's tokenizer (`tokenizer`)."""
+        vision.refuse_images(prompts)
         if decoding.temperature != 1 or decoding.top_p < 1:
             raise InputError(f"an OpenAI-compatible server's echoed log-probabilities are the raw model's; scoring at "
                              f"temperature {decoding.temperature:g} and top_p {decoding.top_p:g} needs the whole "
@@ -220,7 +223,8 @@ class OpenAICompatibleEngine:
 
         async def run(seeds: tuple[int, ...]) -> list[Completion]:
             async with limit:
-                return await self._call(client, request.prompt, request.decoding, len(seeds), seeds[0])
+                return await self._call(client, request.prompt, request.decoding, len(seeds), seeds[0],
+                                        images=request.images)
 
         try:
             parts = await asyncio.gather(*(run(chunk) for chunk in chunks))
@@ -230,15 +234,16 @@ class OpenAICompatibleEngine:
             return Result(request, error=str(exc))
         return Result(request, [c for part in parts for c in part])
 
-    async def _call(self, client, prompt, decoding: Decoding, n: int, seed: int, check_count: bool = True):
+    async def _call(self, client, prompt, decoding: Decoding, n: int, seed: int, check_count: bool = True,
+                    images: Sequence = ()):
         endpoint = self._endpoint(prompt)
         body = {"model": self.model, "n": n, "seed": seed, "temperature": decoding.temperature,
                 "top_p": decoding.top_p, "max_tokens": decoding.max_tokens}
         if decoding.stop:
             body["stop"] = list(decoding.stop)
         chat = endpoint == "chat"
-        if chat:
-            body["messages"] = _messages(prompt)
+        if chat:  # image parts as data URLs (tether.engines.vision)
+            body["messages"] = vision.openai_messages(prompt, images)
         else:
             body["prompt"] = self.render(prompt)
 
@@ -261,6 +266,10 @@ class OpenAICompatibleEngine:
         ]
 
     def _endpoint(self, prompt) -> str:
+        if vision.has_images(prompt):  # images go as chat image parts only
+            if self.api == "completions":
+                raise InputError("a prompt with images needs /v1/chat/completions: -o api=chat (or auto)")
+            return "chat"
         if self.api != "auto":
             if self.api == "completions" and not isinstance(prompt, str) and self.tokenizer is None:
                 if self.template != "plain":

@@ -36,6 +36,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from tether.engines import vision
 from tether.engines.base import (
     REVISION,
     TEMPLATE,
@@ -56,6 +57,8 @@ class TransformersEngine:
     """A local Hugging Face model (a folder, a hub id, or a GGUF file inside a folder)."""
 
     name = "transformers"
+    processor = None  # a vision-language model's processor (tether.engines.vision); None for a text model
+    image_source = None  # scoring's images (digest -> bytes), lent by the stage that scores from a store
 
     def __init__(
         self,
@@ -88,23 +91,51 @@ class TransformersEngine:
             extra["revision"] = revision
         self.revision = revision
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.model_id, padding_side="left", **extra)
-            self.model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.torch_dtype, **extra)
+            if not gguf_file and vision.is_vision_model(self.model_id, extra):
+                self.processor, self.tokenizer, self.model = vision.load(self.model_id, self.torch_dtype, extra)
+            else:
+                self.tokenizer = AutoTokenizer.from_pretrained(self.model_id, padding_side="left", **extra)
+                self.model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.torch_dtype, **extra)
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot load model {self.model_id!r}: {first}") from None
         self.model.to(self.device).eval()
         self.eos_ids = _eos_ids(self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id)
         # the positions the model was built for, prompt and completion together (tether.sampling.limits)
-        self.max_context: int | None = (getattr(self.model.config, "max_position_embeddings", None)
-                                        or getattr(self.model.config, "n_positions", None))
+        self.max_context: int | None = vision.max_context(self.model.config)
         self.on_batch: BatchProgress | None = None
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
+    @classmethod
+    def live(cls, model, tokenizer, *, model_id: str, template: str = "auto",
+             batch_size: int = 32) -> TransformersEngine:
+        """An engine over a model and tokenizer already in memory (a trainer's policy, mid-training): nothing
+        is loaded, moved or converted, torch's threads are left as they are, and `close` leaves the model
+        alone. The caller sets the model's mode (eval to sample). `model_id` names it in the manifest (a live
+        model has no folder whose weights could be digested)."""
+        import copy
+
+        engine = cls.__new__(cls)
+        engine.model_id, engine.template, engine.batch_size = str(model_id), template, batch_size
+        engine.revision, engine.processor, engine.threads, engine.on_batch = None, None, None, None
+        parameter = next(model.parameters())
+        engine.model, engine.device, engine.torch_dtype = model, str(parameter.device), parameter.dtype
+        engine.tokenizer = tokenizer
+        if tokenizer.padding_side != "left" or tokenizer.pad_token_id is None:  # the trainer's own stays as it is
+            engine.tokenizer = copy.deepcopy(tokenizer)
+            engine.tokenizer.padding_side = "left"
+            if engine.tokenizer.pad_token_id is None:
+                engine.tokenizer.pad_token = engine.tokenizer.eos_token
+        engine.eos_ids = _eos_ids(model.generation_config.eos_token_id or tokenizer.eos_token_id)
+        engine.max_context = vision.max_context(model.config)
+        return engine
+
     # -- protocol ------------------------------------------------------------------
 
     def render(self, prompt: str | Messages) -> str:
+        if self.processor is not None:
+            return vision.render(prompt, self.processor, self.template)
         return render_prompt(prompt, self.tokenizer, self.template)
 
     def describe(self) -> dict:
@@ -131,6 +162,8 @@ class TransformersEngine:
                     yield Result(request, list(done.pop(request.key)))
 
     def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
+        if self.processor is None:
+            vision.refuse_images(prompts)
         results = []
         for start in range(0, len(prompts), self.batch_size):
             chunk = zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])
@@ -141,6 +174,8 @@ class TransformersEngine:
                         ends: Sequence[bool]) -> list[SequenceScores]:
         """Token log-probabilities under this engine's sampling distribution at `decoding` (exact: the
         full next-token distribution is at hand), EOS appended where `ends`."""
+        if self.processor is None:
+            vision.refuse_images(prompts)
         results = []
         for start in range(0, len(prompts), self.batch_size):
             stop = start + self.batch_size
@@ -161,7 +196,10 @@ class TransformersEngine:
         if any(r.decoding != decoding for r, _ in batch):
             raise InputError("one batch mixes decoding settings; give every request of a run the same Decoding")
         texts = [self.render(r.prompt) for r, _ in batch]
-        encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        encoded = (self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+                   if self.processor is None else
+                   vision.encode(self.processor, texts, [r.prompt for r, _ in batch], [r.images for r, _ in batch],
+                                 self.torch_dtype)).to(self.device)
         prompt_len = encoded["input_ids"].shape[1]
         seeds = [r.seeds[i] for r, i in batch]
         sampler = SeededSampler(seeds, decoding, prompt_len, self.device,
@@ -202,6 +240,8 @@ class TransformersEngine:
         left-padded into one batch. Returns (ids, logits, width); a row's completion is its last tokens."""
         import torch
 
+        if self.processor is not None and any(vision.has_images(prompt) for prompt, _ in items):
+            return vision.forward(self, items)
         sequences = [self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"] + completion
                      for prompt, completion in items]
         width = max(len(s) for s in sequences)

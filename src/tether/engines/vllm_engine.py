@@ -22,6 +22,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
+from tether.engines import vision
 from tether.engines.base import REVISION, TEMPLATE, Completion, Decoding, Request, Result, SequenceScores, TokenScores
 from tether.errors import InputError
 from tether.tasks.prompts import render_prompt
@@ -69,6 +70,8 @@ class VLLMEngine:
         self.max_context: int | None = getattr(model_config, "max_model_len", None)  # prompt and completion: tokens
 
     def render(self, prompt: str | Messages) -> str:
+        if vision.has_images(prompt):  # the model's chat template places its image tokens (tether.engines.vision)
+            return vision.render(prompt, self.tokenizer, self.template)
         return render_prompt(prompt, self.tokenizer, self.template)
 
     def describe(self) -> dict:
@@ -85,7 +88,7 @@ class VLLMEngine:
         remaining = {r.key: r.n for r in requests}
         for start in range(0, len(rows), self.chunk_requests):
             chunk = rows[start : start + self.chunk_requests]
-            prompts = [{"prompt_token_ids": self._prompt_ids(r.prompt)} for r, _ in chunk]
+            prompts = [self._inputs(r) for r, _ in chunk]
             params = [
                 SamplingParams(n=1, seed=r.seeds[i], temperature=r.decoding.temperature, top_p=r.decoding.top_p,
                                max_tokens=r.decoding.max_tokens, stop=list(r.decoding.stop) or None)
@@ -103,9 +106,18 @@ class VLLMEngine:
     def _prompt_ids(self, prompt) -> list[int]:
         return self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
 
+    def _inputs(self, request: Request) -> dict:
+        """vLLM's prompt: the rendered prompt's token ids, and its images as ``multi_modal_data`` (vLLM's
+        processor expands each image placeholder into the model's image tokens)."""
+        inputs: dict = {"prompt_token_ids": self._prompt_ids(request.prompt)}
+        if vision.has_images(request.prompt):
+            inputs["multi_modal_data"] = {"image": vision.pictures(request.prompt, request.images)}
+        return inputs
+
     def score(self, prompts: Sequence[str | Messages], completions: Sequence[str]) -> list[TokenScores]:
         from vllm import SamplingParams
 
+        vision.refuse_images(prompts)
         inputs, spans = [], []
         for prompt, completion in zip(prompts, completions):
             prompt_ids = self._prompt_ids(prompt)
@@ -130,6 +142,7 @@ class VLLMEngine:
         here exactly as the sampler applies them."""
         from vllm import SamplingParams
 
+        vision.refuse_images(prompts)
         raw = decoding.temperature == 1 and decoding.top_p >= 1
         if not raw and not self.full_logprobs:
             raise InputError(f"the vllm engine's prompt log-probabilities are the raw model's; scoring at temperature "
