@@ -1,6 +1,6 @@
 """`tether compare STORE --rl a --rl b` (issue 33): a study of several children, printed as the models x domains
-table with the pair side by side, one JSON object with --json, study.json, study.csv and pair.csv with --out; one
---rl stays today's comparison."""
+table with the pairs side by side and a run's steps per benchmark, one JSON object with --json, study.json,
+study.csv and pair.csv with --out; one --rl stays today's comparison."""
 
 import json
 
@@ -8,6 +8,7 @@ import pytest
 
 from ..cli_run import tether
 from ..compare.test_study import BASE, CHILD_A, CHILD_B, EXPECTED, _store
+from ..report.test_study_report import run_store  # noqa: F401  (a fixture: base and checkpoints grpo-10, grpo-20)
 
 FAST = ("--bootstrap-reps", "10")
 
@@ -22,23 +23,40 @@ def test_several_children_print_the_table_and_save_the_study(store, tmp_path):
     shown = tether("compare", store, "--rl", "step-2", "--rl", "step-10", *FAST, "--out", tmp_path / "out")
     assert shown.returncode == 0, shown.stderr
     assert "Support regions by model and domain" in shown.stdout and "Support rates by model and domain" in shown.stdout
-    assert "Non-Math" in shown.stdout and "Two children of base side by side (8 shared tasks)" in shown.stdout
+    assert "Non-Math" in shown.stdout
+    assert "Two children of base side by side: step-2 and step-10 (8 shared tasks)" in shown.stdout
     assert shown.stdout.count("Holm over") == 1 and "Holm over 29 tests" in shown.stdout  # 24 cells' + the pair's 5
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["pair.csv", "study.csv", "study.json"]
     given = json.loads(tether("compare", store, "--rl", "step-*", *FAST, "--json").stdout)  # a pattern: natural order
     assert [c["label"] for c in given["study"]["children"]] == ["step-2", "step-10"]
     assert {(r["child"], r["scope"], r["name"]): (r["P"], r["E"], r["S"], r["O"]) for r in given["rows"]} == EXPECTED
-    assert given["pair"]["children"] == ["step-2", "step-10"] and given["trajectories"] == []
+    assert [p["children"] for p in given["pairs"]] == [["step-2", "step-10"]] and given["trajectories"] == []
 
 
-def test_pair_names_two_of_the_children(store):
-    given = tether("compare", store, "--rl", "step-2", "--rl", "step-10", "--rl", "rl", "--pair", "step-10,rl", *FAST,
-                   "--json")
-    assert given.returncode == 0, given.stderr
-    payload = json.loads(given.stdout)
-    assert payload["pair"]["children"] == ["step-10", "rl"] and payload["family"]["tests"] == 3 * 12 + 5
+def test_pair_names_two_of_the_children_and_repeats(store, tmp_path):
+    two = tether("compare", store, "--rl", "step-2", "--rl", "step-10", "--rl", "rl", "--pair", "step-10,rl",
+                 "--pair", "step-2,step-10", *FAST, "--out", tmp_path)
+    assert two.returncode == 0, two.stderr
+    assert "side by side: step-10 and rl" in two.stdout and "side by side: step-2 and step-10" in two.stdout
+    said = " ".join(two.stdout.split())
+    assert ("Holm over 46 tests (S and E of every child x scope: 36; the differences step-10 - rl: 5; the "
+            "differences step-2 - step-10: 5)") in said
+    payload = json.loads((tmp_path / "study.json").read_text())
+    assert [p["children"] for p in payload["pairs"]] == [["step-10", "rl"], ["step-2", "step-10"]]
     # rl has step-2's counts: step-10 - rl is overall E 2 against 1
-    assert payload["pair"]["differences"]["E"]["value"] == 1
+    assert [p["differences"]["E"]["value"] for p in payload["pairs"]] == [1, -1]
+
+
+def test_a_run_s_steps_per_benchmark_in_the_terminal(run_store):  # noqa: F811
+    shown = tether("compare", run_store, "--rl", "grpo-*", *FAST)
+    assert shown.returncode == 0, shown.stderr
+    said = " ".join(shown.stdout.split())
+    assert "Training run grpo against base, step by step (per benchmark, domain and overall)" in said
+    assert "grpo on math500: support shrinks from step 20 (grpo-20): S = 20" in said  # the base solves every task
+    assert "grpo on simpleqa: no step's shrinkage is beyond chance" in said  # math500 only is lost
+    assert "grpo: support shrinks from step 20 (grpo-20)" in said
+    # 2 children x 5 scopes' S and E; the run's 2 steps on 5 scopes: 2 + 2 against the base, 2 against step 10
+    assert "Holm over 50 tests (S and E of every child x scope: 20; run grpo: S and E of every step" in said
 
 
 def test_one_rl_is_todays_comparison_and_domains_make_a_study(store):

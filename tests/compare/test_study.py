@@ -15,7 +15,7 @@ from tether.compare.children import FAMILY, child_differences
 from tether.compare.study import Child, child_labels, compare_study, save_study
 from tether.compare.tables import adjust, level_tests
 from tether.errors import InputError
-from tether.metrics import chance_levels, classify_tasks, support_regions
+from tether.metrics import chance_levels, support_regions
 from tether.store import open_store
 from tether.store.schema import TaskCounts
 from tether.tasks.domains import DEFAULT_DOMAINS, benchmark_of_task, domain_of, parse_domains
@@ -94,10 +94,12 @@ def test_saved_study_holds_the_rows(study_store, tmp_path):
     json_path, csv_path, pair_path = save_study(study, tmp_path / "out")
     payload = json.loads(json_path.read_text())
     assert payload["family"]["tests"] == 29 and len(payload["rows"]) == 12 and payload["trajectories"] == []
-    assert payload["pair"]["children"] == ["step-2", "step-10"] and "family" not in payload["pair"]
-    assert payload["pair"]["differences"]["E"]["value"] == -1  # overall E: 1 against 2
+    (pair,) = payload["pairs"]
+    assert pair["children"] == ["step-2", "step-10"] and "family" not in pair
+    assert pair["differences"]["E"]["value"] == -1  # overall E: 1 against 2
     pair_rows = list(csv.DictReader(pair_path.open()))
     assert [r["child"] for r in pair_rows] == ["step-2", "step-10", "step-2 - step-10"]
+    assert {r["pair"] for r in pair_rows} == {"step-2 - step-10"}
     assert (pair_rows[0]["S"], pair_rows[2]["S"], pair_rows[2]["E"]) == ("2", "0", "-1")
     assert payload["study"]["domains"] == {"aime24": "Math", "math500": "Math", "simpleqa": "Non-Math"}
     rows = list(csv.DictReader(csv_path.open()))
@@ -116,26 +118,54 @@ def test_a_training_run_among_the_children_is_a_trajectory_in_the_one_family(tmp
     assert (run.run, run.base, run.base_step, [s.step for s in run.steps]) == ("grpo", "base", 0, [2, 10])
     assert run.step(2).against_base.counts.as_dict() == {"P": 3, "S": 2, "E": 1, "O": 2}  # the overall cell's
     assert run.step(10).against_previous.counts.as_dict() == {"P": 1, "S": 3, "E": 4, "O": 0}  # step-2 -> step-10
-    cells, steps = 3 * 2 * 6, 2 * 2 + 2
+    # per benchmark and domain as well: each scope's steps are counted on its tasks, against the base its cell
+    simpleqa = run.scope("benchmark", "simpleqa")
+    assert [(s.step, s.against_base.counts.as_dict()) for s in simpleqa.steps] == [
+        (2, {"P": 2, "S": 0, "E": 0, "O": 1}), (10, {"P": 0, "S": 2, "E": 1, "O": 0})]  # EXPECTED's simpleqa rows
+    assert simpleqa.steps[1].against_base is study.cell("step-10", "benchmark", "simpleqa").comparison  # reused
+    assert simpleqa.steps[1].against_previous.counts.as_dict() == {"P": 0, "S": 2, "E": 1, "O": 0}  # step 2 -> 10
+    assert [(s.scope, s.name) for s in run.scopes] == [("benchmark", "aime24"), ("benchmark", "math500"),
+                                                       ("benchmark", "simpleqa"), ("domain", "Math"),
+                                                       ("domain", "Non-Math")]
+    cells, steps = 3 * 2 * 6, 6 * (2 * 2 + 2)  # 6 scopes: each step's S and E against the base and the previous
     assert study.family.tests == cells + steps and run.family is study.family
     assert dict(study.family.parts) == {"S and E of every child x scope": cells, "run grpo: S and E of every step "
-                                        "against the base and the previous step": steps}
+                                        "against the base and the previous step, per benchmark, domain and overall":
+                                        steps}
+    assert all(s.first_shrinkage is not None and s.first_shrinkage.step is None for s in run.scopes)
     assert run.step(10).p_adjusted["S_previous"] >= run.step(10).raw_p()["S_previous"]
     lowest = min(s.p_adjusted["S"] for s in run.steps)
     assert run.first_shrinkage.step is None and f"lowest adjusted p {lowest:.2g}" in run.first_shrinkage.reason
-    asked = compare_study(store, ["step-2", "step-10", "other"], options=FAST, pair=["other", "step-2"])
-    assert (asked.pair.a, asked.pair.b) == ("other", "step-2") and asked.family.tests == cells + steps + 5
+    asked = compare_study(store, ["step-2", "step-10", "other"], options=FAST,
+                          pairs=["other,step-2", ("step-10", "other")])  # two pairs: each its 5 tests, one family
+    assert [(p.a, p.b) for p in asked.pairs] == [("other", "step-2"), ("step-10", "other")]
+    assert asked.family.tests == cells + steps + 2 * 5 and all(p.family is asked.family for p in asked.pairs)
+    assert [part for part, _ in asked.family.parts][1:3] == ["the differences other - step-2",
+                                                           "the differences step-10 - other"]
+    assert asked.pairs[0].differences["E"].value == 1 and asked.pairs[1].differences["E"].value == 0  # E: 2 - 1; 2 - 2
+    assert [r["pair"] for r in asked.pair_rows()] == ["other - step-2"] * 3 + ["step-10 - other"] * 3
     written = save_study(asked, tmp_path / "out")
     assert [p.name for p in written] == ["study.json", "study.csv", "pair.csv", "trajectory.csv"]
     rows = list(csv.DictReader((tmp_path / "out" / "trajectory.csv").open()))
-    assert [(r["run"], r["step"], r["child"], r["previous"], r["S_previous"]) for r in rows] == [
-        ("grpo", "2", "step-2", "base", ""), ("grpo", "10", "step-10", "step-2", "3")]
+    assert [(r["run"], r["step"], r["child"], r["previous"], r["S_previous"]) for r in rows if r["scope"] == "overall"
+            ] == [("grpo", "2", "step-2", "base", ""), ("grpo", "10", "step-10", "step-2", "3")]
+    assert [(r["scope"], r["name"], r["step"], r["S"], r["S_previous"]) for r in rows[4:6]] == [
+        ("benchmark", "simpleqa", "2", "0", ""), ("benchmark", "simpleqa", "10", "2", "2")]  # each scope's steps
+    assert len(rows) == 6 * 2  # benchmarks, domains, then overall
     payload = json.loads((tmp_path / "out" / "study.json").read_text())
-    assert payload["trajectories"][0]["first_shrinkage"]["step"] is None and "family" not in payload["trajectories"][0]
+    (saved,) = payload["trajectories"]
+    assert saved["first_shrinkage"]["step"] is None and "family" not in saved
+    assert [(s["scope"], s["name"], [step["step"] for step in s["steps"]]) for s in saved["scopes"]][2] == (
+        "benchmark", "simpleqa", [2, 10])
+    assert saved["scopes"][2]["steps"][1]["against_previous"]["counts"] == {"P": 0, "S": 2, "E": 1, "O": 0}
     with pytest.raises(InputError, match="'nope' is not a child of the study"):
-        compare_study(store, ["step-2", "step-10"], options=FAST, pair=["step-2", "nope"])
+        compare_study(store, ["step-2", "step-10"], options=FAST, pairs=[("step-2", "nope")])
+    with pytest.raises(InputError, match="--pair step-10,step-2 is named twice"):
+        compare_study(store, ["step-2", "step-10"], options=FAST, pairs=["step-2,step-10", "step-10,step-2"])
+    with pytest.raises(InputError, match="names two different children"):
+        compare_study(store, ["step-2", "step-10"], options=FAST, pairs=["step-2", "step-10"])  # not (a, b) pairs
     with pytest.raises(InputError, match="their bases differ"):
-        compare_study(store, ["step-2", Child("other", base="step-10")], options=FAST, pair=["step-2", "other"])
+        compare_study(store, ["step-2", Child("other", base="step-10")], options=FAST, pairs=[("step-2", "other")])
 
 
 def test_children_are_checked_and_patterns_expand_in_natural_order(study_store):
@@ -153,7 +183,7 @@ def test_children_are_checked_and_patterns_expand_in_natural_order(study_store):
 
 def test_domains_default_and_overrides(tmp_path):
     assert {name for name, domain in DEFAULT_DOMAINS.items() if domain == "Math"} == {
-        "math500", "minerva", "olympiadbench", "aime24", "aime25", "amc23"}
+        "math500", "minerva", "olympiadbench", "aime24", "aime25", "amc23", "mathvista", "mathvision"}
     assert domain_of("scibench") == "Non-Math" and domain_of("reasoning-gym-gcd") == "Non-Math"
     assert domain_of("scibench", {"scibench": "Science"}) == "Science"
     assert benchmark_of_task("math500/test/1.json") == "math500" and benchmark_of_task("t1") == "all"
@@ -179,10 +209,6 @@ def _cells(base_n, base_c, rl_n, rl_c, benchmarks):
     return levels
 
 
-def _overall(n, first, second):
-    return chance_levels(n, first, n, second, classify_tasks(n, first, n, second))
-
-
 @dataclass
 class Member:
     """A family member holding the p-values a cell, the pair or a step gives (their `raw_p`), without the rest."""
@@ -196,7 +222,8 @@ class Member:
 
 def test_children_identical_to_their_base_claim_something_in_at_most_alpha_of_studies():
     """Three children, each the base's own model and the steps of one run: the tests of every cell, of the pair of
-    the first two and of the run (each step against the base and the previous) as the study adjusts them."""
+    the first two and of the run (each step against the base and the previous, on every scope) as the study adjusts
+    them."""
     rng = np.random.default_rng(3)
     alpha, reps, tasks, n = 0.05, 300, 24, 8
     benchmarks = np.repeat(np.array(["a", "b", "c"]), tasks // 3)
@@ -211,11 +238,12 @@ def test_children_identical_to_their_base_claim_something_in_at_most_alpha_of_st
         cells = [Member(level_tests(level)) for found in levels for level in found]
         differences, _ = child_differences(base_c > 0, children[0] > 0, children[1] > 0, pair_options)
         pair = Member({name: differences[name].p_value for name in FAMILY})
-        # a step against the base is its overall cell's test on the same tasks; against the previous, one more
-        steps = [Member({**level_tests(levels[i][-1]), **(level_tests(_overall(full, children[i - 1], c), "_previous")
-                                                          if i else {})}) for i, c in enumerate(children)]
+        # on every scope, a step against the base is its cell's test on the same tasks; against the previous, one more
+        previous = [None] + [_cells(full, children[i - 1], full, c, benchmarks) for i, c in enumerate(children) if i]
+        steps = [Member({**level_tests(levels[i][j]), **level_tests(previous[i] and previous[i][j], "_previous")})
+                 for i in range(3) for j in range(5)]
         family = adjust([("cells", cells), ("pair", [pair]), ("run", steps)], alpha)
-        assert family.tests == 2 * 3 * 5 + 5 + 2 * 3 + 2 * 2
+        assert family.tests == 2 * 3 * 5 + 5 + 5 * (2 * 3 + 2 * 2)
         members = cells + [pair] + steps
         claims += any(v <= alpha for m in members for v in m.p_adjusted.values())
         raw_claims += any(v <= alpha for m in members for v in m.raw.values())

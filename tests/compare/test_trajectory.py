@@ -7,11 +7,12 @@ import pytest
 
 import tether
 from tether.compare import CompareOptions
+from tether.compare.scopes import scopes
 from tether.compare.tables import adjust, level_tests
 from tether.compare.trajectory import trajectory, trajectory_of_counts
 from tether.errors import InputError
 from tether.metrics import chance_levels, classify_tasks
-from tether.report.trajectory import trajectory_figure
+from tether.report.trajectory import scopes_figure, trajectory_figure
 from tether.store import TaskCounts
 
 from ..conftest import graded_rows, write_jsonl
@@ -129,3 +130,27 @@ def test_the_figure_shows_rates_with_chance_and_pass_at_k_by_step():
     assert figure.name == "trajectory" and figure.png.startswith(b"\x89PNG")
     for text in ("SRR", "NDR", "NSCR", "identical to the base", "pass@1", "pass@32", "shrinkage from step 30"):
         assert text in figure.svg
+
+
+def test_each_benchmark_has_its_steps_and_its_first_significant_shrinkage_in_the_one_family():
+    """The 30 tasks lost from step 30 on are benchmark "lost"'s; "kept" (170 tasks) never shrinks. Each scope's
+    steps are counted on its tasks; all of them are one Holm family, and the figure has one panel per benchmark."""
+    base, steps = simulated_run(seed=3, start=30)
+    parts = scopes({f"m/{i}": "lost" if i < 30 else "kept" for i in range(200)}, {"lost": "Math"})
+    found = trajectory_of_counts(base, steps, CompareOptions(bootstrap_reps=20, extrapolate=0), parts=parts)
+    assert [(s.scope, s.name, len(s.steps[0].against_base.task_ids)) for s in found.scopes] == [
+        ("benchmark", "kept", 170), ("benchmark", "lost", 30), ("domain", "Math", 30), ("domain", "Non-Math", 170)]
+    lost, kept = found.scope("benchmark", "lost"), found.scope("benchmark", "kept")
+    assert lost.first_shrinkage.step == 30 and kept.first_shrinkage.step is None
+    assert lost.steps[2].against_base.counts.as_dict() == {"P": 0, "S": 30, "E": 0, "O": 0}  # every one lost
+    assert kept.steps[2].against_base.counts.S > 0 and kept.steps[2].p_adjusted["S"] > 0.05  # chance's S only
+    assert found.family.tests == 5 * (2 * 5 + 2 * 4) and found.family.describe().startswith(
+        "Holm over 90 tests (S and E of every step against the base and the previous step, per benchmark, domain")
+    assert [(r["scope"], r["name"]) for r in found.rows()][::5] == [("benchmark", "kept"), ("benchmark", "lost"),
+                                                                   ("domain", "Math"), ("domain", "Non-Math"),
+                                                                   ("overall", "overall")]
+    figure = scopes_figure(found)
+    assert figure.name == "trajectory-benchmarks" and figure.svg.count("shrinkage from step 30") == 1
+    assert "lost (30 tasks)" in figure.svg and "kept (170 tasks)" in figure.svg
+    with pytest.raises(InputError, match="no benchmark 'math500'"):
+        found.scope("benchmark", "math500")

@@ -86,11 +86,12 @@ def test_a_study_file_samples_each_model_once_and_compares_every_one(tmp_path, t
     assert [c["label"] for c in result["study"]["children"]] == ["a", "b", "c"]
     assert [(r["child"], r["run"], r["step"]) for r in result["rows"] if r["scope"] == "overall"] == [
         ("a", None, None), ("b", "grpo", 10), ("c", "grpo", 20)]
-    assert result["pair"] is None and [[s["label"] for s in r["steps"]] for r in result["trajectories"]] == [["b", "c"]]
-    assert result["family"]["tests"] == 2 * 3 * 5 + 6  # every cell's S and E; run grpo: b, c against base, c against b
+    assert result["pairs"] == [] and [[s["label"] for s in r["steps"]] for r in result["trajectories"]] == [["b", "c"]]
+    # every cell's S and E; run grpo on each of the 5 scopes: b, c against base, c against b
+    assert result["family"]["tests"] == 2 * 3 * 5 + 5 * 6
     assert open_store(store).manifest().checkpoint("c") == ("grpo", 20)
     shown = tether("run", grown)
-    assert shown.returncode == 0 and "Holm over 36 tests" in shown.stdout, shown.stdout
+    assert shown.returncode == 0 and "Holm over 60 tests" in shown.stdout, shown.stdout
 
 
 @pytest.mark.parametrize("models,bases,children", [

@@ -16,6 +16,7 @@ from tether.store.schema import RewardHackCounts
 
 from ..cli_run import tether as cli
 from ..conftest import store_with_reward_hacks
+from .test_study_report import run_store, study_page  # noqa: F401  (fixtures: a study's report, for the browser)
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,9 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.skipif(_chromium() is None, reason="Debian's chromium is not installed (`make test` installs it as root)")
-def test_report_renders_in_a_real_browser(report, tmp_path):
+def test_report_renders_in_a_real_browser(report, study_page, tmp_path):  # noqa: F811
+    """The pair's report, then a study's (Table 1, two pairs, a run per benchmark with its two figures), in one
+    browser: no console error, nothing fetched, every figure drawn, every table there."""
     sync_playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra").sync_playwright
     files, _ = report
     flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -141,6 +144,10 @@ def test_report_renders_in_a_real_browser(report, tmp_path):
         drawn = [f.locator("svg path").count() for f in figures]
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
+        page.goto(study_page.html.as_uri(), wait_until="load")
+        study_boxes = [f.locator("svg").bounding_box() for f in page.locator("figure.figure").all()]
+        headings = page.locator("h2").all_inner_texts()
+        table_rows = [t.locator("tbody tr").count() for t in page.locator("table").all()]
         browser.close()
     assert errors == []
     assert all(url.startswith("file://") for url in requests), requests  # nothing fetched from a network
@@ -148,6 +155,11 @@ def test_report_renders_in_a_real_browser(report, tmp_path):
     assert all(box and box["width"] > 100 and box["height"] > 50 for box in boxes), boxes
     assert all(n > 5 for n in drawn), drawn
     assert shot.stat().st_size > 50_000
+    assert headings == ["Models by benchmark and domain", "Two children side by side: sft and grpo-20 (base base)",
+                        "Two children side by side: grpo-10 and sft (base base)",
+                        "Training run grpo: 2 checkpoints against base"]
+    assert table_rows == [3 * 5, 3, 3, 5 * 2]  # 3 models x 5 scopes; each child and a - b; 5 scopes x 2 steps
+    assert len(study_boxes) == 2 and all(box and box["width"] > 100 and box["height"] > 50 for box in study_boxes)
 
 
 def test_figures_keep_legends_off_the_curves_and_label_every_region():

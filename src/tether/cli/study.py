@@ -14,23 +14,24 @@ Domains = Annotated[str | None, typer.Option(
     "--domains", metavar="FILE.toml|BENCHMARK=DOMAIN,...",
     help="Group benchmarks into domains other than the default (math presets: Math; the others: Non-Math): a "
          "TOML file of benchmark = \"Domain\" entries, or benchmark=Domain pairs. Makes the comparison a study.")]
-Pair = Annotated[str | None, typer.Option(
+Pair = Annotated[list[str] | None, typer.Option(
     "--pair", metavar="A,B",
     help="Two children of one base (among --rl) side by side, with a paired test of their difference (the "
-         "study's pair table; by default the only two children sharing a base). Makes the comparison a study.")]
+         "study's pair table; by default a base's two children where it has two). Repeatable: one table per "
+         "pair, every test in the study's one family. Makes the comparison a study.")]
 
 
-def is_study(rl: list[str] | None, domains: str | None, pair: str | None = None) -> bool:
+def is_study(rl: list[str] | None, domains: str | None, pair: list[str] | None = None) -> bool:
     """Whether `tether compare` is a study: several --rl, a pattern among them, --domains or --pair."""
-    return domains is not None or pair is not None or (
+    return domains is not None or bool(pair) or (
         rl is not None and (len(rl) > 1 or any(c in p for p in rl for c in "*?[")))
 
 
 def run_study(store: str | None, rl: list[str] | None, base: str | None, options, domains: str | None, *,
               rl_source: str | None, self_label: str | None, verifiers: str | None, out: Path | None,
-              pair: str | None = None):
+              pair: list[str] | None = None):
     """The study of the children `rl` names (patterns such as 'grpo-*' expanded over the store's graded labels,
-    natural order; default: rl) against `base` in `store`, `pair` ("a,b") side by side, written to `out`."""
+    natural order; default: rl) against `base` in `store`, each of `pair` ("a,b") side by side, written to `out`."""
     from tether.compare.study import Child, child_labels, compare_study, save_study
     from tether.tasks.domains import parse_domains
 
@@ -41,7 +42,7 @@ def run_study(store: str | None, rl: list[str] | None, base: str | None, options
                           "with its base)")
     children = child_labels(store, rl or ["rl"], base or "base")
     study = compare_study(store, [Child(label, base or "base") for label in children], options=options,
-                          domains=parse_domains(domains), pair=pair.split(",") if pair is not None else None)
+                          domains=parse_domains(domains), pairs=pair or None)
     if out is not None:
         save_study(study, out)
     return study

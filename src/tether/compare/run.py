@@ -13,7 +13,7 @@ simultaneous band and the crossover k where the band shows one; with
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -75,12 +75,8 @@ def compare(
         raise InputError("compare needs a store holding both models, or both sources (base and rl)")
     options = options or CompareOptions()
     budgets, adaptive = adaptive_budgets([(base, base_label), (rl, rl_label)])
-    base_counts, rl_counts, paired = paired_counts(counter(base, base_label, "base"), counter(rl, rl_label, "rl"),
-                                                   allow_missing=options.allow_missing,
-                                                   match_budget=options.match_budget and not adaptive)
-    result = compare_counts(base_counts, rl_counts, options, budgets)
-    notes = adaptive_notes(adaptive, budgets)
-    result.warnings = paired + result.warnings + warnings + notes
+    result = paired_comparison(counter(base, base_label, "base"), counter(rl, rl_label, "rl"), options, budgets,
+                               adaptive, warnings)
     result.provenance = origin
     result.reward_hacks = hacks
     if self_label is not None:
@@ -92,6 +88,20 @@ def compare(
                                                 verifiers, allow_missing=options.allow_missing,
                                                 match_budget=options.match_budget and not adaptive,
                                                 confidence=options.confidence, budgets=budgets)
+    return result
+
+
+def paired_comparison(count_base: Callable[[dict[str, int] | None], TaskCounts],
+                      count_rl: Callable[[dict[str, int] | None], TaskCounts], options: CompareOptions,
+                      budgets: Sequence[int | None], adaptive: Sequence[str], said: Sequence[str] = ()) -> Comparison:
+    """Two models counted on the tasks both have (`paired_counts`: each task's first m samples, m the fewer,
+    unless a label was sampled adaptively) and compared (`compare_counts`). Its warnings: the pairing's, the
+    comparison's, `said` (the caller's, about the labels) and the adaptive budgets' notes. The one pair path of
+    `compare`, `tether.compare.store.compare_store` and a study's cells (`tether.compare.study`)."""
+    base, rl, paired = paired_counts(count_base, count_rl, allow_missing=options.allow_missing,
+                                     match_budget=options.match_budget and not adaptive)
+    result = compare_counts(base, rl, options, tuple(budgets))
+    result.warnings = paired + result.warnings + list(said) + adaptive_notes(list(adaptive), tuple(budgets))
     return result
 
 

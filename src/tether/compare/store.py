@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import adaptive_budgets, adaptive_notes
-from tether.compare.pairing import paired_counts
+from tether.compare.counts import adaptive_budgets
 from tether.compare.provenance import checked_labels, reward_hacks
 from tether.compare.result import CompareOptions, Comparison, replace_text, save_comparison
-from tether.compare.run import compare_counts, self_comparison_beside
+from tether.compare.run import compare_counts, paired_comparison, self_comparison_beside
 from tether.compare.sensitivity import Side, grader_sensitivity
 from tether.store import Store, is_remote, open_store
 from tether.store.query import task_benchmarks, task_counts
@@ -67,13 +66,9 @@ def compare_store(store: str | Store, base_label: str = "base", rl_label: str = 
     options = options or CompareOptions()
     warnings, origin = checked_labels(store, base_label, rl_label)
     budgets, adaptive = adaptive_budgets([(store.root, base_label), (store.root, rl_label)])
-    base, rl, paired = paired_counts(lambda limits: task_counts(store, base_label, limits),
-                                     lambda limits: task_counts(store, rl_label, limits),
-                                     allow_missing=options.allow_missing,
-                                     match_budget=options.match_budget and not adaptive)
-    overall = compare_counts(base, rl, options, budgets)
-    notes = adaptive_notes(adaptive, budgets)
-    overall.warnings = paired + overall.warnings + warnings + notes
+    overall = paired_comparison(lambda limits: task_counts(store, base_label, limits),
+                                lambda limits: task_counts(store, rl_label, limits), options, budgets, adaptive,
+                                warnings)
     overall.provenance = origin
     overall.reward_hacks = reward_hacks(store, base_label, rl_label)
     if self_label is not None:

@@ -2,21 +2,22 @@
 two children of one base side by side; every training run among the children over its steps.
 
 `compare_study(store, children)` compares every child with its base (`Child.base`) exactly as `tether compare`
-compares one pair (`paired_counts` on the common tasks at matched budgets, then `compare_counts`), once on all
+compares one pair (`tether.compare.run.paired_comparison`: the common tasks at matched budgets), once on all
 those tasks and once on each benchmark's and each domain's (`tether.tasks.domains`: the math presets are Math,
 the others Non-Math, unless overridden). Every cell is a full `Comparison`; `Study.rows()` is the paper's
 Table 1 layout: one row per child x {benchmarks, domains, Overall}, with P/E/S/O beside chance, the four rates
 with their intervals and pass@k at the grid's largest k. Besides its cells a study holds:
 
-- the pair (Table 3, `tether.compare.children`): when exactly two children share a base and are not steps of
-  one run, or any two children asked for (`pair=`);
+- pairs (Table 3, `tether.compare.children`): any two children of one base asked for (`pairs=`), as many pairs
+  as asked; else, for each base with exactly two children that are not steps of one run, those two;
 - a trajectory (Table 4, `tether.compare.trajectory`) of every training run among its children: the children
   of one base whose checkpoint (`Child.run`, `Child.step`) names the same run, at least two steps, the base
-  counting as one where the manifest records it as a checkpoint of that run (step 0, say).
+  counting as one where the manifest records it as a checkpoint of that run (step 0, say); overall and on each
+  benchmark's and domain's tasks, as the cells.
 
 Multiplicity: every test a study marks "beyond chance" is one family, adjusted by Holm (`tables.adjust`): the S
-and E excess of every cell, the pair's five differences, and the S and E of every step against the base and
-against the step before. A study of children identical to their base claims something, anywhere, in at most
+and E excess of every cell, every pair's five differences, and the S and E of every step against the base and
+against the step before, on every scope. A study of children identical to their base claims something, anywhere, in at most
 alpha of studies, however many cells, pairs and steps it has. A study does not extrapolate past the sampled k
 (`CompareOptions.extrapolate` is set to 0), nor compare a label with itself or under other verdict sets:
 `tether compare` on one pair does those.
@@ -31,24 +32,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from tether.compare.children import ChildPair, children_of_counts, shared_counts
-from tether.compare.counts import adaptive_budgets, adaptive_notes, label_warnings
-from tether.compare.pairing import paired_counts
+from tether.compare.counts import adaptive_budgets, label_warnings
 from tether.compare.result import CompareOptions, Comparison, natural_key, replace_text
-from tether.compare.run import compare_counts
+from tether.compare.run import compare_counts, paired_comparison
+from tether.compare.scopes import OVERALL, benchmarks_of, scopes
 from tether.compare.tables import Family, adjust, comparison_row, json_row, level_tests, write_rows
-from tether.compare.trajectory import STEP_TESTS, Trajectory, first_shrinkage, trajectory
+from tether.compare.trajectory import Trajectory, trajectory
 from tether.errors import InputError, written_to
 from tether.store import Store, open_store
 from tether.store.compliance import compliance_warnings, stored_compliance
-from tether.store.query import task_benchmarks, task_counts
+from tether.store.query import task_counts
 from tether.store.schema import TaskCounts
-from tether.tasks.domains import MATH, NON_MATH, benchmark_of_task, domain_of
 
 SCOPES = ("benchmark", "domain", "overall")
-OVERALL = "overall"
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ class StudyCell:
 
 @dataclass
 class Study:
-    """Every child against its base per scope, the pair, every run's trajectory, and one Holm family over all."""
+    """Every child against its base per scope, the pairs, every run's trajectory, and one Holm family over all."""
 
     store: str
     children: list[Child]
@@ -99,8 +96,13 @@ class Study:
     family: Family
     domains: dict[str, str] = field(default_factory=dict)  # benchmark -> domain, as used
     warnings: list[str] = field(default_factory=list)
-    pair: ChildPair | None = None  # Table 3
+    pairs: list[ChildPair] = field(default_factory=list)  # Table 3, one per pair of children
     trajectories: list[Trajectory] = field(default_factory=list)  # Table 4, one per training run
+
+    @property
+    def pair(self) -> ChildPair | None:
+        """The first pair (None: none): a study of one pair's spelling."""
+        return self.pairs[0] if self.pairs else None
 
     def cell(self, child: str, scope: str = OVERALL, name: str = OVERALL) -> StudyCell:
         for found in self.cells:
@@ -118,12 +120,16 @@ class Study:
                  **comparison_row(cell.comparison, cell.p_adjusted, alpha)} for cell in self.cells]
 
     def trajectory_rows(self) -> list[dict]:
-        """Table 4 of every run, one after the other: one row per step."""
+        """Table 4 of every run, one after the other: one row per scope and step."""
         return [row for found in self.trajectories for row in found.rows()]
 
+    def pair_rows(self) -> list[dict]:
+        """Table 3 of every pair, one after the other (each child, then a - b), each row naming its pair."""
+        return [{"pair": f"{found.a} - {found.b}", **row} for found in self.pairs for row in found.rows()]
+
     def to_dict(self) -> dict:
-        """The study as one JSON object (docs/study.md): children, the family, the rows, the pair, the
-        trajectories, settings, warnings (the pair's and the runs' own family, settings and warnings are the
+        """The study as one JSON object (docs/study.md): children, the family, the rows, the pairs, the
+        trajectories, settings, warnings (the pairs' and the runs' own family, settings and warnings are the
         study's, said once)."""
         def inner(payload: dict) -> dict:
             return {key: value for key, value in payload.items() if key not in ("family", "settings", "warnings",
@@ -134,7 +140,7 @@ class Study:
                       "domains": dict(self.domains)},
             "family": self.family.as_dict(),
             "rows": [json_row(row) for row in self.rows()],
-            "pair": inner(self.pair.to_dict()) if self.pair is not None else None,
+            "pairs": [inner(found.to_dict()) for found in self.pairs],
             "trajectories": [inner(found.to_dict()) for found in self.trajectories],
             "settings": {"bootstrap_reps": self.options.bootstrap_reps, "confidence": self.options.confidence,
                          "alpha": self.options.alpha, "seed": self.options.seed,
@@ -147,18 +153,18 @@ class Study:
 
 def compare_study(store: str | Path | Store, children: Sequence[Child | str], *,
                   options: CompareOptions | None = None, domains: Mapping[str, str] | None = None,
-                  pair: Sequence[str] | None = None) -> Study:
+                  pairs: Sequence[Sequence[str]] | None = None) -> Study:
     """Compare every child with its base (a label name is a `Child` of the label ``base``) on their common
     tasks at matched budgets, overall and per benchmark and domain (`domains` overrides the default grouping);
-    `pair` (two children's labels) side by side, else the only two children sharing a base when there are;
-    every training run among the children over its steps. A child's run and step, when not given, are those
-    the store's manifest records for its label."""
+    each of `pairs` (two children's labels each) side by side, else for each base its only two children, where
+    it has two; every training run among the children over its steps, on the same scopes. A child's run and
+    step, when not given, are those the store's manifest records for its label."""
     store = open_store(store)
     options = dataclasses.replace(options or CompareOptions(), extrapolate=0)
     manifest = store.manifest()
     children = [_placed(Child(child) if isinstance(child, str) else child, manifest) for child in children]
     _check_children(children)
-    side_by_side = _pair_of(children, pair)
+    side_by_side = _pairs_of(children, pairs)
     labels = sorted({label for child in children for label in (child.base, child.label)})
     budgets_of, adaptive_of = _budgets(store, labels)
     counted: dict[str, TaskCounts] = {}
@@ -176,52 +182,51 @@ def compare_study(store: str | Path | Store, children: Sequence[Child | str], *,
     cells, used = [], {}
     for child in children:
         said = label_warnings(store, child.base, child.label, manifest)
-        pair = (child.base, child.label)
         budgets = (budgets_of[child.base], budgets_of[child.label])
-        adaptive = [label for label in pair if label in adaptive_of]
-        base, rl, paired = paired_counts(count(child.base), count(child.label), allow_missing=options.allow_missing,
-                                         match_budget=options.match_budget and not adaptive)
-        overall = compare_counts(base, rl, options, budgets)
-        for line in paired + overall.warnings + said + adaptive_notes(adaptive, budgets):
+        adaptive = [label for label in (child.base, child.label) if label in adaptive_of]
+        overall = paired_comparison(count(child.base), count(child.label), options, budgets, adaptive, said)
+        for line in overall.warnings:
             line = f"{child.label} vs {child.base}: {line}"
             if line not in warnings:
                 warnings.append(line)
-        benchmark_of = _benchmarks(store, child.base, base.task_ids.astype(str))
-        for scope, groups in _scopes(benchmark_of, domains, used):
+        base, rl = overall.base, overall.rl  # on the common tasks, at matched budgets
+        benchmark_of = benchmarks_of(store, child.base, base.task_ids.astype(str))
+        for scope, groups in scopes(benchmark_of, domains, used):
             for name, ids in groups:
                 part = compare_counts(base.subset(ids), rl.subset(ids), options, budgets)
                 cells.append(StudyCell(child.label, scope, name, part))
         cells.append(StudyCell(child.label, OVERALL, OVERALL, overall))
-    found_pair = None
     plain = {child.label for child in children if budgets_of[child.base] is None and budgets_of[child.label] is None}
-    known = {cell.child: cell.comparison for cell in cells  # reused where of the same counts (not adaptive ones)
-             if cell.scope == OVERALL and cell.child in plain}
-    if side_by_side is not None:
-        a, b = side_by_side
+    known = {(cell.scope, cell.name, cell.child): cell.comparison  # reused where of the same counts (not adaptive)
+             for cell in cells if cell.child in plain}
+    overall = {label: c for (scope, _, label), c in known.items() if scope == OVERALL}
+    found_pairs = []
+    for a, b in side_by_side:
         counts, said = shared_counts(store, [a.base, a.label, b.label], options, counted)
-        found_pair = children_of_counts(counts[a.base], counts[a.label], counts[b.label], options, said, known)
-    runs = [trajectory(store, steps, base=base, options=options, run=run, counted=counted, known=known)
-            for (run, base), steps in _runs(children, manifest).items()]
-    for line in (found_pair.warnings if found_pair else []) + [w for found in runs for w in found.warnings]:
+        found_pairs.append(children_of_counts(counts[a.base], counts[a.label], counts[b.label], options, said,
+                                              overall))
+    runs = [trajectory(store, steps, base=base, options=options, run=run, counted=counted, known=known,
+                       domains=domains) for (run, base), steps in _runs(children, manifest).items()]
+    for line in [w for found in found_pairs + runs for w in found.warnings]:
         if line not in warnings:
             warnings.append(line)
-    family = study_family(cells, found_pair, runs, options.alpha)
-    return Study(str(store.root), children, cells, options, family, used, warnings, found_pair, runs)
+    family = study_family(cells, found_pairs, runs, options.alpha)
+    return Study(str(store.root), children, cells, options, family, used, warnings, found_pairs, runs)
 
 
-def study_family(cells: Sequence[StudyCell], pair: ChildPair | None, runs: Sequence[Trajectory],
+def study_family(cells: Sequence[StudyCell], pairs: Sequence[ChildPair], runs: Sequence[Trajectory],
                  alpha: float) -> Family:
-    """The study's one family (`tables.adjust`): every cell's S and E, the pair's differences, every run's steps'
-    S and E against the base and the step before. Sets every adjusted p-value, each run's first significant step,
-    and the family the pair and the runs report."""
+    """The study's one family (`tables.adjust`): every cell's S and E, every pair's differences, every run's
+    steps' S and E against the base and the step before, on every scope. Sets every adjusted p-value, each run's
+    first significant step (overall and per scope), and the family the pairs and the runs report."""
     groups = [("S and E of every child x scope", list(cells))]
-    if pair is not None:
-        groups.append((f"the differences {pair.a} - {pair.b}", [pair]))
-    groups += [(f"run {found.run}: {STEP_TESTS}", found.steps) for found in runs]
+    groups += [(f"the differences {pair.a} - {pair.b}", [pair]) for pair in pairs]
+    groups += [(f"run {found.run}: {found.tests()}", found.all_steps()) for found in runs]
     family = adjust(groups, alpha)
     for found in runs:
-        found.family, found.first_shrinkage = family, first_shrinkage(found.steps, alpha)
-    if pair is not None:
+        found.family = family
+        found.settle(alpha)
+    for pair in pairs:
         pair.family = family
     return family
 
@@ -246,15 +251,15 @@ def child_labels(store: str | Path | Store, patterns: Sequence[str], base: str =
 
 def save_study(study: Study, out: str | Path) -> list[Path]:
     """Write study.json (`Study.to_dict()`) and study.csv (`Study.rows()`) into the folder `out`, with pair.csv
-    (`ChildPair.rows()`) and trajectory.csv (`Study.trajectory_rows()`) where the study has them."""
+    (`Study.pair_rows()`) and trajectory.csv (`Study.trajectory_rows()`) where the study has them."""
     folder = Path(out)
     with written_to(folder):
         folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / "study.json"
     replace_text(json_path, json.dumps(study.to_dict(), indent=2, allow_nan=False) + "\n")
     written = [json_path, write_rows(folder / "study.csv", study.rows())]
-    if study.pair is not None:
-        written.append(write_rows(folder / "pair.csv", study.pair.rows()))
+    if study.pairs:
+        written.append(write_rows(folder / "pair.csv", study.pair_rows()))
     if study.trajectories:
         written.append(write_rows(folder / "trajectory.csv", study.trajectory_rows()))
     return written
@@ -272,30 +277,33 @@ def _check_children(children: list[Child]) -> None:
         seen.add(child.label)
 
 
-def _pair_of(children: list[Child], asked: Sequence[str] | None) -> tuple[Child, Child] | None:
-    """The two children side by side: those asked for (two children of one base), else the only two children
-    sharing a base, unless they are steps of one run (a trajectory shows those); else none."""
+def _pairs_of(children: list[Child], asked: Sequence[str | Sequence[str]] | None) -> list[tuple[Child, Child]]:
+    """The pairs of children side by side: those asked for (each two children of one base: "a,b" or (a, b)),
+    else, for each base, its only two children unless they are steps of one run (a trajectory shows those)."""
     by_label = {child.label: child for child in children}
     if asked is not None:
-        labels = [str(label).strip() for label in asked]
-        if len(labels) != 2 or labels[0] == labels[1]:
-            raise InputError(f"--pair names two different children (--pair a,b); got {','.join(labels)!r}")
-        missing = [label for label in labels if label not in by_label]
-        if missing:
-            raise InputError(f"--pair: {missing[0]!r} is not a child of the study (children: {', '.join(by_label)})")
-        a, b = by_label[labels[0]], by_label[labels[1]]
-        if a.base != b.base:
-            raise InputError(f"--pair {a.label},{b.label}: their bases differ ({a.base}, {b.base}); two children "
-                             "are compared side by side on their one base's tasks")
-        return a, b
+        found = []
+        for pair in asked:
+            labels = [label.strip() for label in (pair.split(",") if isinstance(pair, str) else map(str, pair))]
+            if len(labels) != 2 or labels[0] == labels[1]:
+                raise InputError(f"--pair names two different children (--pair a,b); got {','.join(labels)!r}")
+            missing = [label for label in labels if label not in by_label]
+            if missing:
+                raise InputError(f"--pair: {missing[0]!r} is not a child of the study (children: "
+                                 f"{', '.join(by_label)})")
+            a, b = by_label[labels[0]], by_label[labels[1]]
+            if a.base != b.base:
+                raise InputError(f"--pair {a.label},{b.label}: their bases differ ({a.base}, {b.base}); two "
+                                 "children are compared side by side on their one base's tasks")
+            if any({a.label, b.label} == {x.label, y.label} for x, y in found):
+                raise InputError(f"--pair {a.label},{b.label} is named twice")
+            found.append((a, b))
+        return found
     shared: dict[str, list[Child]] = {}
     for child in children:
         shared.setdefault(child.base, []).append(child)
-    groups = [group for group in shared.values() if len(group) > 1]
-    if len(groups) != 1 or len(groups[0]) != 2:
-        return None
-    a, b = groups[0]
-    return None if a.run is not None and a.run == b.run else (a, b)
+    return [(a, b) for a, b in (group for group in shared.values() if len(group) == 2)
+            if a.run is None or a.run != b.run]
 
 
 def _runs(children: list[Child], manifest) -> dict[tuple[str, str], list[tuple[int, str]]]:
@@ -325,26 +333,3 @@ def _budgets(store: Store, labels: list[str]) -> tuple[dict[str, int | None], se
     """Each label's full budget where it was sampled adaptively (None otherwise), from one manifest read."""
     budgets, adaptive = adaptive_budgets([(store.root, label) for label in labels])
     return dict(zip(labels, budgets)), set(adaptive)
-
-
-def _benchmarks(store: Store, base_label: str, task_ids: np.ndarray) -> dict[str, str]:
-    """task id -> benchmark: the store's tasks table where it has one, else the id's first part."""
-    stored = task_benchmarks(store, base_label)
-    return {task: stored.get(task) or benchmark_of_task(task) for task in task_ids}
-
-
-def _scopes(benchmark_of: dict[str, str], domains: Mapping[str, str] | None, used: dict[str, str]):
-    """(scope, [(name, task ids)]) for the benchmarks and the domains, in the table's order; none when the
-    store names no benchmark (every task "all": the overall row says it all). Records the grouping in `used`."""
-    names = sorted(set(benchmark_of.values()), key=natural_key)
-    if names == ["all"]:
-        return []
-    ids = np.array(list(benchmark_of), dtype=object)
-    of = np.array(list(benchmark_of.values()), dtype=object)
-    grouping = {name: domain_of(name, domains) for name in names}
-    used.update(grouping)
-    order = [MATH, NON_MATH] + sorted(set(grouping.values()) - {MATH, NON_MATH})
-    domain_names = [d for d in order if d in grouping.values()]
-    return [("benchmark", [(name, ids[of == name]) for name in names]),
-            ("domain", [(d, ids[np.isin(of, [b for b, g in grouping.items() if g == d])]) for d in domain_names])]
-

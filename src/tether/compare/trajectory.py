@@ -5,13 +5,14 @@ on the tasks all of them share, at one matched budget per task (`tether.compare.
 compares each step with the base and with the previous step (`compare_counts`, the same statistics as
 `tether compare`; the first step's previous is the base, so it has no second comparison). Per step: pass@k
 over the grid, P/S/E/O with what identical models give, SRR/NDR/SDS/NSCR with intervals, and the rates'
-chance band (`chance_band`).
+chance band (`chance_band`). All of it on every task (`Trajectory.steps`) and, as the paper's table is, on each
+benchmark's tasks and each domain's (`Trajectory.scopes`: `tether.compare.scopes`, as a study's rows group them).
 
 "The first step whose shrinkage is significant": the first step, in step order, whose S against the base is
 beyond chance after Holm over one family (`tether.compare.tables.adjust`): the S and the E excess test of every
-step against the base and against its previous step, so a run of checkpoints identical to the base claims
-shrinkage or expansion somewhere in at most alpha of runs, however many steps it has. None, with the reason,
-otherwise. In a study (`tether.compare.study`) these tests join the study's one family and the first step is
+step against the base and against its previous step, on every scope (each benchmark, each domain, overall), so a
+run of checkpoints identical to the base claims shrinkage or expansion somewhere in at most alpha of runs, however
+many steps and benchmarks it has. None, with the reason, otherwise; overall and per scope. In a study (`tether.compare.study`) these tests join the study's one family and the first step is
 read on its adjusted p-values (`first_shrinkage`).
 
 The default options extrapolate nothing (the joint model takes ~20 s per comparison at 1,000 tasks x 1,024
@@ -27,9 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from tether.compare.children import shared_counts
 from tether.compare.result import CompareOptions, Comparison
 from tether.compare.run import compare_counts
+from tether.compare.scopes import OVERALL, Scopes, benchmarks_of, scopes
 from tether.compare.tables import Family, adjust, compared, comparison_row, comparison_summary, level_tests
 from tether.errors import InputError
 from tether.metrics.uncertainty import json_number
@@ -37,6 +41,8 @@ from tether.store import Store, open_store
 from tether.store.schema import TaskCounts
 
 STEP_TESTS = "S and E of every step against the base and the previous step"  # what a run adds to a family
+PER_SCOPE = ", per benchmark, domain and overall"  # ... when its tasks name benchmarks
+Known = Mapping[tuple[str, str, str], Comparison]  # (scope, name, child label) -> its comparison with the base
 
 
 @dataclass
@@ -71,6 +77,16 @@ class FirstShrinkage:
 
 
 @dataclass
+class ScopeSteps:
+    """A run's steps on one benchmark's tasks or one domain's: each against the base and the step before."""
+
+    scope: str  # "benchmark" | "domain"
+    name: str
+    steps: list[Step]
+    first_shrinkage: FirstShrinkage | None = None
+
+
+@dataclass
 class Trajectory:
     """A run's checkpoints, each against the base and the step before, with one Holm family over all of them."""
 
@@ -83,6 +99,7 @@ class Trajectory:
     warnings: list[str] = field(default_factory=list)
     family: Family | None = None  # the family its steps' p-values are adjusted over (its own, or a study's)
     run: str | None = None  # the training run's name, where known (a study's children record it)
+    scopes: list[ScopeSteps] = field(default_factory=list)  # per benchmark, then per domain (none: one benchmark)
 
     def step(self, number: int) -> Step:
         for found in self.steps:
@@ -90,20 +107,39 @@ class Trajectory:
                 return found
         raise InputError(f"the trajectory has no step {number} (steps: {', '.join(str(s.step) for s in self.steps)})")
 
+    def scope(self, scope: str, name: str) -> ScopeSteps:
+        for found in self.scopes:
+            if (found.scope, found.name) == (scope, name):
+                return found
+        have = ", ".join(f"{s.scope} {s.name}" for s in self.scopes) or "none"
+        raise InputError(f"the trajectory has no {scope} {name!r} (it has: {have})")
+
+    def parts(self) -> list[tuple[str, str, list[Step], FirstShrinkage]]:
+        """(scope, name, steps, first shrinkage) of every scope, benchmarks and domains first, overall last."""
+        return [(s.scope, s.name, s.steps, s.first_shrinkage) for s in self.scopes] + [
+            (OVERALL, OVERALL, self.steps, self.first_shrinkage)]
+
+    def all_steps(self) -> list[Step]:
+        """Every step of every scope: the run's tests in a family."""
+        return [step for _, _, steps, _ in self.parts() for step in steps]
+
+    def tests(self) -> str:
+        """What the run's tests are, as a family says it."""
+        return STEP_TESTS + (PER_SCOPE if self.scopes else "")
+
+    def settle(self, alpha: float) -> None:
+        """Each scope's first significant step, read on the steps' adjusted p-values (set by the family)."""
+        self.first_shrinkage = first_shrinkage(self.steps, alpha)
+        for found in self.scopes:
+            found.first_shrinkage = first_shrinkage(found.steps, alpha)
+
     def rows(self) -> list[dict]:
-        """The Table 4 layout: one row per step against the base, then its S and E against the previous step."""
+        """The Table 4 layout: per scope (each benchmark, each domain, overall), one row per step against the base,
+        then its S and E against the previous step."""
         alpha = self.options.alpha
         rows = []
-        for s in self.steps:
-            row = {"run": self.run, "step": s.step, "child": s.label, "base": self.base, "previous": s.previous,
-                   **comparison_row(s.against_base, s.p_adjusted, alpha)}
-            if s.against_previous is not None:
-                c = s.against_previous
-                for region, level in (("S", c.chance.s), ("E", c.chance.e)):
-                    key = f"{region}_previous"
-                    row.update({key: level.observed, f"{key}_chance": level.expected, f"{key}_p": level.p_value,
-                                f"{key}_p_holm": s.p_adjusted[key], f"{key}_beyond_chance": s.beyond_chance(key, alpha)})
-            rows.append(row)
+        for scope, name, steps, _ in self.parts():
+            rows += [{"run": self.run, "scope": scope, "name": name, **row} for row in _step_rows(self, steps, alpha)]
         return rows
 
     def to_dict(self) -> dict:
@@ -116,11 +152,14 @@ class Trajectory:
                     "p_adjusted": {k: json_number(v) for k, v in s.p_adjusted.items()},
                     "beyond_chance": {k: s.beyond_chance(k, self.options.alpha) for k in s.p_adjusted}}
 
-        first = self.first_shrinkage
+        def first_dict(first: FirstShrinkage) -> dict:
+            return {"step": first.step, "reason": first.reason, "p_adjusted": json_number(first.p_adjusted)}
+
         return {"store": self.store, "run": self.run, "base": self.base, "base_step": self.base_step,
                 "steps": [step_dict(s) for s in self.steps],
-                "first_shrinkage": {"step": first.step, "reason": first.reason,
-                                    "p_adjusted": json_number(first.p_adjusted)},
+                "first_shrinkage": first_dict(self.first_shrinkage),
+                "scopes": [{"scope": found.scope, "name": found.name, "steps": [step_dict(s) for s in found.steps],
+                            "first_shrinkage": first_dict(found.first_shrinkage)} for found in self.scopes],
                 "family": self.family.as_dict() if self.family else None,
                 "settings": {"bootstrap_reps": self.options.bootstrap_reps, "confidence": self.options.confidence,
                              "alpha": self.options.alpha, "seed": self.options.seed,
@@ -130,27 +169,64 @@ class Trajectory:
                 "warnings": list(self.warnings)}
 
 
+def _step_rows(found: Trajectory, steps: Sequence[Step], alpha: float) -> list[dict]:
+    """One flat row per step: against the base, then its S and E against the previous step."""
+    rows = []
+    for s in steps:
+        row = {"step": s.step, "child": s.label, "base": found.base, "previous": s.previous,
+               **comparison_row(s.against_base, s.p_adjusted, alpha)}
+        if s.against_previous is not None:
+            c = s.against_previous
+            for region, level in (("S", c.chance.s), ("E", c.chance.e)):
+                key = f"{region}_previous"
+                row.update({key: level.observed, f"{key}_chance": level.expected, f"{key}_p": level.p_value,
+                            f"{key}_p_holm": s.p_adjusted[key], f"{key}_beyond_chance": s.beyond_chance(key, alpha)})
+        rows.append(row)
+    return rows
+
+
 def trajectory(store: str | Path | Store, steps: Sequence[tuple[int, str]], *, base: str = "base",
                options: CompareOptions | None = None, run: str | None = None,
-               counted: dict[str, TaskCounts] | None = None,
-               known: Mapping[str, Comparison] | None = None) -> Trajectory:
+               counted: dict[str, TaskCounts] | None = None, known: Known | None = None,
+               domains: Mapping[str, str] | None = None) -> Trajectory:
     """Every checkpoint (step, label) of training run `run` against `base` and against the step before, on the
-    tasks all share at one matched budget; a step labelled `base` is where the run starts (not compared).
-    `counted`: labels' full counts already read (`shared_counts`)."""
+    tasks all share at one matched budget, overall and per benchmark and domain (`domains` overrides the default
+    grouping); a step labelled `base` is where the run starts (not compared). `counted`: labels' full counts
+    already read (`shared_counts`); `known`: comparisons with the base already made (`trajectory_of_counts`)."""
     ordered, base_step = _ordered(steps, base)
     options = options or CompareOptions(extrapolate=0)
     opened = open_store(store)
     counts, warnings = shared_counts(opened, [base] + [label for _, label in ordered], options, counted)
-    found = trajectory_of_counts(counts[base], [(step, counts[label]) for step, label in ordered], options, known)
+    parts = scopes(benchmarks_of(opened, base, counts[base].task_ids.astype(str)), domains)
+    found = trajectory_of_counts(counts[base], [(step, counts[label]) for step, label in ordered], options, known,
+                                 parts)
     found.store, found.base_step, found.run = str(opened.root), base_step, run
     found.warnings = list(dict.fromkeys(warnings + found.warnings))
     return found
 
 
 def trajectory_of_counts(base: TaskCounts, steps: Sequence[tuple[int, TaskCounts]], options: CompareOptions,
-                         known: Mapping[str, Comparison] | None = None) -> Trajectory:
-    """`trajectory` on counts already aligned on one task set, in step order (`known`: comparisons with the base
-    already made, by the child's label, reused where they are of the same counts: `tables.compared`)."""
+                         known: Known | None = None, parts: Scopes = ()) -> Trajectory:
+    """`trajectory` on counts already aligned on one task set, in step order, overall and on each scope's tasks
+    (`parts`: `tether.compare.scopes.scopes`; a scope's steps never extrapolate). `known`: comparisons with the
+    base already made, by (scope, name, child label), reused where of the same counts (`tables.compared`)."""
+    overall, warnings = _steps(base, steps, options, _known(known, OVERALL, OVERALL))
+    between = dataclasses.replace(options, extrapolate=0)
+    found = Trajectory("", base.label, overall, options, FirstShrinkage(None, ""), None, warnings)
+    for scope, groups in parts:
+        for name, ids in groups:
+            scoped, _ = _steps(base.subset(ids), [(number, counts.subset(ids)) for number, counts in steps], between,
+                               _known(known, scope, name))
+            found.scopes.append(ScopeSteps(scope, name, scoped))
+    found.family = adjust([(found.tests(), found.all_steps())], options.alpha)
+    found.settle(options.alpha)
+    return found
+
+
+def _steps(base: TaskCounts, steps: Sequence[tuple[int, TaskCounts]], options: CompareOptions,
+           known: Mapping[str, Comparison]) -> tuple[list[Step], list[str]]:
+    """Every step against the base and the step before, on one task set; the comparisons' warnings (not those of
+    a comparison `known` gave: its owner says them)."""
     between = dataclasses.replace(options, extrapolate=0)
     found, previous, warnings = [], base, []
     for number, counts in steps:
@@ -158,12 +234,15 @@ def trajectory_of_counts(base: TaskCounts, steps: Sequence[tuple[int, TaskCounts
         against_previous = None if previous is base else compare_counts(previous, counts, between)
         found.append(Step(number, counts.label, previous.label, against_base, against_previous))
         warnings += [f"step {number} ({counts.label}) vs {c.base.label}: {line}"
-                     for c in (against_base, against_previous) if c is not None for line in c.warnings]
+                     for c in (against_base, against_previous) if c is not None and c is not known.get(counts.label)
+                     for line in c.warnings]
         previous = counts
-    family = adjust([(STEP_TESTS, found)], options.alpha)
-    return Trajectory("", base.label, found, options, first_shrinkage(found, options.alpha), None,
-                      list(dict.fromkeys(warnings)), family)
+    return found, list(dict.fromkeys(warnings))
 
+
+def _known(known: Known | None, scope: str, name: str) -> dict[str, Comparison]:
+    """The comparisons `known` holds on one scope, by the child's label."""
+    return {label: c for (s, n, label), c in (known or {}).items() if (s, n) == (scope, name)}
 
 
 def first_shrinkage(steps: Sequence[Step], alpha: float) -> FirstShrinkage:
@@ -185,7 +264,7 @@ def first_shrinkage(steps: Sequence[Step], alpha: float) -> FirstShrinkage:
 
 def chance_band(c: Comparison) -> dict[str, tuple[float, float]]:
     """SRR, NDR and NSCR as a model identical to the base would show them, P as observed: the rates at the ends
-    of the chance interval of S (SRR), E (NDR) and S - E (NSCR, over P + the expected S and E)."""
+    of the chance interval of S (SRR), E (NDR) and S - E (NSCR, over P + the expected S and E, within [-1, 1])."""
     P, s, e, net = c.counts.P, c.chance.s, c.chance.e, c.chance.s_minus_e
 
     def ratio(top, bottom):
@@ -194,7 +273,7 @@ def chance_band(c: Comparison) -> dict[str, tuple[float, float]]:
     srr = sorted((ratio(P, P + s.interval[1]), ratio(P, P + s.interval[0])))
     ndr = sorted((ratio(e.interval[0], P + e.interval[0]), ratio(e.interval[1], P + e.interval[1])))
     total = P + s.expected + e.expected
-    nscr = sorted((ratio(-net.interval[1], total), ratio(-net.interval[0], total)))
+    nscr = sorted(float(np.clip(ratio(-end, total), -1.0, 1.0)) for end in net.interval)  # a rate: within [-1, 1]
     return {"srr": tuple(srr), "ndr": tuple(ndr), "nscr": tuple(nscr)}
 
 

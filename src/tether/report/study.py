@@ -2,11 +2,12 @@
 self-contained page), report.md with PNG figures, and summary.json, from one `tether.compare.study.Study`.
 
 The page holds the study's tables as `tether compare` prints them: models x scopes (the paper's Table 1: P E S
-O with chance and excess, SRR NDR SDS NSCR with intervals, pass@k at the grid's largest k), the two children
-side by side with their differences (Table 3) when the study has a pair, and per training run its steps
-(Table 4) with the first step whose shrinkage is significant and the figure of its rates and pass@k by step
-(`tether.report.trajectory`). Every "beyond chance" (a `*`) is read from the study's one multiplicity family,
-named once under the heading. Nothing is computed here: the numbers are the study's (`Study.to_dict()`).
+O with chance and excess, SRR NDR SDS NSCR with intervals, pass@k at the grid's largest k), each pair of
+children side by side with their differences (Table 3), and per training run its steps per benchmark, domain
+and overall (Table 4) with the first step whose shrinkage is significant on each, the figure of its rates and
+pass@k by step and that of its rates per benchmark (`tether.report.trajectory`). Every "beyond chance" (a `*`)
+is read from the study's one multiplicity family, named once under the heading. Nothing is computed here: the
+numbers are the study's (`Study.to_dict()`), the cells' text `tether.compare.cells`'.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from tether._version import __version__
+from tether.compare.cells import count_cell, difference_cell, pass_cell, previous_cell, rate_cell
 from tether.compare.study import Study
 from tether.compare.trajectory import Trajectory
 from tether.report.build import STYLE, ReportFiles, finite, html_figure, html_table, md_table
 from tether.report.figures import Figure
-from tether.report.trajectory import trajectory_figure
+from tether.report.trajectory import scopes_figure, trajectory_figure
 
 QUESTION = "Did RL expand what each model can solve, or only sharpen it?"
 RATES = ("srr", "ndr", "sds", "nscr")
@@ -33,14 +34,14 @@ DIFFERENCES = ("P", "E", "S", "O", "srr", "ndr", "sds", "nscr")
 
 @dataclasses.dataclass(frozen=True)
 class Section:
-    """One part of the page: a heading, lines of text around a table, and a figure (any may be empty)."""
+    """One part of the page: a heading, lines of text around a table, and figures (any may be empty)."""
 
     heading: str
     before: list[str]
     header: list[str]
     rows: list[list[str]]
     after: list[str]
-    figure: Figure | None = None
+    figures: tuple[Figure, ...] = ()
 
 
 def build_study_report(study: Study, out: str | Path) -> ReportFiles:
@@ -49,11 +50,10 @@ def build_study_report(study: Study, out: str | Path) -> ReportFiles:
     (out / "figures").mkdir(parents=True, exist_ok=True)
     found = study.to_dict()
     sections = [table1(found, study.options)]
-    if study.pair is not None:
-        sections.append(pair_section(study.pair, found, study.options))
+    sections += [pair_section(pair, study.options) for pair in study.pairs]
     sections += [trajectory_section(run, study.options, _figure_name(run, study.trajectories))
                  for run in study.trajectories]
-    drawn = [s.figure for s in sections if s.figure is not None]
+    drawn = [figure for s in sections for figure in s.figures]
     pngs = []
     for figure in drawn:
         path = out / "figures" / f"{figure.name}.png"
@@ -79,35 +79,7 @@ def family_text(found: dict) -> str:
     return f"a * marks a count or difference beyond chance at alpha {family['alpha']:g}, {family['text']}"
 
 
-# -- formatting: one row of numbers as cells ------------------------------------------------------------------
-
-def number(value, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{value:.{digits}f}"
-
-
-def rate_cell(row: Mapping, name: str) -> str:
-    """"0.960 [0.870, 1.000]": a rate with its interval; n/a where undefined."""
-    if number(row.get(name)) == "n/a":
-        return "n/a"
-    return f"{number(row[name])} [{number(row.get(f'{name}_lo'))}, {number(row.get(f'{name}_hi'))}]"
-
-
-def count_cell(row: Mapping, region: str) -> str:
-    """"56 (31.2, +24.8)*": the count, what a child identical to its base gives, the excess; * beyond chance on
-    the study's family."""
-    chance = row.get(f"{region}_chance")
-    if chance is None:
-        return str(row[region])
-    excess = row.get(f"{region}_excess", row[region] - chance) + 0.0
-    mark = "*" if row.get(f"{region}_beyond_chance") else ""
-    return f"{row[region]} ({chance:.1f}, {0.0 if abs(excess) < 0.05 else excess:+.1f}){mark}"
-
-
-def pass_cell(row: Mapping) -> str:
-    return f"{number(row.get('base_pass_at_k'))} → {number(row.get('child_pass_at_k'))}"
-
+# -- one row of numbers as cells (`tether.compare.cells`) --------------------------------------------------
 
 def comparison_cells(row: Mapping) -> list[str]:
     """tasks, P, E, S, O, the four rates and pass@k of one comparison row (`tether.compare.tables`)."""
@@ -140,13 +112,13 @@ def table1(found: dict, options) -> Section:
                                                           *comparison_header(options)], rows, [note])
 
 
-def pair_section(pair, found: dict, options) -> Section:
+def pair_section(pair, options) -> Section:
     """Two children of one base side by side, each against the base on the same tasks, and their difference."""
     rows = pair.rows()
     children, difference = rows[:-1], rows[-1]
     body = [[row["child"], *comparison_cells(row)] for row in children]
     body.append([difference["child"], str(difference.get("tasks", "")),
-                 *(_difference(difference, name, found["family"]["alpha"]) for name in DIFFERENCES), "", ""])
+                 *(difference_cell(difference, name) for name in DIFFERENCES), "", ""])
     note = ("Each child against the base on the tasks all three share, at one matched budget; the last row is the "
             f"difference with its paired {options.confidence:.0%} interval and the p-value of swapping the two "
             "children's counts task by task (adjusted in the study's family; * beyond chance).")
@@ -154,38 +126,31 @@ def pair_section(pair, found: dict, options) -> Section:
                    ["model", *comparison_header(options)], body, [note])
 
 
-def _difference(row: Mapping, name: str, alpha: float) -> str:
-    """"-0.040 [-0.080, 0.000] p=0.03*": a - b with its interval and adjusted p-value."""
-    if row.get(name) is None:
-        return ""
-    digits = 0 if name in ("P", "E", "S", "O") else 3
-    p = row.get(f"{name}_p_holm")
-    beyond = row.get(f"{name}_beyond_chance", p is not None and p <= alpha)
-    said = "" if p is None or not math.isfinite(p) else f" p={p:.2g}" + ("*" if beyond else "")
-    return (f"{number(row[name], digits)} [{number(row.get(f'{name}_lo'), digits)}, "
-            f"{number(row.get(f'{name}_hi'), digits)}]{said}")
-
-
 def trajectory_section(run: Trajectory, options, figure_name: str) -> Section:
-    """A training run's steps, each against the base and against the step before, and its figure."""
-    rows = []
+    """A training run's steps per scope (each benchmark, each domain, overall), each against the base and against
+    the step before; the first step whose shrinkage is significant on each; its figures."""
+    rows, shown = [], None
     for row in run.rows():
-        previous = ("" if row.get("S_previous") is None else
-                    f"S {row['S_previous']}{_mark(row, 'S_previous')}, E {row['E_previous']}{_mark(row, 'E_previous')}")
-        rows.append([str(row["step"]), row["child"], *comparison_cells(row), previous])
-    header = ["step", "model", *comparison_header(options), "vs the step before"]
+        scope = {"domain": row["name"], "overall": "Overall"}.get(row["scope"], row["name"])
+        rows.append([scope if scope != shown else "", str(row["step"]), row["child"], *comparison_cells(row),
+                     previous_cell(row)])
+        shown = scope
+    header = ["scope", "step", "model", *comparison_header(options), "vs the step before"]
     sentence = _sentence(run.first_shrinkage.reason.rstrip("."))  # the first step whose shrinkage is significant
     name = run.run
-    figure = dataclasses.replace(trajectory_figure(run), name=figure_name,
-                                 title=f"Training run {name} against {run.base}: support rates and pass@k by step")
-    note = ("Every step against the base (P E S O with chance, the rates, pass@k), and its S and E against the "
-            "step before (* beyond chance in the study's family).")
-    return Section(f"Training run {name}: {len(run.steps)} checkpoints against {run.base}", [sentence], header,
-                   rows, [note], figure)
-
-
-def _mark(row: Mapping, key: str) -> str:
-    return "*" if row.get(f"{key}_beyond_chance") else ""
+    figures = [dataclasses.replace(trajectory_figure(run), name=figure_name,
+                                   title=f"Training run {name} against {run.base}: support rates and pass@k by step")]
+    per_benchmark = scopes_figure(run)
+    if per_benchmark is not None:
+        figures.append(dataclasses.replace(per_benchmark, name=f"{figure_name}-benchmarks",
+                                           title=f"Training run {name} against {run.base}, per benchmark: SRR, NDR "
+                                                 "and NSCR by step, the band a model identical to the base gives"))
+    scoped = [f"On {part}: {first.reason}." for scope, part, _, first in run.parts() if scope != "overall"]
+    note = ("Every step against the base (P E S O with chance, the rates, pass@k) on each benchmark's tasks, each "
+            "domain's and all of them, and its S and E against the step before (* beyond chance in the study's "
+            "family).")
+    return Section(f"Training run {name}: {len(run.steps)} checkpoints against {run.base}", [sentence, *scoped],
+                   header, rows, [note], tuple(figures))
 
 
 def _step(row: Mapping) -> str:
@@ -222,7 +187,7 @@ def render_html(found: dict, sections: list[Section]) -> str:
     for s in sections:
         parts += [f"<h2>{html.escape(s.heading)}</h2>", *(f"<p>{html.escape(line)}</p>" for line in s.before),
                   html_table(s.header, s.rows), *(f"<p class='muted'>{html.escape(line)}</p>" for line in s.after),
-                  html_figure(s.figure)]
+                  *(html_figure(figure) for figure in s.figures)]
     parts.append("</body></html>")
     return "\n".join(p for p in parts if p)
 
@@ -235,6 +200,6 @@ def render_markdown(found: dict, sections: list[Section]) -> str:
     for s in sections:
         lines += [f"## {s.heading}", "", *[line for text in s.before for line in (text, "")],
                   *md_table(s.header, s.rows), "", *[line for text in s.after for line in (f"*{text}*", "")]]
-        if s.figure is not None:
-            lines += [f"![{s.figure.title}](figures/{s.figure.name}.png)", "", f"*{s.figure.title}*", ""]
+        for figure in s.figures:
+            lines += [f"![{figure.title}](figures/{figure.name}.png)", "", f"*{figure.title}*", ""]
     return "\n".join(lines) + "\n"
