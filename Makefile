@@ -42,7 +42,7 @@ bubblewrap:
 	@bash .ci/apt-install bwrap bubblewrap "the code sandbox's tests"
 
 test: $(VENV)/.installed-dev chromium bubblewrap
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/analysis.py

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from .holds import holds  # noqa: F401  (the fixture)
+from .schedule import forget_server_tests_file, name_server_tests_file, prepares_servers, write_server_tests
 from .servers import SMOLLM2_FIXTURES, EarlyStart
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the hub, ever: the tests use what they build or packages ship
@@ -135,6 +136,14 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> Path:
+    """A tiny random Idefics3 vision-language model with its processor (`tether.lab.tiny_vlm`), saved once."""
+    from tether.lab.tiny_vlm import tiny_vlm
+
+    return tiny_vlm(tmp_path_factory.mktemp("tiny-vlm") / "model", seed=1)
+
+
+@pytest.fixture(scope="session")
 def quick_demo(tmp_path_factory):
     """`tether demo --quick --train` run once (the lab-quick pair trained into a fresh cache): (DemoResult, cache)."""
     import os
@@ -176,18 +185,35 @@ EARLY = EarlyStart()
 
 def pytest_configure(config):
     """Whatever this run starts dies with it, even when the run is killed (tests/reaper.py)."""
+    name_server_tests_file(config)
     subprocess.Popen([sys.executable, str(Path(__file__).with_name("reaper.py")), str(os.getpid())],
                      start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests on SmolLM2 and its servers run last, so that these are prepared meanwhile."""
+    """The tests on SmolLM2 and its servers run last, so that these are prepared meanwhile; under
+    xdist they are one unit, run by the worker that prepares them (tests/schedule.py)."""
     items.sort(key=lambda item: bool(SMOLLM2_FIXTURES & set(item.fixturenames)))
+    write_server_tests([item.nodeid for item in items if SMOLLM2_FIXTURES & set(item.fixturenames)])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Modules as units, the SmolLM2 group on the first worker (`tests/schedule.py`)."""
+    if config.getvalue("dist") == "loadgroup":
+        from .schedule import Schedule
+
+        return Schedule(config, log)
+    return None
+
+
+def pytest_unconfigure(config):
+    forget_server_tests_file()
 
 
 def pytest_collection_finish(session):
     needed = set().union(*(item.fixturenames for item in session.items))
-    if needed & SMOLLM2_FIXTURES:
+    if needed & SMOLLM2_FIXTURES and prepares_servers():
         logs = Path(tempfile.mkdtemp(prefix="tether-test-servers-"))
         EARLY.begin(session.config.cache.mkdir("tether-models"), logs, needed)
 

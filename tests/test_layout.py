@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tether"
 
 EVERYWHERE = {"errors", "defaults", "_version"}  # leaves that any module may import
 STAGES = ("store", "tasks", "engines", "sampling", "ingest", "grading", "metrics", "compare", "diagnostics",
-          "likelihood", "report", "scale", "lab", "experiment", "cli")
+          "likelihood", "report", "scale", "lab", "experiment", "integrations", "cli")
 MAY_IMPORT = {  # beyond its own folder and EVERYWHERE; docs/design.md draws the same picture
     "metrics": set(),  # pure functions, no I/O
     "http": set(),
@@ -29,6 +29,7 @@ MAY_IMPORT = {  # beyond its own folder and EVERYWHERE; docs/design.md draws the
     "report": {"store", "metrics", "compare", "likelihood", "diagnostics"},  # the saved results it shows
     "scale": set(),  # runs any worker class handed to it
     "experiment": set(STAGES) - {"experiment", "cli"} | {"progress", "http"},  # wires the stages together
+    "integrations": set(STAGES) - {"integrations", "cli"} | {"progress", "http"},  # tether inside other tools
     "cli": set(STAGES) | {"progress", "http", "testing"},
     "__main__": {"cli"},
     **{leaf: set() for leaf in EVERYWHERE},

@@ -183,13 +183,15 @@ def test_grade_flags_make_the_options_a_files_grading_section_makes(recorded_gra
     from tether.experiment.schema import load_experiment
 
     out = tether("grade", tmp_path / "run", "--timeout", "10", "--workers", "3", "--verifier", "exact,math",
-                 "--strict", "--extraction", "strict")
+                 "--strict", "--extraction", "strict", "--correct-threshold", "0.5")
     assert out.returncode == 0, out.stderr
     store, from_flags = recorded_grade.last
     assert store == str(tmp_path / "run") and from_flags.deadline == 60.0
+    assert from_flags.verifier_options["livebench"] == {"correct_threshold": 0.5}
     (tmp_path / "x.toml").write_text('store = "run"\n[tasks]\nspec = "lab-sums:2-3"\n[sampling]\nk = 2\n'
                                      '[models.base]\nmodel = "x"\n[models.rl]\nmodel = "y"\n[grading]\ntimeout = 10\n'
-                                     'workers = 3\nverifier = "exact,math"\nstrict = true\nextraction = "strict"\n')
+                                     'workers = 3\nverifier = "exact,math"\nstrict = true\nextraction = "strict"\n'
+                                     'correct_threshold = 0.5\n')
     from_file = load_experiment(tmp_path / "x.toml")[0].grading.options()
     assert from_file == from_flags
     assert tether("grade", tmp_path / "run").returncode == 0 and recorded_grade.last[1].deadline == 30.0

@@ -101,6 +101,19 @@ def test_stated_result_reads_one_sentence():
     assert stated_result("the answer is f(3) = 2 * 2 * 2 = 8") == "8"
 
 
+@pytest.mark.parametrize("sentence,expected", [
+    ("The length is $2\\sqrt{3}$ cm", "2\\sqrt{3}"),  # not "2": the number begins the expression
+    ("The answer is 2\\sqrt{3}", "2\\sqrt{3}"),
+    ("The area is $\\frac{3}{4}$.", "\\frac{3}{4}"),  # a verb, then a LaTeX command
+    ("The circumference is 6\\pi units", "6\\pi"),
+    ("the total is 3\\pi or 4", None),  # a hedge is not an answer
+    ("it is 42 apples", "42"),
+    ("is 6 times 6", None),
+])
+def test_a_stated_number_that_begins_a_latex_expression_is_the_whole_expression(sentence, expected):
+    assert stated_result(sentence) == expected
+
+
 @pytest.mark.parametrize(
     "answer,expected",
     [("60 pages", "60"), ("42 years old", "42"), ("x = 13", "x = 13"), ("24 \\text{ cm}", "24"),

@@ -90,7 +90,8 @@ def test_imported_samples_without_tasks_need_them(tmp_path):
 
 
 def test_registry_is_complete_and_every_verifier_grades_its_own_gold():
-    assert set(VERIFIERS) == {"math", "reasoning_gym", "exact", "choice", "numeric", "judge", "lab_sum", "code"}
+    assert set(VERIFIERS) == {"math", "reasoning_gym", "exact", "choice", "numeric", "judge", "lab_sum", "code",
+                              "vision_math", "livebench"}
     cases = {
         "math": ({"answer": "3/4"}, r"so \boxed{\frac{3}{4}}"),
         "reasoning_gym": (load_tasks("reasoning-gym:gcd?size=1&seed=2")[0].reference, None),
@@ -99,6 +100,8 @@ def test_registry_is_complete_and_every_verifier_grades_its_own_gold():
         "numeric": ({"answer": "2.5"}, r"\boxed{2.5 m}"),
         "lab_sum": ({"answer": 17}, "9+8"),
         "code": ({"tests": "assert add(9, 8) == 17", "answer": None}, "```python\ndef add(a, b):\n    return a + b\n```"),
+        "vision_math": ({"answer": "8/11", "choices": ["3/11", "8/11"]}, "The correct answer is (B) 8/11."),
+        "livebench": ({"task": "spatial", "answer": "4"}, "The diagonals make **four** triangles, so **4**."),
     }
     for name, (reference, completion) in cases.items():
         verifier = make_verifier(name)

@@ -17,13 +17,13 @@ from tether.errors import TetherError
 @app.command("grade")
 def grade_cmd(
     store: Annotated[str | None, typer.Argument(metavar="STORE", help="Store directory or object-store URL.", show_default=False)] = None,
-    verifier: Annotated[str, typer.Option(help="The verifier that grades the tasks: auto (each task's own), math, reasoning_gym, exact, choice, numeric, judge or code; a comma list (auto,exact,math) grades a verdict set under each: counts use the first, `tether compare --verifiers` shows them side by side.")] = "auto",
+    verifier: Annotated[str, typer.Option(help="The verifier that grades the tasks: auto (each task's own), math, reasoning_gym, exact, choice, numeric, judge, code, vision_math or livebench; a comma list (auto,exact,math) grades a verdict set under each: counts use the first, `tether compare --verifiers` shows them side by side.")] = "auto",
     workers: Annotated[int, typer.Option(help="Verifier worker processes (or Ray actors with --ray).")] = defaults.WORKERS,
     label: Annotated[list[str] | None, typer.Option(help="Grade only this model label (repeatable).")] = None,
     tasks: Annotated[str | None, typer.Option(help="Task spec giving the reference answers of imported samples.")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Local copies of preset datasets (with --tasks).")] = None,
     columns: Annotated[str | None, typer.Option(help="Column mapping for --tasks files.")] = None,
-    judge_model: Annotated[str | None, typer.Option(help="judge: the grader model's name on the server.")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="judge: the grader model's name on the server (vision_math: its fallback for answers the rules cannot read).")] = None,
     judge_base_url: Annotated[str | None, typer.Option(help="judge: OpenAI-compatible base URL.")] = None,
     judge_api_key: Annotated[str | None, typer.Option(envvar="TETHER_JUDGE_API_KEY", help="judge: API key.")] = None,
     judge_template: Annotated[Path | None, typer.Option(help="judge: a grading template file with {question}, {target} and {answer} slots [default: tether's, docs/grading.md].")] = None,
@@ -37,6 +37,7 @@ def grade_cmd(
     strict: Annotated[bool, typer.Option(help="Explicit answers only: none read out of the text (the last sentence's result, the last line, Math-Verify's full-text parse); a completion without one (box, tag, 'the answer is', bold) is no_answer.")] = False,
     extraction: Annotated[str, typer.Option(help="reasoning_gym: 'fair' (tag, box, after </think>, last line; for support accounting) or 'strict' (Reasoning Gym's own: <answer> tags only; for comparable numbers).")] = "fair",
     unsafe_local_exec: Annotated[bool, typer.Option(help="code: where bubblewrap cannot isolate programs, run the models' programs with resource limits only (no network or file-system isolation; docs/code.md).")] = False,
+    correct_threshold: Annotated[float, typer.Option(help="livebench: the score from which a verdict is correct (1: LiveBench's full score only; lower counts partial credit as solved; the score is stored either way).")] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the grading summary as one JSON object (verdict counts, failures, format compliance, verdict sets).")] = False,
     old_store: OldStore = None,
 ) -> None:
@@ -55,6 +56,8 @@ def grade_cmd(
     judge = {"judge": {"model": judge_model, "base_url": judge_base_url, "api_key": judge_api_key,
                        "max_retries": judge_retries, "template": str(judge_template) if judge_template else None}
              } if judge_model or judge_base_url else {}
+    if judge:  # vision_math sends the answers its rules cannot read to the same judge, and only when one is given
+        judge["vision_math"] = {f"judge_{key}": value for key, value in judge["judge"].items()}
     if judge_check:
         _judge_check(judge.get("judge", {"model": None, "base_url": None}), as_json)
         return
@@ -63,7 +66,8 @@ def grade_cmd(
     with friendly_errors(store, "re-run the same command to resume (samples with a verdict are not graded again)"):
         # the flags of the [grading] section are checked by it, and make the same options as a file's
         section = from_flags(GradingSection, verifier=verifier, workers=workers, timeout=timeout, strict=strict,
-                             extraction=extraction, unsafe_local_exec=unsafe_local_exec)
+                             extraction=extraction, unsafe_local_exec=unsafe_local_exec,
+                             correct_threshold=correct_threshold)
         given = load_tasks(tasks, data_dir=data_dir, columns=ColumnMap.parse(columns)) if tasks else None
         options = section.options()  # and what only the command line says: the judge, what to grade again
         options = dataclasses.replace(options, verifier_options={**options.verifier_options, **judge},
@@ -111,10 +115,12 @@ def _regrade_statuses(regrade: bool, status: str | None) -> tuple[str, ...]:
 @app.command("import")
 def import_cmd(
     store: Annotated[str | None, typer.Argument(metavar="STORE", help="Store directory or object-store URL (created if absent).", show_default=False)] = None,
-    file: Annotated[Path | None, typer.Argument(metavar="FILE", help="Samples: tether's JSONL (.jsonl, .jsonl.gz) or Parquet rows, an lm-eval --log_samples file, or a lighteval details Parquet.", show_default=False)] = None,
-    label: Annotated[str | None, typer.Option(help="Label of every row in the store, e.g. base or rl [default: each row's 'model'; required for harness files].")] = None,
-    format: Annotated[str, typer.Option(help="auto, tether, lm-eval or lighteval (see docs/import.md).")] = "auto",
-    metric: Annotated[str | None, typer.Option(help="Harness files: the 0/1 per-document metric that says correct [default: exact_match, else the file's first 0/1 metric].")] = None,
+    file: Annotated[Path | None, typer.Argument(metavar="FILE", help="Samples: tether's JSONL (.jsonl, .jsonl.gz) or Parquet rows, an lm-eval --log_samples file, a lighteval details Parquet, or verl's validation dumps (a folder of <step>.jsonl, or one).", show_default=False)] = None,
+    label: Annotated[str | None, typer.Option(help="Label of every row in the store, e.g. base or rl [default: each row's 'model'; required for harness files]. verl: the training run, each step labelled <label>-<step> [default: the folder's name].")] = None,
+    format: Annotated[str, typer.Option(help="auto, tether, lm-eval, lighteval or verl (see docs/import.md).")] = "auto",
+    metric: Annotated[str | None, typer.Option(help="Harness files: the 0/1 per-document metric that says correct [default: exact_match, else the file's first 0/1 metric]. verl: the field of a line that says correct [default: acc where 0/1, else score].")] = None,
+    correct_threshold: Annotated[float | None, typer.Option(help="verl: a score (or --metric) at least this is correct [default: none: scores other than 0/1 are imported ungraded].")] = None,
+    columns: Annotated[str | None, typer.Option(help="verl: id=FIELD, the field of a line holding its prompt's id [default: a hash of the prompt's text].")] = None,
     filter: Annotated[str | None, typer.Option(help="lm-eval files: the filter whose lines to import [default: the file's first].")] = None,
     verifier: Annotated[str | None, typer.Option(help="Harness files: the verifier that grades their tasks (when `tether grade` grades them again): math, exact, choice, numeric, reasoning_gym, judge or code [default: math, as for task files].")] = None,
     benchmark: Annotated[str | None, typer.Option(help="Harness files: the benchmark (task) of every document, the first part of its task id [default: the task the file names: lm-eval's samples_<task>_<time>.jsonl, lighteval's task_name].")] = None,
@@ -122,8 +128,8 @@ def import_cmd(
     old_store: OldStore = None,
     model: Annotated[str | None, typer.Option(hidden=True, help="Deprecated: --label.")] = None,
 ) -> None:
-    """Import samples produced elsewhere (your scripts, lm-eval --log_samples, lighteval details) into a store:
-    tether import STORE FILE."""
+    """Import samples produced elsewhere (your scripts, lm-eval --log_samples, lighteval details, verl's validation
+    dumps) into a store: tether import STORE FILE."""
     from tether.ingest import HarnessOptions, import_samples
 
     with friendly_errors():
@@ -132,7 +138,8 @@ def import_cmd(
         deprecated("--model", "--label")
         label = label or model
     with friendly_errors(writing=store):
-        harness = HarnessOptions(metric=metric, filter=filter, benchmark=benchmark,
+        harness = HarnessOptions(metric=metric, filter=filter, benchmark=benchmark, correct_threshold=correct_threshold,
+                                 id_key=_id_column(columns),
                                  **({"verifier": _verifier(verifier)} if verifier is not None else {}))
         summary = import_samples(file, store, label, format=format, harness=harness)
     for note in summary.notes:
@@ -143,10 +150,11 @@ def import_cmd(
         emit_json({"store": str(store), **summary.to_dict()})
         return
     graded = "graded" if summary.graded else "ungraded"
-    source = {"lm-eval": " from lm-eval's --log_samples", "lighteval": " from lighteval's details"}.get(summary.format, "")
+    source = {"lm-eval": " from lm-eval's --log_samples", "lighteval": " from lighteval's details",
+              "verl": " from verl's validation dumps"}.get(summary.format, "")
     stdout.print(
         f"imported {summary.rows} {graded} samples of {summary.tasks} tasks{source} "
-        f"({', '.join(summary.labels)}) into {store}",
+        f"({', '.join(summary.labels) or 'no new label'}) into {store}",
         highlight=False,
     )
 
@@ -162,6 +170,17 @@ def _store_and_file(store: str | None, file: Path | None, old_store: str | None)
     if file is None:
         raise TetherError("missing the FILE argument: tether import STORE FILE")
     return store, file
+
+
+def _id_column(columns: str | None) -> str | None:
+    """--columns id=FIELD of `tether import` (verl's dumps): the field holding a prompt's id."""
+    if columns is None:
+        return None
+    key, sep, value = columns.partition("=")
+    if key.strip() != "id" or not sep or not value.strip() or "," in value:
+        raise TetherError(f"--columns {columns!r}: tether import takes id=FIELD (verl: the field of a line holding "
+                          "its prompt's id)")
+    return value.strip()
 
 
 def _verifier(name: str) -> str:

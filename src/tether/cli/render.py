@@ -242,6 +242,8 @@ def render_grade_summary(summary, console: Console) -> None:
         console.print(compliance_line(found), highlight=False, soft_wrap=True)
     for (label, benchmark), tally in sorted(summary.tallies.items()):
         console.print(f"{label} / {benchmark}: {extraction_line(tally)}", highlight=False)
+        if "vision_math" in tally.verifiers:
+            console.print(f"{label} / {benchmark}: {decided_line(tally)}", highlight=False)
         if tally.reasons:
             console.print(Text.assemble(f"{label} / {benchmark}: why not correct: ", reasons_text(tally)),
                           highlight=False)
@@ -308,6 +310,15 @@ def extraction_line(tally) -> str:
     if tally.format_asked:
         line += f"; {tally.format_share:.0%} followed the format the prompt asked for"
     return line
+
+
+def decided_line(tally) -> str:
+    """Who decided a vision_math benchmark's verdicts: "decided by the rules 950, the judge 30; 20 unreadable"."""
+    from tether.grading.vision import decided_by
+
+    found = decided_by(tally.routes)
+    return (f"decided by the rules {found['rules']:,}, the judge {found['judge']:,}; "
+            f"{found['unreadable']:,} unreadable (no answer)")
 
 
 def render_grading_failures(summary, console: Console) -> None:

@@ -57,8 +57,16 @@ def _region_line(view) -> str:
 def _prompt_text(prompt) -> str:
     if isinstance(prompt, str):
         return prompt
-    return "\n".join(f"{m.get('role', '?')}: {m.get('content', '')}" if isinstance(m, dict) else str(m)
+    return "\n".join(f"{m.get('role', '?')}: {_content_text(m.get('content', ''))}" if isinstance(m, dict) else str(m)
                      for m in prompt)
+
+
+def _content_text(content) -> str:
+    """A message's content: its text, each image part as [image sha256:…] (the store keeps the picture)."""
+    if not isinstance(content, list):
+        return str(content)
+    return " ".join(f"[image {str(p.get('image', ''))[:19]}…]" if p.get("type") == "image" else str(p.get("text", ""))
+                    for p in content if isinstance(p, dict))
 
 
 def _reference(reference: dict) -> tuple:

@@ -70,6 +70,7 @@ FLAGS: dict[str, str] = {
     "--metric": "a harness file's 0/1 metric",
     "--filter": "an lm-eval file's filter",
     "--benchmark": "a harness file's benchmark name",
+    "--correct-threshold": "the score from which a sample is correct (import: verl's scores; grade: livebench's partial credit)",
     # comparing
     "--k-grid": "the k values of pass@k",
     "--allow-missing": "drop tasks present in only one model, with a warning",

@@ -29,6 +29,7 @@ from tether.diagnostics.answers import ALL
 from tether.engines.base import Scorer, TokenScores
 from tether.errors import InputError
 from tether.store import Store
+from tether.store.images import lend_images
 from tether.store.query import completions_with_benchmark, sample_counts, stored_prompts
 
 Progress = Callable[[int], None]
@@ -66,7 +67,7 @@ def token_entropy(store: Store, label: str, engine: Scorer, *, k: int = 32, batc
     rows = _stored_completions(store, label, k)
     if on_start:
         on_start(len(rows))
-    scores = _scored(engine, [r[2] for r in rows], [r[3] for r in rows], batch, on_progress)
+    scores = _scored(engine, [r[2] for r in rows], [r[3] for r in rows], batch, on_progress, store)
     per_sample = np.array([float(s.entropies.mean()) if len(s.entropies) else np.nan for s in scores])
     lengths = np.array([len(s.entropies) for s in scores])
     exact = all(s.exact_entropy for s in scores)
@@ -107,7 +108,8 @@ def trace_perplexity(store: Store, label: str, engine: Scorer, traces: Sequence[
                          f"e.g. {missing[0]!r}")
     if on_start:
         on_start(len(traces))
-    scores = _scored(engine, [prompts[t.task_id] for t in traces], [t.trace for t in traces], batch, on_progress)
+    scores = _scored(engine, [prompts[t.task_id] for t in traces], [t.trace for t in traces], batch, on_progress,
+                     store)
     nll = np.array([-float(s.logprobs.sum()) for s in scores])
     tokens = np.array([len(s.logprobs) for s in scores])
     group_of = np.array([regions.get(t.task_id, "?") for t in traces], dtype=object)
@@ -133,8 +135,10 @@ def _stored_completions(store: Store, label: str, k: int) -> list[tuple[str, str
     return [(task_id, benchmark, prompts[task_id], completion) for task_id, benchmark, completion in rows]
 
 
-def _scored(engine: Scorer, prompts: list, texts: list[str], batch: int, on_progress: Progress | None
-            ) -> list[TokenScores]:
+def _scored(engine: Scorer, prompts: list, texts: list[str], batch: int, on_progress: Progress | None,
+            store: Store | None = None) -> list[TokenScores]:
+    if store is not None:
+        lend_images(engine, store)  # prompts with images name them; the engine reads them from the store
     scores: list[TokenScores] = []
     for start in range(0, len(texts), batch):
         scores += engine.score(prompts[start : start + batch], texts[start : start + batch])

@@ -197,6 +197,7 @@ class GradingSection(_Strict):
     strict: bool = False  # math: no full-text fallback (docs/grading.md)
     extraction: Literal["fair", "strict"] = "fair"  # reasoning_gym: fair cascade or Reasoning Gym's own tags
     unsafe_local_exec: bool = False  # code: resource limits only where bubblewrap cannot isolate programs (docs/code.md)
+    correct_threshold: float = Field(default=1.0, gt=0, le=1)  # livebench: the score from which a verdict is correct
 
     _verifier = field_validator("verifier")(_verdict_sets)
 
@@ -215,7 +216,8 @@ class GradingSection(_Strict):
                             deadline=answer_deadline(self.timeout),
                             verifier_options={"math": {"timeout_seconds": self.timeout},
                                               "reasoning_gym": {"extraction": self.extraction},
-                                              "code": {"unsafe_local_exec": self.unsafe_local_exec}})
+                                              "code": {"unsafe_local_exec": self.unsafe_local_exec},
+                                              "livebench": {"correct_threshold": self.correct_threshold}})
 
 
 class CompareSection(_Strict):

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 FAILED = "failed"
 # routes that read an answer out of the text rather than find it in an answer format (box, tag, "the answer is")
-IMPLICIT_ROUTES = frozenset({"full_text", "last_result", "last_line"})
+IMPLICIT_ROUTES = frozenset({"full_text", "last_result", "last_line", "judge_tail",
+                             "last_word", "yes_no_list"})  # the last two: livebench's fallbacks
 MAX_ANSWER_CHARS = 1000  # longer extracted answers are rejected before any sympy work
 
 
@@ -77,6 +78,13 @@ def extract_with_route(verifier, completion: str, reference: dict[str, Any]) -> 
         return method(completion, reference)
     answer = verifier.extract(completion, reference)
     return answer, "extract" if answer is not None else None
+
+
+def in_parent(verifier, answer: str) -> bool:
+    """Whether `answer` is graded in the parent by the verifier's ``compare_many`` (a judge waiting on the
+    network) rather than by ``compare`` in a worker: every answer of an ``in_process`` verifier, and those a
+    verifier's ``in_parent(answer)`` sends to its judge (`vision_math`'s answers the rules cannot read)."""
+    return verifier.in_process or bool(getattr(verifier, "in_parent", lambda _: False)(answer))
 
 
 def graded_route(route: str | None, finish_reason: str | None, strict: bool) -> bool:

@@ -203,7 +203,10 @@ _EQUALS = re.compile(r"(?<![<>!=])=(?!=)|\\approx|≈")
 _STATED = re.compile(  # a verb that states a value, then the value: "is 42", "gives us 12", "have 11"
     r"\b(?:is|are|was|were|be|becomes?|equals?|equal\s++to|gives?|gave|get|gets|got|results?\s++in|have|has|"
     r"had|makes?|totals?|total\s++of|leaves?|left\s++with)\b(?:\s++(?:us|you|me|now|actually|exactly|just|only|"
-    r"simply|then|still|a\s++total\s++of|left))*+\s*+:?+\s*+(" + _NUMBER + ")", re.IGNORECASE)
+    r"simply|then|still|a\s++total\s++of|left))*+\s*+:?+\s*+(" + _NUMBER + r"|\$?+\s*+\\(?:[dt]?frac|sqrt|pi)\b)",
+    re.IGNORECASE)
+# a stated number that begins a LaTeX expression ("is 2\sqrt{3}", "is 3\pi"): the value is the whole expression
+_LATEX_NEXT = re.compile(r"\\[A-Za-z]|\{")
 _IS_THE_ANSWER = re.compile(r"(?<![\w.])(" + _NUMBER + r")\s++is\s++(?:the|our|my)\s++(?:final\s++)?answer", re.I)
 _OPERATOR_NEXT = re.compile(r"\s*+(?:[-+*/^×÷·]|x\b|\\times|\\cdot|\\div|times\b|plus\b|minus\b|"
                             r"divided\b|multiplied\b|over\b|to\s++the\s++power)", re.IGNORECASE)
@@ -266,13 +269,27 @@ def stated_result(sentence: str) -> str | None:
     for pattern in (_STATED, _IS_THE_ANSWER):
         found = list(pattern.finditer(sentence))
         if found and not _OPERATOR_NEXT.match(sentence, found[-1].end(1)):
-            stated.add(_strip_answer(found[-1].group(1)).replace(" ", "").replace("$", ""))
+            value = _stated_value(sentence, found[-1])
+            if value:
+                stated.add(value)
     if stated:
         return stated.pop() if len(stated) == 1 else None
     if equals:
         return None
     bare = _strip_answer(sentence.rstrip(" ,;:"))
     return bare if not _FIRST_WORD.search(bare) and _BARE_MATH.search(bare) else None
+
+
+def _stated_value(sentence: str, found: re.Match) -> str | None:
+    """The value a stating verb's match names: its number, or the LaTeX expression that number or a
+    LaTeX command begins ("is 2\\sqrt{3} cm" gives "2\\sqrt{3}", not "2"; a hedge gives None)."""
+    value = found.group(1)
+    if "\\" in value or _LATEX_NEXT.match(sentence, found.end(1)):
+        rest = sentence[found.start(1):]
+        cut = _SENTENCE_END.search(rest)
+        value = leading_math(rest[: cut.start()] if cut else rest)
+        return value.replace(" ", "").replace("$", "") if value else None
+    return _strip_answer(value).replace(" ", "").replace("$", "")
 
 
 def last_result(text: str) -> str | None:

@@ -6,10 +6,12 @@ from tether.errors import InputError
 from tether.grading.choice import ChoiceVerifier
 from tether.grading.code import CodeVerifier
 from tether.grading.judge import JudgeVerifier
+from tether.grading.livebench import LiveBenchVerifier
 from tether.grading.math import MathVerifier
 from tether.grading.reasoning_gym import ReasoningGymVerifier
 from tether.grading.simple import ExactVerifier, NumericVerifier
 from tether.grading.sums import SumVerifier
+from tether.grading.vision import VisionMathVerifier
 
 VERIFIERS: dict[str, type] = {
     "math": MathVerifier,
@@ -20,6 +22,8 @@ VERIFIERS: dict[str, type] = {
     "judge": JudgeVerifier,
     "lab_sum": SumVerifier,
     "code": CodeVerifier,
+    "livebench": LiveBenchVerifier,
+    "vision_math": VisionMathVerifier,
 }
 
 

@@ -44,14 +44,16 @@ import pyarrow as pa
 
 from tether import defaults
 from tether.errors import InputError
-from tether.grading.base import FAILED, Grade, extract_with_route, graded_route
+from tether.grading.base import FAILED, Grade, extract_with_route, graded_route, in_parent
 from tether.grading.deadline import DeadlineExceeded, time_limit
 from tether.grading.math import FULL_TEXT
 from tether.grading.pool import GradingPool, Job
 from tether.grading.registry import make_verifier
 from tether.grading.sets import check_disjoint, check_set_names
+from tether.grading.vision import decided_by
 from tether.store import Shard, Store, new_shard_name, open_store, query
 from tether.store.compliance import requested_route
+from tether.store.images import put_images
 from tether.store.manifest import Grading, VerdictSet
 from tether.store.schema import REWARD_HACKS, CachedGrade, RewardHackCounts, TaskRecord, Verdict, to_table
 from tether.tasks.prompts import as_plain
@@ -79,6 +81,7 @@ class BenchmarkTally:
     reasons: Counter = field(default_factory=Counter)  # why samples were not correct (`reason_of` their detail)
     reason_examples: dict[str, str] = field(default_factory=dict)  # reason -> the first detail that gave it
     reward_hacks: Counter = field(default_factory=Counter)  # REWARD_HACKS key -> verdicts whose detail signals it
+    verifiers: set = field(default_factory=set)  # the verifiers that graded its samples
 
     @property
     def format_share(self) -> float:
@@ -149,7 +152,8 @@ def _tally_dict(t: BenchmarkTally) -> dict:
             **{status: t.statuses[status] for status in STATUSES if status != "ok"},
             "not_graded": t.statuses[FAILED], "mean_score": _number(t.mean_score), "routes": dict(t.routes),
             "format_asked": t.format_asked, "format_followed": t.format_followed, "cut": t.cut,
-            "reasons": dict(t.reasons.most_common())}
+            "reasons": dict(t.reasons.most_common()),
+            **({"decided": decided_by(t.routes)} if "vision_math" in t.verifiers else {})}
 
 
 def _compliance_dict(c) -> dict:
@@ -374,13 +378,13 @@ class _LabelPlan:
         """A grade for every key. A timeout or a failure gets a second attempt (in a fresh worker):
         a ``timeout`` verdict means the comparison overran its deadline twice."""
         results: dict[tuple, Grade] = {}
-        judged = [k for k in keys if self.verifiers[k[0]].in_process]
-        if judged:
-            items = [(a, self.tasks[t]["reference"], self.tasks[t]["question"]) for _, t, a in judged]
-            for key, found in zip(judged, self.verifiers["judge"].compare_many(items)):
-                results[key] = found
+        judged = [k for k in keys if in_parent(self.verifiers[k[0]], k[2])]
+        for name in sorted({k[0] for k in judged}):  # the judge, and answers another verifier sends to its judge
+            mine = [k for k in judged if k[0] == name]
+            items = [(a, self.tasks[t]["reference"], self.tasks[t]["question"]) for _, t, a in mine]
+            results.update(zip(mine, self.verifiers[name].compare_many(items)))
         jobs = [Job(k, k[0], self.options.verifier_options.get(k[0], {}), k[2], self.tasks[k[1]]["reference"])
-                for k in keys if not self.verifiers[k[0]].in_process]
+                for k in keys if k not in results]
         results.update(pool.grade(jobs))
         again = [job for job in jobs if results[job.key].status in ("timeout", FAILED)]
         results.update(pool.grade(again))
@@ -404,6 +408,7 @@ class _LabelPlan:
         else:
             found = Grade.no_answer() if answer is None else cache[key]
         tally.samples += 1
+        tally.verifiers.add(name)
         tally.routes[route or "none"] += 1
         asked = self.asked[row["task_id"]]
         if asked:
@@ -520,6 +525,7 @@ def _stored_tasks(store: Store, label: str) -> dict[str, dict]:
 
 
 def _store_tasks(store: Store, label: str, tasks: Sequence[Task], name: str = "prompts") -> None:
+    put_images(store, {image.digest: image.data for task in tasks for image in task.images})
     records = [TaskRecord(label, t.task_id, t.benchmark, t.prompt_json(), as_plain(t.prompt), t.reference_json(),
                           t.verifier) for t in tasks]
     store.write([Shard("tasks", label, to_table(records, TaskRecord), name)])

@@ -27,6 +27,7 @@ from tether.metrics.bound import detectability_epsilon
 from tether.metrics.importance import MIN_DISTINCT, MIN_ESS, ImportanceEstimate, importance_estimate
 from tether.progress import ProgressFactory, silent
 from tether.store import Shard, Store, new_shard_name, open_store
+from tether.store.images import lend_images
 from tether.store.query import stored_prompts, stored_sequence_scores, task_samples
 from tether.store.schema import SequenceScore, to_table
 
@@ -271,6 +272,7 @@ def _scores(store: Store, plans: list[_Plan], decodings: dict[str, Decoding], en
 
 def _score_missing(store, engine, scorer, missing, decoding, progress, found, result, chunk: int = 64) -> None:
     prompts = _scorer_prompts(store, scorer, {source for _, source, *_ in missing})
+    lend_images(engine, store)  # prompts with images name them; the engine reads them from the store
     _check_rendering(store, engine, scorer, {p.task_id: prompts[p.task_id] for p, *_ in missing})
     with progress(f"scoring with {scorer}'s model") as bar:
         bar.start(len(missing))

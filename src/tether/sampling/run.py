@@ -31,6 +31,7 @@ from tether.sampling.config import SamplingConfig
 from tether.sampling.limits import check_run
 from tether.sampling.units import Unit, done_units, missing_units
 from tether.store import Shard, Store, new_shard_name, open_store
+from tether.store.images import put_images
 from tether.store.manifest import Run, RunSettings, checked
 from tether.store.schema import Sample, TaskRecord, check_label, to_table
 from tether.tasks.task import Task
@@ -164,6 +165,7 @@ def _unit_requests(unit: Unit, tasks: Sequence[Task], config: SamplingConfig,
             prompt=task.prompt,
             seeds=tuple(derive_seed(config.seed, task.task_id, j) for j in range(unit.start, unit.stop)),
             decoding=config.decoding,
+            images=task.images,
         )
         for task in unit_tasks(unit, tasks, config, active)
     ]
@@ -208,6 +210,7 @@ def _claim_run(store: Store, label: str, tasks, rendered, engine: dict, config: 
     digest = hashlib.sha256()
     for task, text in zip(tasks, rendered):
         digest.update(f"{task.task_id}\x1f{text}\x1e".encode())
+        digest.update("".join(image.ref for image in task.images).encode())  # a changed picture, same text
     settings = checked(RunSettings, {
         "engine": engine,
         "decoding": config.decoding.as_dict(),
@@ -256,7 +259,9 @@ def settings_differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def _write_tasks(store: Store, label: str, tasks: Sequence[Task], rendered: Sequence[str],
                  replace: bool = False) -> None:
-    """The label's prompts, once; `replace` (a re-claimed label) stores this run's as the latest rows."""
+    """The label's prompts, once; `replace` (a re-claimed label) stores this run's as the latest rows. Their
+    images first, once per digest in the whole store (`tether.store.images`)."""
+    put_images(store, {image.digest: image.data for task in tasks for image in task.images})
     existing = store.shard_paths("tasks", label)
     if existing and not replace:
         return  # the prompts digest in the manifest guarantees they are the same

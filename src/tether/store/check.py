@@ -32,15 +32,17 @@ import pyarrow.parquet as pq
 
 from tether.errors import StoreError
 from tether.store.commit import PendingGroup, process_alive
+from tether.store.images import image_key, read_image, stored_images
 from tether.store.local import MANIFEST, QUARANTINE, TABLE_SCHEMAS, ManifestError, Store, is_remote, stray_shards
-from tether.store.query import changed_completions, duplicate_keys, scan_error
+from tether.store.query import changed_completions, duplicate_keys, prompt_image_digests, scan_error
 
 __all__ = ["QUARANTINE", "CheckReport", "Problem", "check_location", "check_store"]
 
 
 @dataclass
 class Problem:
-    kind: str  # manifest, unreadable, damaged, columns, duplicates, uncommitted, temp; warnings: changed, unproven
+    kind: str  # manifest, unreadable, damaged, columns, duplicates, uncommitted, temp, missing (images); warnings:
+    # changed, unproven
     where: str
     detail: str
     repaired: bool = False
@@ -143,9 +145,31 @@ def check_store(store: Store, repair: bool = False) -> CheckReport:
                 report.warnings.append(Problem("changed", f"verdicts/{label}",
                                                f"{changed} verdicts graded a completion whose text has changed since "
                                                "(refilled or replaced); `tether grade` regrades them"))
+    report.problems += _images(store, repair)
     if not is_remote(store.root):
         report.problems += _temps(store, repair)
     return report
+
+
+def _images(store: Store, repair: bool) -> list[Problem]:
+    """Every stored image whole (its bytes hash to its name; a damaged one is quarantined on repair), and every
+    image a stored prompt names present (`tether sample` with the tasks writes the missing ones again)."""
+    problems = []
+    for digest in stored_images(store):
+        try:
+            read_image(store, digest)
+        except StoreError:
+            problem = Problem("damaged", image_key(digest), "its bytes do not hash to its name")
+            if repair and not is_remote(store.root):
+                problem.detail += f"; moved to {store.quarantine(image_key(digest))}"
+                problem.repaired = True
+            problems.append(problem)
+    missing = prompt_image_digests(store) - set(stored_images(store))
+    if missing:
+        problems.append(Problem("missing", "images", f"{len(missing)} images the stored prompts name are not in "
+                                f"the store (e.g. sha256:{min(missing)}); run `tether sample` again with the "
+                                "tasks: it writes them"))
+    return problems
 
 
 def _shard_problem(store: Store, path, wanted: list[str]) -> tuple[Problem | None, bool]:

@@ -356,6 +356,7 @@ class Store:
             with self.changing_manifest() as manifest:
                 manifest.runs.pop(label, None)
                 manifest.grading.pop(label, None)
+                manifest.checkpoints.pop(label, None)
             self.record_event("reset-label", label=label, shards=moved, moved_to=f"{QUARANTINE}/{folder}")
         return moved, f"{QUARANTINE}/{folder}"
 

@@ -2,9 +2,9 @@
 
 A store's manifest says which store schema it follows, what wrote it (package versions), each
 sampled label's run (`Run`: the settings it was sampled with, its budget k and, for a checkpoint of a
-training run, which run and step), each graded label's current verifier versions and its named verdict sets
-(`Grading`, `VerdictSet`) and a history of events. Every stage reads and changes it through `Manifest`; no
-other module knows its JSON shape.
+training run, which run and step; an imported label's checkpoint beside them), each graded label's current
+verifier versions and its named verdict sets (`Grading`, `VerdictSet`) and a history of events. Every stage
+reads and changes it through `Manifest`; no other module knows its JSON shape.
 
 `parse_manifest` turns the file's bytes into a `Manifest` or raises `ManifestError` with one line
 naming the file and the first field that is wrong: bytes that are not UTF-8, text that is not
@@ -153,6 +153,8 @@ class Manifest(_Record):
     history: list[Event] = Field(default_factory=list)
     runs: dict[str, Run] = Field(default_factory=dict)
     grading: dict[str, Grading] = Field(default_factory=dict)
+    # imported labels (no run of their own) that are checkpoints of a training run: verl's validation dumps
+    checkpoints: dict[str, Checkpoint] = Field(default_factory=dict, exclude_if=lambda value: not value)
 
     def versions(self, label: str) -> dict[str, str] | None:
         """The current verifier versions of `label` (None: never graded by tether, every verdict counts)."""
@@ -179,6 +181,7 @@ class Manifest(_Record):
         """(training run, step) of `label` where it is recorded as a checkpoint of a run, else None."""
         run = self.runs.get(label)
         found = run.checkpoint if run is not None else None
+        found = found or self.checkpoints.get(label)
         return (found.run, found.step) if found is not None else None
 
     def mark_checkpoint(self, label: str, run: str, step: int) -> None:
@@ -187,6 +190,11 @@ class Manifest(_Record):
         entry = self.runs.get(label)
         if entry is not None:
             entry.checkpoint = checked(Checkpoint, {"run": run, "step": step}, f"label {label!r}: its checkpoint")
+
+    def mark_imported_checkpoint(self, label: str, run: str, step: int) -> None:
+        """Record imported `label` (samples written elsewhere, e.g. by verl's validation) as the checkpoint of
+        training run `run` at `step`."""
+        self.checkpoints[label] = checked(Checkpoint, {"run": run, "step": step}, f"label {label!r}: its checkpoint")
 
     def add_event(self, kind: str, **details) -> None:
         self.history.append(Event(event=kind, at=now(), **details))
@@ -240,7 +248,7 @@ def salvage(raw: bytes) -> tuple[Manifest | None, list[str]]:
             return Manifest.model_validate(found), dropped
         except ValidationError as exc:
             loc = exc.errors()[0]["loc"]
-            if len(loc) >= 2 and loc[0] in ("runs", "grading") and isinstance(found.get(loc[0]), dict):
+            if len(loc) >= 2 and loc[0] in ("runs", "grading", "checkpoints") and isinstance(found.get(loc[0]), dict):
                 found[loc[0]].pop(loc[1], None)
                 dropped.append(f"{loc[0]}.{loc[1]}")
             elif loc and loc[0] in found and loc[0] != "schema_version":

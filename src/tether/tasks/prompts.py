@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether.errors import InputError
+from tether.tasks.images import has_images, prompt_text
 from tether.tasks.task import Messages
 
 TEMPLATE_MODES = ("auto", "chat", "plain")
@@ -24,13 +25,17 @@ def as_messages(prompt: str | Messages) -> Messages:
 
 
 def as_plain(prompt: str | Messages) -> str:
-    return prompt if isinstance(prompt, str) else "\n\n".join(m["content"] for m in prompt)
+    """The prompt's text (messages joined by blank lines; an image prompt's text parts only)."""
+    return prompt_text(prompt)
 
 
 def render_prompt(prompt: str | Messages, tokenizer: Any | None, mode: str = "auto") -> str:
     """The text a model sees for `prompt` under template `mode`."""
     if mode not in TEMPLATE_MODES:
         raise InputError(f"template mode {mode!r}: expected one of {', '.join(TEMPLATE_MODES)}")
+    if has_images(prompt):  # a vision-language engine renders these itself (tether.engines.vision)
+        raise InputError("this task's prompt holds images and this model reads text only: sample it with a "
+                         "vision-language model (docs/tasks.md, \"Tasks with images\")")
     has_template = tokenizer is not None and getattr(tokenizer, "chat_template", None)
     if mode == "chat" and not has_template:
         raise InputError("--template chat: this model's tokenizer has no chat template; use --template plain")

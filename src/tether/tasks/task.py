@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.errors import InputError
+from tether.tasks.images import Image, images_from, vision_prompt
 
-Messages = list[dict[str, str]]
+Messages = list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Task:
     prompt: str | Messages
     reference: dict[str, Any]
     verifier: str
+    # the pictures the prompt's image parts name by digest (the prompt is the identity; these are its bytes)
+    images: tuple[Image, ...] = field(default=(), compare=False, repr=False)
 
     def reference_json(self) -> str:
         return json.dumps(self.reference, sort_keys=True, ensure_ascii=False)
@@ -43,7 +46,9 @@ class ColumnMap:
     reference under their own names. Code tasks (the ``code`` verifier) map ``tests`` (a test
     program or a list of assert lines), ``entry_point`` (the function the tests call) and
     ``prefix`` (code the completion continues, e.g. HumanEval's prompt) into the reference as
-    ``tests``, ``entry_point`` and ``prefix``; a code task needs no answer column.
+    ``tests``, ``entry_point`` and ``prefix``; a code task needs no answer column. ``image`` maps a
+    column of one image or a list of them (bytes, a path, a ``datasets`` image): the prompt becomes
+    one user message with those images before the text (`tether.tasks.images.vision_prompt`).
     """
 
     question: str = "question"
@@ -53,22 +58,23 @@ class ColumnMap:
     tests: str | None = None
     entry_point: str | None = None
     prefix: str | None = None
+    image: str | None = None
 
     CODE_ROLES = ("tests", "entry_point", "prefix")
 
     @classmethod
     def parse(cls, text: str | None) -> ColumnMap:
         """From 'question=problem,answer=solution,id=uid,extra=unit+level' (code tasks: tests=, entry_point=,
-        prefix=; with tests= and no answer=, there is no answer column)."""
+        prefix=; with tests= and no answer=, there is no answer column; image= for vision tasks)."""
         if not text:
             return cls()
         values: dict[str, Any] = {}
         for part in text.split(","):
             key, sep, value = part.partition("=")
             key, value = key.strip(), value.strip()
-            if not sep or key not in {"question", "answer", "id", "extra", *cls.CODE_ROLES}:
+            if not sep or key not in {"question", "answer", "id", "extra", "image", *cls.CODE_ROLES}:
                 raise InputError(f"column mapping {part!r}: expected question=, answer=, id=, extra=, tests=, "
-                                 "entry_point= or prefix=")
+                                 "entry_point=, prefix= or image=")
             values[key] = tuple(v for v in value.split("+") if v) if key == "extra" else (value or None)
         if values.get("tests") and "answer" not in values:
             values["answer"] = None
@@ -95,12 +101,21 @@ def task_from_row(
         if getattr(columns, role) is not None:
             reference[role] = _jsonable(_field(row, getattr(columns, role), where))
     task_id = str(_field(row, columns.id, where)) if columns.id else f"{benchmark}/{index}"
-    return Task(task_id, benchmark, template.format(question=question), reference, verifier)
+    text = template.format(question=question)
+    if columns.image is None:
+        return Task(task_id, benchmark, text, reference, verifier)
+    try:
+        images = images_from(_field(row, columns.image, where))
+    except InputError as error:
+        raise InputError(f"{where}: image column {columns.image!r}: {error}") from None
+    if not images:  # a row without a picture stays a text task
+        return Task(task_id, benchmark, text, reference, verifier)
+    return Task(task_id, benchmark, vision_prompt(text, images), reference, verifier, images)
 
 
 def _check_columns(row: dict[str, Any], columns: ColumnMap, where: str) -> None:
     """Every mapped column must be in the row: all missing ones named at once, with the flag that maps them."""
-    wanted = {"question": columns.question, "answer": columns.answer, "id": columns.id,
+    wanted = {"question": columns.question, "answer": columns.answer, "id": columns.id, "image": columns.image,
               **{role: getattr(columns, role) for role in ColumnMap.CODE_ROLES}}
     missing = {role: name for role, name in wanted.items() if name is not None and name not in row}
     missing |= {f"extra {name}": name for name in columns.extra if name not in row}
