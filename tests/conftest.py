@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from .holds import holds  # noqa: F401  (the fixture)
-from .schedule import forget_server_tests_file, name_server_tests_file, prepares_servers, write_server_tests
+from .schedule import forget_groups_file, name_groups_file, prepares_servers, write_groups
 from .servers import SMOLLM2_FIXTURES, EarlyStart
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the hub, ever: the tests use what they build or packages ship
@@ -185,21 +185,21 @@ EARLY = EarlyStart()
 
 def pytest_configure(config):
     """Whatever this run starts dies with it, even when the run is killed (tests/reaper.py)."""
-    name_server_tests_file(config)
+    name_groups_file(config)
     subprocess.Popen([sys.executable, str(Path(__file__).with_name("reaper.py")), str(os.getpid())],
                      start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def pytest_collection_modifyitems(config, items):
     """The tests on SmolLM2 and its servers run last, so that these are prepared meanwhile; under
-    xdist they are one unit, run by the worker that prepares them (tests/schedule.py)."""
+    xdist they are units of their own, the servers' run by the worker that prepares them (tests/schedule.py)."""
     items.sort(key=lambda item: bool(SMOLLM2_FIXTURES & set(item.fixturenames)))
-    write_server_tests([item.nodeid for item in items if SMOLLM2_FIXTURES & set(item.fixturenames)])
+    write_groups(items)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """Modules as units, the SmolLM2 group on the first worker (`tests/schedule.py`)."""
+    """Modules as units, the grouped tests as units of their own (`tests/schedule.py`)."""
     if config.getvalue("dist") == "loadgroup":
         from .schedule import Schedule
 
@@ -208,14 +208,14 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_unconfigure(config):
-    forget_server_tests_file()
+    forget_groups_file()
 
 
 def pytest_collection_finish(session):
     needed = set().union(*(item.fixturenames for item in session.items))
-    if needed & SMOLLM2_FIXTURES and prepares_servers():
+    if needed & SMOLLM2_FIXTURES:
         logs = Path(tempfile.mkdtemp(prefix="tether-test-servers-"))
-        EARLY.begin(session.config.cache.mkdir("tether-models"), logs, needed)
+        EARLY.begin(session.config.cache.mkdir("tether-models"), logs, needed, now=prepares_servers())
 
 
 def pytest_runtest_logfinish(nodeid, location):

