@@ -80,6 +80,10 @@ def test_a_child_against_its_own_base_and_overridden_domains(tmp_path):
     study = compare_study(store, [Child("dapo", base="sft", run="r1", step=30)], options=FAST,
                           domains={"simpleqa": "Knowledge", "aime24": "Competition"})
     assert [c.name for c in study.cells if c.scope == "domain"] == ["Math", "Competition", "Knowledge"]
+    assert not any("the domains name" in w for w in study.warnings)
+    typo = compare_study(store, ["dapo"], options=FAST, domains={"simpleq": "Knowledge"})  # said, not left silent
+    assert "the domains name 'simpleq', no benchmark of the study's tasks (benchmarks: aime24, math500, simpleqa)" \
+        in typo.warnings and typo.domains["simpleqa"] == "Non-Math"
     # dapo against sft, not the store's base: math500 is 4 vs 8 (P), 0 vs 3 and 0 vs 1 (E)
     cell = study.cell("dapo", "benchmark", "math500")
     assert (cell.comparison.counts.P, cell.comparison.counts.E, cell.comparison.counts.S) == (1, 2, 0)

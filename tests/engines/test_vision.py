@@ -103,6 +103,20 @@ def test_text_model_refuses_an_image_prompt(tiny_model):
         engine.render(vision_prompt("what?", [picture((0, 0, 0))]))
 
 
+def test_vllm_text_model_refuses_an_image_prompt():
+    """vLLM's text-only model (its model config: not multimodal) is refused in one line, never rendered with its
+    chat template into the content list's text and then failed by vLLM ("Multi-modal processor not available")."""
+    from types import SimpleNamespace
+
+    from tether.engines.vllm_engine import VLLMEngine
+
+    engine = object.__new__(VLLMEngine)
+    engine.template, engine.multimodal = "auto", False
+    engine.tokenizer = SimpleNamespace(chat_template="{{ messages }}", apply_chat_template=lambda *a, **k: "text")
+    with pytest.raises(InputError, match="reads text only"):
+        engine.render(vision_prompt("what?", [picture((0, 0, 0))]))
+
+
 VLLM_SCRIPT = """
 import json, os, sys
 from PIL import Image as PILImage

@@ -173,6 +173,11 @@ def test_bad_folders_and_files(tmp_path):
         import_samples(tmp_path / "two n", tmp_path / "s")
     with pytest.raises(InputError, match=r"20\.jsonl: 3 responses per prompt, but .*0\.jsonl has 4"):
         import_samples(tmp_path / "two n", tmp_path / "s", "run")
+    write(tmp_path / "two n" / "20.jsonl", lines(GSM8K / "20.jsonl")[:16])  # cut at a prompt's end: being written
+    with pytest.raises(InputError, match=r"20\.jsonl: 4 prompts, 4 of them among the 8 of .*0\.jsonl; verl validates "
+                                         r"the same prompts at every step: is this file still being written\?"):
+        import_samples(tmp_path / "two n", tmp_path / "s", "run")
+    assert not (tmp_path / "s").exists()
     tether_rows = write(tmp_path / "rows.jsonl", [{"task_id": "a", "correct": True}])
     with pytest.raises(InputError, match="--correct-threshold and --columns id= read verl's validation dumps; this "
                                          "is a tether file"):

@@ -210,6 +210,10 @@ def compare_study(store: str | Path | Store, children: Sequence[Child | str], *,
     for line in [w for found in found_pairs + runs for w in found.warnings]:
         if line not in warnings:
             warnings.append(line)
+    unused = [name for name in (domains or {}) if name not in used]  # a typo would leave its benchmark's default
+    if unused:
+        warnings.append(f"the domains name {', '.join(map(repr, unused))}, no benchmark of the study's tasks "
+                        f"(benchmarks: {', '.join(sorted(used, key=natural_key)) or 'none named'})")
     family = study_family(cells, found_pairs, runs, options.alpha)
     return Study(str(store.root), children, cells, options, family, used, warnings, found_pairs, runs)
 

@@ -33,6 +33,7 @@ class VLLMEngine:
     """A model loaded in-process by vLLM (GPU, or CPU with vLLM's CPU build)."""
 
     name = "vllm"
+    multimodal = True  # whether the model takes images (vLLM's model config says; set in __init__)
 
     def __init__(
         self,
@@ -68,11 +69,12 @@ class VLLMEngine:
         self.tokenizer = self.llm.get_tokenizer()
         model_config = getattr(self.llm, "model_config", None) or getattr(self.llm.llm_engine, "model_config", None)
         self.max_context: int | None = getattr(model_config, "max_model_len", None)  # prompt and completion: tokens
+        self.multimodal = bool(getattr(model_config, "is_multimodal_model", True))  # vLLM takes images for it
 
     def render(self, prompt: str | Messages) -> str:
-        if vision.has_images(prompt):  # the model's chat template places its image tokens (tether.engines.vision)
+        if vision.has_images(prompt) and self.multimodal:  # its chat template places the image tokens
             return vision.render(prompt, self.tokenizer, self.template)
-        return render_prompt(prompt, self.tokenizer, self.template)
+        return render_prompt(prompt, self.tokenizer, self.template)  # an image prompt: "this model reads text only"
 
     def describe(self) -> dict:
         template = getattr(self.tokenizer, "chat_template", None) or ""

@@ -82,6 +82,7 @@ def read_verl(path: Path, run: str | None, options: HarnessOptions) -> VerlDump:
             raise InputError(f"{file}: step {step} again (also {steps[step][0]}); one file per validation step")
         steps[step] = (file, lines)
     n = _budget(steps)
+    _same_prompts(steps)
     grade = _grading([line for _, lines in steps.values() for line in lines], options, notes)
     dump = VerlDump([], {}, {}, n, [steps[s][0] for s in sorted(steps)], notes)
     benchmark = options.benchmark or BENCHMARK
@@ -203,6 +204,19 @@ def _budget(steps: dict[int, tuple[Path, list[_Line]]]) -> int:
                              "must sample the validation's n responses per prompt (the budget)")
         budget, first = budget or n, first or file
     return budget or 0
+
+
+def _same_prompts(steps: dict[int, tuple[Path, list[_Line]]]) -> None:
+    """Every step validates the same prompts (verl's validation set is fixed); else one line naming the step with
+    the fewest: a file cut at a prompt's end (verl still writing it) would be stored and never read again."""
+    prompts = {step: {line.task for line in lines} for step, (_, lines) in steps.items()}
+    if len({frozenset(found) for found in prompts.values()}) < 2:
+        return
+    short = min(sorted(steps), key=lambda step: len(prompts[step]))
+    full = max((step for step in sorted(steps) if step != short), key=lambda step: len(prompts[step]))
+    raise InputError(f"{steps[short][0]}: {len(prompts[short])} prompts, {len(prompts[short] & prompts[full])} of "
+                     f"them among the {len(prompts[full])} of {steps[full][0]}; verl validates the same prompts at "
+                     "every step: is this file still being written? (import again once it is complete)")
 
 
 def _grading(lines: list[_Line], options: HarnessOptions, notes: list[str]) -> Callable[[dict], bool] | None:

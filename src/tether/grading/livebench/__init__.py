@@ -32,7 +32,7 @@ from tether.grading.livebench import connections, plot_unscrambling, spatial, ta
 from tether.grading.livebench.scoring import TaskScorer
 from tether.grading.livebench.text import Unreadable, without_thinking
 
-VERSION = 1  # of the scorers' rules: a change here regrades every livebench verdict
+VERSION = 2  # of the scorers' rules: a change here regrades every livebench verdict
 SCORERS: dict[str, TaskScorer] = {**web_of_lies.SCORERS, **spatial.SCORERS, **tagged.SCORERS,
                                   **plot_unscrambling.SCORERS, **typos.SCORERS}
 BY_RELEASE = {"zebra_puzzle": zebra.scorer, "connections": connections.scorer}  # the scorer depends on the release

@@ -9,8 +9,9 @@ triangles**``, not ``**circle, square, triangle**``); else the last ``\\boxed{}`
 ``{"bold": [the last three], "box": …}`` as JSON. Score 1 or 0.
 
 House traversal (retired by LiveBench in June 2024): on the lower-cased response, bold is a run of two or more
-``*`` and the same run closing it. Right when each of the ground truth's names (split on spaces) is in its own
-bold phrase, the last name in the last phrase and so on back, or when all of them appear in order in the last
+``*`` and the same run closing it. Right when each of the ground truth's names (split on spaces) is its own
+bold phrase, exactly (LiveBench tests a name's membership in its match tuple: ``**the kitchen**`` is not
+"kitchen"), the last name the last phrase and so on back, or when all of them appear in order in the last
 bold phrase. The answer kept is the last phrases, as many as the names, as JSON. Score 1 or 0.
 """
 
@@ -104,7 +105,7 @@ def _read_traversal(text: str, reference: dict[str, Any]) -> tuple[str | None, s
 
 def _score_traversal(answer: str, reference: dict[str, Any]) -> tuple[float, str | None]:
     bold, names = json.loads(answer), reference["answer"].lower().split(" ")
-    if len(bold) >= len(names) and all(name in bold[-1 - at] for at, name in enumerate(reversed(names))):
+    if len(bold) >= len(names) and all(name == bold[-1 - at] for at, name in enumerate(reversed(names))):
         return 1.0, None
     last, after = bold[-1], -1
     for name in names:
