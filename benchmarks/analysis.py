@@ -39,7 +39,7 @@ seconds, peak RSS):
 
 Every checkpoint's overall P/S/E/O must equal the loop's. Target on 2 cores: the study < 60 s. Measured
 2026-12-06 on 2 cores (Intel Xeon, shared with other work, load 2-3), 11.3 M verdicts (90 cells, 90
-trajectory steps, Holm over 522 tests):
+trajectory steps, Holm over 342 distinct tests):
 
                                                           seconds   CPU s  peak RSS MiB
     study: compare_study (cells, trajectory, Holm)          17.33   13.90           235

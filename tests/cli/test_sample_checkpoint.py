@@ -20,6 +20,8 @@ def test_two_checkpoints_sampled_with_run_and_step_are_a_study_s_trajectory(tmp_
     manifest = open_store(store).manifest()
     assert [manifest.checkpoint(label) for label in ("base", "grpo-10", "grpo-20")] == [None, ("grpo", 10),
                                                                                         ("grpo", 20)]
+    # each checkpoint draws with run seed --seed + step (independent draws); the base keeps --seed
+    assert [manifest.runs[label].settings.seed for label in ("base", "grpo-10", "grpo-20")] == [0, 10, 20]
     study = compare_study(store, ["grpo-20", "grpo-10"], options=CompareOptions(bootstrap_reps=20))
     assert [(c.label, c.run, c.step) for c in study.children] == [("grpo-20", "grpo", 20), ("grpo-10", "grpo", 10)]
     (run,) = study.trajectories
@@ -27,6 +29,7 @@ def test_two_checkpoints_sampled_with_run_and_step_are_a_study_s_trajectory(tmp_
     again = tether("sample", store, "--model", "lab:rl", *SAMPLE, "--label", "grpo-20", "--run", "grpo", "--step", 20)
     assert again.returncode == 0 and "wrote 0 samples" in again.stdout  # a resume: nothing to do, nothing refused
     assert open_store(store).manifest().checkpoint("grpo-20") == ("grpo", 20)
+    assert open_store(store).manifest().runs["grpo-20"].settings.seed == 20  # the resume kept its own seed
 
 
 def test_run_and_step_come_together(tmp_path):

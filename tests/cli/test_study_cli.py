@@ -25,7 +25,7 @@ def test_several_children_print_the_table_and_save_the_study(store, tmp_path):
     assert "Support regions by model and domain" in shown.stdout and "Support rates by model and domain" in shown.stdout
     assert "Non-Math" in shown.stdout
     assert "Two children of base side by side: step-2 and step-10 (8 shared tasks)" in shown.stdout
-    assert shown.stdout.count("Holm over") == 1 and "Holm over 29 tests" in shown.stdout  # 24 cells' + the pair's 5
+    assert shown.stdout.count("Holm over") == 1 and "Holm over 25 tests" in shown.stdout  # 20 cells' + the pair's 5
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["pair.csv", "study.csv", "study.json"]
     given = json.loads(tether("compare", store, "--rl", "step-*", *FAST, "--json").stdout)  # a pattern: natural order
     assert [c["label"] for c in given["study"]["children"]] == ["step-2", "step-10"]
@@ -39,7 +39,8 @@ def test_pair_names_two_of_the_children_and_repeats(store, tmp_path):
     assert two.returncode == 0, two.stderr
     assert "side by side: step-10 and rl" in two.stdout and "side by side: step-2 and step-10" in two.stdout
     said = " ".join(two.stdout.split())
-    assert ("Holm over 46 tests (S and E of every child x scope: 36; the differences step-10 - rl: 5; the "
+    # 3 children x 5 distinct scopes (Non-Math is simpleqa's tasks) x S and E, and each pair's 5
+    assert ("Holm over 40 tests (S and E of every child x scope: 30; the differences step-10 - rl: 5; the "
             "differences step-2 - step-10: 5)") in said
     payload = json.loads((tmp_path / "study.json").read_text())
     assert [p["children"] for p in payload["pairs"]] == [["step-10", "rl"], ["step-2", "step-10"]]
@@ -55,8 +56,9 @@ def test_a_run_s_steps_per_benchmark_in_the_terminal(run_store):  # noqa: F811
     assert "grpo on math500: support shrinks from step 20 (grpo-20): S = 20" in said  # the base solves every task
     assert "grpo on simpleqa: no step's shrinkage is beyond chance" in said  # math500 only is lost
     assert "grpo: support shrinks from step 20 (grpo-20)" in said
-    # 2 children x 5 scopes' S and E; the run's 2 steps on 5 scopes: 2 + 2 against the base, 2 against step 10
-    assert "Holm over 50 tests (S and E of every child x scope: 20; run grpo: S and E of every step" in said
+    # each test once: Math is math500's tasks, Non-Math simpleqa's, so 3 distinct scopes; 2 children's S and E on
+    # each, and the run's step 20 against step 10 on each (a step against the base is its cell)
+    assert "Holm over 18 tests (S and E of every child x scope: 12; run grpo: S and E of every step" in said
 
 
 def test_one_rl_is_todays_comparison_and_domains_make_a_study(store):

@@ -61,12 +61,20 @@ def test_every_cell_has_the_known_regions_and_one_holm_family(study_store):
     assert [(r["child"], r["scope"], r["name"]) for r in study.rows()] == list(EXPECTED)  # the table's order
     # the only two children of one base, not steps of a run: side by side, their 5 tests in the study's family
     assert (study.pair.a, study.pair.b) == ("step-2", "step-10") and study.trajectories == []
-    assert study.family.tests == 2 * len(EXPECTED) + 5 and study.family.method == "Holm"
-    assert study.to_dict()["family"]["text"].startswith("Holm over 29 tests (S and E of every child x scope: 24; "
+    # each test once: simpleqa is the only Non-Math benchmark, so that domain's row is its benchmark's test
+    distinct = len({(child, name) for child, _, name in EXPECTED} - {(c, "Non-Math") for c in ("step-2", "step-10")})
+    assert distinct == 10 and study.family.tests == 2 * distinct + 5 and study.family.method == "Holm"
+    assert study.to_dict()["family"]["text"].startswith("Holm over 25 tests (S and E of every child x scope: 20; "
                                                         "the differences step-2 - step-10: 5)")
+    for child in ("step-2", "step-10"):
+        alone, domain = study.cell(child, "benchmark", "simpleqa"), study.cell(child, "domain", "Non-Math")
+        assert alone.comparison is not domain.comparison and alone.p_adjusted == domain.p_adjusted
+        assert alone.test_keys() == domain.test_keys()
+    math = study.cell("step-10", "domain", "Math")  # the sum of two benchmarks: a test of its own
+    assert math.test_keys()["S"] != study.cell("step-10", "benchmark", "math500").test_keys()["S"]
     overall = study.cell("step-10")
     raw = overall.comparison.chance.s.p_value
-    assert raw <= overall.p_adjusted["S"] <= min(1.0, 29 * raw)  # Holm: between the raw and Bonferroni's
+    assert raw <= overall.p_adjusted["S"] <= min(1.0, 25 * raw)  # Holm: between the raw and Bonferroni's
     assert overall.beyond_chance("S") == (overall.p_adjusted["S"] <= FAST.alpha)
     assert study.cell("step-2", "domain", "Math").comparison.rates["srr"].value == pytest.approx(1 / 3)
     row = study.rows()[-1]
@@ -97,7 +105,7 @@ def test_saved_study_holds_the_rows(study_store, tmp_path):
     study = compare_study(study_store, ["step-2", "step-10"], options=FAST)
     json_path, csv_path, pair_path = save_study(study, tmp_path / "out")
     payload = json.loads(json_path.read_text())
-    assert payload["family"]["tests"] == 29 and len(payload["rows"]) == 12 and payload["trajectories"] == []
+    assert payload["family"]["tests"] == 25 and len(payload["rows"]) == 12 and payload["trajectories"] == []
     (pair,) = payload["pairs"]
     assert pair["children"] == ["step-2", "step-10"] and "family" not in pair
     assert pair["differences"]["E"]["value"] == -1  # overall E: 1 against 2
@@ -131,8 +139,15 @@ def test_a_training_run_among_the_children_is_a_trajectory_in_the_one_family(tmp
     assert [(s.scope, s.name) for s in run.scopes] == [("benchmark", "aime24"), ("benchmark", "math500"),
                                                        ("benchmark", "simpleqa"), ("domain", "Math"),
                                                        ("domain", "Non-Math")]
-    cells, steps = 3 * 2 * 6, 6 * (2 * 2 + 2)  # 6 scopes: each step's S and E against the base and the previous
+    # each test once: of the 6 scopes, Non-Math is simpleqa's test; a step against the base is that child's cell
+    # ("other" has step-10's counts, but is another label: its own tests); the run adds its step-to-step tests
+    cells, steps = 3 * 2 * 5, 5 * 2
     assert study.family.tests == cells + steps and run.family is study.family
+    assert run.step(2).test_keys() == study.cell("step-2").test_keys()
+    assert study.cell("other").raw_p() == study.cell("step-10").raw_p() != {"S": 1.0, "E": 1.0}
+    assert study.cell("other").test_keys() != study.cell("step-10").test_keys()
+    non_math = run.scope("domain", "Non-Math").steps[1]
+    assert non_math.test_keys() == simpleqa.steps[1].test_keys() and non_math.p_adjusted == simpleqa.steps[1].p_adjusted
     assert dict(study.family.parts) == {"S and E of every child x scope": cells, "run grpo: S and E of every step "
                                         "against the base and the previous step, per benchmark, domain and overall":
                                         steps}
@@ -218,10 +233,28 @@ class Member:
     """A family member holding the p-values a cell, the pair or a step gives (their `raw_p`), without the rest."""
 
     raw: dict[str, float]
+    keys: dict[str, object] = field(default_factory=dict)  # what each test is, where another member shows it too
     p_adjusted: dict[str, float] = field(default_factory=dict)
 
     def raw_p(self) -> dict[str, float]:
         return self.raw
+
+    def test_keys(self) -> dict[str, object]:
+        return self.keys
+
+
+def test_a_test_shown_by_several_members_enters_the_family_once():
+    """Holm over the distinct tests: a cell's test shown again by a step (one key) is one test with one adjusted
+    p-value; counted twice, it would make every adjusted p-value larger."""
+    cell, step = Member({"S": 0.01, "E": 0.5}, {"S": "cell S", "E": "cell E"}), Member({"S": 0.01}, {"S": "cell S"})
+    other = Member({"S_previous": 0.02})
+    family = adjust([("cells", [cell]), ("run", [step, other])], 0.05)
+    assert (family.tests, family.parts) == (3, (("cells", 2), ("run", 1)))  # the step's S is the cell's
+    assert cell.p_adjusted == {"S": 0.03, "E": 0.5} and step.p_adjusted == {"S": 0.03}
+    assert other.p_adjusted == {"S_previous": 0.04}
+    cell, step = Member({"S": 0.01, "E": 0.5}), Member({"S": 0.01})  # unkeyed: each member's tests its own
+    twice = adjust([("cells", [cell]), ("run", [step, other])], 0.05)
+    assert twice.describe().startswith("Holm over 4 tests") and cell.p_adjusted["S"] == step.p_adjusted["S"] == 0.04
 
 
 def test_children_identical_to_their_base_claim_something_in_at_most_alpha_of_studies():
@@ -234,20 +267,26 @@ def test_children_identical_to_their_base_claim_something_in_at_most_alpha_of_st
     full = np.full(tasks, n)
     pair_options = CompareOptions(bootstrap_reps=10, extrapolate=0)
     claims = raw_claims = 0
+    scope = [0, 1, 2, 4, 4]  # each test keyed as the study keys it: the one domain's tasks are all (Overall's test)
+
+    def keys(i, j, suffix=""):
+        return {region + suffix: (i, scope[j], region + suffix) for region in "SE"}
+
     for _ in range(reps):
         p = rng.beta(0.3, 0.6, size=tasks)  # many hard tasks: S and E happen often by chance
         base_c = rng.binomial(n, p)
         children = [rng.binomial(n, p) for _ in range(3)]
         levels = [_cells(full, base_c, full, c, benchmarks) for c in children]
-        cells = [Member(level_tests(level)) for found in levels for level in found]
+        cells = [Member(level_tests(level), keys(i, j)) for i, found in enumerate(levels)
+                 for j, level in enumerate(found)]
         differences, _ = child_differences(base_c > 0, children[0] > 0, children[1] > 0, pair_options)
         pair = Member({name: differences[name].p_value for name in FAMILY})
         # on every scope, a step against the base is its cell's test on the same tasks; against the previous, one more
         previous = [None] + [_cells(full, children[i - 1], full, c, benchmarks) for i, c in enumerate(children) if i]
-        steps = [Member({**level_tests(levels[i][j]), **level_tests(previous[i] and previous[i][j], "_previous")})
-                 for i in range(3) for j in range(5)]
+        steps = [Member({**level_tests(levels[i][j]), **level_tests(previous[i] and previous[i][j], "_previous")},
+                        {**keys(i, j), **(keys(i, j, "_previous") if i else {})}) for i in range(3) for j in range(5)]
         family = adjust([("cells", cells), ("pair", [pair]), ("run", steps)], alpha)
-        assert family.tests == 2 * 3 * 5 + 5 + 5 * (2 * 3 + 2 * 2)
+        assert family.tests == 2 * 3 * 4 + 5 + 2 * 2 * 4  # 4 distinct scopes; the steps add only step to step
         members = cells + [pair] + steps
         claims += any(v <= alpha for m in members for v in m.p_adjusted.values())
         raw_claims += any(v <= alpha for m in members for v in m.raw.values())

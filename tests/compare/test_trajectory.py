@@ -1,6 +1,7 @@
 """A training run over its checkpoints (Table 4): the first step whose shrinkage is significant, the null, a store."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -132,6 +133,15 @@ def test_the_figure_shows_rates_with_chance_and_pass_at_k_by_step():
         assert text in figure.svg
 
 
+def test_the_figure_s_step_axes_tick_at_the_steps():
+    """Steps 1 to 4 (and the base at 0 on pass@k's axis): whole steps at each checkpoint, never 2.5."""
+    base, steps = simulated_run(seed=3, start=30, tasks=40, n=8)
+    found = trajectory_of_counts(base, [(i + 1, c) for i, (_, c) in enumerate(steps[:4])], OPTIONS)
+    svg = trajectory_figure(found, ks=[1, 8]).svg
+    ticks = re.findall(r'text-anchor: middle" x="[^"]+" y="[^"]+" transform="rotate\(-0 [^"]+\)">([^<]*)<', svg)
+    assert ticks == ["1", "2", "3", "4", "step", "0", "1", "2", "3", "4", "step"]
+
+
 def test_each_benchmark_has_its_steps_and_its_first_significant_shrinkage_in_the_one_family():
     """The 30 tasks lost from step 30 on are benchmark "lost"'s; "kept" (170 tasks) never shrinks. Each scope's
     steps are counted on its tasks; all of them are one Holm family, and the figure has one panel per benchmark."""
@@ -144,8 +154,12 @@ def test_each_benchmark_has_its_steps_and_its_first_significant_shrinkage_in_the
     assert lost.first_shrinkage.step == 30 and kept.first_shrinkage.step is None
     assert lost.steps[2].against_base.counts.as_dict() == {"P": 0, "S": 30, "E": 0, "O": 0}  # every one lost
     assert kept.steps[2].against_base.counts.S > 0 and kept.steps[2].p_adjusted["S"] > 0.05  # chance's S only
-    assert found.family.tests == 5 * (2 * 5 + 2 * 4) and found.family.describe().startswith(
-        "Holm over 90 tests (S and E of every step against the base and the previous step, per benchmark, domain")
+    # each test once: domain Math is benchmark lost's tasks, Non-Math kept's: 3 distinct scopes with overall
+    assert found.family.tests == 3 * (2 * 5 + 2 * 4) and found.family.describe().startswith(
+        "Holm over 54 tests (S and E of every step against the base and the previous step, per benchmark, domain")
+    math = found.scope("domain", "Math")
+    assert [s.p_adjusted for s in math.steps] == [s.p_adjusted for s in lost.steps]
+    assert math.first_shrinkage == lost.first_shrinkage and lost.first_shrinkage.p_adjusted < 1e-6
     assert [(r["scope"], r["name"]) for r in found.rows()][::5] == [("benchmark", "kept"), ("benchmark", "lost"),
                                                                    ("domain", "Math"), ("domain", "Non-Math"),
                                                                    ("overall", "overall")]

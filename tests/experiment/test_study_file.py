@@ -64,13 +64,19 @@ def test_a_study_file_samples_each_model_once_and_compares_every_one(tmp_path, t
               ("overall", "overall")]
     assert [(c.child, c.scope, c.name) for c in study.cells] == [(child, *s) for child in "ab" for s in scopes]
     assert study.pair is not None and (study.pair.a, study.pair.b) == ("a", "b")  # two children of one base
-    assert study.family.tests == 2 * len(study.cells) + 5  # S and E of every cell, the pair's 5: one Holm family
+    # one Holm family of distinct tests: x is the only Math benchmark and y the only Non-Math one, so each domain's
+    # cell is its benchmark's test; S and E of 3 distinct scopes per child, and the pair's 5
+    assert study.family.tests == 2 * 3 * 2 + 5
+    assert [study.cell(child, "domain", "Math").test_keys() for child in "ab"] == [
+        study.cell(child, "benchmark", "x").test_keys() for child in "ab"]
     for cell in study.cells:  # every model on the same tasks at the same budget as the base
         assert list(cell.comparison.base.n) == list(cell.comparison.rl.n) == [4] * len(cell.comparison.task_ids)
     assert len(study.cell("b").comparison.task_ids) == 4 and len(study.cell("a", "benchmark", "y").comparison.task_ids) == 2
     manifest = open_store(store).manifest()
     assert manifest.checkpoint("b") == ("grpo", 10) and manifest.checkpoint("a") is None
     assert manifest.runs["b"].settings.decoding.temperature == 0.5
+    # a checkpoint samples with seed + step (draws independent from step to step); the others keep [sampling]'s
+    assert [manifest.runs[label].settings.seed for label in ("base", "a", "b")] == [0, 0, 10]
     saved = json.loads((store / "compare" / "study.json").read_text())
     assert [row["child"] for row in saved["rows"]] == ["a"] * 5 + ["b"] * 5
     assert (store / "compare" / "study.csv").read_text().count("\n") == 11
@@ -87,11 +93,14 @@ def test_a_study_file_samples_each_model_once_and_compares_every_one(tmp_path, t
     assert [(r["child"], r["run"], r["step"]) for r in result["rows"] if r["scope"] == "overall"] == [
         ("a", None, None), ("b", "grpo", 10), ("c", "grpo", 20)]
     assert result["pairs"] == [] and [[s["label"] for s in r["steps"]] for r in result["trajectories"]] == [["b", "c"]]
-    # every cell's S and E; run grpo on each of the 5 scopes: b, c against base, c against b
-    assert result["family"]["tests"] == 2 * 3 * 5 + 5 * 6
+    # every cell's S and E on 3 distinct scopes; run grpo: b and c against the base are their cells, c against b
+    # on each of the 3 scopes adds 2
+    assert result["family"]["tests"] == 3 * 3 * 2 + 3 * 2
     assert open_store(store).manifest().checkpoint("c") == ("grpo", 20)
+    runs = open_store(store).manifest().runs  # b resumed (skipped) with its own seed; c's own seed wins
+    assert (runs["b"].settings.seed, runs["c"].settings.seed) == (10, 7)
     shown = tether("run", grown)
-    assert shown.returncode == 0 and "Holm over 60 tests" in shown.stdout, shown.stdout
+    assert shown.returncode == 0 and "Holm over 24 tests" in shown.stdout, shown.stdout
 
 
 @pytest.mark.parametrize("models,bases,children", [
@@ -190,4 +199,5 @@ def test_the_example_study_file_plans_the_checkpoint_table():
     plan = plan_experiment(path, throughput=3000, mean_tokens=4000)
     assert [(m.label, m.base, m.step) for m in plan.models] == [("base", None, 0)] + [
         (f"dapo-{step}", "base", step) for step in range(30, 301, 30)]
+    assert [m.seed for m in plan.models] == [0, *range(30, 301, 30)]  # each checkpoint: seed + step
     assert plan.n_tasks == 1547 and plan.k == 256 and plan.diagnose is None

@@ -129,5 +129,6 @@ def test_two_children_of_one_base_are_shown_side_by_side_with_their_difference(r
     assert difference[4].startswith("-20 [") and difference[4].endswith("*")  # S: 0 - 20, beyond chance
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert [p["children"] for p in summary["pairs"]] == [["grpo-10", "grpo-20"]]
-    # one family: S and E of 2 models x 5 scopes, the pair's 5 differences, the run's 2 + 4 step tests on 5 scopes
-    assert summary["family"]["tests"] == 20 + 5 + 30 and "Holm over 55 tests" in (tmp_path / "r" / "report.md").read_text()
+    # one family of distinct tests: S and E of 2 models x 3 scopes (Math is math500's tasks, Non-Math simpleqa's), the
+    # pair's 5 differences, step 20 against step 10 on the 3 scopes (a step against the base is its cell)
+    assert summary["family"]["tests"] == 12 + 5 + 6 and "Holm over 23 tests" in (tmp_path / "r" / "report.md").read_text()

@@ -81,6 +81,7 @@ def compare_cmd(
     tether compare STORE, or tether compare BASE_SOURCE RL_SOURCE (each a store or a JSONL/Parquet file)."""
     from tether.cli.render import render_comparison
     from tether.compare import compare, save_comparison
+    from tether.compare.store import compare_and_keep
 
     with friendly_errors(writing=out):
         base_source, rl_from = (store, rl_source) if rl_source is not None else (None, None)
@@ -106,15 +107,20 @@ def compare_cmd(
         if study:
             return _study(store, rl, base, section.options(), domains, as_json, out, rl_source=rl_source,
                           self_label=self_label, verifiers=verifiers, pair=pair_of)
-        result = compare(base_source, rl_from, store=store if rl_source is None else None, base_label=base,
-                         rl_label=rl, options=section.options(), self_label=section.self_label,
-                         verifiers=names(verifiers))
-        for warning in result.warnings:
+        if store is not None and rl_source is None:  # one store: its comparison, kept there as `tether run` keeps it
+            kept, not_kept = compare_and_keep(store, base or "base", rl or "rl", section.options(),
+                                              section.self_label, names(verifiers))
+            result, payload = kept.overall, kept.to_dict()
+        else:  # two sources: nothing is kept
+            result = compare(base_source, rl_from, base_label=base, rl_label=rl, options=section.options(),
+                             self_label=section.self_label, verifiers=names(verifiers))
+            not_kept, payload = None, result.to_dict()
+        for warning in result.warnings + ([not_kept] if not_kept else []):
             warn(warning)
         if out is not None:
-            save_comparison(result, out)
+            save_comparison(result, out, payload)
     if as_json:
-        emit_json(result.to_dict())
+        emit_json(payload)
     else:
         render_comparison(result, stdout)
 

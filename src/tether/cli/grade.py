@@ -123,7 +123,7 @@ def import_cmd(
     columns: Annotated[str | None, typer.Option(help="verl: id=FIELD, the field of a line holding its prompt's id [default: a hash of the prompt's text].")] = None,
     filter: Annotated[str | None, typer.Option(help="lm-eval files: the filter whose lines to import [default: the file's first].")] = None,
     verifier: Annotated[str | None, typer.Option(help="Harness files: the verifier that grades their tasks (when `tether grade` grades them again): math, exact, choice, numeric, reasoning_gym, judge or code [default: math, as for task files].")] = None,
-    benchmark: Annotated[str | None, typer.Option(help="Harness files: the benchmark (task) of every document, the first part of its task id [default: the task the file names: lm-eval's samples_<task>_<time>.jsonl, lighteval's task_name].")] = None,
+    benchmark: Annotated[str | None, typer.Option(help="Harness files and verl dumps: the benchmark (task) of every document, the first part of its task id [default: the task the file names: lm-eval's samples_<task>_<time>.jsonl, lighteval's task_name; verl: verl].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was imported as one JSON object (rows, tasks, labels, graded, notes).")] = False,
     old_store: OldStore = None,
     model: Annotated[str | None, typer.Option(hidden=True, help="Deprecated: --label.")] = None,

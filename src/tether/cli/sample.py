@@ -60,7 +60,7 @@ def sample_cmd(
     adaptive_growth: Annotated[int, typer.Option(help="Adaptive rule: each round ends at this many times the previous.")] = defaults.ADAPTIVE_GROWTH,
     adaptive_tol: Annotated[float, typer.Option(help="Adaptive rule: stop once pass@k >= 1 - tol (95% Clopper-Pearson).")] = defaults.ADAPTIVE_TOL,
     run: Annotated[str | None, typer.Option("--run", metavar="NAME", help="With --step: the label is this training run's checkpoint (recorded in the store's manifest; a study's trajectory).")] = None,
-    step: Annotated[int | None, typer.Option("--step", metavar="N", help="With --run: the training step the checkpoint was saved at (>= 0).")] = None,
+    step: Annotated[int | None, typer.Option("--step", metavar="N", help="With --run: the training step the checkpoint was saved at (>= 0); it is sampled with run seed --seed + N.")] = None,
     reset_label: Annotated[bool, typer.Option(help="First set aside the label's samples, verdicts and settings (moved to the store's quarantine/, not deleted) and sample it anew; asks unless --yes.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --reset-label: do not ask.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as one JSON object (tasks, samples written and skipped, tokens, the adaptive rounds).")] = False,
@@ -117,7 +117,8 @@ def sample_cmd(
         rule = s.rule()
         with bars().sampling(f"{label}: {len(task_list)} tasks x {k}") as meter:
             summary = sample_model(task_list, section.engine, path, section.engine_options(), store, label,
-                                   s.config(), executor, meter.on_progress, meter.start, meter.in_flight,
+                                   section.sampling(s.config()), executor, meter.on_progress, meter.start,
+                                   meter.in_flight,
                                    (rule, GradingSection().options()) if rule else None)
         if run is not None:
             mark_checkpoint(store, label, (section.run, section.step))

@@ -31,8 +31,11 @@ def run_study(store: str | None, rl: list[str] | None, base: str | None, options
               rl_source: str | None, self_label: str | None, verifiers: str | None, out: Path | None,
               pair: list[str] | None = None):
     """The study of the children `rl` names (patterns such as 'grpo-*' expanded over the store's graded labels,
-    natural order; default: rl) against `base` in `store`, each of `pair` ("a,b") side by side, written to `out`."""
+    natural order; default: rl) against `base` in `store` (opened once), each of `pair` ("a,b") side by side, kept
+    in the store's compare/ folder as `tether run` keeps it and written to `out`."""
+    from tether.compare.store import keep_study
     from tether.compare.study import Child, child_labels, compare_study, save_study
+    from tether.store import open_store
     from tether.tasks.domains import parse_domains
 
     if store is None or rl_source is not None:
@@ -40,9 +43,13 @@ def run_study(store: str | None, rl: list[str] | None, base: str | None, options
     if self_label is not None or verifiers is not None:
         raise TetherError("--self and --verifiers compare one pair: give one --rl (a study compares every child "
                           "with its base)")
-    children = child_labels(store, rl or ["rl"], base or "base")
-    study = compare_study(store, [Child(label, base or "base") for label in children], options=options,
+    opened = open_store(store)  # once, for the labels and the study
+    children = child_labels(opened, rl or ["rl"], base or "base")
+    study = compare_study(opened, [Child(label, base or "base") for label in children], options=options,
                           domains=parse_domains(domains), pairs=pair or None)
+    not_kept = keep_study(study, opened)  # in the store, as `tether run` keeps it
+    if not_kept:
+        study.warnings.append(not_kept)
     if out is not None:
         save_study(study, out)
     return study

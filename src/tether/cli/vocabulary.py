@@ -69,7 +69,7 @@ FLAGS: dict[str, str] = {
     "--format": "the format of an imported file",
     "--metric": "a harness file's 0/1 metric",
     "--filter": "an lm-eval file's filter",
-    "--benchmark": "a harness file's benchmark name",
+    "--benchmark": "a harness file's or verl dump's benchmark name",
     "--correct-threshold": "the score from which a sample is correct (import: verl's scores; grade: livebench's partial credit)",
     # comparing
     "--k-grid": "the k values of pass@k",

@@ -289,5 +289,5 @@ def shared_counts(store: Store, labels: Sequence[str], options: CompareOptions,
 def _adaptive(store: Store, labels: Sequence[str]) -> list[str]:
     from tether.compare.counts import adaptive_budgets
 
-    return adaptive_budgets([(store.root, label) for label in labels])[1]
+    return adaptive_budgets([(store, label) for label in labels])[1]
 

@@ -20,7 +20,7 @@ from tether.errors import InputError
 from tether.ingest import read_graded_rows
 from tether.ingest.read import COUNTED
 from tether.metrics.adaptive import is_regions_rule
-from tether.store import is_remote, is_store, open_store
+from tether.store import Store, is_remote, is_store, open_store
 from tether.store.query import first_samples_agreement, task_counts
 from tether.store.schema import TaskCounts
 
@@ -35,15 +35,16 @@ def load_counts(source: str | Path, label: str | None, default_label: str,
     return counter(source, label, default_label)(limits)
 
 
-def counter(source: str | Path, label: str | None,
+def counter(source: str | Path | Store, label: str | None,
             default_label: str) -> Callable[[dict[str, int] | None], TaskCounts]:
-    """How to count one model, as `load_counts` does, any number of times: a file is read and checked once."""
-    path = source if is_remote(source) else Path(source)
-    if is_store(path):
-        store = open_store(path)
+    """How to count one model, as `load_counts` does, any number of times: a file is read and checked once (an
+    opened `Store` is used as it is)."""
+    store = opened_store(source)
+    if store is not None:
         labels = store.labels("verdicts") or store.labels("samples")
         chosen = label or (labels[0] if len(labels) == 1 else default_label)
         return lambda limits: task_counts(store, chosen, limits)
+    path = source if is_remote(source) else Path(source)
     if is_remote(path):
         raise InputError(f"{path}: not a tether store (no manifest.json)")
     if path.is_dir():
@@ -57,6 +58,15 @@ def counter(source: str | Path, label: str | None,
         raise InputError(f"{path}: no rows of label {chosen!r}; labels in the file: {', '.join(labels)}")
     table = rows.table if len(labels) == 1 else rows.table.filter(pc.equal(rows.table.column("model"), chosen))
     return lambda limits: counts_of_rows(table, chosen, str(path), limits)
+
+
+def opened_store(source: str | Path | Store) -> Store | None:
+    """The store a source is (an opened `Store` as it is, a folder or URL holding one opened here), or None for a
+    file of graded samples."""
+    if isinstance(source, Store):
+        return source
+    path = source if is_remote(source) else Path(source)
+    return open_store(path) if is_store(path) else None
 
 
 def label_warnings(store, base_label: str, rl_label: str, manifest=None) -> list[str]:
@@ -124,15 +134,16 @@ ADAPTIVE_NOTE = ("{labels} sampled adaptively: each task is compared on its own 
 
 def adaptive_budgets(sources: list[tuple[object, str | None]]) -> tuple[tuple[int | None, ...], list[str]]:
     """For (source, label) pairs: the full budget k of each label whose run in a store was adaptive (None
-    for the others), and those labels (docs/adaptive.md); one manifest read per store."""
+    for the others), and those labels (docs/adaptive.md); one manifest read per store (a source may be an opened
+    `Store`: not opened again)."""
     budgets, manifests = [], {}
     for source, label in sources:
-        path = source if is_remote(source) else Path(str(source))
-        if label is None or not is_store(path):
+        path = source.root if isinstance(source, Store) else source if is_remote(source) else Path(str(source))
+        if label is None or not (isinstance(source, Store) or is_store(path)):
             budgets.append(None)
             continue
         if str(path) not in manifests:
-            manifests[str(path)] = open_store(path).manifest()
+            manifests[str(path)] = open_store(source).manifest()
         run = manifests[str(path)].runs.get(label)
         adaptive = run.settings.adaptive if run is not None else None
         budgets.append(None if not adaptive else RegionsBudget(run.k) if is_regions_rule(adaptive) else run.k)

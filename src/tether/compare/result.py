@@ -297,15 +297,16 @@ def natural_key(text: str) -> list:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(text)) if part]
 
 
-def save_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
-    """Write `compare.json` (the JSON form) and `tasks.csv` (one row per task) into `out`."""
+def save_comparison(comparison: Comparison, out: str | Path, payload: dict | None = None) -> list[Path]:
+    """Write `compare.json` (the JSON form; `payload` instead where given: a store's comparison, with its
+    benchmarks) and `tasks.csv` (one row per task) into `out`, each whole or not at all."""
     import csv
     import json
 
     folder = Path(out)
     with written_to(folder):
         folder.mkdir(parents=True, exist_ok=True)
-    payload = comparison.to_dict()
+    payload = payload if payload is not None else comparison.to_dict()
     json_path, csv_path = folder / "compare.json", folder / "tasks.csv"
     table = io.StringIO()
     writer = csv.writer(table)

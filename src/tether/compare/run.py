@@ -18,7 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tether.compare.counts import adaptive_budgets, adaptive_notes, check_regions_grid, counter, passk_reach
+from tether.compare.counts import (
+    adaptive_budgets,
+    adaptive_notes,
+    check_regions_grid,
+    counter,
+    opened_store,
+    passk_reach,
+)
 from tether.compare.curves import pass_at_k_curves
 from tether.compare.pairing import align, paired_counts
 from tether.compare.result import CompareOptions, Comparison, Rate, SelfComparison
@@ -37,14 +44,15 @@ from tether.metrics import (
     support_regions,
 )
 from tether.metrics.fixed_tasks import fixed_rates
+from tether.store import Store
 from tether.store.schema import TaskCounts
 
 
 def compare(
-    base: str | Path | None = None,
-    rl: str | Path | None = None,
+    base: str | Path | Store | None = None,
+    rl: str | Path | Store | None = None,
     *,
-    store: str | Path | None = None,
+    store: str | Path | Store | None = None,
     base_label: str | None = None,
     rl_label: str | None = None,
     options: CompareOptions | None = None,
@@ -53,32 +61,38 @@ def compare(
 ) -> Comparison:
     """Compare two models' graded samples.
 
-    Either give one `store` holding both models (labels default to 'base' and
-    'rl'), or `base` and `rl` sources (stores or JSONL/Parquet files).
+    Either give one `store` holding both models (labels default to 'base' and 'rl'), or `base` and `rl`
+    sources (stores or JSONL/Parquet files). Each store is opened once (an opened `Store` is used as it is).
     `self_label` adds the self-comparison of that label of `store` (`self_comparison`).
     `verifiers` (verdict set names, e.g. ("auto", "exact", "math"): sources that are stores) adds the
     regions under each set (`sensitivity`).
     """
-    warnings: list[str] = []
-    origin, hacks = {}, {}
-    if store is not None:
-        base, rl = base or store, rl or store
-        if base == rl:  # two labels of one store: never the "only label there is" of each
-            from tether.compare.provenance import checked_labels, reward_hacks
-            from tether.store import open_store
+    opened: dict[str, Store] = {}
 
-            base_label, rl_label = base_label or "base", rl_label or "rl"
-            opened = open_store(store)
-            warnings, origin = checked_labels(opened, base_label, rl_label)
-            hacks = reward_hacks(opened, base_label, rl_label)
+    def once(source):  # a store source opened once, whichever arguments name it
+        if source is None or isinstance(source, Store):
+            return source
+        key = str(source)
+        if key not in opened:
+            found = opened_store(source)
+            if found is None:
+                return source  # a file of graded samples
+            opened[key] = found
+        return opened[key]
+
+    options = options or CompareOptions()
+    if store is not None:
+        store = once(store)
+        base, rl = once(base) or store, once(rl) or store
+        if base is rl:  # two labels of one store: never the "only label there is" of each
+            return compare_labels(store, base_label or "base", rl_label or "rl", options, self_label=self_label,
+                                  verifiers=verifiers)
+    base, rl = once(base), once(rl)
     if base is None or rl is None:
         raise InputError("compare needs a store holding both models, or both sources (base and rl)")
-    options = options or CompareOptions()
     budgets, adaptive = adaptive_budgets([(base, base_label), (rl, rl_label)])
     result = paired_comparison(counter(base, base_label, "base"), counter(rl, rl_label, "rl"), options, budgets,
-                               adaptive, warnings)
-    result.provenance = origin
-    result.reward_hacks = hacks
+                               adaptive)
     if self_label is not None:
         if store is None:
             raise InputError("--self needs a store (it splits a label's samples by sample index)")
@@ -86,6 +100,32 @@ def compare(
     if verifiers is not None:
         result.sensitivity = grader_sensitivity(_side(base, result.base.label), _side(rl, result.rl.label),
                                                 verifiers, allow_missing=options.allow_missing,
+                                                match_budget=options.match_budget and not adaptive,
+                                                confidence=options.confidence, budgets=budgets)
+    return result
+
+
+def compare_labels(store: Store, base_label: str, rl_label: str, options: CompareOptions, *,
+                   self_label: str | None = None, verifiers: Sequence[str] | None = None,
+                   every_set: bool = False) -> Comparison:
+    """Two labels of one opened store compared on all their tasks: the one path of `compare(store=...)`,
+    `tether.compare.store.compare_store` (and so `tether compare STORE`, `tether run` and `tether report`).
+    The labels checked and described (`checked_labels`: warnings and provenance), their reward-hacking signals,
+    `self_label`'s noise floor beside it, and the regions under each of `verifiers` (with `every_set`, when none
+    is named: every verdict set both labels keep whole, where they keep two or more)."""
+    from tether.compare.provenance import checked_labels, reward_hacks
+
+    warnings, origin = checked_labels(store, base_label, rl_label)
+    budgets, adaptive = adaptive_budgets([(store, base_label), (store, rl_label)])
+    result = paired_comparison(counter(store, base_label, "base"), counter(store, rl_label, "rl"), options, budgets,
+                               adaptive, warnings)
+    result.provenance = origin
+    result.reward_hacks = reward_hacks(store, base_label, rl_label)
+    if self_label is not None:
+        result.self_comparison = self_comparison_beside(store, self_label, result, adaptive=bool(adaptive))
+    if verifiers is not None or every_set:
+        result.sensitivity = grader_sensitivity(Side(store, base_label), Side(store, rl_label), verifiers,
+                                                allow_missing=options.allow_missing,
                                                 match_budget=options.match_budget and not adaptive,
                                                 confidence=options.confidence, budgets=budgets)
     return result
@@ -106,13 +146,11 @@ def paired_comparison(count_base: Callable[[dict[str, int] | None], TaskCounts],
 
 
 def _side(source, label: str) -> Side:
-    """A model given by a store, for its verdict sets (files keep none)."""
-    from tether.store import is_remote, is_store, open_store
-
-    if not is_store(source if is_remote(source) else Path(source)):
+    """A model given by an opened store, for its verdict sets (files keep none)."""
+    if not isinstance(source, Store):
         raise InputError(f"{source}: --verifiers compares the verdict sets a store keeps (`tether grade "
                          "--verifier auto,exact,...`); a file of graded samples has only its own verdicts")
-    return Side(open_store(source), label)
+    return Side(source, label)
 
 
 def self_comparison(store, label: str, confidence: float = 0.95,

@@ -182,7 +182,7 @@ class _Counted:
 
         compared, regions = {}, {}
         if len(labels) >= 2:  # as `tether compare` pairs them (compare_store): budgets matched unless adaptive
-            _, adaptive = adaptive_budgets([(store.root, labels[0]), (store.root, labels[1])])
+            _, adaptive = adaptive_budgets([(store, labels[0]), (store, labels[1])])
             base, rl, _ = paired_counts(counter(labels[0]), counter(labels[1]), allow_missing=True,
                                         match_budget=not adaptive)
             letters = support_regions(base, rl).regions

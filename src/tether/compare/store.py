@@ -7,25 +7,30 @@ tasks (and, where both labels keep two verdict sets or more, the regions under e
 it was computed from: the labels and the verdict shards and current verifier versions of both.
 `load_store_comparison` returns it only while that stamp still matches (and, when options are
 asked for, it was made with them), so the report shows the saved comparison instead of computing
-it again, and never a stale one.
+it again, and never a stale one. `compare_and_keep` (`tether compare STORE`) and `keep_study` (`tether compare
+STORE --rl a --rl b`) keep what they computed there as `tether run` does; a comparison of files keeps nothing.
+Every function here opens the store once, or uses the opened `Store` it is given.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tether.compare.counts import adaptive_budgets
-from tether.compare.provenance import checked_labels, reward_hacks
-from tether.compare.result import CompareOptions, Comparison, replace_text, save_comparison
-from tether.compare.run import compare_counts, paired_comparison, self_comparison_beside
-from tether.compare.sensitivity import Side, grader_sensitivity
+from tether.compare.result import CompareOptions, Comparison, save_comparison
+from tether.compare.run import compare_counts, compare_labels
 from tether.store import Store, is_remote, open_store
-from tether.store.query import task_benchmarks, task_counts
+from tether.store.query import task_benchmarks
+
+if TYPE_CHECKING:
+    from tether.compare.study import Study
 
 FOLDER = "compare"
 
@@ -59,23 +64,17 @@ class StoreComparison:
         return cls(overall, benchmarks, benchmark_of, payload.get("stamp", ""))
 
 
-def compare_store(store: str | Store, base_label: str = "base", rl_label: str = "rl",
-                  options: CompareOptions | None = None, self_label: str | None = None) -> StoreComparison:
-    """Compare two labels of one store, overall and per benchmark (and `self_label` against itself)."""
+def compare_store(store: str | Path | Store, base_label: str = "base", rl_label: str = "rl",
+                  options: CompareOptions | None = None, self_label: str | None = None,
+                  verifiers: Sequence[str] | None = None) -> StoreComparison:
+    """Compare two labels of one store, overall and per benchmark (and `self_label` against itself), the store
+    opened once (`compare_labels`: the one pair path); the regions under each of `verifiers`, or when none is
+    named under every verdict set both labels keep whole, where they keep two or more."""
     store = open_store(store)
     options = options or CompareOptions()
-    warnings, origin = checked_labels(store, base_label, rl_label)
-    budgets, adaptive = adaptive_budgets([(store.root, base_label), (store.root, rl_label)])
-    overall = paired_comparison(lambda limits: task_counts(store, base_label, limits),
-                                lambda limits: task_counts(store, rl_label, limits), options, budgets, adaptive,
-                                warnings)
-    overall.provenance = origin
-    overall.reward_hacks = reward_hacks(store, base_label, rl_label)
-    if self_label is not None:
-        overall.self_comparison = self_comparison_beside(store, self_label, overall, adaptive=bool(adaptive))
-    overall.sensitivity = grader_sensitivity(  # when both labels keep two verdict sets or more
-        Side(store, base_label), Side(store, rl_label), None, allow_missing=options.allow_missing,
-        match_budget=options.match_budget and not adaptive, confidence=options.confidence, budgets=budgets)
+    overall = compare_labels(store, base_label, rl_label, options, self_label=self_label, verifiers=verifiers,
+                             every_set=True)
+    budgets, _ = adaptive_budgets([(store, base_label), (store, rl_label)])
     benchmark_of = {str(t): "all" for t in overall.task_ids}
     benchmark_of.update({t: b for t, b in task_benchmarks(store, base_label).items() if t in benchmark_of})
     benchmarks = {}
@@ -116,14 +115,48 @@ def read_saved(store: Store, name: str) -> dict | None:
         return None
 
 
-def save_store_comparison(result: StoreComparison, store: str | Store) -> None:
+def save_store_comparison(result: StoreComparison, store: str | Path | Store) -> None:
     """Write the comparison into the store's compare/ folder (local stores only: a no-op otherwise)."""
     store = open_store(store)
     if is_remote(store.root):
         return
-    folder = store.root / FOLDER
-    save_comparison(result.overall, folder)
-    replace_text(folder / "compare.json", json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+    write_store_comparison(result, store.root / FOLDER)
+
+
+def write_store_comparison(result: StoreComparison, out: str | Path) -> list[Path]:
+    """compare.json (`StoreComparison.to_dict()`, what `tether compare STORE --json` prints) and tasks.csv in the
+    folder `out`, each written beside and renamed over the old one (a reader sees the old file or the new)."""
+    return save_comparison(result.overall, out, result.to_dict())
+
+
+def compare_and_keep(store: str | Path | Store, base_label: str = "base", rl_label: str = "rl",
+                     options: CompareOptions | None = None, self_label: str | None = None,
+                     verifiers: Sequence[str] | None = None) -> tuple[StoreComparison, str | None]:
+    """`compare_store`, then kept in the store's compare/ folder as `tether run` keeps it (`tether compare
+    STORE`): the comparison and None, or, where the disk refuses the write (a read-only store, a full disk),
+    the comparison and the line saying it was not kept (the comparison stands; the store keeps what it had).
+    The store is opened once."""
+    store = open_store(store)
+    found = compare_store(store, base_label, rl_label, options, self_label, verifiers)
+    return found, _kept(lambda: save_store_comparison(found, store), store, "comparison")
+
+
+def keep_study(study: Study, store: str | Path | Store) -> str | None:
+    """A study (`tether.compare.study.Study`) kept in the store's compare/ folder as `tether run` keeps it
+    (study.json, study.csv, pair.csv and trajectory.csv where it has them; local stores only): None, or the line
+    saying why it was not kept, as `compare_and_keep`."""
+    from tether.compare.study import save_study
+
+    store = open_store(store)
+    return None if is_remote(store.root) else _kept(lambda: save_study(study, store.root / FOLDER), store, "study")
+
+
+def _kept(save, store: Store, what: str) -> str | None:
+    try:
+        save()
+    except OSError as exc:
+        return f"the {what} is not kept in {store.root / FOLDER}: {exc}"
+    return None
 
 
 def load_store_comparison(store: str | Store, base_label: str = "base", rl_label: str = "rl",
@@ -148,7 +181,8 @@ def load_store_comparison(store: str | Store, base_label: str = "base", rl_label
 
 def stored_comparison(store: str | Store, base_label: str = "base", rl_label: str = "rl",
                       options: CompareOptions | None = None) -> StoreComparison:
-    """The saved comparison when it is current, else computed now and saved."""
+    """The saved comparison when it is current, else computed now and saved (the store opened once)."""
+    store = open_store(store)
     found = load_store_comparison(store, base_label, rl_label, options)
     if found is None:
         found = compare_store(store, base_label, rl_label, options)

@@ -17,8 +17,10 @@ with their intervals and pass@k at the grid's largest k. Besides its cells a stu
 
 Multiplicity: every test a study marks "beyond chance" is one family, adjusted by Holm (`tables.adjust`): the S
 and E excess of every cell, every pair's five differences, and the S and E of every step against the base and
-against the step before, on every scope. A study of children identical to their base claims something, anywhere, in at most
-alpha of studies, however many cells, pairs and steps it has. A study does not extrapolate past the sampled k
+against the step before, on every scope, each test once however many rows show it (`tables.same_test`: a step
+against the base is its cell; with one benchmark, its benchmark, domain and Overall rows are one test). A study
+of children identical to their base claims something, anywhere, in at most alpha of studies, however many
+cells, pairs and steps it has. A study does not extrapolate past the sampled k
 (`CompareOptions.extrapolate` is set to 0), nor compare a label with itself or under other verdict sets:
 `tether compare` on one pair does those.
 """
@@ -37,7 +39,7 @@ from tether.compare.counts import adaptive_budgets, label_warnings
 from tether.compare.result import CompareOptions, Comparison, natural_key, replace_text
 from tether.compare.run import compare_counts, paired_comparison
 from tether.compare.scopes import OVERALL, benchmarks_of, scopes
-from tether.compare.tables import Family, adjust, comparison_row, json_row, level_tests, write_rows
+from tether.compare.tables import Family, adjust, comparison_row, json_row, level_keys, level_tests, write_rows
 from tether.compare.trajectory import Trajectory, trajectory
 from tether.errors import InputError, written_to
 from tether.store import Store, open_store
@@ -74,6 +76,10 @@ class StudyCell:
     def raw_p(self) -> dict[str, float]:
         """The cell's tests: the S and E excess against chance."""
         return level_tests(self.comparison.chance)
+
+    def test_keys(self) -> dict[str, tuple]:
+        """What the cell's tests are (`tables.same_test`): a step's against the base on its tasks is the same one."""
+        return level_keys(self.comparison)
 
     def beyond_chance(self, region: str) -> bool:
         """Whether the cell's S (or E) count is beyond what identical models give, after the study's Holm."""
@@ -221,7 +227,7 @@ def compare_study(store: str | Path | Store, children: Sequence[Child | str], *,
 def study_family(cells: Sequence[StudyCell], pairs: Sequence[ChildPair], runs: Sequence[Trajectory],
                  alpha: float) -> Family:
     """The study's one family (`tables.adjust`): every cell's S and E, every pair's differences, every run's
-    steps' S and E against the base and the step before, on every scope. Sets every adjusted p-value, each run's
+    steps' S and E against the base and the step before, on every scope, each distinct test once. Sets every adjusted p-value, each run's
     first significant step (overall and per scope), and the family the pairs and the runs report."""
     groups = [("S and E of every child x scope", list(cells))]
     groups += [(f"the differences {pair.a} - {pair.b}", [pair]) for pair in pairs]
@@ -335,5 +341,5 @@ def _placed(child: Child, manifest) -> Child:
 
 def _budgets(store: Store, labels: list[str]) -> tuple[dict[str, int | None], set[str]]:
     """Each label's full budget where it was sampled adaptively (None otherwise), from one manifest read."""
-    budgets, adaptive = adaptive_budgets([(store.root, label) for label in labels])
+    budgets, adaptive = adaptive_budgets([(store, label) for label in labels])
     return dict(zip(labels, budgets)), set(adaptive)

@@ -4,7 +4,10 @@ A study (`tether.compare.study`) prints Table 1 (every child against its base, p
 side by side: `tether.compare.children`) and Table 4 (a training run: `tether.compare.trajectory`). Each marks
 counts or differences "beyond chance"; every such test, in every table, is one family (`adjust`): Holm over all
 of them, so a study of children identical to their base claims something anywhere in at most alpha of studies.
-A table used alone (`compare_children`, `trajectory`) is its own family, by the same function.
+A test enters the family once however many rows show it (`same_test`: the two labels, the exact tasks with
+their counts, the region): a step against the base is that child's cell, and with one benchmark its benchmark,
+domain and Overall rows are one test; every row showing it gets its one adjusted p-value. A table used alone
+(`compare_children`, `trajectory`) is its own family, by the same function.
 
 `comparison_row` and `comparison_summary` are one comparison's numbers as every table shows them: a flat row
 (CSV, terminal) and a JSON object.
@@ -13,9 +16,10 @@ A table used alone (`compare_children`, `trajectory`) is its own family, by the 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -32,7 +36,9 @@ METHOD = "Holm"
 
 
 class Tested(Protocol):
-    """Anything that marks tests beyond chance: its raw p-values by name, and where the family's adjusted ones go."""
+    """Anything that marks tests beyond chance: its raw p-values by name, and where the family's adjusted ones go.
+    A member may also say what each of its tests is (`test_keys`: name -> `same_test`), so that a test another
+    member shows too enters the family once; a name it does not key is a test of its own."""
 
     p_adjusted: dict[str, float]
 
@@ -41,7 +47,8 @@ class Tested(Protocol):
 
 @dataclass(frozen=True)
 class Family:
-    """One multiplicity family: how many tests, adjusted how, and what they are (part -> how many)."""
+    """One multiplicity family: how many distinct tests, adjusted how, and what they are (part -> how many it
+    adds: a test counted in the first part that has it)."""
 
     method: str
     tests: int
@@ -58,26 +65,48 @@ class Family:
 
 
 def adjust(groups: Sequence[tuple[str, Sequence[Tested]]], alpha: float) -> Family:
-    """Holm over the raw p-values of every member of every (what, members) group, as one family: each member's
-    `p_adjusted` is set to its own adjusted values; the family says how many tests each group gave."""
-    owners: list[tuple[Tested, str]] = []
+    """Holm over the raw p-values of every member of every (what, members) group, as one family of distinct tests:
+    a test two members (or two groups) show, by their `test_keys`, is counted once, in the first group that has
+    it. Each member's `p_adjusted` is set to its own tests' adjusted values; the family says how many tests each
+    group added."""
+    index: dict[Hashable, int] = {}  # a test -> its place in the family
+    owners: list[tuple[Tested, str, int]] = []
     raw: list[float] = []
     parts = []
     for what, members in groups:
         before = len(raw)
         for member in members:
+            keys = member.test_keys() if hasattr(member, "test_keys") else {}
             for key, p in member.raw_p().items():
-                owners.append((member, key))
-                raw.append(1.0 if math.isnan(p) else p)  # an undefined test claims nothing
+                test = keys.get(key, (id(member), key))
+                if test not in index:
+                    index[test] = len(raw)
+                    raw.append(1.0 if math.isnan(p) else p)  # an undefined test claims nothing
+                owners.append((member, key, index[test]))
         if len(raw) > before:
             parts.append((what, len(raw) - before))
+    adjusted = holm(raw) if raw else []
     found: dict[int, dict[str, float]] = {id(member): {} for _, members in groups for member in members}
-    for (member, key), p in zip(owners, holm(raw) if raw else []):
-        found[id(member)][key] = p
+    for member, key, at in owners:
+        found[id(member)][key] = adjusted[at]
     for _, members in groups:
         for member in members:
             member.p_adjusted = found[id(member)]
     return Family(METHOD, len(raw), alpha, tuple(parts))
+
+
+def same_test(c: Comparison, region: str) -> tuple:
+    """What makes comparison `c`'s `region` excess test ("S" or "E") the same test wherever a table shows it:
+    the two labels, the exact tasks with each one's samples and successes on both sides (in task order), the
+    region and its p-value (the same data at other null budgets, an adaptive label's, is another test)."""
+    order = np.argsort(np.asarray(c.task_ids).astype(str), kind="stable")
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update("\n".join(np.asarray(c.task_ids).astype(str)[order]).encode())
+    for side in (c.base, c.rl):
+        for values in (side.n, side.c):
+            digest.update(np.ascontiguousarray(np.asarray(values, dtype=np.int64)[order]).tobytes())
+    p = getattr(c.chance, region.lower()).p_value
+    return c.base.label, c.rl.label, digest.hexdigest(), region, None if math.isnan(p) else float(p)
 
 
 def compared(base: TaskCounts, rl: TaskCounts, options, known: Mapping[str, Comparison] | None = None) -> Comparison:
@@ -96,6 +125,13 @@ def level_tests(levels: ChanceLevels | None, suffix: str = "") -> dict[str, floa
     if levels is None:
         return {}
     return {"S" + suffix: levels.s.p_value, "E" + suffix: levels.e.p_value}
+
+
+def level_keys(c: Comparison | None, suffix: str = "") -> dict[str, tuple]:
+    """What the tests of `level_tests(c.chance, suffix)` are (`same_test`), by the same names."""
+    if c is None or c.chance is None:
+        return {}
+    return {region + suffix: same_test(c, region) for region in ("S", "E")}
 
 
 def comparison_row(c: Comparison, adjusted: Mapping[str, float] | None = None, alpha: float | None = None) -> dict:

@@ -10,7 +10,8 @@ benchmark's tasks and each domain's (`Trajectory.scopes`: `tether.compare.scopes
 
 "The first step whose shrinkage is significant": the first step, in step order, whose S against the base is
 beyond chance after Holm over one family (`tether.compare.tables.adjust`): the S and the E excess test of every
-step against the base and against its previous step, on every scope (each benchmark, each domain, overall), so a
+step against the base and against its previous step, on every scope (each benchmark, each domain, overall), each
+distinct test once (a domain of one benchmark is that benchmark's test: `tables.same_test`), so a
 run of checkpoints identical to the base claims shrinkage or expansion somewhere in at most alpha of runs, however
 many steps and benchmarks it has. None, with the reason, otherwise; overall and per scope. In a study (`tether.compare.study`) these tests join the study's one family and the first step is
 read on its adjusted p-values (`first_shrinkage`).
@@ -34,7 +35,7 @@ from tether.compare.children import shared_counts
 from tether.compare.result import CompareOptions, Comparison
 from tether.compare.run import compare_counts
 from tether.compare.scopes import OVERALL, Scopes, benchmarks_of, scopes
-from tether.compare.tables import Family, adjust, compared, comparison_row, comparison_summary, level_tests
+from tether.compare.tables import Family, adjust, compared, comparison_row, comparison_summary, level_keys, level_tests
 from tether.errors import InputError
 from tether.metrics.uncertainty import json_number
 from tether.store import Store, open_store
@@ -60,6 +61,10 @@ class Step:
         """The step's tests: S and E against the base, and against the previous step ("S_previous", "E_previous")."""
         previous = None if self.against_previous is None else self.against_previous.chance
         return {**level_tests(self.against_base.chance), **level_tests(previous, "_previous")}
+
+    def test_keys(self) -> dict[str, tuple]:
+        """What the step's tests are (`tables.same_test`): against the base, a study's cell on the same tasks."""
+        return {**level_keys(self.against_base), **level_keys(self.against_previous, "_previous")}
 
     def beyond_chance(self, region: str, alpha: float) -> bool:
         """Whether S or E (against the base; "S_previous" and "E_previous" step to step) is beyond chance after

@@ -34,6 +34,7 @@ class VLLMEngine:
 
     name = "vllm"
     multimodal = True  # whether the model takes images (vLLM's model config says; set in __init__)
+    owned = True  # whether `close` stops the LLM (a live engine's LLM is its owner's)
 
     def __init__(
         self,
@@ -67,6 +68,23 @@ class VLLMEngine:
         self.revision = revision
         self.llm = LLM(model=model, **kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self._read_model_config()
+
+    @classmethod
+    def live(cls, llm, tokenizer=None, *, model_id: str, template: str = "auto",
+             chunk_requests: int = 4096) -> VLLMEngine:
+        """An engine over a `vllm.LLM` already running (a trainer's colocated vLLM, holding the weights its
+        owner synced into it): nothing is loaded, and `close` leaves the LLM running. `tokenizer` renders and
+        tokenizes the prompts (default: the LLM's own); `model_id` names it in the manifest."""
+        engine = cls.__new__(cls)
+        engine.model_id, engine.template, engine.chunk_requests = str(model_id), template, chunk_requests
+        engine.full_logprobs, engine.revision, engine.owned = False, None, False
+        engine.llm = llm
+        engine.tokenizer = tokenizer if tokenizer is not None else llm.get_tokenizer()
+        engine._read_model_config()
+        return engine
+
+    def _read_model_config(self) -> None:
         model_config = getattr(self.llm, "model_config", None) or getattr(self.llm.llm_engine, "model_config", None)
         self.max_context: int | None = getattr(model_config, "max_model_len", None)  # prompt and completion: tokens
         self.multimodal = bool(getattr(model_config, "is_multimodal_model", True))  # vLLM takes images for it
@@ -170,8 +188,11 @@ class VLLMEngine:
         return results
 
     def close(self) -> None:
-        """Stop vLLM's engine-core process now rather than at interpreter exit (where it can abort)."""
+        """Stop vLLM's engine-core process now rather than at interpreter exit (where it can abort); a live
+        engine only lets go of its owner's LLM."""
         llm, self.llm = self.llm, None
+        if not self.owned:
+            return
         core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()

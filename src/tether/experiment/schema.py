@@ -167,12 +167,16 @@ class ModelSection(BaseModel):
         return {**options_from_env(self.engine), **(self.model_extra or {})}
 
     def sampling(self, shared):
-        """`shared` (the [sampling] `SamplingConfig`) with this model's temperature, top_p and seed where given."""
+        """`shared` (the [sampling] `SamplingConfig`) with this model's temperature, top_p and seed where given.
+        A training run's checkpoint (`run`, `step`) without a seed of its own samples with run seed ``seed +
+        step``, as `tether.integrations.trl` does: checkpoints draw independently of each other, as the chance
+        levels assume (with one seed, near-identical checkpoints draw near-identical samples, hiding S and E)."""
         import dataclasses
 
         decoding = dataclasses.replace(shared.decoding, **{k: v for k, v in (("temperature", self.temperature),
                                                                               ("top_p", self.top_p)) if v is not None})
-        return dataclasses.replace(shared, decoding=decoding, seed=shared.seed if self.seed is None else self.seed)
+        seed = self.seed if self.seed is not None else shared.seed + (self.step or 0)
+        return dataclasses.replace(shared, decoding=decoding, seed=seed)
 
 
 def _verdict_sets(value: str | list[str]) -> str | list[str]:

@@ -2,10 +2,10 @@
 any `transformers.Trainer`).
 
 At every save and evaluation (or every `every` steps) the callback samples the trainer's current policy in this
-process (the trainer's own model and tokenizer, through `TransformersEngine.live`: nothing is reloaded from disk),
-writes the samples under the label ``<run>-<step>`` with the run and step in the store's manifest (so the store
-is a study's training run: `tether compare STORE --base base --rl '<run>-*'`), grades them with the tasks'
-verifiers, compares the step with the base and logs the comparison through the trainer's own loggers
+process (the trainer's own colocated vLLM or model, and its tokenizer: nothing is reloaded from disk), writes the
+samples under the label ``<run>-<step>`` with the run and step in the store's manifest (so the store is a study's
+training run: `tether compare STORE --base base --rl '<run>-*'`), grades them with the tasks' verifiers,
+compares the step with the base and logs the comparison through the trainer's own loggers
 (`Trainer.log`: TensorBoard, W&B and the rest see ``tether/…``). The base is an existing graded label, or the
 policy at step 0, sampled once when training starts.
 
@@ -16,12 +16,18 @@ K on the comparison's grid (the policy's; at step 0, the base's).
 
 The policy at step s is sampled with run seed ``seed + s`` (sample j of task t: seed (seed + s, t, j)), the base
 sampled at step 0 with ``seed``: draws independent from step to step, as the chance levels assume (with the same
-seeds, near-identical policies draw near-identical samples, which hides S and E). The decoding is the trainer's own where its arguments say it (``temperature``,
-``top_p``, ``max_completion_length``), else tether's defaults; the trainer's ``top_k`` and ``min_p`` have no
-counterpart (a warning says so). A trainer that generates with vLLM (``use_vllm``) is still sampled here with
-transformers, on the unwrapped model (TRL's `unwrap_model_for_generation`, which gathers ZeRO-3 shards): vLLM's
-copy of the weights is the trainer's business. With several processes, every one enters the unwrapping and the
-main one samples.
+seeds, near-identical policies draw near-identical samples, which hides S and E). The decoding is the trainer's
+own where its arguments say it (``temperature``, ``top_p``, ``max_completion_length``), else tether's defaults;
+the trainer's ``top_k`` and ``min_p`` have no counterpart (a warning says so).
+
+The engine is the trainer's own. A trainer that generates with a colocated vLLM (``use_vllm=True``,
+``vllm_mode="colocate"``) is sampled through that `vllm.LLM` (`VLLMEngine.live`), after the trainer's own weight
+sync (`sync_weights`, as before each of its generations: the LLM then holds the weights of this step, not of the
+step's rollouts). Otherwise it is sampled with transformers on the unwrapped model (TRL's
+`unwrap_model_for_generation`, which gathers ZeRO-3 shards); a trainer whose vLLM is a server
+(``vllm_mode="server"``) also comes here, since the server takes one seed per request, not per sample, and so
+does a colocated vLLM split by tensor parallelism, whose ranks generate together. With several processes, every
+one joins the sync or the unwrapping and the main one samples.
 
 A failure (the engine, the store, a verifier, the comparison) is logged as a warning and the step skipped; it is
 never raised into training, and it leaves no verdicts of its own (a unit that failed writes nothing). The model's
@@ -47,6 +53,7 @@ from tether import defaults
 from tether.compare import CompareOptions, Comparison, compare
 from tether.engines.base import Decoding
 from tether.engines.transformers_engine import TransformersEngine
+from tether.engines.vllm_engine import VLLMEngine
 from tether.errors import InputError
 from tether.grading import GradeOptions, grade
 from tether.metrics.adaptive import AdaptiveRule
@@ -57,6 +64,11 @@ from tether.tasks import Task, load_tasks
 
 log = logging.getLogger(__name__)
 PREFIX = "tether/"
+NOT_SAMPLED_THROUGH = {  # a trainer's vLLM that the callback does not sample through, and why
+    "server": "the trainer generates with a vLLM server, which takes one seed per request",
+    "split": "the trainer's colocated vLLM is split over processes (vllm_tensor_parallel_size > 1) that "
+             "generate together",
+}
 
 
 @dataclass
@@ -114,6 +126,9 @@ class TetherCallback(TrainerCallback):
         self.evaluations: list[Evaluation] = []
         self.base_ready = False
         self._done: set[int] = set()
+        if (mode := trainer_vllm_mode(trainer)) in NOT_SAMPLED_THROUGH:
+            log.warning("tether: %s: its policy is sampled here with transformers (the same weights, per-sample "
+                        "seeds)", NOT_SAMPLED_THROUGH[mode])
 
     def label(self, step: int) -> str:
         """The label of the policy at `step` (labels are file names: no '@')."""
@@ -192,15 +207,12 @@ class TetherCallback(TrainerCallback):
 
     def _sample(self, label: str, step: int) -> bool:
         """Sample the policy into `label`, mark it as this run's `step` and grade it; False on a process that is
-        not the main one (it only joins the unwrapping)."""
+        not the main one (it only joins the weight sync or the unwrapping)."""
         from tether.experiment.run import mark_checkpoint
 
-        main = getattr(getattr(self.trainer, "accelerator", None), "is_main_process", True)
-        with self._policy() as (model, tokenizer):
-            if not main:
+        with self._engine(step) as engine:
+            if engine is None:
                 return False
-            engine = TransformersEngine.live(model, tokenizer, model_id=self._model_id(step),
-                                             template=self.template, batch_size=self.batch_size)
             config = dataclasses.replace(self.config, seed=self.config.seed + step)
             if self.adaptive is not None:
                 from tether.experiment.adaptive import sample_adaptive
@@ -221,34 +233,41 @@ class TetherCallback(TrainerCallback):
             raise EvaluationError(f"{graded.failed} sample(s) of {label!r} could not be graded")
 
     @contextmanager
-    def _policy(self):
-        """(model, tokenizer) to sample: the unwrapped policy in eval mode, without gradients, with every random
-        generator's state and the model's mode restored afterwards."""
-        import numpy as np
-        import torch
-
+    def _engine(self, step: int):
+        """The engine that samples the policy at `step` on the main process (None on the others, which only join
+        the weight sync or the unwrapping): the trainer's colocated vLLM holding its current weights, else
+        transformers on the unwrapped policy. Every random generator's state is restored afterwards."""
         trainer = self.trainer
         tokenizer = getattr(trainer, "processing_class", None) or getattr(trainer, "tokenizer", None)
         if tokenizer is None or not hasattr(tokenizer, "pad_token_id"):
             raise InputError("TetherCallback samples text models: the trainer has no tokenizer as its processing "
                              "class")
+        main = getattr(getattr(trainer, "accelerator", None), "is_main_process", True)
+        with _generators_kept():
+            if trainer_vllm_mode(trainer) == "colocate":
+                with _synced(trainer) as llm:
+                    yield VLLMEngine.live(llm, tokenizer, model_id=self._model_id(step),
+                                          template=self.template) if main else None
+            else:
+                with self._policy() as model:
+                    yield TransformersEngine.live(model, tokenizer, model_id=self._model_id(step),
+                                                  template=self.template, batch_size=self.batch_size) if main else None
+
+    @contextmanager
+    def _policy(self):
+        """The unwrapped policy in eval mode, without gradients, its mode restored afterwards."""
+        import torch
+
+        trainer = self.trainer
         wrapped = getattr(trainer, "model_wrapped", None) or trainer.model
-        states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-                  torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized()
-                  else None)
         with _unwrapped(trainer, wrapped) as model:
             training = model.training
             model.eval()
             try:
                 with torch.no_grad():
-                    yield model, tokenizer
+                    yield model
             finally:
                 model.train(training)
-                random.setstate(states[0])
-                np.random.set_state(states[1])
-                torch.set_rng_state(states[2])
-                if states[3] is not None:
-                    torch.cuda.set_rng_state_all(states[3])
 
     def _model_id(self, step: int) -> str:
         model = self.trainer.model
@@ -303,10 +322,61 @@ def trainer_decoding(args) -> Decoding:
                     max_tokens=defaults.MAX_TOKENS if max_tokens is None else int(max_tokens))
 
 
+def trainer_vllm_mode(trainer) -> str | None:
+    """How the trainer generates with vLLM: "colocate" (an in-process `vllm.LLM` at ``trainer.vllm_generation
+    .llm``), "split" (colocated, with tensor parallelism: the ranks of a group generate together), "server"
+    (TRL's `VLLMClient`), or None (it does not)."""
+    if not getattr(getattr(trainer, "args", None), "use_vllm", False):
+        return None
+    generation = getattr(trainer, "vllm_generation", None)
+    mode = getattr(generation, "mode", None)
+    if mode == "colocate" and getattr(generation, "llm", None) is not None:
+        return "colocate" if getattr(generation, "tensor_parallel_size", 1) == 1 else "split"
+    return "server" if mode == "server" else None
+
+
 def safe_run_name(output_dir: str | None) -> str:
     """A run name for labels from the trainer's output folder: letters, digits, '.', '_', '-' (else "run")."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(output_dir or "").name).strip("-._")[:40]
     return name or "run"
+
+
+@contextmanager
+def _synced(trainer):
+    """The trainer's colocated `vllm.LLM` holding the policy's current weights: TRL's own `sync_weights` (every
+    process joins it: it gathers sharded parameters), marked as the trainer's last sync so that its next
+    generation at this step does not repeat it; with TRL's sleep mode, its cache awake while it samples and the
+    LLM asleep again afterwards, as after TRL's own generation."""
+    generation = trainer.vllm_generation
+    generation.sync_weights()
+    trainer._last_loaded_step = trainer.state.global_step
+    sleeps = bool(getattr(generation, "enable_sleep_mode", False))
+    if sleeps:
+        generation.llm.wake_up(tags=["kv_cache"])
+    try:
+        yield generation.llm
+    finally:
+        if sleeps:
+            generation.llm.sleep(level=2)
+            generation._llm_weights_sleeping = True
+
+
+@contextmanager
+def _generators_kept():
+    """Every random generator (Python, NumPy, torch, CUDA) as it was on entering, on leaving."""
+    import numpy as np
+    import torch
+
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+              torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if states[3] is not None:
+            torch.cuda.set_rng_state_all(states[3])
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from tether.report import figures
 from tether.report import sensitivity as by_grader
 from tether.report.data import ReportData, gather
 from tether.report.tables import perplexity_table, table3
+from tether.store import Store, open_store
 from tether.store.schema import REWARD_HACKS
 
 REGION_NAMES = {"P": "preservation", "S": "shrinkage", "E": "expansion", "O": "out of support"}
@@ -57,12 +58,13 @@ class ReportFiles:
                 "figures": [str(path) for path in self.figures], "conclusion": self.conclusion}
 
 
-def build_report(store: str | Path, out: str | Path, *, base_label: str = "base", rl_label: str = "rl",
+def build_report(store: str | Path | Store, out: str | Path, *, base_label: str = "base", rl_label: str = "rl",
                  options: CompareOptions | None = None, comparison: StoreComparison | None = None) -> ReportFiles:
     """Write the three reports (and the PNG figures) of a store into `out`.
 
     `comparison` is the store's comparison as `tether.compare.store` made it; by default the one
     saved in the store (compare/compare.json) when still current, else computed now and saved."""
+    store = open_store(store)  # once: the comparison and what the report gathers
     comparison = comparison or stored_comparison(store, base_label, rl_label, options)
     data = gather(store, comparison)
     out = Path(out)

@@ -21,6 +21,7 @@ RATE_COLOURS = {"srr": "#55a868", "ndr": "#8172b3", "nscr": "#c44e52"}
 RATE_NAMES = {"srr": "SRR", "ndr": "NDR", "nscr": "NSCR"}
 SHOWN_K = 4  # pass@k lines by default: this many k of the grid, spread from its smallest to its largest
 PANELS_PER_ROW = 4  # scopes_figure's grid
+STEP_TICKS = 8  # up to this many checkpoints: a tick at each step; more: whole steps, evenly spaced
 
 
 def trajectory_figure(found: Trajectory, ks: Sequence[int] | None = None) -> Figure:
@@ -62,8 +63,6 @@ def scopes_figure(found: Trajectory, scope: str = "benchmark") -> Figure | None:
 
 def _rates(ax, found: list[Step], first: FirstShrinkage | None) -> None:
     """SRR, NDR and NSCR of `found` steps with their intervals and chance bands; the first significant step."""
-    from matplotlib.ticker import MaxNLocator  # matplotlib is imported where a figure is drawn (`pyplot`)
-
     steps = np.array([s.step for s in found], dtype=float)
     for name, colour in RATE_COLOURS.items():
         values = [s.against_base.rates[name] for s in found]
@@ -80,7 +79,7 @@ def _rates(ax, found: list[Step], first: FirstShrinkage | None) -> None:
                     textcoords="offset points", xycoords=("data", "axes fraction"))
     ax.axhline(0, color="#cccccc", linewidth=0.6)
     ax.set_ylim(-1.05, 1.05)  # every rate is within [-1, 1]
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _step_ticks(ax, steps)
 
 
 def _pass_at_k(ax, found: Trajectory, ks: Sequence[int] | None) -> None:
@@ -106,7 +105,18 @@ def _pass_at_k(ax, found: Trajectory, ks: Sequence[int] | None) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("mean pass@k")
     ax.set_ylim(0, 1)
+    _step_ticks(ax, steps)
     ax.legend(fontsize=7, frameon=False)
+
+
+def _step_ticks(ax, steps: np.ndarray) -> None:
+    """Ticks at the steps themselves where they are few enough to read (else whole steps, evenly): a checkpoint
+    is a whole step, never 2.5."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator  # matplotlib is imported where a figure is drawn
+
+    shown = np.unique(steps)
+    ax.xaxis.set_major_locator(FixedLocator(shown) if len(shown) <= STEP_TICKS else MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter("{x:.0f}")
 
 
 def _estimate(comparison, side: str, k: int) -> float:

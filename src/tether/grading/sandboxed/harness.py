@@ -147,10 +147,13 @@ def main(payload_fd: int, report_fd: int) -> None:
     done.acquire()
     report("ready", "")
     _STACK(STACK_BYTES)
-    runner = _thread.start_new_thread(_execute, ([job], done.release))
+    box = [job]  # emptied by the runner as it starts
+    runner = _thread.start_new_thread(_execute, (box, done.release))
     _STACK(0)
     del job
     while not done.acquire(True, POLL_SECONDS):
+        if box:  # not started yet (a loaded machine schedules the new thread late): it has not ended either
+            continue
         if not _trusted(state, lambda: runner in _FRAMES()):
             report("error", "the harness's runner ended without a verdict")
             _EXIT(0)
