@@ -38,16 +38,17 @@ seconds, peak RSS):
   each checkpoint in turn in one process (overall only: no scopes, no step-to-step comparisons, no family).
 
 Every checkpoint's overall P/S/E/O must equal the loop's. Target on 2 cores: the study < 60 s. Measured
-2026-12-06 on 2 cores (Intel Xeon, shared with other work, load 2-3), 11.3 M verdicts (90 cells, 90
-trajectory steps, Holm over 342 distinct tests):
+2026-12-06 on 2 cores (Intel Xeon, otherwise idle), 11.3 M verdicts (90 cells, 90 trajectory steps, Holm
+over 342 distinct tests):
 
                                                           seconds   CPU s  peak RSS MiB
-    study: compare_study (cells, trajectory, Holm)          17.33   13.90           235
-    study: tether compare STORE --rl 'grpo-*' --json        14.59   15.31           240
-    baseline: 10 x tether.compare.compare, overall only      3.89    3.91           225
-    ratio compare_study / loop                               4.45    3.55          1.04
+    study: compare_study (cells, trajectory, Holm)           7.36   13.56           234
+    study: tether compare STORE --rl 'grpo-*' --json         8.99   15.61           239
+    baseline: 10 x tether.compare.compare, overall only      3.53    4.62           225
+    ratio compare_study / loop                               2.09    2.94          1.04
 
-The target is met (the study 8 to 19 s over four runs on that shared machine; docs/study.md, "Speed").
+The target is met (the study 8 to 19 s in earlier runs on a machine shared with other work; docs/study.md,
+"Speed").
 """
 
 from __future__ import annotations
