@@ -145,10 +145,18 @@ def keep_study(study: Study, store: str | Path | Store) -> str | None:
     """A study (`tether.compare.study.Study`) kept in the store's compare/ folder as `tether run` keeps it
     (study.json, study.csv, pair.csv and trajectory.csv where it has them; local stores only): None, or the line
     saying why it was not kept, as `compare_and_keep`."""
+    store = open_store(store)
+    return _kept(lambda: save_store_study(study, store), store, "study")
+
+
+def save_store_study(study: Study, store: str | Path | Store) -> None:
+    """Write the study into the store's compare/ folder (local stores only: a no-op otherwise), as
+    `save_store_comparison` writes a comparison."""
     from tether.compare.study import save_study
 
     store = open_store(store)
-    return None if is_remote(store.root) else _kept(lambda: save_study(study, store.root / FOLDER), store, "study")
+    if not is_remote(store.root):
+        save_study(study, store.root / FOLDER)
 
 
 def _kept(save, store: Store, what: str) -> str | None:

@@ -122,7 +122,8 @@ def _study_stages(experiment: Experiment, root: Path, store: str | Path, models:
     """A file with several models compared with their bases: the study (`tether.compare.study`), kept in
     ``<store>/compare/`` (study.json, study.csv), then each model's diagnostics and the study's report
     (`tether.report.study`); the likelihood is a pair's and says so."""
-    from tether.compare.study import Child, compare_study, save_study
+    from tether.compare.store import save_store_study
+    from tether.compare.study import Child, compare_study
     from tether.store import is_remote
 
     children = [Child(label, experiment.base_of(label), *(experiment.checkpoint(label) or (None, None)))
@@ -131,7 +132,7 @@ def _study_stages(experiment: Experiment, root: Path, store: str | Path, models:
     if is_remote(store):
         note("compare", "ran", f"{len(children)} models against their bases (an object-storage store: not saved)")
     else:
-        save_study(study, Path(store) / "compare")
+        save_store_study(study, store)
         note("compare", "ran", f"{len(children)} models against their bases; written to {store}/compare/study.json")
     if experiment.compare.self_label is not None:
         note("self", "skipped", "[compare] self is a pair's noise floor; a study's chance levels are in its cells")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tether.grading.livebench.scoring import TaskScorer, answered, gold_problem
+from tether.grading.livebench.scoring import TaskScorer, answered, dated_gold_problem, release_date
 from tether.grading.livebench.text import Unreadable, boxed, spans
 
 NEW_FORMAT = "2024-11-25"  # puzzles released from this date answer in <solution> tags
@@ -73,14 +73,8 @@ def _score_old(answer: str, reference: dict[str, Any]) -> tuple[float, str | Non
     return best / len(golds), f"{best} of {len(golds)} groups"
 
 
-def _problem(reference: dict[str, Any]) -> str | None:
-    if not str(reference.get("livebench_release_date") or "")[:10]:
-        return "no livebench_release_date, which decides LiveBench's scorer for this task"
-    return gold_problem(reference)
-
-
 def scorer(reference: dict[str, Any]) -> TaskScorer:
     """The release's scorer: <solution> lists from `NEW_FORMAT` on, bold lists before."""
-    if str(reference.get("livebench_release_date") or "")[:10] < NEW_FORMAT:
-        return TaskScorer(_read_old, _score_old, _problem)
-    return TaskScorer(_read, _score, _problem)
+    if release_date(reference) < NEW_FORMAT:
+        return TaskScorer(_read_old, _score_old, dated_gold_problem)
+    return TaskScorer(_read, _score, dated_gold_problem)

@@ -27,6 +27,19 @@ def gold_problem(reference: dict[str, Any]) -> str | None:
     return None
 
 
+def release_date(reference: dict[str, Any]) -> str:
+    """The task's LiveBench release date as ``YYYY-MM-DD`` text ('' where the reference has none): it picks the
+    scorer of a task type whose answer format changed."""
+    return str(reference.get("livebench_release_date") or "")[:10]
+
+
+def dated_gold_problem(reference: dict[str, Any]) -> str | None:
+    """`gold_problem`, and a missing release date (a task type whose scorer depends on it), or None."""
+    if not release_date(reference):
+        return "no livebench_release_date, which decides LiveBench's scorer for this task"
+    return gold_problem(reference)
+
+
 @dataclass(frozen=True)
 class TaskScorer:
     """One LiveBench task type: its reading of a response and its score (see the module's doc)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tether.grading.livebench.scoring import TaskScorer, answered, gold_problem, positional_credit
+from tether.grading.livebench.scoring import TaskScorer, answered, dated_gold_problem, positional_credit, release_date
 from tether.grading.livebench.text import boxed, spans
 
 NEW_FORMAT = "2024-11-25"  # puzzles released from this date are scored item by item
@@ -72,14 +72,8 @@ def _score_old(answer: str, reference: dict[str, Any]) -> tuple[float, str | Non
     return float(right), None
 
 
-def _date_problem(reference: dict[str, Any]) -> str | None:
-    if not str(reference.get("livebench_release_date") or "")[:10]:
-        return "no livebench_release_date, which decides LiveBench's scorer for this task"
-    return gold_problem(reference)
-
-
 def scorer(reference: dict[str, Any]) -> TaskScorer:
     """The release's scorer: item by item from `NEW_FORMAT` on, one bold word before."""
-    if str(reference.get("livebench_release_date") or "")[:10] < NEW_FORMAT:
-        return TaskScorer(_read_old, _score_old, _date_problem)
-    return TaskScorer(_read, _score, _date_problem)
+    if release_date(reference) < NEW_FORMAT:
+        return TaskScorer(_read_old, _score_old, dated_gold_problem)
+    return TaskScorer(_read, _score, dated_gold_problem)
