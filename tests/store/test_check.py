@@ -42,7 +42,7 @@ def test_a_copied_verdict_shard_is_refused_then_quarantined(run):
 def test_damaged_shards_and_leftovers(run):
     shard = next((run / "samples" / "base").glob("*.parquet"))
     shard.write_bytes(shard.read_bytes()[:100])  # truncated: no footer
-    temp = run / "samples" / "base" / ".part-x.parquet.tmp-1234"
+    temp = run / "samples" / "base" / ".part-x.parquet.tmp-99999999"  # a pid above Linux's pid_max: never alive
     temp.write_bytes(b"partial")
     report = check_store(open_store(run))
     assert {p.kind for p in report.problems} == {"unreadable", "temp"} and not report.ok
